@@ -1,0 +1,81 @@
+"""`pypod inspect`: containers, images (and later volumes, networks, pods) by name or id."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from pypod.cli import state
+from pypod.cli.render import go_json, out
+
+
+def emit(results: list, fmt: Optional[str], errors: list[str], kind: str = "") -> None:
+    """Print inspect results as podman does: a JSON array, or a template per item; errors after."""
+    from pypod.errors import NotFound
+
+    if fmt and fmt.strip() != "json":
+        from pypod import template
+
+        t = template.Template(template.normalize_format(fmt))
+        for r in results:
+            try:
+                out(t.execute(r))
+            except template.TemplateError as e:
+                from pypod.errors import InvalidArgument
+
+                raise InvalidArgument(f"template: {e}") from None
+    else:
+        if results or not errors:
+            out(go_json(results))
+    if errors:
+        for e in errors[:-1]:
+            sys.stderr.write(f"Error: {e}\n")
+        raise NotFound(errors[-1])
+
+
+def inspect(
+    names: List[str] = typer.Argument(..., metavar="NAME|ID [NAME|ID...]"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format the output using the given Go template"),
+    type_: str = typer.Option("all", "--type", "-t", help="Specify inspect-object type (container, image, volume, network, pod, all)"),
+    size: bool = typer.Option(False, "--size", "-s", help="Display total file size (containers)"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+):
+    """Display the configuration of a container or image."""
+    ctx = state.context()
+    results, errors = [], []
+    finders = []
+    if type_ in ("all", "container"):
+        try:
+            from pypod.engine import containers as ce
+
+            finders.append(lambda n: (lambda c: ce.inspect_container(ctx, c, size=size) if c else None)(ce.find_container(ctx, n)))
+        except ImportError:
+            pass
+    if type_ in ("all", "image"):
+        from pypod.engine import images as ie
+
+        finders.append(lambda n: (lambda r: ie.inspect_image(ctx, r) if r else None)(ie.find_image(ctx, n)))
+    if type_ not in ("all", "container", "image", "volume", "network", "pod"):
+        from pypod.errors import InvalidArgument
+
+        raise InvalidArgument(f"invalid type {type_!r}: must be one of container, image, volume, network, pod, all")
+    if latest:
+        from pypod.engine import containers as ce
+
+        names = [ce.latest_container(ctx)]
+    for n in names:
+        for f in finders:
+            r = f(n)
+            if r is not None:
+                results.append(r)
+                break
+        else:
+            what = {"image": "image", "container": "container"}.get(type_, "object")
+            errors.append(f"no such {what}: \"{n}\"" if type_ != "all" else f"no such object: \"{n}\"")
+    emit(results, fmt, errors)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("inspect", help="Display the configuration of object denoted by ID")(inspect)

@@ -1,0 +1,56 @@
+"""Rendering reports: default tables, --format Go templates, --format json, -q."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Iterable
+
+
+def go_json(obj: Any, indent: int | None = 4) -> str:
+    """JSON as Go's encoding/json prints it (HTML characters escaped, UTF-8 kept)."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, separators=None if indent else (",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def is_json_format(fmt: str | None) -> bool:
+    return bool(fmt) and fmt.strip().lower() == "json"
+
+
+def render(rows: list[Any], fmt: str | None, *, columns: list[tuple[str, str]],
+           noheading: bool = False, json_rows: Callable[[], Any] | None = None) -> None:
+    """Print `rows` (template-ready dicts or objects).
+
+    columns: the default table as (header, Go-template field) pairs, e.g. ("IMAGE ID", "ID").
+    fmt: None → default table; "json" → json_rows(); "table ..." → table with header; else template per row.
+    """
+    from pypod import template
+
+    if is_json_format(fmt):
+        out(go_json(json_rows() if json_rows else rows))
+        return
+    headers = {field: header for header, field in columns}
+    if not fmt:
+        fmt = "table " + "\t".join("{{." + f + "}}" for _, f in columns)
+    if template.is_table(fmt):
+        body = template.normalize_format(fmt)
+        text = template.render_rows(fmt if not noheading else body, rows, headers)
+        if noheading and not template.is_table(body):
+            pass
+        sys.stdout.write(text)
+        return
+    try:
+        sys.stdout.write(template.render_rows(fmt, rows, headers))
+    except template.TemplateError as e:
+        from pypod.errors import InvalidArgument
+
+        raise InvalidArgument(f"template: {e}") from None
+
+
+def print_lines(items: Iterable[str]) -> None:
+    for i in items:
+        out(i)

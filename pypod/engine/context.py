@@ -1,0 +1,48 @@
+"""The engine's environment: where storage lives and who we are. Passed explicitly, never global."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypod import paths
+
+
+@dataclass
+class Context:
+    graph_root: Path
+    run_root: Path
+    driver: str = "overlay"
+    log_level: str = "warn"
+    rootless: bool = field(default_factory=paths.is_rootless)
+
+    @classmethod
+    def create(cls, root: str | None = None, runroot: str | None = None, driver: str | None = None,
+               log_level: str = "warn") -> "Context":
+        graph = Path(root) if root else paths.default_graph_root()
+        run = Path(runroot) if runroot else paths.default_run_root()
+        return cls(graph, run, driver or "overlay", log_level)
+
+    @functools.cached_property
+    def images(self):
+        from pypod.store.images import ImageStore
+
+        return ImageStore(self.graph_root)
+
+    @property
+    def containers_dir(self) -> Path:
+        return self.graph_root / "containers"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.graph_root / "volumes"
+
+    def ensure_run_root(self) -> Path:
+        os.makedirs(self.run_root, mode=0o700, exist_ok=True)
+        return self.run_root
+
+    @property
+    def debug(self) -> bool:
+        return self.log_level in ("debug", "trace")

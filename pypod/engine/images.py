@@ -1,0 +1,691 @@
+"""Image operations: lookup, pull, list, inspect, remove, tag, prune, history, import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from pypod.engine.context import Context
+from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError, RegistryError,
+                          RemoveMissing)
+from pypod.store.images import ImageRecord
+from pypod.units import parse_time
+
+_HEX = re.compile(r"^(sha256:)?[0-9a-f]{3,64}$")
+
+
+# -- lookup ------------------------------------------------------------------------------------
+def _split_name(name: str) -> tuple[str, str]:
+    """'repo:tag' → (repo, tag); the colon of a registry port is not a tag."""
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1:]
+    return name, ""
+
+
+def candidate_names(name: str) -> list[str]:
+    """Fully qualified names a user's `name` may mean, most specific first (podman's order)."""
+    from pypod.image import reference
+
+    if not reference.is_short_name(name):
+        return [str(reference.parse(name))]
+    path, tag, digest = reference.parse_short(name)
+    suffix = (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+    if not tag and not digest:
+        suffix = ":latest"
+    out = [f"localhost/{path}{suffix}"]
+    try:
+        from pypod.config import load_registries
+
+        for ref in load_registries().resolve_short_name(name):
+            s = str(ref)
+            if s not in out:
+                out.append(s)
+    except PypodError:
+        raise
+    except Exception:
+        pass
+    lib = f"docker.io/{'library/' if '/' not in path else ''}{path}{suffix}"
+    if lib not in out:
+        out.append(lib)
+    return out
+
+
+def find_image(ctx: Context, name: str, records: list[ImageRecord] | None = None) -> ImageRecord | None:
+    recs = ctx.images.list() if records is None else records
+    if not name:
+        return None
+    bare = name[7:] if name.startswith("sha256:") else name
+    if len(bare) == 64 and _HEX.match(bare):
+        return next((r for r in recs if r.id == bare), None)
+    try:
+        cands = candidate_names(name)
+    except InvalidArgument:
+        cands = []
+    for cand in cands:
+        if "@" in cand:
+            repo_tag, digest = cand.split("@", 1)
+            repo, _ = _split_name(repo_tag)
+            for r in recs:
+                if digest in r.digests and any(_split_name(n)[0] == repo for n in r.names + [rd.split("@")[0] for rd in r.repo_digests]):
+                    return r
+        else:
+            for r in recs:
+                if cand in r.names:
+                    return r
+    # A short name also matches any stored repository that ends with it (podman does the same).
+    from pypod.image import reference
+
+    if cands and reference.is_short_name(name) and "@" not in name:
+        path, tag, _ = reference.parse_short(name)
+        want_tag = tag or "latest"
+        for r in recs:
+            for n in r.names:
+                repo, t = _split_name(n)
+                if t == want_tag and (repo.endswith("/" + path)):
+                    return r
+    if _HEX.match(name):
+        hits = [r for r in recs if r.id.startswith(bare)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InvalidArgument(f"{name}: image ID prefix is ambiguous")
+    return None
+
+
+def get_image(ctx: Context, name: str) -> ImageRecord:
+    rec = find_image(ctx, name)
+    if rec is None:
+        raise ImageNotFound(f"{name}: image not known")
+    return rec
+
+
+# -- pull --------------------------------------------------------------------------------------
+@dataclass
+class PullRequest:
+    name: str
+    quiet: bool = False
+    platform: str | None = None
+    os: str | None = None
+    arch: str | None = None
+    variant: str | None = None
+    creds: str | None = None
+    authfile: str | None = None
+    tls_verify: bool | None = None
+    cert_dir: str | None = None
+    policy: str = "always"  # always | missing | never | newer
+
+
+def pull(ctx: Context, req: PullRequest) -> ImageRecord:
+    from pypod.image import reference
+
+    if req.policy in ("missing", "never", "newer"):
+        rec = find_image(ctx, req.name)
+        if rec is not None:
+            return rec
+        if req.policy == "never":
+            raise ImageNotFound(f"{req.name}: image not known")
+    name = req.name[len("docker://"):] if req.name.startswith("docker://") else req.name
+    if _HEX.match(name) and find_image(ctx, name):
+        return get_image(ctx, name)
+    from pypod.config import load_registries
+
+    regs = load_registries()
+    if reference.is_short_name(name):
+        cands = regs.resolve_short_name(name)
+        if not cands:
+            raise PypodError(f"short-name {name!r} did not resolve to an alias and no "
+                             "unqualified-search registries are defined in registries.conf")
+    else:
+        cands = [reference.parse(name)]
+    errors: list[str] = []
+    for ref in cands:
+        try:
+            return _pull_one(ctx, req, ref, regs)
+        except RegistryError as e:
+            errors.append(f"{ref}: {e.message}" if len(cands) > 1 else e.message)
+            if isinstance(e, (type(None),)):
+                break
+            from pypod.errors import DigestMismatch
+
+            if isinstance(e, DigestMismatch):
+                raise
+    if len(errors) == 1:
+        raise RegistryError(errors[0])
+    raise RegistryError(f"{len(errors)} errors occurred while pulling: " + "; ".join(errors))
+
+
+def _pull_one(ctx: Context, req: PullRequest, ref, regs) -> ImageRecord:
+    from pypod.image.auth import parse_creds
+    from pypod.image.platform import Platform
+    from pypod.image.pull import Puller, PullOptions, make_progress
+    from pypod.image.registry import RegistryClient
+
+    if regs.is_blocked(ref):
+        raise RegistryError(f"registry {ref.registry} is blocked in registries.conf")
+    opts = PullOptions(platform=Platform.parse(req.platform, req.os, req.arch, req.variant),
+                       creds=parse_creds(req.creds) if req.creds else None, authfile=req.authfile,
+                       tls_verify=req.tls_verify, cert_dir=req.cert_dir)
+    progress = make_progress(req.quiet)
+    progress.say(f"Trying to pull {ref}...")
+    puller = Puller(ctx.images, opts, progress, ctx.rootless)
+    last: RegistryError | None = None
+    try:
+        for endpoint, repo in regs.endpoints(ref):
+            host, _, _ = endpoint.location.partition("/")
+            client = RegistryClient(host, insecure=endpoint.insecure, tls_verify=req.tls_verify,
+                                    creds=opts.creds, authfile=req.authfile, cert_dir=req.cert_dir)
+            try:
+                return puller.pull(ref, client, repo)
+            except RegistryError as e:
+                last = e
+                from pypod.errors import AuthError, DigestMismatch
+
+                if isinstance(e, (DigestMismatch,)):
+                    raise
+                if isinstance(e, AuthError) and endpoint is regs.endpoints(ref)[-1][0]:
+                    break
+        assert last is not None
+        raise RegistryError(f"initializing source docker://{ref}: {last.message}")
+    finally:
+        progress.close()
+
+
+# -- list / inspect ----------------------------------------------------------------------------
+@dataclass
+class ImageRow:
+    record: ImageRecord
+    repository: str
+    tag: str
+    config: dict = field(default_factory=dict)
+
+
+def containers_using(ctx: Context) -> dict[str, list[str]]:
+    """image id → container ids that use it (read from the container records)."""
+    out: dict[str, list[str]] = {}
+    try:
+        names = os.listdir(ctx.containers_dir)
+    except FileNotFoundError:
+        return out
+    from pypod.store.db import read_json
+
+    for cid in names:
+        rec = read_json(ctx.containers_dir / cid / "container.json")
+        if rec and rec.get("image_id"):
+            out.setdefault(rec["image_id"], []).append(cid)
+    return out
+
+
+def list_images(ctx: Context, all_: bool = False, filters: list[str] | None = None,
+                name: str | None = None) -> list[ImageRow]:
+    recs = ctx.images.list()
+    recs.sort(key=lambda r: parse_time(r.created), reverse=True)
+    parents = _intermediate_ids(ctx, recs) if not all_ else set()
+    flt = ImageFilter(ctx, filters or [], recs)
+    rows: list[ImageRow] = []
+    for r in recs:
+        if r.id in parents and not r.names:
+            continue
+        if not flt.match(r):
+            continue
+        names = r.names or [""]
+        for n in names:
+            if n:
+                repo, tag = _split_name(n)
+            else:
+                repo, tag = "<none>", "<none>"
+            if name:
+                if not _name_matches(name, repo, tag):
+                    continue
+            if flt.reference and not flt.match_reference(repo, tag):
+                continue
+            rows.append(ImageRow(r, repo, tag))
+    return rows
+
+
+def _name_matches(name: str, repo: str, tag: str) -> bool:
+    want_repo, want_tag = _split_name(name)
+    if want_tag and want_tag != tag:
+        return False
+    return repo == want_repo or repo.endswith("/" + want_repo)
+
+
+def _intermediate_ids(ctx: Context, recs: list[ImageRecord]) -> set[str]:
+    """Unnamed images whose layers are a prefix of another image's (build intermediates)."""
+    out = set()
+    for r in recs:
+        if r.names or not r.layers:
+            continue
+        for o in recs:
+            if o.id != r.id and len(o.layers) > len(r.layers) and o.layers[: len(r.layers)] == r.layers:
+                out.add(r.id)
+                break
+    return out
+
+
+class ImageFilter:
+    """podman's image filters: reference, before, since, dangling, label, id, digest, readonly, until, intermediate."""
+
+    KEYS = {"reference", "before", "since", "dangling", "label", "id", "digest", "readonly", "until",
+            "intermediate", "containers"}
+
+    def __init__(self, ctx: Context, filters: list[str], recs: list[ImageRecord]):
+        self.ctx = ctx
+        self.recs = recs
+        self.checks: list = []
+        self.reference: list[str] = []
+        self._usage: dict | None = None
+        for f in filters:
+            key, sep, value = f.partition("=")
+            if not sep:
+                raise InvalidArgument(f"invalid image filter {f!r}: must be in the format \"filter=value\"")
+            if key not in self.KEYS:
+                raise InvalidArgument(f"unsupported image filter {key!r}")
+            if key == "reference":
+                self.reference.append(value)
+            elif key in ("before", "since"):
+                other = get_image(ctx, value)
+                t0 = parse_time(other.created)
+                if key == "before":
+                    self.checks.append(lambda r, t0=t0: parse_time(r.created) < t0)
+                else:
+                    self.checks.append(lambda r, t0=t0: parse_time(r.created) > t0)
+            elif key == "until":
+                from pypod.units import parse_duration
+
+                try:
+                    t0 = time.time() - parse_duration(value)
+                except PypodError:
+                    t0 = parse_time(value) or float(value)
+                self.checks.append(lambda r, t0=t0: parse_time(r.created) < t0)
+            elif key == "dangling":
+                want = _bool(value)
+                self.checks.append(lambda r, want=want: (not r.names) == want)
+            elif key == "label":
+                k, _, v = value.partition("=")
+                self.checks.append(lambda r, k=k, v=v, hv="=" in value: _label_match(ctx, r, k, v, hv))
+            elif key == "id":
+                self.checks.append(lambda r, v=value.removeprefix("sha256:"): r.id.startswith(v))
+            elif key == "digest":
+                self.checks.append(lambda r, v=value: v in r.digests)
+            elif key == "readonly":
+                want = _bool(value)
+                self.checks.append(lambda r, want=want: want is False)
+            elif key == "intermediate":
+                want = _bool(value)
+                inter = _intermediate_ids(ctx, recs)
+                self.checks.append(lambda r, want=want, inter=inter: (r.id in inter) == want)
+            elif key == "containers":
+                want = _bool(value)
+                self.checks.append(lambda r, want=want: bool(self.usage().get(r.id)) == want)
+
+    def usage(self) -> dict:
+        if self._usage is None:
+            self._usage = containers_using(self.ctx)
+        return self._usage
+
+    def match(self, r: ImageRecord) -> bool:
+        return all(c(r) for c in self.checks)
+
+    def match_reference(self, repo: str, tag: str) -> bool:
+        import fnmatch
+
+        full = f"{repo}:{tag}"
+        for pat in self.reference:
+            p = pat if ":" in pat.rsplit("/", 1)[-1] else pat + ":*"
+            if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(full, "*/" + p):
+                return True
+        return False
+
+
+def _bool(v: str) -> bool:
+    if v.lower() in ("true", "1", "yes"):
+        return True
+    if v.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidArgument(f"invalid filter value {v!r}: must be true or false")
+
+
+def _label_match(ctx: Context, r: ImageRecord, k: str, v: str, has_value: bool) -> bool:
+    labels = (ctx.images.config(r.id).get("config") or {}).get("Labels") or {}
+    if k not in labels:
+        return False
+    return labels[k] == v if has_value else True
+
+
+def inspect_image(ctx: Context, rec: ImageRecord) -> dict:
+    """podman's `image inspect` JSON for one image."""
+    cfg = ctx.images.config(rec.id)
+    c = cfg.get("config") or {}
+    layers = [ctx.images.layers.diff_dir(l) for l in rec.layers]
+    graph = {"Name": "overlay", "Data": {}}
+    if layers:
+        graph["Data"] = {"UpperDir": str(layers[-1]), "WorkDir": str(layers[-1].parent / "work")}
+        if len(layers) > 1:
+            graph["Data"]["LowerDir"] = ":".join(str(p) for p in reversed(layers[:-1]))
+    hist = cfg.get("history") or []
+    out = {
+        "Id": rec.id,
+        "Digest": rec.digest,
+        "RepoTags": list(rec.names),
+        "RepoDigests": repo_digests(rec),
+        "Parent": "",
+        "Comment": next((h.get("comment", "") for h in hist if h.get("comment")), ""),
+        "Created": cfg.get("created") or rec.created or "0001-01-01T00:00:00Z",
+        "Config": _go_config(c),
+        "Version": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", ""),
+        "Size": rec.size,
+        "VirtualSize": rec.size,
+        "GraphDriver": graph,
+        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
+        "Labels": c.get("Labels") or None,
+        "Annotations": {},
+        "ManifestType": rec.manifest_media_type or "application/vnd.oci.image.manifest.v1+json",
+        "User": c.get("User", ""),
+        "History": hist,
+        "NamesHistory": list(rec.names),
+    }
+    if cfg.get("variant"):
+        out["Variant"] = cfg["variant"]
+    return out
+
+
+def repo_digests(rec: ImageRecord) -> list[str]:
+    out = list(rec.repo_digests)
+    for n in rec.names:
+        repo, _ = _split_name(n)
+        for d in rec.digests[:1]:
+            s = f"{repo}@{d}"
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def _go_config(c: dict) -> dict:
+    """The image config as podman prints it: empty fields dropped (Go's omitempty)."""
+    keys = ["User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
+            "StopSignal", "Healthcheck", "OnBuild", "Shell", "ArgsEscaped"]
+    out = {}
+    for k in keys:
+        if c.get(k) not in (None, "", [], {}):
+            out[k] = c[k]
+    for k, v in c.items():
+        if k not in out and v not in (None, "", [], {}) and k not in ("Hostname", "Domainname", "AttachStdin",
+                                                                     "AttachStdout", "AttachStderr",
+                                                                     "Tty", "OpenStdin", "StdinOnce", "Image"):
+            out[k] = v
+    return out
+
+
+# -- tag / untag / remove ------------------------------------------------------------------------
+def normalize_new_name(name: str) -> str:
+    """A name given to tag/import/commit: a short name gets `localhost/` as podman does."""
+    from pypod.image import reference
+
+    if name.startswith("docker://"):
+        name = name[9:]
+    if reference.is_short_name(name):
+        path, tag, digest = reference.parse_short(name)
+        if digest:
+            raise InvalidArgument(f"{name}: a tag is required, not a digest")
+        return f"localhost/{path}:{tag or 'latest'}"
+    ref = reference.parse(name)
+    if ref.digest:
+        raise InvalidArgument(f"{name}: a tag is required, not a digest")
+    return str(ref)
+
+
+def tag(ctx: Context, name: str, new_names: list[str]) -> None:
+    rec = get_image(ctx, name)
+    normalized = [normalize_new_name(n) for n in new_names]
+    with ctx.images.lock():
+        rec = ctx.images.get(rec.id) or rec
+        for n in normalized:
+            ctx.images.untag_everywhere(n, keep=rec.id)
+            if n not in rec.names:
+                rec.names.append(n)
+        ctx.images.save(rec)
+
+
+def untag(ctx: Context, name: str, names: list[str]) -> None:
+    rec = get_image(ctx, name)
+    with ctx.images.lock():
+        rec = ctx.images.get(rec.id) or rec
+        if not names:
+            rec.names = []
+        else:
+            for n in names:
+                norm = normalize_new_name(n)
+                cands = [norm] + [c for c in candidate_names(n) if c != norm]
+                hit = next((c for c in cands if c in rec.names), None)
+                if hit is None:
+                    raise PypodError(f"{n}: tag not known")
+                rec.names.remove(hit)
+        ctx.images.save(rec)
+
+
+@dataclass
+class RemoveReport:
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list[PypodError] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def remove_images(ctx: Context, names: list[str], force: bool = False, all_: bool = False,
+                  ignore: bool = False) -> RemoveReport:
+    rep = RemoveReport()
+    usage = containers_using(ctx)
+    if all_:
+        targets = [(r.id, r) for r in ctx.images.list()]
+    else:
+        targets = []
+        for n in names:
+            rec = find_image(ctx, n)
+            if rec is None:
+                if not ignore:
+                    rep.errors.append(RemoveMissing(f"{n}: image not known"))
+                continue
+            targets.append((n, rec))
+    for given, rec in targets:
+        try:
+            _remove_one(ctx, given, rec, force, all_, usage, rep)
+        except PypodError as e:
+            rep.errors.append(e)
+    if rep.errors:
+        codes = {e.exit_code for e in rep.errors}
+        rep.exit_code = 2 if 2 in codes else (1 if codes == {1} else 125)
+    return rep
+
+
+def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> None:
+    store = ctx.images
+    users = usage.get(rec.id, [])
+    by_id = by_all or given == rec.id or (_HEX.match(given) and rec.id.startswith(given.removeprefix("sha256:"))
+                                          and given not in " ".join(rec.names))
+    with store.lock():
+        rec = store.get(rec.id)
+        if rec is None:
+            return
+        if not by_id and len(rec.names) > 1:
+            # A name of an image with several: just untag it.
+            full = next((n for n in candidate_names(given) if n in rec.names), None)
+            if full:
+                rec.names.remove(full)
+                store.save(rec)
+                rep.untagged.append(full)
+                return
+        if by_id and len(rec.names) > 1 and not force and not by_all:
+            raise PypodError(f"unable to delete image {rec.id[:12]!r} by ID with more than one tag "
+                             f"({rec.names}): please force removal")
+        if users:
+            if not force:
+                raise ImageInUse(f"image used by {users[0]}: image is in use by a container: consider "
+                                 "listing external containers and force-removing image")
+        rep.untagged.extend(rec.names)
+        store.delete_record(rec.id)
+        rep.deleted.append(rec.id)
+        used = store.layers_in_use()
+        doomed = [l for l in rec.layers if l not in used]
+    if users and force:
+        _remove_containers(ctx, users)
+    for l in doomed:
+        _remove_layer(ctx, l)
+
+
+def _remove_containers(ctx: Context, ids: list[str]) -> None:
+    try:
+        from pypod.engine import containers
+    except ImportError:  # pragma: no cover
+        return
+    containers.remove_containers(ctx, ids, force=True)
+
+
+def _remove_layer(ctx: Context, layer_id: str) -> None:
+    """Remove an unreferenced layer: rename out of the way first (atomic), then delete."""
+    import secrets
+
+    layers = ctx.images.layers
+    src = layers.path(layer_id)
+    if not src.exists():
+        return
+    dead = layers.root / f".tmp-rm-{secrets.token_hex(6)}"
+    with ctx.images.lock():
+        if layer_id in ctx.images.layers_in_use():
+            return
+        os.rename(src, dead)
+    remove_tree(ctx, dead)
+
+
+def remove_tree(ctx: Context, path) -> None:
+    if ctx.rootless:
+        from pypod.linux.userns import remove_tree as rm
+
+        rm(str(path))
+    else:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) -> list[str]:
+    usage = containers_using(ctx)
+    recs = ctx.images.list()
+    flt = ImageFilter(ctx, filters or [], recs)
+    doomed = []
+    for r in recs:
+        if usage.get(r.id):
+            continue
+        if not all_ and r.names:
+            continue
+        if not flt.match(r):
+            continue
+        doomed.append(r.id)
+    rep = RemoveReport()
+    for d in doomed:
+        rec = ctx.images.get(d)
+        if rec:
+            _remove_one(ctx, d, rec, True, True, {}, rep)
+    for tmp in ctx.images.layers.temp_dirs():
+        remove_tree(ctx, tmp)
+    return rep.deleted
+
+
+def history(ctx: Context, rec: ImageRecord) -> list[dict]:
+    cfg = ctx.images.config(rec.id)
+    hist = cfg.get("history") or []
+    layers = [ctx.images.layers.get(l) for l in rec.layers]
+    out = []
+    li = 0
+    for h in hist:
+        empty = bool(h.get("empty_layer"))
+        size = 0
+        if not empty and li < len(layers):
+            size = layers[li].size if layers[li] else 0
+            li += 1
+        out.append({"created": h.get("created", ""), "created_by": h.get("created_by", ""),
+                    "size": size, "comment": h.get("comment", ""), "empty": empty})
+    out.reverse()
+    if out:
+        out[0]["id"] = rec.id
+    for o in out[1:]:
+        o["id"] = "<missing>"
+    return out
+
+
+# -- import -----------------------------------------------------------------------------------
+def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, name: str | None,
+                                comment: str = "", created_by: str = "") -> ImageRecord:
+    """Unpack one layer from a (possibly compressed) tar stream and store it as a new image."""
+    import subprocess
+    import sys
+
+    from pypod.image.pull import now_iso
+    from pypod.store.layers import LayerRecord, chain_ids, hex_of
+
+    head = stream.read(6)
+    compression = "gzip" if head[:2] == b"\x1f\x8b" else ("zstd" if head[:4] == b"\x28\xb5\x2f\xfd" else "")
+    tmp = ctx.images.layers.new_temp()
+    argv = [sys.executable, "-m", "pypod.image.unpack_worker", str(tmp / "diff"), compression,
+            "user.overlay.opaque" if ctx.rootless else "trusted.overlay.opaque"]
+    kw = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if ctx.rootless:
+            from pypod.linux.userns import run_in_userns
+
+            proc = run_in_userns(argv, **kw)
+        else:
+            proc = subprocess.Popen(argv, **kw)
+        try:
+            proc.stdin.write(head)
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                proc.stdin.write(chunk)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            msg = err.decode(errors="replace").strip().splitlines()
+            raise PypodError(f"importing layer: {msg[-1] if msg else 'unpack failed'}")
+        res = json.loads(out)
+    except BaseException:
+        remove_tree(ctx, tmp)
+        raise
+    diff_id = res["diff_id"]
+    created = now_iso()
+    config = {
+        "created": created,
+        "architecture": __import__("pypod.image.platform", fromlist=["host_arch"]).host_arch(),
+        "os": "linux",
+        "config": config_patch,
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": created, "created_by": created_by or "/bin/sh -c #(nop) ADD file in /",
+                     **({"comment": comment} if comment else {})}],
+    }
+    raw = json.dumps(config, separators=(",", ":")).encode()
+    image_id = hashlib.sha256(raw).hexdigest()
+    chain = hex_of(chain_ids([diff_id])[0])
+    with ctx.images.lock():
+        ctx.images.layers.commit(tmp, LayerRecord(id=chain, parent=None, diff_id=diff_id, size=res["size"],
+                                                   created=created))
+        ctx.images.put_blob(raw)
+        rec = ImageRecord(id=image_id, layers=[chain], created=created, size=res["size"], stored_at=created,
+                          manifest_media_type="application/vnd.oci.image.manifest.v1+json")
+        if name:
+            ctx.images.untag_everywhere(name, keep=image_id)
+            rec.names.append(name)
+        ctx.images.save(rec)
+    if tmp.exists():
+        remove_tree(ctx, tmp)
+    return rec

@@ -1,0 +1,96 @@
+"""File-like readers that decompress and hash a layer stream in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import zlib
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+class DecompressingReader:
+    """Reads `raw` (gzip, zstd or plain tar), yields the tar bytes, and hashes them (the diff id)."""
+
+    def __init__(self, raw: BinaryIO, compression: str):
+        self.raw = raw
+        self.compression = compression
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self._buf = b""
+        self._eof = False
+        self._proc = None
+        if compression == "gzip":
+            self._z = zlib.decompressobj(47)
+        elif compression == "zstd":
+            import shutil
+
+            zstd = shutil.which("zstd")
+            if not zstd:
+                raise ValueError("zstd-compressed layers need the zstd program: apt-get install zstd")
+            self._proc = subprocess.Popen([zstd, "-dcq"], stdin=raw, stdout=subprocess.PIPE)
+            self.raw = self._proc.stdout
+            self.compression = ""
+        self._pending = b""
+
+    def _fill(self) -> bytes:
+        while True:
+            if self.compression == "gzip":
+                if self._pending:
+                    data, self._pending = self._pending, b""
+                else:
+                    data = self.raw.read(CHUNK)
+                if not data:
+                    if not self._z.eof and self.size == 0 and not self._buf:
+                        raise ValueError("empty or truncated gzip stream")
+                    self._eof = True
+                    return b""
+                out = self._z.decompress(data)
+                if self._z.eof:
+                    # Concatenated gzip members: start a new decompressor on what is left.
+                    rest = self._z.unused_data
+                    self._z = zlib.decompressobj(47)
+                    if rest:
+                        self._pending = rest
+                if out:
+                    return out
+            else:
+                data = self.raw.read(CHUNK)
+                if not data:
+                    self._eof = True
+                return data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buf]
+            self._buf = b""
+            while not self._eof:
+                chunk = self._fill()
+                if chunk:
+                    self._account(chunk)
+                    parts.append(chunk)
+            return b"".join(parts)
+        while len(self._buf) < n and not self._eof:
+            chunk = self._fill()
+            if chunk:
+                self._account(chunk)
+                self._buf = self._buf + chunk if self._buf else chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def _account(self, chunk: bytes) -> None:
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hasher.hexdigest()
+
+    def close(self) -> None:
+        if self._proc:
+            self._proc.wait()

@@ -1,0 +1,36 @@
+"""`python -m pypod.image.unpack_worker DEST COMPRESSION [OPAQUE_XATTR]`
+
+Runs inside the user's user namespace (rootless) so that image uid N becomes container uid N. Reads a
+(compressed) layer from stdin, unpacks it into DEST, and prints one JSON line: the diff id (sha256 of
+the uncompressed tar), its size and what was skipped. Any failure: a message on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(argv: list[str]) -> int:
+    dest, compression = argv[0], argv[1]
+    opaque = argv[2] if len(argv) > 2 else "user.overlay.opaque"
+    from pypod.image.streams import DecompressingReader
+    from pypod.image.unpack import unpack_layer
+
+    stdin = open(0, "rb", buffering=0, closefd=False)
+    try:
+        reader = DecompressingReader(stdin, compression)
+        stats = unpack_layer(reader, dest, opaque_xattr=opaque)
+        reader.drain()
+        reader.close()
+    except Exception as e:  # one line for the parent, which names the layer
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    json.dump({"diff_id": reader.digest, "size": reader.size, "files": stats.files,
+               "skipped": stats.skipped}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

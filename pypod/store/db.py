@@ -1,0 +1,67 @@
+"""Atomic JSON records and fcntl locks: a crash at any point leaves the old or the new record."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """Write to a temp file beside `path`, fsync, rename over it."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=False).encode(), mode)
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return default
+    except ValueError:
+        # A record we did not write completely cannot exist (atomic rename); a corrupt one is
+        # treated as missing rather than crashing every command.
+        return default
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, shared: bool = False) -> Iterator[None]:
+    """Hold an fcntl lock on `path` (created if missing) for the duration of the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: str | os.PathLike, mode: int = 0o700) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True, mode=mode)
+    return p

@@ -1,0 +1,116 @@
+"""Image records: one JSON file per image, config and manifest blobs by digest.
+
+    images/<id>/image.json     {id, names, digests, layers, created, size, ...}
+    blobs/sha256/<hex>         configs and manifests (the image id is its config digest)
+    storage.lock               held for every mutation of images/ and layers/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypod.store import db
+from pypod.store.layers import LayerStore
+
+
+@dataclass
+class ImageRecord:
+    id: str                                   # config digest hex
+    names: list[str] = field(default_factory=list)        # "docker.io/library/busybox:latest"
+    digests: list[str] = field(default_factory=list)      # manifest digests "sha256:..."
+    layers: list[str] = field(default_factory=list)       # chain id hex, bottom first
+    created: str = ""                         # from the config
+    size: int = 0                             # sum of the layers' uncompressed sizes
+    manifest_digest: str = ""                 # the manifest this image was stored from
+    manifest_media_type: str = ""
+    stored_at: str = ""
+    # name (without tag) -> digest pulled by, kept so RepoDigests survive retagging
+    repo_digests: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return self.manifest_digest or (self.digests[0] if self.digests else "")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ImageRecord":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class ImageStore:
+    def __init__(self, graph_root: Path):
+        self.graph_root = Path(graph_root)
+        self.images_dir = self.graph_root / "images"
+        self.blobs_dir = self.graph_root / "blobs" / "sha256"
+        self.layers = LayerStore(self.graph_root)
+        self.lock_path = self.graph_root / "storage.lock"
+
+    # -- locking -------------------------------------------------------------------------------
+    def lock(self, shared: bool = False):
+        db.ensure_dir(self.graph_root)
+        return db.locked(self.lock_path, shared=shared)
+
+    # -- blobs ---------------------------------------------------------------------------------
+    def put_blob(self, data: bytes) -> str:
+        hexd = hashlib.sha256(data).hexdigest()
+        path = self.blobs_dir / hexd
+        if not path.exists():
+            db.ensure_dir(self.blobs_dir)
+            db.write_atomic(path, data)
+        return "sha256:" + hexd
+
+    def get_blob(self, digest: str) -> bytes | None:
+        try:
+            return (self.blobs_dir / digest.split(":", 1)[-1]).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def config(self, image_id: str) -> dict:
+        raw = self.get_blob(image_id)
+        return json.loads(raw) if raw else {}
+
+    # -- records -------------------------------------------------------------------------------
+    def list(self) -> list[ImageRecord]:
+        out = []
+        try:
+            names = os.listdir(self.images_dir)
+        except FileNotFoundError:
+            return []
+        for n in names:
+            d = db.read_json(self.images_dir / n / "image.json")
+            if d:
+                out.append(ImageRecord.from_dict(d))
+        return out
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        d = db.read_json(self.images_dir / image_id / "image.json")
+        return ImageRecord.from_dict(d) if d else None
+
+    def save(self, rec: ImageRecord) -> None:
+        """Write a record; the caller holds the lock."""
+        db.ensure_dir(self.images_dir / rec.id)
+        db.write_json(self.images_dir / rec.id / "image.json", rec.to_dict())
+
+    def delete_record(self, image_id: str) -> None:
+        shutil.rmtree(self.images_dir / image_id, ignore_errors=True)
+
+    def untag_everywhere(self, name: str, keep: str | None = None) -> None:
+        """A name belongs to one image: drop it from every other record (caller holds the lock)."""
+        for rec in self.list():
+            if rec.id != keep and name in rec.names:
+                rec.names.remove(name)
+                self.save(rec)
+
+    def layers_in_use(self, exclude: str | None = None) -> set[str]:
+        used: set[str] = set()
+        for rec in self.list():
+            if rec.id != exclude:
+                used.update(rec.layers)
+        return used

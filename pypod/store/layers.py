@@ -1,0 +1,104 @@
+"""Unpacked layers, stored once by chain id and shared between images.
+
+    layers/<chainid>/diff/         the unpacked layer (an overlay lower dir)
+    layers/<chainid>/layer.json    {id, parent, diff_id, compressed_digest, size, ...}
+    layers/.tmp-*/                 layers being unpacked (never used; swept by `system prune`)
+
+A layer directory is complete exactly when its layer.json exists: unpacking happens in a temp dir
+and is renamed into place under the storage lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypod.store import db
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """OCI chain ids (as "sha256:<hex>") for a list of diff ids, bottom layer first."""
+    out: list[str] = []
+    for d in diff_ids:
+        if not out:
+            out.append(d)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+def hex_of(digest: str) -> str:
+    return digest.split(":", 1)[1] if ":" in digest else digest
+
+
+@dataclass
+class LayerRecord:
+    id: str                       # chain id hex
+    parent: str | None
+    diff_id: str                  # "sha256:..."
+    size: int = 0                 # uncompressed bytes
+    compressed_digest: str | None = None
+    compressed_size: int | None = None
+    media_type: str | None = None
+    created: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+class LayerStore:
+    def __init__(self, graph_root: Path):
+        self.root = Path(graph_root) / "layers"
+
+    def path(self, layer_id: str) -> Path:
+        return self.root / layer_id
+
+    def diff_dir(self, layer_id: str) -> Path:
+        return self.root / layer_id / "diff"
+
+    def exists(self, layer_id: str) -> bool:
+        return (self.root / layer_id / "layer.json").exists()
+
+    def get(self, layer_id: str) -> LayerRecord | None:
+        d = db.read_json(self.root / layer_id / "layer.json")
+        if not d:
+            return None
+        known = {k: d[k] for k in LayerRecord.__dataclass_fields__ if k in d}
+        return LayerRecord(**known)
+
+    def ids(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.root) if not n.startswith(".")]
+        except FileNotFoundError:
+            return []
+
+    def new_temp(self) -> Path:
+        """A fresh temp layer dir with an empty diff/ inside."""
+        db.ensure_dir(self.root)
+        tmp = self.root / f".tmp-{secrets.token_hex(8)}"
+        (tmp / "diff").mkdir(parents=True, mode=0o755)
+        return tmp
+
+    def commit(self, tmp: Path, record: LayerRecord) -> bool:
+        """Move a finished temp layer into place; False (and tmp left for removal) if it exists.
+
+        The caller holds the storage lock."""
+        final = self.root / record.id
+        if (final / "layer.json").exists():
+            return False
+        if final.exists():
+            # A leftover from a crash between rename and record: replace it.
+            os.rename(final, self.root / f".tmp-stale-{secrets.token_hex(6)}")
+        db.write_json(tmp / "layer.json", record.to_dict())
+        os.rename(tmp, final)
+        return True
+
+    def temp_dirs(self) -> list[Path]:
+        try:
+            return [self.root / n for n in os.listdir(self.root) if n.startswith(".tmp-")]
+        except FileNotFoundError:
+            return []
