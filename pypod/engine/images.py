@@ -176,20 +176,18 @@ def _pull_one(ctx: Context, req: PullRequest, ref, regs) -> ImageRecord:
     puller = Puller(ctx.images, opts, progress, ctx.rootless)
     last: RegistryError | None = None
     try:
-        for endpoint, repo in regs.endpoints(ref):
-            host, _, _ = endpoint.location.partition("/")
-            client = RegistryClient(host, insecure=endpoint.insecure, tls_verify=req.tls_verify,
+        sources = regs.pull_sources(ref)
+        for n, (endpoint, src) in enumerate(sources):
+            client = RegistryClient(src.registry, insecure=endpoint.insecure, tls_verify=req.tls_verify,
                                     creds=opts.creds, authfile=req.authfile, cert_dir=req.cert_dir)
             try:
-                return puller.pull(ref, client, repo)
+                return puller.pull(src, client, src.repository, store_as=ref)
             except RegistryError as e:
-                last = e
-                from pypod.errors import AuthError, DigestMismatch
+                from pypod.errors import DigestMismatch
 
-                if isinstance(e, (DigestMismatch,)):
+                last = e
+                if isinstance(e, DigestMismatch):
                     raise
-                if isinstance(e, AuthError) and endpoint is regs.endpoints(ref)[-1][0]:
-                    break
         assert last is not None
         raise RegistryError(f"initializing source docker://{ref}: {last.message}")
     finally:

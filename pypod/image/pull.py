@@ -131,8 +131,10 @@ class Puller:
         self.rootless = rootless
 
     # -- one reference from one endpoint -------------------------------------------------------
-    def pull(self, ref: ImageReference, client: RegistryClient, repository: str) -> ImageRecord:
-        """Pull `ref` (its tag or digest) through `client` from `repository` (mirrors rewrite it)."""
+    def pull(self, ref: ImageReference, client: RegistryClient, repository: str,
+             store_as: ImageReference | None = None) -> ImageRecord:
+        """Pull `ref` (its tag or digest) through `client` from `repository` (mirrors rewrite it);
+        the image is stored under the name the user asked for (`store_as`)."""
         reference = ref.digest or ref.tag or "latest"
         raw, media, mdigest = client.get_manifest(repository, reference)
         manifest = json.loads(raw)
@@ -187,7 +189,7 @@ class Puller:
             self.progress.say(f"Copying config {cdesc['digest']}")
             self.progress.say("Writing manifest to image destination")
             self.progress.say("Storing signatures")
-            return self._commit(ref, config_raw, raw, media, mdigest, list_digest,
+            return self._commit(store_as or ref, config_raw, raw, media, mdigest, list_digest,
                                 list_raw if list_digest else None, chains, results)
         finally:
             for res in results.values():

@@ -1,0 +1,109 @@
+"""Pure logic: sizes, durations, times, atomic records, chain ids, --change, platform selection, argv."""
+
+import json
+import os
+
+import pytest
+
+from pypod import units
+from pypod.errors import InvalidArgument
+from pypod.image.changes import apply_changes
+from pypod.image.platform import Platform, select_manifest
+from pypod.store import db
+from pypod.store.layers import chain_ids
+
+
+@pytest.mark.parametrize("n,text", [(0, "0 B"), (999, "999 B"), (1000, "1 kB"), (4_863_213, "4.86 MB"),
+                                    (77_812_345, "77.8 MB"), (1_234_567_890, "1.23 GB"), (128_000_000, "128 MB")])
+def test_human_size(n, text):
+    assert units.human_size(n) == text
+
+
+@pytest.mark.parametrize("s,text", [(0.5, "Less than a second"), (1, "1 second"), (3, "3 seconds"),
+                                    (60, "About a minute"), (150, "2 minutes"), (3600, "About an hour"),
+                                    (7200, "2 hours"), (3 * 86400, "3 days"), (15 * 86400, "2 weeks"),
+                                    (90 * 86400, "3 months"), (800 * 86400, "2 years")])
+def test_human_duration(s, text):
+    assert units.human_duration(s) == text
+
+
+def test_parse_time_roundtrip_with_nanoseconds():
+    t = units.parse_time("2024-01-02T03:04:05.123456789Z")
+    assert abs(t - 1704164645.123456789) < 1e-6
+    assert units.parse_time("") == 0.0
+    assert abs(units.parse_time(units.rfc3339_nano(1704164645.5)) - 1704164645.5) < 1e-6
+
+
+def test_parse_duration_and_size():
+    assert units.parse_duration("1m30s") == 90
+    assert units.parse_duration("500ms") == 0.5
+    assert units.parse_duration("5") == 5
+    with pytest.raises(InvalidArgument):
+        units.parse_duration("5 parsecs")
+    assert units.parse_size("64m") == 64 << 20
+    assert units.parse_size("1g") == 1 << 30
+
+
+def test_write_atomic_replaces_whole_record(tmp_path):
+    p = tmp_path / "rec.json"
+    db.write_json(p, {"a": 1})
+    db.write_json(p, {"a": 2, "b": [1, 2]})
+    assert json.loads(p.read_text()) == {"a": 2, "b": [1, 2]}
+    assert [n for n in os.listdir(tmp_path) if ".tmp-" in n] == []
+    p.write_text("{half")
+    assert db.read_json(p, default="dflt") == "dflt"
+
+
+def test_chain_ids_follow_the_oci_definition():
+    import hashlib
+
+    d1, d2 = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    c = chain_ids([d1, d2])
+    assert c[0] == d1
+    assert c[1] == "sha256:" + hashlib.sha256(f"{d1} {d2}".encode()).hexdigest()
+
+
+def test_changes():
+    cfg = apply_changes({}, ['CMD ["sh", "-c", "echo hi"]', "ENV A=1 B=two", "ENTRYPOINT /bin/app",
+                             "EXPOSE 80 53/udp", "LABEL k=v", "WORKDIR /srv", "USER 1000:1000",
+                             "STOPSIGNAL SIGINT", "VOLUME /data"])
+    assert cfg["Cmd"] == ["sh", "-c", "echo hi"]
+    assert cfg["Env"] == ["A=1", "B=two"]
+    assert cfg["Entrypoint"] == ["/bin/sh", "-c", "/bin/app"]
+    assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert cfg["Labels"] == {"k": "v"} and cfg["WorkingDir"] == "/srv" and cfg["User"] == "1000:1000"
+    assert cfg["Volumes"] == {"/data": {}} and cfg["StopSignal"] == "SIGINT"
+    with pytest.raises(InvalidArgument):
+        apply_changes({}, ["RUN rm -rf /"])
+
+
+def test_platform_selection_prefers_the_host_and_honours_overrides():
+    index = {"manifests": [
+        {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}},
+    ]}
+    assert select_manifest(index, Platform("linux", "amd64"))["digest"] == "sha256:amd"
+    assert select_manifest(index, Platform.parse("linux/arm64"))["digest"] == "sha256:arm"
+    assert select_manifest(index, Platform.parse(None, arch="aarch64"))["digest"] == "sha256:arm"
+    assert select_manifest(index, Platform("linux", "s390x")) is None
+    with pytest.raises(InvalidArgument):
+        Platform.parse("linux")
+
+
+def test_global_flags_after_the_command_are_hoisted():
+    from pypod.cli.app import _command_word, hoist_global_options
+
+    assert _command_word(["--root", "/x", "images"]) == "images"
+    assert hoist_global_options(["images", "--log-level=debug", "-q"]) == ["--log-level=debug", "images", "-q"]
+    assert hoist_global_options(["image", "ls", "--root", "/r"]) == ["--root", "/r", "image", "ls"]
+    # after the image of `run`, everything is the container's command
+    argv = ["run", "--rm", "busybox", "sh", "--root", "/x"]
+    assert hoist_global_options(argv) == argv
+
+
+def test_signals():
+    from pypod.signals import parse_signal
+
+    assert parse_signal("KILL") == 9 and parse_signal("SIGTERM") == 15 and parse_signal("2") == 2
+    with pytest.raises(InvalidArgument):
+        parse_signal("SIGNOPE")
