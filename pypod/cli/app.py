@@ -69,13 +69,17 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     if word is None:
         return argv
     i = argv.index(word) + 1
+    verb = word
     if word in NOUNS and i < len(argv) and not argv[i].startswith("-"):
+        verb = argv[i]
         i += 1
+    # these take a command line after their first argument: stop at it
+    stop_at_positional = verb in ("run", "create", "exec")
     head, rest, moved = argv[:i], [], []
     j = i
     while j < len(argv):
         a = argv[j]
-        if a == "--" or not a.startswith("-"):
+        if a == "--" or (stop_at_positional and not a.startswith("-")):
             rest.extend(argv[j:])
             break
         name = a.split("=", 1)[0]

@@ -96,7 +96,7 @@ def _json_summary(ctx, rec, usage) -> dict:
     import datetime as dt
 
     return {
-        "Id": rec.id, "ParentId": "", "RepoTags": list(rec.names) or None, "RepoDigests": repo_digests(rec),
+        "Id": rec.id, "ParentId": "", "RepoTags": None, "RepoDigests": repo_digests(rec),
         "Size": rec.size, "SharedSize": 0, "VirtualSize": rec.size, "Labels": _labels(ctx, rec) or None,
         "Containers": len(usage.get(rec.id, [])), "Names": list(rec.names) or None, "Digest": rec.digest,
         "History": list(rec.names) or None, "Created": int(created),

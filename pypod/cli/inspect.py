@@ -28,7 +28,7 @@ def emit(results: list, fmt: Optional[str], errors: list[str], kind: str = "") -
                 raise InvalidArgument(f"template: {e}") from None
     else:
         if results or not errors:
-            out(go_json(results))
+            out(go_json(results, indent=5))  # podman's inspect indents by five
     if errors:
         for e in errors[:-1]:
             sys.stderr.write(f"Error: {e}\n")

@@ -649,7 +649,6 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
                 if not chunk:
                     break
                 proc.stdin.write(chunk)
-            proc.stdin.close()
         except BrokenPipeError:
             pass
         out, err = proc.communicate()

@@ -290,8 +290,7 @@ class Puller:
                 tries += 1
                 if tries > RETRIES or "status 5" not in str(e):
                     raise
-        proc.stdin.close()
-        return "sha256:" + h.hexdigest(), offset
+        return "sha256:" + h.hexdigest(), offset  # communicate() closes the worker's stdin
 
     @staticmethod
     def _skip(r, n: int) -> None:

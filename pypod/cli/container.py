@@ -1,0 +1,576 @@
+"""`pypod container ...` and its top-level aliases (run, create, start, stop, ps, logs, exec, ...)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import List, Optional
+
+import typer
+
+from pypod.cli import state
+from pypod.cli.render import go_json, out, render
+
+app = typer.Typer(help="Manage containers", no_args_is_help=True)
+
+PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "CreatedHuman"),
+              ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+# run/create/exec stop parsing options at the image/container argument: the rest is the command.
+_ARGS_CTX = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
+
+
+def _eng():
+    from pypod.engine import containers
+
+    return containers
+
+
+def _ctx():
+    return state.context()
+
+
+def _get(name: str, missing_exit: int | None = None):
+    return _eng().get_container(_ctx(), name, missing_exit)
+
+
+def _names_or_latest(names: List[str], latest: bool, all_: bool = False) -> List[str]:
+    from pypod.errors import InvalidArgument
+
+    if latest:
+        return [_eng().latest_container(_ctx())]
+    if all_:
+        return [r.id for r in _eng().store(_ctx()).list()]
+    if not names:
+        raise InvalidArgument("you must provide at least one name or id")
+    return names
+
+
+def _raise_collected(errors: list) -> None:
+    if not errors:
+        return
+    for e in errors[:-1]:
+        sys.stderr.write(f"Error: {e.message}\n")
+    raise errors[-1]
+
+
+# -- create / run ------------------------------------------------------------------------------
+def _create_options(image, command, **kw):
+    from pypod.engine.containers import CreateOptions
+
+    resources = {k: kw.pop(k) for k in ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus")}
+    return CreateOptions(image=image, command=list(command or []), resources=resources, **kw)
+
+
+def _common_create(
+    image: str, command: Optional[List[str]], name, entrypoint, env, env_file, env_host, workdir, user, hostname,
+    label, annotation, stop_signal, stop_timeout, restart, health_cmd, health_interval, health_retries,
+    health_start_period, health_timeout, no_healthcheck, rm, interactive, tty, network, volume, tmpfs, mount,
+    dns, dns_search, dns_option, add_host, rootfs, read_only, replace, pull, platform, quiet, publish,
+    publish_all, memory, cpus, pids_limit, cpu_shares, memory_swap, cpuset_cpus,
+):
+    return _create_options(
+        image, command, name=name, entrypoint=entrypoint, env=env, env_file=env_file, env_host=env_host,
+        workdir=workdir, user=user, hostname=hostname, labels=label, annotations=annotation,
+        stop_signal=stop_signal, stop_timeout=stop_timeout, restart=restart, health_cmd=health_cmd,
+        health_interval=health_interval, health_retries=health_retries, health_start_period=health_start_period,
+        health_timeout=health_timeout, no_healthcheck=no_healthcheck, rm=rm, interactive=interactive, tty=tty,
+        network=network, volumes=volume, tmpfs=tmpfs, mounts=mount, dns=dns, dns_search=dns_search,
+        dns_option=dns_option, add_host=add_host, rootfs=rootfs, read_only=read_only, replace=replace,
+        pull=pull, platform=platform, quiet_pull=quiet, publish=publish, publish_all=publish_all,
+        memory=memory, cpus=cpus, pids_limit=pids_limit, cpu_shares=cpu_shares, memory_swap=memory_swap,
+        cpuset_cpus=cpuset_cpus)
+
+
+def create_params(fn):
+    """Decorate a function taking **kw with the options create and run share."""
+    import functools
+    import inspect
+
+    params = [
+        ("image", typer.Argument(..., metavar="IMAGE"), str),
+        ("command", typer.Argument(None, metavar="[COMMAND [ARG...]]"), Optional[List[str]]),
+        ("name", typer.Option(None, "--name", help="Assign a name to the container"), Optional[str]),
+        ("entrypoint", typer.Option(None, "--entrypoint", help="Overwrite the default ENTRYPOINT of the image"), Optional[str]),
+        ("env", typer.Option([], "--env", "-e", help="Set environment variables in container"), List[str]),
+        ("env_file", typer.Option([], "--env-file", help="Read in a file of environment variables"), List[str]),
+        ("env_host", typer.Option(False, "--env-host", help="Use all current host environment variables in container"), bool),
+        ("workdir", typer.Option(None, "--workdir", "-w", help="Working directory inside the container"), Optional[str]),
+        ("user", typer.Option(None, "--user", "-u", help="Username or UID (format: <name|uid>[:<group|gid>])"), Optional[str]),
+        ("hostname", typer.Option(None, "--hostname", "-h", help="Set container hostname"), Optional[str]),
+        ("label", typer.Option([], "--label", "-l", help="Set metadata on container"), List[str]),
+        ("annotation", typer.Option([], "--annotation", help="Add annotations to container (key=value)"), List[str]),
+        ("stop_signal", typer.Option(None, "--stop-signal", help="Signal to stop a container. Default is SIGTERM"), Optional[str]),
+        ("stop_timeout", typer.Option(None, "--stop-timeout", help="Timeout (in seconds) that containers stopped by user command have to exit"), Optional[int]),
+        ("restart", typer.Option("no", "--restart", help="Restart policy to apply when a container exits (\"always\"|\"no\"|\"on-failure\"|\"unless-stopped\")"), str),
+        ("health_cmd", typer.Option(None, "--health-cmd", help="set a healthcheck command for the container ('none' disables the existing healthcheck)"), Optional[str]),
+        ("health_interval", typer.Option(None, "--health-interval", help="set an interval for the healthcheck (a value of disable results in no automatic timer setup)"), Optional[str]),
+        ("health_retries", typer.Option(None, "--health-retries", help="the number of retries allowed before a healthcheck is considered to be unhealthy"), Optional[int]),
+        ("health_start_period", typer.Option(None, "--health-start-period", help="the initialization time needed for a container to bootstrap"), Optional[str]),
+        ("health_timeout", typer.Option(None, "--health-timeout", help="the maximum time allowed to complete the healthcheck before an interval is considered failed"), Optional[str]),
+        ("no_healthcheck", typer.Option(False, "--no-healthcheck", help="Disable healthchecks on container"), bool),
+        ("rm", typer.Option(False, "--rm", help="Remove container (and pod if created) after exit"), bool),
+        ("interactive", typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"), bool),
+        ("tty", typer.Option(False, "--tty", "-t", help="Allocate a pseudo-TTY for container"), bool),
+        ("network", typer.Option(None, "--network", "--net", help="Connect a container to a network"), Optional[str]),
+        ("volume", typer.Option([], "--volume", "-v", help="Bind mount a volume into the container"), List[str]),
+        ("tmpfs", typer.Option([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), List[str]),
+        ("mount", typer.Option([], "--mount", help="Attach a filesystem mount to the container"), List[str]),
+        ("dns", typer.Option([], "--dns", help="Set custom DNS servers"), List[str]),
+        ("dns_search", typer.Option([], "--dns-search", help="Set custom DNS search domains"), List[str]),
+        ("dns_option", typer.Option([], "--dns-option", help="Set custom DNS options"), List[str]),
+        ("add_host", typer.Option([], "--add-host", help="Add a custom host-to-IP mapping (host:ip)"), List[str]),
+        ("rootfs", typer.Option(False, "--rootfs", help="The first argument is not an image but the rootfs to the exploded container"), bool),
+        ("read_only", typer.Option(False, "--read-only", help="Make containers root filesystem read-only"), bool),
+        ("replace", typer.Option(False, "--replace", help="If a container with the same name exists, replace it"), bool),
+        ("pull", typer.Option("missing", "--pull", help="Pull image policy (always, missing, never, newer)"), str),
+        ("platform", typer.Option(None, "--platform", help="Specify the platform for selecting the image"), Optional[str]),
+        ("quiet", typer.Option(False, "--quiet", "-q", help="Suppress output information when pulling images"), bool),
+        ("publish", typer.Option([], "--publish", "-p", help="Publish a container's port, or a range of ports, to the host"), List[str]),
+        ("publish_all", typer.Option(False, "--publish-all", "-P", help="Publish all exposed ports to random ports on the host interface"), bool),
+        ("memory", typer.Option(None, "--memory", "-m", help="Memory limit (format: <number>[<unit>])"), Optional[str]),
+        ("cpus", typer.Option(None, "--cpus", help="Number of CPUs. The default is 0.000 which means no limit"), Optional[str]),
+        ("pids_limit", typer.Option(None, "--pids-limit", help="Tune container pids limit (set -1 for unlimited)"), Optional[int]),
+        ("cpu_shares", typer.Option(None, "--cpu-shares", "-c", help="CPU shares (relative weight)"), Optional[int]),
+        ("memory_swap", typer.Option(None, "--memory-swap", help="Swap limit equal to memory plus swap"), Optional[str]),
+        ("cpuset_cpus", typer.Option(None, "--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)"), Optional[str]),
+    ]
+    sig = inspect.signature(fn)
+    extra = [p for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+    new_params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d, annotation=t)
+                  for n, d, t in params] + [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in extra]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        return fn(**kw)
+
+    wrapper.__signature__ = inspect.Signature(new_params)
+    wrapper.__annotations__ = {}
+    return wrapper
+
+
+def _kw_create(kw: dict):
+    keys = ["image", "command", "name", "entrypoint", "env", "env_file", "env_host", "workdir", "user", "hostname",
+            "label", "annotation", "stop_signal", "stop_timeout", "restart", "health_cmd", "health_interval",
+            "health_retries", "health_start_period", "health_timeout", "no_healthcheck", "rm", "interactive", "tty",
+            "network", "volume", "tmpfs", "mount", "dns", "dns_search", "dns_option", "add_host", "rootfs",
+            "read_only", "replace", "pull", "platform", "quiet", "publish", "publish_all", "memory", "cpus",
+            "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus"]
+    opts = _common_create(*[kw[k] for k in keys])
+    return opts
+
+
+@create_params
+def create(**kw):
+    """Create but do not start a container."""
+    opts = _kw_create(kw)
+    rec = _eng().create(_ctx(), opts)
+    out(rec.id)
+
+
+@create_params
+def run(*, detach: bool = typer.Option(False, "--detach", "-d", help="Run container in background and print container ID"),
+        sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Proxy received signals to the process"),
+        detach_keys: Optional[str] = typer.Option(None, "--detach-keys", help="Override the key sequence for detaching a container"),
+        **kw):
+    """Run a command in a new container."""
+    opts = _kw_create(kw)
+    rec, code = _eng().run(_ctx(), opts, detach=detach)
+    if detach:
+        out(rec.id)
+        return 0
+    from pypod.errors import ExitCode
+
+    raise ExitCode(code)
+
+
+# -- start / stop / kill / restart / rm --------------------------------------------------------
+def start(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    attach: bool = typer.Option(False, "--attach", "-a", help="Attach container's STDOUT and STDERR"),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    all_: bool = typer.Option(False, "--all", help="Start all containers regardless of their state or configuration"),
+    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
+    sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Proxy received signals to the process"),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys", hidden=True),
+):
+    """Start one or more containers."""
+    from pypod.errors import ExitCode, InvalidArgument, PypodError
+
+    ctx = _ctx()
+    if filters:
+        targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+    else:
+        targets = _names_or_latest(names or [], latest, all_)
+    if attach:
+        if len(targets) != 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        code = _eng().start_container(ctx, _get(targets[0]), attach=True, interactive=interactive)
+        raise ExitCode(code)
+    errors: list[PypodError] = []
+    for n in targets:
+        try:
+            _eng().start_container(ctx, _get(n), interactive=interactive)
+            out(n)
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
+def stop(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Stop all running containers"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
+    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
+):
+    """Stop one or more containers."""
+    from pypod.errors import PypodError
+
+    ctx = _ctx()
+    if all_:
+        targets = [v.record.id for v in _eng().list_containers(ctx)]
+    elif filters:
+        targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+    else:
+        targets = _names_or_latest(names or [], latest)
+    errors: list[PypodError] = []
+    for n in targets:
+        try:
+            rec = _eng().find_container(ctx, n)
+            if rec is None:
+                if ignore:
+                    continue
+                rec = _get(n)
+            _eng().stop_container(ctx, rec, timeout)
+            out(n)
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
+def kill(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    signal: str = typer.Option("KILL", "--signal", "-s", help="Signal to send to the container"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Signal all running containers"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+):
+    """Kill one or more running containers with a specific signal."""
+    from pypod.errors import PypodError
+    from pypod.signals import parse_signal
+
+    sig = parse_signal(signal)
+    ctx = _ctx()
+    targets = [v.record.id for v in _eng().list_containers(ctx)] if all_ else _names_or_latest(names or [], latest)
+    errors: list[PypodError] = []
+    for n in targets:
+        try:
+            _eng().kill_container(ctx, _get(n), sig)
+            out(n)
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
+def restart(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Restart all non-running containers"),
+    running: bool = typer.Option(False, "--running", help="Restart only running containers"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+):
+    """Restart one or more containers."""
+    from pypod.errors import PypodError
+
+    ctx = _ctx()
+    if all_ or running:
+        targets = [v.record.id for v in _eng().list_containers(ctx, all_=not running)]
+    else:
+        targets = _names_or_latest(names or [], latest)
+    errors: list[PypodError] = []
+    for n in targets:
+        try:
+            rec = _get(n)
+            _eng().stop_container(ctx, rec, timeout)
+            _eng().start_container(ctx, rec)
+            out(rec.id)
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
+def rm(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    force: bool = typer.Option(False, "--force", "-f", help="Force removal of a running or unusable container"),
+    all_: bool = typer.Option(False, "--all", "-a", help="Remove all containers"),
+    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
+    volumes: bool = typer.Option(False, "--volumes", "-v", help="Remove anonymous volumes associated with the container"),
+    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    depend: bool = typer.Option(False, "--depend", hidden=True),
+):
+    """Remove one or more containers."""
+    from pypod.errors import InvalidArgument
+
+    if not names and not all_ and not latest:
+        raise InvalidArgument("you must provide at least one name or id")
+    if latest:
+        names = [_eng().latest_container(_ctx())]
+    rep = _eng().remove_containers(_ctx(), names or [], force=force, ignore=ignore, timeout=timeout, all_=all_,
+                                   volumes=volumes)
+    for r in rep.removed:
+        out(r)
+    if rep.errors:
+        codes = {e.exit_code for e in rep.errors}
+        last = rep.errors[-1]
+        last.exit_code = 2 if 2 in codes else (1 if codes == {1} else 125)
+        _raise_collected(rep.errors)
+
+
+# -- ps / inspect / logs / wait ----------------------------------------------------------------
+def ps(
+    all_: bool = typer.Option(False, "--all", "-a", help="Show all the containers, default is only running containers"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the numeric IDs of the containers only"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    last: int = typer.Option(-1, "--last", "-n", help="Print the n last created containers (all states)"),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Display the extended information"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Pretty-print containers to JSON or using a Go template"),
+    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
+    noheading: bool = typer.Option(False, "--noheading", help="Do not print headers"),
+    size: bool = typer.Option(False, "--size", "-s", help="Display the total file sizes"),
+    sort: str = typer.Option("created", "--sort", help="Sort output by: command, created, id, image, names, runningfor, size, status"),
+    external: bool = typer.Option(False, "--external", hidden=True),
+    ns: bool = typer.Option(False, "--namespace", hidden=True),
+    pod: bool = typer.Option(False, "--pod", "-p", hidden=True),
+):
+    """List containers."""
+    e = _eng()
+    ctx = _ctx()
+    views = e.list_containers(ctx, all_=all_, filters=filters, last=last, latest=latest)
+    if sort != "created":
+        key = {"command": lambda v: " ".join(v.record.command), "id": lambda v: v.record.id,
+               "image": lambda v: v.record.image_name, "names": lambda v: v.record.name,
+               "status": lambda v: v.state.get("status", "")}.get(sort)
+        if key:
+            views.sort(key=key)
+    if quiet:
+        for v in views:
+            out(v.record.id if no_trunc else v.record.id[:12])
+        return
+    if fmt and fmt.strip() == "json":
+        out(go_json([e.ps_json(ctx, v) for v in views]))
+        return
+    render([e.ps_row(ctx, v, no_trunc) for v in views], fmt, columns=PS_COLUMNS, noheading=noheading)
+
+
+def inspect(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format the output to a Go template or json"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    size: bool = typer.Option(False, "--size", "-s", help="Display filesystem usage"),
+):
+    """Display the configuration of a container."""
+    from pypod.cli.inspect import emit
+
+    ctx = _ctx()
+    names = _names_or_latest(names or [], latest)
+    results, errors = [], []
+    for n in names:
+        rec = _eng().find_container(ctx, n)
+        if rec is None:
+            errors.append(f"no such container \"{n}\"")
+            continue
+        results.append(_eng().inspect_container(ctx, rec, size=size))
+    emit(results, fmt, errors)
+
+
+def logs(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Follow log output"),
+    tail: int = typer.Option(-1, "--tail", help="Output the specified number of LINES at the end of the logs"),
+    since: Optional[str] = typer.Option(None, "--since", help="Show logs since TIMESTAMP"),
+    until: Optional[str] = typer.Option(None, "--until", help="Show logs until TIMESTAMP"),
+    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Output the timestamps in the log"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    names_: bool = typer.Option(False, "--names", "-n", help="Output the container name in the log"),
+):
+    """Fetch the logs of one or more containers."""
+    from pypod.cli.logs import show_logs
+
+    show_logs(_ctx(), _names_or_latest(names or [], latest), follow=follow, tail=tail, since=since, until=until,
+              timestamps=timestamps, with_names=names_)
+
+
+def wait(
+    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+    condition: List[str] = typer.Option([], "--condition", help="Condition to wait on"),
+    interval: str = typer.Option("250ms", "--interval", "-i", help="Time Interval to wait before polling for completion"),
+    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    ignore: bool = typer.Option(False, "--ignore", help="Ignore if a container does not exist"),
+):
+    """Block on one or more containers."""
+    from pypod.errors import PypodError
+    from pypod.units import parse_duration
+
+    ctx = _ctx()
+    iv = parse_duration(interval)
+    errors: list[PypodError] = []
+    for n in _names_or_latest(names or [], latest):
+        try:
+            rec = _eng().find_container(ctx, n)
+            if rec is None:
+                if ignore:
+                    out("-1")
+                    continue
+                rec = _get(n)
+            out(str(_eng().wait_container(ctx, rec, condition or None, iv)))
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
+# -- exec / top / rename / exists / prune ------------------------------------------------------
+def exec_(
+    container: str = typer.Argument(..., metavar="CONTAINER"),
+    command: List[str] = typer.Argument(..., metavar="COMMAND [ARG...]"),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
+    tty: bool = typer.Option(False, "--tty", "-t", help="Allocate a pseudo-TTY"),
+    env: List[str] = typer.Option([], "--env", "-e", help="Set environment variables"),
+    env_file: List[str] = typer.Option([], "--env-file", help="Read in a file of environment variables"),
+    user: Optional[str] = typer.Option(None, "--user", "-u", help="Sets the username or UID used and optionally the groupname or GID for the specified command"),
+    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", help="Working directory inside the container"),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run the exec session in detached mode (backgrounded)"),
+    privileged: bool = typer.Option(False, "--privileged", help="Give the process extended Linux capabilities inside the container"),
+    latest: bool = typer.Option(False, "--latest", "-l", hidden=True),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys", hidden=True),
+):
+    """Run a process in a running container."""
+    import os
+
+    from pypod.engine.containers import _parse_env_list, _read_env_file
+    from pypod.errors import ExitCode
+
+    ctx = _ctx()
+    rec = _get(container)
+    items = []
+    for f in env_file:
+        items.extend(_read_env_file(f))
+    items.extend(env)
+    code = _eng().exec_in(ctx, rec, list(command), env=_parse_env_list(items, dict(os.environ)), user=user,
+                          workdir=workdir, interactive=interactive, tty=tty, detach=detach)
+    raise ExitCode(code)
+
+
+def top(container: str = typer.Argument(..., metavar="CONTAINER"),
+        descriptors: Optional[List[str]] = typer.Argument(None, metavar="[FORMAT-DESCRIPTORS]")):
+    """Display the running processes of a container."""
+    from pypod import template
+
+    rows = _eng().top(_ctx(), _get(container))
+    sys.stdout.write(template.format_table(rows))
+
+
+def rename(container: str = typer.Argument(..., metavar="CONTAINER"), new: str = typer.Argument(..., metavar="NAME")):
+    """Rename an existing container."""
+    _eng().rename(_ctx(), _get(container), new)
+
+
+def exists(container: str = typer.Argument(..., metavar="CONTAINER"),
+           external: bool = typer.Option(False, "--external", hidden=True)):
+    """Check if a container exists in local storage (exit 0 or 1)."""
+    from pypod.errors import ExitCode
+
+    raise ExitCode(0 if _eng().find_container(_ctx(), container) else 1)
+
+
+def prune(force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation"),
+          filters: List[str] = typer.Option([], "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')")):
+    """Remove all non running containers."""
+    if not force and sys.stdin.isatty():
+        sys.stdout.write("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    for cid in _eng().prune(_ctx(), filters):
+        out(cid)
+
+
+def _cgroups_unavailable(what: str):
+    import os
+
+    from pypod.errors import PypodError
+
+    ctx = _ctx()
+    if ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        raise PypodError(f"{what} is not supported for cgroupv1 rootless containers")
+    raise PypodError(f"{what} needs cgroup support that pypod does not have yet")
+
+
+def pause(names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+          all_: bool = typer.Option(False, "--all", "-a", help="Pause all running containers")):
+    """Pause all the processes in one or more containers."""
+    for n in _names_or_latest(names or [], False, all_):
+        _get(n)
+    _cgroups_unavailable("pause")
+
+
+def unpause(names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
+            all_: bool = typer.Option(False, "--all", "-a", help="Unpause all paused containers")):
+    """Unpause the processes in one or more containers."""
+    for n in _names_or_latest(names or [], False, all_):
+        _get(n)
+    _cgroups_unavailable("unpause")
+
+
+def stats(names: List[str] = typer.Argument(None, metavar="[CONTAINER...]"),
+          all_: bool = typer.Option(False, "--all", "-a", help="Show all containers"),
+          no_stream: bool = typer.Option(False, "--no-stream", help="Disable streaming stats and only pull the first result"),
+          fmt: Optional[str] = typer.Option(None, "--format", help="Pretty-print container statistics to JSON or using a Go template")):
+    """Display a live stream of container resource usage statistics."""
+    import os
+
+    from pypod.errors import PypodError
+
+    if _ctx().rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        raise PypodError("stats is not supported in rootless mode without cgroups v2")
+    _cgroups_unavailable("stats")
+
+
+def healthcheck_run(container: str = typer.Argument(..., metavar="CONTAINER")):
+    """Run the health check of a container."""
+    from pypod.errors import ExitCode, PypodError
+    from pypod.runtime import health
+
+    ctx = _ctx()
+    rec = _get(container)
+    st = _eng().state_of(ctx, rec)
+    if not rec.options.get("healthcheck"):
+        raise PypodError(f"container {rec.id} has no defined healthcheck")
+    if st.get("status") != "running":
+        raise PypodError(f"container {rec.id} is not running")
+    status = health.run_once(str(_eng().store(ctx).dir(rec.id)))
+    if status != "healthy":
+        out("unhealthy")
+        raise ExitCode(1)
+
+
+def register(root: typer.Typer) -> None:
+    ctxs = {"context_settings": _ARGS_CTX}
+    for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),
+                            ("kill", kill, {}), ("restart", restart, {}), ("rm", rm, {}), ("ps", ps, {}),
+                            ("list", ps, {"hidden": True}), ("ls", ps, {"hidden": True}), ("inspect", inspect, {}),
+                            ("logs", logs, {}), ("wait", wait, {}), ("exec", exec_, ctxs), ("top", top, {}),
+                            ("rename", rename, {}), ("exists", exists, {}), ("prune", prune, {}),
+                            ("pause", pause, {}), ("unpause", unpause, {}), ("stats", stats, {})]:
+        app.command(name, **extra)(fn)
+    root.add_typer(app, name="container")
+    hc = typer.Typer(help="Manage health checks on containers", no_args_is_help=True)
+    hc.command("run")(healthcheck_run)
+    root.add_typer(hc, name="healthcheck")
+    for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),
+                            ("kill", kill, {}), ("restart", restart, {}), ("rm", rm, {}), ("ps", ps, {}),
+                            ("logs", logs, {}), ("wait", wait, {}), ("exec", exec_, ctxs), ("top", top, {}),
+                            ("rename", rename, {}), ("pause", pause, {}), ("unpause", unpause, {}),
+                            ("stats", stats, {})]:
+        root.command(name, help=(fn.__doc__ or "").strip().splitlines()[0], **extra)(fn)

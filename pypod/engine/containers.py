@@ -1,0 +1,1106 @@
+"""Container operations: create, start, run, stop, kill, rm, ps, logs, exec, wait, inspect, ...
+
+The runtime (pypod.runtime) turns a ContainerSpec into a supervised process; this module keeps the
+records, builds specs from images and options, and reports podman's views of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal as _signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypod.engine.context import Context
+from pypod.errors import (ContainerNotFound, ContainerStateImproper, InvalidArgument, PypodError,
+                          RemoveMissing)
+from pypod.store.containers import ContainerRecord, ContainerStore
+from pypod.units import parse_time, rfc3339_nano
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def store(ctx: Context) -> ContainerStore:
+    return ContainerStore(ctx.graph_root)
+
+
+# -- lookup ------------------------------------------------------------------------------------
+def find_container(ctx: Context, name: str) -> ContainerRecord | None:
+    cs = store(ctx)
+    if re.fullmatch(r"[0-9a-f]{64}", name):
+        rec = cs.get(name)
+        if rec:
+            return rec
+    recs = cs.list()
+    for r in recs:
+        if r.name == name:
+            return r
+    if re.fullmatch(r"[0-9a-f]{1,64}", name):
+        hits = [r for r in recs if r.id.startswith(name)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InvalidArgument(f"more than one result for container ID prefix \"{name}\"")
+    return None
+
+
+def get_container(ctx: Context, name: str, missing_exit: int | None = None) -> ContainerRecord:
+    rec = find_container(ctx, name)
+    if rec is None:
+        err = (RemoveMissing if missing_exit == 1 else ContainerNotFound)(
+            f"no container with name or ID \"{name}\" found: no such container")
+        raise err
+    return rec
+
+
+def latest_container(ctx: Context) -> str:
+    recs = store(ctx).list()
+    if not recs:
+        raise ContainerNotFound("no containers to act on with --latest")
+    return max(recs, key=lambda r: parse_time(r.created)).id
+
+
+def state_of(ctx: Context, rec: ContainerRecord) -> dict:
+    from pypod.runtime.state import read_state
+
+    st = read_state(str(store(ctx).dir(rec.id))) or {}
+    if not st.get("status"):
+        st["status"] = "created"
+    return st
+
+
+# -- create ------------------------------------------------------------------------------------
+@dataclass
+class CreateOptions:
+    image: str
+    command: list[str] = field(default_factory=list)
+    name: str | None = None
+    entrypoint: str | None = None
+    env: list[str] = field(default_factory=list)
+    env_file: list[str] = field(default_factory=list)
+    env_host: bool = False
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: list[str] = field(default_factory=list)
+    annotations: list[str] = field(default_factory=list)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    restart: str = "no"
+    health_cmd: str | None = None
+    health_interval: str | None = None
+    health_retries: int | None = None
+    health_start_period: str | None = None
+    health_timeout: str | None = None
+    no_healthcheck: bool = False
+    rm: bool = False
+    interactive: bool = False
+    tty: bool = False
+    network: str | None = None
+    volumes: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_option: list[str] = field(default_factory=list)
+    add_host: list[str] = field(default_factory=list)
+    rootfs: bool = False
+    read_only: bool = False
+    replace: bool = False
+    pull: str = "missing"
+    platform: str | None = None
+    quiet_pull: bool = False
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    resources: dict = field(default_factory=dict)   # memory, cpus, pids_limit, ...: warned about
+
+
+def _parse_env_list(items: list[str], host_env: dict) -> list[str]:
+    out = []
+    for e in items:
+        if "=" in e:
+            out.append(e)
+        elif e.endswith("*"):
+            pre = e[:-1]
+            out.extend(f"{k}={v}" for k, v in host_env.items() if k.startswith(pre))
+        elif e in host_env:
+            out.append(f"{e}={host_env[e]}")
+    return out
+
+
+def _read_env_file(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise PypodError(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+    items = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        items.append(line)
+    return items
+
+
+def merge_env(base: list[str], extra: list[str]) -> list[str]:
+    order: list[str] = []
+    vals: dict[str, str] = {}
+    for e in base + extra:
+        k, _, v = e.partition("=")
+        if k not in vals:
+            order.append(k)
+        vals[k] = v
+    return [f"{k}={vals[k]}" for k in order]
+
+
+def _labels(items: list[str]) -> dict:
+    out = {}
+    for l in items:
+        k, _, v = l.partition("=")
+        out[k] = v
+    return out
+
+
+def _parse_restart(text: str) -> tuple[str, int]:
+    policy, _, n = (text or "no").partition(":")
+    if policy not in ("no", "on-failure", "always", "unless-stopped"):
+        raise InvalidArgument(f"invalid restart policy: {text!r}: use no, on-failure[:max_retries], always or unless-stopped")
+    if n and policy != "on-failure":
+        raise InvalidArgument("restart count can only be set with the on-failure restart policy")
+    try:
+        count = int(n) if n else 0
+    except ValueError:
+        raise InvalidArgument(f"invalid restart count {n!r}") from None
+    return policy, count
+
+
+def _healthcheck(opts: CreateOptions, image_cfg: dict) -> dict | None:
+    from pypod.units import parse_duration
+
+    if opts.no_healthcheck:
+        return None
+    hc = None
+    img = image_cfg.get("Healthcheck")
+    if img and img.get("Test") and img["Test"][0] != "NONE":
+        ns = 1e9
+        hc = {"test": img["Test"], "interval": (img.get("Interval") or 30 * ns) / ns,
+              "timeout": (img.get("Timeout") or 30 * ns) / ns, "retries": img.get("Retries") or 3,
+              "start_period": (img.get("StartPeriod") or 0) / ns}
+    if opts.health_cmd:
+        cmd = opts.health_cmd
+        if cmd.strip().lower() == "none":
+            return None
+        if cmd.strip().startswith("["):
+            try:
+                test = json.loads(cmd)
+            except ValueError:
+                raise InvalidArgument(f"invalid --health-cmd JSON: {cmd}") from None
+            if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+                test = ["CMD"] + test
+        else:
+            test = ["CMD-SHELL", cmd]
+        hc = {"test": test, "interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
+    if hc is None:
+        if any(x is not None for x in (opts.health_interval, opts.health_retries, opts.health_start_period,
+                                        opts.health_timeout)):
+            raise InvalidArgument("healthcheck options need --health-cmd or an image healthcheck")
+        return None
+    if opts.health_interval is not None:
+        hc["interval"] = 0.0 if opts.health_interval == "disable" else parse_duration(opts.health_interval)
+    if opts.health_timeout is not None:
+        hc["timeout"] = parse_duration(opts.health_timeout)
+        if hc["timeout"] < 1:
+            raise InvalidArgument("healthcheck-timeout must be at least 1 second")
+    if opts.health_start_period is not None:
+        hc["start_period"] = parse_duration(opts.health_start_period)
+    if opts.health_retries is not None:
+        if opts.health_retries < 1:
+            raise InvalidArgument("healthcheck-retries must be greater than 0")
+        hc["retries"] = opts.health_retries
+    return hc
+
+
+def _entrypoint(text: str) -> list[str]:
+    t = text.strip()
+    if t.startswith("["):
+        try:
+            v = json.loads(t)
+            if isinstance(v, list):
+                return [str(x) for x in v]
+        except ValueError:
+            pass
+    return [text] if text else []
+
+
+def _resolve_image(ctx: Context, opts: CreateOptions):
+    from pypod.engine import images as ie
+
+    if opts.pull not in ("always", "missing", "never", "newer"):
+        raise InvalidArgument(f"invalid pull policy {opts.pull!r}")
+    rec = ie.find_image(ctx, opts.image) if opts.pull != "always" else None
+    if rec is None:
+        if opts.pull == "never":
+            raise PypodError(f"{opts.image}: image not known")
+        rec = ie.pull(ctx, ie.PullRequest(name=opts.image, quiet=opts.quiet_pull, platform=opts.platform,
+                                          policy="always"))
+    return rec
+
+
+def _image_display_name(ctx: Context, rec, given: str) -> str:
+    from pypod.engine import images as ie
+
+    for cand in ie.candidate_names(given) if not re.fullmatch(r"(sha256:)?[0-9a-f]{6,64}", given) else []:
+        if cand in rec.names:
+            return cand
+    return rec.names[0] if rec.names else rec.id
+
+
+def _warn(msg: str) -> None:
+    sys.stderr.write(f"WARN[0000] {msg}\n")
+
+
+def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
+    from pypod.runtime.spec import ContainerSpec, Mount, ProcessSpec, RootfsSpec
+
+    cs = store(ctx)
+    if opts.rootfs:
+        rootfs_path = os.path.abspath(opts.image)
+        if not os.path.isdir(rootfs_path):
+            raise PypodError(f"rootfs {opts.image}: not a directory")
+        img_rec, image_cfg, full_cfg = None, {}, {}
+        image_name = rootfs_path
+    else:
+        img_rec = _resolve_image(ctx, opts)
+        full_cfg = ctx.images.config(img_rec.id)
+        image_cfg = full_cfg.get("config") or {}
+        image_name = _image_display_name(ctx, img_rec, opts.image)
+        rootfs_path = None
+    for key in ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus", "blkio_weight"):
+        if opts.resources.get(key) not in (None, "", 0):
+            if ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                _warn("Resource limits are not supported and ignored on cgroups V1 rootless systems")
+                break
+    entry = _entrypoint(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
+    if opts.command:
+        cmd = list(opts.command)
+    elif opts.entrypoint is not None:
+        cmd = []
+    else:
+        cmd = list(image_cfg.get("Cmd") or [])
+    argv = entry + cmd
+    if not argv:
+        raise PypodError("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
+    host_env = dict(os.environ)
+    env = merge_env(["PATH=" + DEFAULT_PATH], list(image_cfg.get("Env") or []))
+    extra: list[str] = []
+    if opts.env_host:
+        extra.extend(f"{k}={v}" for k, v in host_env.items())
+    for f in opts.env_file:
+        extra.extend(_parse_env_list(_read_env_file(f), host_env))
+    extra.extend(_parse_env_list(opts.env, host_env))
+    env = merge_env(env, extra)
+    policy, max_restarts = _parse_restart(opts.restart)
+    if opts.rm and policy not in ("no", ""):
+        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"")
+    from pypod.signals import parse_signal
+
+    stop_signal = parse_signal(opts.stop_signal or image_cfg.get("StopSignal") or "SIGTERM")
+    stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
+    network = opts.network or "private"
+    if network in ("bridge", "slirp4netns", "pasta", "default"):
+        network = "private"
+    if network not in ("none", "host", "private"):
+        raise InvalidArgument(f"network mode {network!r} is not supported yet: use none, host or private")
+    labels = dict(image_cfg.get("Labels") or {})
+    labels.update(_labels(opts.labels))
+    with cs.lock():
+        name = opts.name
+        existing = {r.name: r for r in cs.list()}
+        if name:
+            if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+                raise InvalidArgument(f"container name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+            if name in existing:
+                if opts.replace:
+                    old = existing[name]
+                else:
+                    raise PypodError(f"creating container storage: the container name \"{name}\" is already in use "
+                                     f"by {existing[name].id}. You have to remove that container to be able to reuse "
+                                     "that name: that name is already in use")
+        else:
+            from pypod.names import random_name
+
+            name = random_name()
+            while name in existing:
+                name = random_name()
+        cid = cs.new_id()
+        cdir = cs.dir(cid)
+        cdir.mkdir(parents=True, mode=0o700)
+        rec = ContainerRecord(id=cid, name=name, image_id=img_rec.id if img_rec else "",
+                              image_name=image_name, created=rfc3339_nano(), command=argv, entrypoint=entry,
+                              cmd=cmd, labels=labels, annotations=_labels(opts.annotations), rootfs=rootfs_path)
+        rec.options = {
+            "env": env, "workdir": opts.workdir or image_cfg.get("WorkingDir") or "/",
+            "user": opts.user if opts.user is not None else image_cfg.get("User", ""),
+            "hostname": opts.hostname or "", "stop_signal": stop_signal, "stop_timeout": stop_timeout,
+            "restart": policy, "restart_max": max_restarts, "rm": opts.rm, "interactive": opts.interactive,
+            "tty": opts.tty, "network": network, "volumes": opts.volumes, "tmpfs": opts.tmpfs,
+            "read_only": opts.read_only, "dns": opts.dns, "dns_search": opts.dns_search,
+            "dns_option": opts.dns_option, "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
+            "publish": opts.publish, "resources": opts.resources,
+        }
+        cs.save(rec)
+    if opts.replace and opts.name and name in existing and existing[name].id != cid:
+        pass
+    try:
+        if opts.name and opts.replace and name in existing:
+            remove_containers(ctx, [existing[name].id], force=True)
+        spec = build_spec(ctx, rec, img_rec)
+        from pypod.store import db
+
+        db.write_json(cdir / "spec.json", spec.to_dict())
+    except BaseException:
+        _destroy(ctx, rec.id)
+        raise
+    return rec
+
+
+def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str]) -> str:
+    lines = []
+    if network == "host":
+        try:
+            lines.append(Path("/etc/hosts").read_text().rstrip("\n"))
+        except OSError:
+            pass
+    else:
+        lines += ["127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4",
+                  "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6"]
+    for h in add_hosts:
+        name, _, ip = h.partition(":")
+        if not ip:
+            raise InvalidArgument(f"invalid --add-host {h!r}: use HOST:IP")
+        lines.append(f"{ip}\t{name}")
+    names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
+    lines.append(f"127.0.1.1\t{names}")
+    return "\n".join(lines) + "\n"
+
+
+def _resolv_conf(opts: dict) -> str:
+    servers, search, options = [], [], []
+    try:
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "nameserver" and len(parts) > 1:
+                servers.append(parts[1])
+            elif parts[0] in ("search", "domain"):
+                search.extend(parts[1:])
+            elif parts[0] == "options":
+                options.extend(parts[1:])
+    except OSError:
+        pass
+    if opts.get("network") != "host":
+        # A loopback resolver on the host is not reachable from a private network namespace.
+        servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
+    if opts.get("dns"):
+        servers = list(opts["dns"])
+    if opts.get("dns_search"):
+        search = [] if opts["dns_search"] == ["."] else list(opts["dns_search"])
+    if opts.get("dns_option"):
+        options = list(opts["dns_option"])
+    out = []
+    if search:
+        out.append("search " + " ".join(search))
+    out += [f"nameserver {s}" for s in servers]
+    if options:
+        out.append("options " + " ".join(options))
+    return "\n".join(out) + "\n"
+
+
+def _bind_mounts(opts: dict) -> list:
+    from pypod.runtime.spec import Mount
+
+    mounts = []
+    for v in opts.get("volumes") or []:
+        parts = v.split(":")
+        if len(parts) == 1:
+            raise InvalidArgument(f"anonymous volumes ({v}) are not supported yet")
+        src, dst = parts[0], parts[1]
+        mopts = parts[2].split(",") if len(parts) > 2 else []
+        if not dst.startswith("/"):
+            raise InvalidArgument(f"invalid container path {dst!r}: must be absolute")
+        if not src.startswith("/") and not src.startswith("."):
+            raise InvalidArgument(f"named volumes ({src}) are not supported yet")
+        src = os.path.abspath(src)
+        if not os.path.exists(src):
+            raise PypodError(f"statfs {src}: no such file or directory")
+        flags = [o for o in mopts if o in ("ro", "rw", "nosuid", "nodev", "noexec")]
+        mounts.append(Mount(type="bind", source=src, destination=dst, options=["rbind"] + flags))
+    for t in opts.get("tmpfs") or []:
+        dst, _, o = t.partition(":")
+        mounts.append(Mount(type="tmpfs", source="tmpfs", destination=dst,
+                            options=(o.split(",") if o else []) or ["rw", "noexec", "nosuid", "nodev"]))
+    return mounts
+
+
+def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
+    from pypod.runtime.spec import ContainerSpec, ProcessSpec, RootfsSpec
+
+    o = rec.options
+    cdir = store(ctx).dir(rec.id)
+    if rec.rootfs:
+        rootfs = RootfsSpec(lower=[], upper="", work="", path=rec.rootfs, readonly=o.get("read_only", False))
+    else:
+        if img_rec is None:
+            img_rec = ctx.images.get(rec.image_id)
+            if img_rec is None:
+                raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
+        lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
+        (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
+        (cdir / "work").mkdir(exist_ok=True, mode=0o700)
+        rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
+                            readonly=o.get("read_only", False))
+    hostname = o.get("hostname") or rec.id[:12]
+    env = merge_env(o["env"], [f"HOSTNAME={hostname}"]) if not any(e.startswith("HOSTNAME=") for e in o["env"]) else o["env"]
+    if o.get("tty"):
+        env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
+    proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.get("workdir") or "/", user=o.get("user") or "",
+                       terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")))
+    hc = o.get("healthcheck")
+    spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
+                         mounts=_bind_mounts(o), network=o.get("network", "private"),
+                         hosts=_hosts_file(rec, hostname, o.get("network"), o.get("add_host") or []),
+                         resolv_conf=_resolv_conf(o), stop_signal=o.get("stop_signal", 15),
+                         stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
+                         restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
+                         log_path=str(cdir / "ctr.log"), annotations=dict(rec.annotations))
+    if o.get("rm"):
+        spec.cleanup_argv = cleanup_argv(ctx, rec.id)
+    return spec
+
+
+def cleanup_argv(ctx: Context, cid: str) -> list[str]:
+    return [sys.executable, "-m", "pypod", "--root", str(ctx.graph_root), "--runroot", str(ctx.run_root),
+            "rm", "-f", "-i", cid]
+
+
+# -- start / run -------------------------------------------------------------------------------
+def _load_spec(ctx: Context, rec: ContainerRecord):
+    from pypod.runtime.spec import ContainerSpec
+    from pypod.store import db
+
+    d = db.read_json(store(ctx).dir(rec.id) / "spec.json")
+    if not d:
+        spec = build_spec(ctx, rec)
+        db.write_json(store(ctx).dir(rec.id) / "spec.json", spec.to_dict())
+        return spec
+    return ContainerSpec.from_dict(d)
+
+
+def _launch_error(e) -> PypodError:
+    code = getattr(e, "exit_code", 125) or 125
+    msg = getattr(e, "message", None) or str(e)
+    from pypod.errors import CommandCannotInvoke, CommandNotFound
+
+    cls = {127: CommandNotFound, 126: CommandCannotInvoke}.get(code, PypodError)
+    err = cls(msg)
+    err.exit_code = code
+    return err
+
+
+def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False) -> int:
+    """Start a created or stopped container; attached: wait and return its exit code."""
+    from pypod.runtime import launch
+
+    st = state_of(ctx, rec)
+    if st.get("status") in ("running", "paused"):
+        if attach:
+            raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
+        return 0
+    spec = _load_spec(ctx, rec)
+    if interactive:
+        spec.process.stdin = True
+    try:
+        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach)
+    except launch.LaunchError as e:
+        raise _launch_error(e) from None
+    if attach:
+        return started.wait()
+    return 0
+
+
+def run(ctx: Context, opts: CreateOptions, detach: bool) -> tuple[ContainerRecord, int]:
+    rec = create(ctx, opts)
+    from pypod.runtime import launch
+
+    spec = _load_spec(ctx, rec)
+    cdir = str(store(ctx).dir(rec.id))
+    if not detach and opts.rm:
+        # The CLI removes the container itself after a foreground run: no clean-up process needed.
+        spec.cleanup_argv = None
+    try:
+        started = launch.start(spec, cdir, foreground=not detach)
+    except launch.LaunchError as e:
+        if opts.rm:
+            _destroy(ctx, rec.id)
+        raise _launch_error(e) from None
+    if detach:
+        return rec, 0
+    try:
+        code = started.wait()
+    finally:
+        if opts.rm:
+            _destroy(ctx, rec.id)
+    return rec, code
+
+
+# -- stop / kill / restart ---------------------------------------------------------------------
+def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = None) -> None:
+    from pypod.runtime import launch
+    from pypod.signals import signal_name
+
+    st = state_of(ctx, rec)
+    if st.get("status") not in ("running", "paused", "stopping"):
+        _mark_stopped_by_user(ctx, rec)
+        return
+    spec = _load_spec(ctx, rec)
+    t = spec.stop_timeout if timeout is None else timeout
+    killed = launch.stop(str(store(ctx).dir(rec.id)), t, spec.stop_signal)
+    if killed and t > 0:
+        sys.stderr.write(f"WARN[{t:04d}] StopSignal {signal_name(spec.stop_signal)} failed to stop container "
+                         f"{rec.name} in {t} seconds, resorting to SIGKILL\n")
+
+
+def _mark_stopped_by_user(ctx: Context, rec: ContainerRecord) -> None:
+    pass
+
+
+def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
+    from pypod.runtime import launch
+
+    st = state_of(ctx, rec)
+    if st.get("status") not in ("running", "paused"):
+        raise ContainerStateImproper(f"can only kill running containers. {rec.id} is in state "
+                                     f"{st.get('status')}: container state improper")
+    launch.kill(str(store(ctx).dir(rec.id)), sig)
+
+
+def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | None = None,
+                   interval: float = 0.25) -> int:
+    from pypod.runtime import launch
+
+    conds = conditions or ["stopped", "exited"]
+    for c in conds:
+        if c not in ("created", "running", "paused", "stopped", "exited", "healthy", "unhealthy", "configured",
+                     "removing", "stopping", "unknown"):
+            raise InvalidArgument(f"{c!r} is not a valid container state")
+    return launch.wait(str(store(ctx).dir(rec.id)), conds, interval)
+
+
+# -- remove -------------------------------------------------------------------------------------
+@dataclass
+class RmReport:
+    removed: list[str] = field(default_factory=list)
+    errors: list[PypodError] = field(default_factory=list)
+
+
+def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
+                      timeout: int | None = None, all_: bool = False, volumes: bool = False) -> RmReport:
+    rep = RmReport()
+    targets: list[tuple[str, ContainerRecord]] = []
+    if all_:
+        targets = [(r.id, r) for r in store(ctx).list()]
+    else:
+        for n in names:
+            rec = find_container(ctx, n)
+            if rec is None:
+                if not ignore:
+                    rep.errors.append(RemoveMissing(f"no container with name or ID \"{n}\" found: no such container"))
+                continue
+            targets.append((n, rec))
+    for given, rec in targets:
+        try:
+            st = state_of(ctx, rec)
+            if st.get("status") in ("running", "paused", "stopping"):
+                if not force:
+                    raise ContainerStateImproper(
+                        f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
+                        "be removed without force: container state improper")
+                from pypod.runtime import launch
+
+                launch.stop(str(store(ctx).dir(rec.id)), 0 if timeout is None and force else (timeout or 0),
+                            _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, rec).stop_signal)
+            _destroy(ctx, rec.id)
+            rep.removed.append(given)
+        except PypodError as e:
+            rep.errors.append(e)
+    return rep
+
+
+def _destroy(ctx: Context, cid: str) -> None:
+    cs = store(ctx)
+    with cs.lock():
+        dead = cs.trash(cid)
+    if dead is not None:
+        remove_tree(ctx, dead)
+
+
+def remove_tree(ctx: Context, path: Path) -> None:
+    """Delete a tree; files owned by subuids (written by the container) need the user namespace."""
+    import shutil
+
+    try:
+        shutil.rmtree(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        if not ctx.rootless:
+            shutil.rmtree(path, ignore_errors=True)
+            return
+    from pypod.linux.userns import remove_tree as rm
+
+    rm(str(path))
+
+
+def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
+    flt = PsFilter(filters or [])
+    out = []
+    for rec in store(ctx).list():
+        st = state_of(ctx, rec)
+        if st.get("status") in ("running", "paused", "stopping"):
+            continue
+        if not flt.match(ctx, rec, st):
+            continue
+        _destroy(ctx, rec.id)
+        out.append(rec.id)
+    for d in store(ctx).trash_dirs():
+        remove_tree(ctx, d)
+    return out
+
+
+def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", new):
+        raise InvalidArgument(f"container name {new!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    cs = store(ctx)
+    with cs.lock():
+        for r in cs.list():
+            if r.name == new:
+                raise PypodError(f"renaming container {rec.name}: the name \"{new}\" is already in use by {r.id}")
+        rec = cs.get(rec.id)
+        rec.name = new
+        cs.save(rec)
+
+
+# -- ps -----------------------------------------------------------------------------------------
+class PsFilter:
+    KEYS = ("name", "id", "status", "label", "ancestor", "exited", "before", "since", "health", "volume",
+            "network", "pod", "until", "restart-policy")
+
+    def __init__(self, filters: list[str]):
+        self.f: dict[str, list[str]] = {}
+        for item in filters:
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise InvalidArgument(f"invalid filter {item!r}: must be in the format \"filter=value\"")
+            if k not in self.KEYS:
+                raise InvalidArgument(f"{k} is an invalid filter")
+            if k == "status" and v not in ("created", "running", "paused", "stopped", "exited", "unknown",
+                                           "configured", "removing", "stopping"):
+                raise InvalidArgument(f"{v} is not a valid status")
+            self.f.setdefault(k, []).append(v)
+
+    def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
+        f = self.f
+        if "name" in f and not any(re.search(p, rec.name) for p in f["name"]):
+            return False
+        if "id" in f and not any(rec.id.startswith(p) for p in f["id"]):
+            return False
+        if "status" in f and _ps_status(st) not in f["status"]:
+            return False
+        if "label" in f:
+            for want in f["label"]:
+                k, sep, v = want.partition("=")
+                if k not in rec.labels or (sep and rec.labels[k] != v):
+                    return False
+        if "exited" in f:
+            if _ps_status(st) != "exited" or str(st.get("exit_code", 0)) not in f["exited"]:
+                return False
+        if "ancestor" in f:
+            ok = False
+            for a in f["ancestor"]:
+                if rec.image_id.startswith(a) or rec.image_name == a or rec.image_name.endswith("/" + a) \
+                        or rec.image_name.split(":")[0].endswith("/" + a) or rec.image_name.split(":")[0] == a:
+                    ok = True
+                    break
+                from pypod.engine import images as ie
+
+                img = ie.find_image(ctx, a)
+                if img and img.id == rec.image_id:
+                    ok = True
+                    break
+            if not ok:
+                return False
+        if "health" in f:
+            h = (st.get("health") or {}).get("status", "")
+            if h not in f["health"]:
+                return False
+        if "restart-policy" in f and rec.options.get("restart", "no") not in f["restart-policy"]:
+            return False
+        return True
+
+
+def _ps_status(st: dict) -> str:
+    s = st.get("status", "created")
+    return "exited" if s == "stopped" else s
+
+
+@dataclass
+class ContainerView:
+    record: ContainerRecord
+    state: dict
+
+
+def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None = None,
+                    last: int = -1, latest: bool = False) -> list[ContainerView]:
+    flt = PsFilter(filters or [])
+    views = []
+    for rec in store(ctx).list():
+        st = state_of(ctx, rec)
+        views.append(ContainerView(rec, st))
+    views.sort(key=lambda v: parse_time(v.record.created), reverse=True)
+    if latest:
+        last = 1
+    if last >= 0:
+        all_ = True
+    out = []
+    for v in views:
+        if not all_ and not filters and v.state.get("status") not in ("running", "paused", "stopping"):
+            continue
+        if not flt.match(ctx, v.record, v.state):
+            continue
+        out.append(v)
+    if last >= 0:
+        out = out[:last]
+    return out
+
+
+def status_text(st: dict, now: float | None = None) -> str:
+    from pypod.units import human_duration
+
+    now = now or time.time()
+    s = st.get("status", "created")
+    if s in ("running", "paused", "stopping"):
+        started = parse_time(st.get("started_at", ""))
+        text = "Up " + human_duration(now - started) if started else "Up"
+        h = (st.get("health") or {}).get("status")
+        if h:
+            text += f" ({h})"
+        if s == "paused":
+            text += " (Paused)"
+        return text
+    if s in ("exited", "stopped"):
+        fin = parse_time(st.get("finished_at", ""))
+        return f"Exited ({st.get('exit_code', 0)}) " + (human_duration(now - fin) + " ago" if fin else "")
+    if s == "created":
+        return "Created"
+    return s.capitalize()
+
+
+def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
+    from pypod.units import go_time, since
+
+    rec, st = v.record, v.state
+    created = parse_time(rec.created)
+    started = parse_time(st.get("started_at", ""))
+    finished = parse_time(st.get("finished_at", ""))
+    cmd = " ".join(rec.command)
+    if not no_trunc and len(cmd) > 17:
+        cmd = cmd[:17] + "..."
+    status = _ps_status(st)
+    return {
+        "ID": rec.id if no_trunc else rec.id[:12], "Id": rec.id,
+        "Image": rec.image_name, "ImageID": rec.image_id, "Command": cmd,
+        "CreatedHuman": since(created), "Created": int(created), "CreatedAt": go_time(created),
+        "RunningFor": since(created), "Status": status_text(st), "State": status,
+        "Ports": format_ports(rec), "Names": rec.name, "Labels": rec.labels or {},
+        "ExitCode": st.get("exit_code", 0), "Exited": status == "exited", "ExitedAt": int(finished),
+        "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
+        "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
+        "Networks": [] if rec.options.get("network") in ("none", "host") else [],
+        "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
+        "Namespaces": {}, "Restarts": st.get("restart_count", 0),
+    }
+
+
+def format_ports(rec: ContainerRecord) -> str:
+    return ", ".join(rec.options.get("ports_display", []) or [])
+
+
+def ps_json(ctx: Context, v: ContainerView) -> dict:
+    rec, st = v.record, v.state
+    return {
+        "AutoRemove": bool(rec.options.get("rm")), "Command": rec.command, "CreatedAt": since_text(rec.created),
+        "Exited": _ps_status(st) == "exited", "ExitedAt": int(parse_time(st.get("finished_at", ""))),
+        "ExitCode": st.get("exit_code", 0), "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
+        "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
+        "Networks": [], "Pid": st.get("pid", 0), "Pod": "", "PodName": "", "Ports": None, "Size": None,
+        "StartedAt": int(parse_time(st.get("started_at", ""))), "State": _ps_status(st),
+        "Status": status_text(st), "Created": int(parse_time(rec.created)),
+    }
+
+
+def since_text(ts: str) -> str:
+    from pypod.units import since
+
+    t = parse_time(ts)
+    return since(t) if t else ""
+
+
+# -- inspect ------------------------------------------------------------------------------------
+def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) -> dict:
+    st = state_of(ctx, rec)
+    o = rec.options
+    cdir = store(ctx).dir(rec.id)
+    status = _ps_status(st)
+    running = status in ("running", "paused")
+    hc = o.get("healthcheck")
+    health = st.get("health") or {}
+    zero = "0001-01-01T00:00:00Z"
+    state = {
+        "OciVersion": "1.0.2-dev", "Status": status, "Running": running, "Paused": status == "paused",
+        "Restarting": False, "OOMKilled": bool(st.get("oom_killed")), "Dead": False,
+        "Pid": st.get("pid", 0) if running else 0, "ConmonPid": st.get("supervisor_pid", 0) if running else 0,
+        "ExitCode": st.get("exit_code", 0), "Error": st.get("error", ""),
+        "StartedAt": st.get("started_at") or zero, "FinishedAt": st.get("finished_at") or zero,
+        "CheckpointedAt": zero, "RestoredAt": zero,
+    }
+    if hc:
+        state["Health"] = {"Status": health.get("status", "starting"), "FailingStreak": health.get("failing_streak", 0),
+                           "Log": [{"Start": l.get("start", ""), "End": l.get("end", ""),
+                                    "ExitCode": l.get("exit_code", 0), "Output": l.get("output", "")}
+                                   for l in health.get("log", [])]}
+        state["Healthcheck"] = state["Health"]
+    img_cfg = (ctx.images.config(rec.image_id).get("config") or {}) if rec.image_id else {}
+    mounts = []
+    for m in _bind_mounts_safe(o):
+        mounts.append({"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
+                       "Mode": "", "Options": [x for x in m.options if x not in ("ro", "rw")],
+                       "RW": "ro" not in m.options, "Propagation": "rprivate" if m.type == "bind" else ""})
+    config = {
+        "Hostname": o.get("hostname") or rec.id[:12], "Domainname": "", "User": o.get("user", ""),
+        "AttachStdin": False, "AttachStdout": False, "AttachStderr": False, "Tty": bool(o.get("tty")),
+        "OpenStdin": bool(o.get("interactive")), "StdinOnce": False, "Env": o.get("env", []),
+        "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None, "WorkingDir": o.get("workdir", "/"),
+        "Entrypoint": " ".join(rec.entrypoint) if rec.entrypoint else "", "OnBuild": None,
+        "Labels": rec.labels or None, "Annotations": rec.annotations or {},
+        "StopSignal": o.get("stop_signal", 15), "StopTimeout": o.get("stop_timeout", 10),
+        "CreateCommand": o.get("create_command") or [], "Umask": "0022", "Timeout": 0,
+        "Passwd": True, "sdNotifyMode": "container",
+    }
+    if hc:
+        config["Healthcheck"] = {"Test": hc["test"], "Interval": int(hc["interval"] * 1e9),
+                                 "Timeout": int(hc["timeout"] * 1e9), "StartPeriod": int(hc["start_period"] * 1e9),
+                                 "Retries": hc["retries"]}
+    net = o.get("network", "private")
+    host_config = {
+        "Binds": [v for v in o.get("volumes", []) if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
+        "ContainerIDFile": "", "LogConfig": {"Type": "k8s-file", "Config": None, "Path": str(cdir / "ctr.log"),
+                                             "Tag": "", "Size": "0B"},
+        "NetworkMode": {"private": "slirp4netns" if ctx.rootless else "bridge"}.get(net, net),
+        "PortBindings": {}, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
+                                               "MaximumRetryCount": o.get("restart_max", 0)},
+        "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None, "CapAdd": [], "CapDrop": [],
+        "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
+        "ExtraHosts": o.get("add_host", []), "GroupAdd": [], "IpcMode": "shareable", "Cgroup": "",
+        "Cgroups": "default", "Links": None, "OomScoreAdj": 0, "PidMode": "private", "Privileged": False,
+        "PublishAllPorts": False, "ReadonlyRootfs": bool(o.get("read_only")), "SecurityOpt": [],
+        "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.get("tmpfs", [])}, "UTSMode": "private",
+        "UsernsMode": "", "ShmSize": 65536000, "Runtime": "oci", "ConsoleSize": [0, 0], "CpuShares": 0,
+        "Memory": 0, "NanoCpus": 0, "PidsLimit": 2048, "Ulimits": [],
+    }
+    return {
+        "Id": rec.id, "Created": rec.created, "Path": rec.command[0] if rec.command else "",
+        "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
+        "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
+        "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
+        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": "", "Name": rec.name,
+        "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
+        "AppArmorProfile": "", "EffectiveCaps": [], "BoundingCaps": [], "ExecIDs": st.get("exec_ids", []),
+        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},
+        "Mounts": mounts, "Dependencies": [],
+        "NetworkSettings": {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                            "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": False,
+                            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+                            "SandboxKey": f"/proc/{st.get('pid', 0)}/ns/net" if running else "",
+                            "Networks": {}},
+        "Namespace": "", "IsInfra": False, "IsService": False, "Config": config, "HostConfig": host_config,
+        "SizeRw": 0 if size else None, "SizeRootFs": 0 if size else None,
+    }
+
+
+def _bind_mounts_safe(o: dict) -> list:
+    try:
+        return _bind_mounts(o)
+    except PypodError:
+        return []
+
+
+# -- logs ---------------------------------------------------------------------------------------
+def parse_log_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
+    """A k8s-file line → (timestamp, stream, full, text-without-newline)."""
+    try:
+        ts, stream, tag, rest = line.rstrip(b"\n").split(b" ", 3)
+    except ValueError:
+        parts = line.rstrip(b"\n").split(b" ", 3)
+        if len(parts) == 3:
+            ts, stream, tag = parts
+            rest = b""
+        else:
+            return None
+    return ts.decode(), stream.decode(), tag == b"F", rest
+
+
+def read_logs(path: Path, *, since: float | None = None, until: float | None = None, tail: int = -1):
+    """Complete log records as (timestamp, stream, bytes-with-newline-if-full)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    recs = []
+    buf: dict[str, bytes] = {}
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        p = parse_log_line(line)
+        if p is None:
+            continue
+        ts, stream, full, text = p
+        t = parse_time(ts)
+        if since is not None and t < since:
+            continue
+        if until is not None and t > until:
+            continue
+        recs.append((ts, stream, text + (b"\n" if full else b"")))
+    if tail >= 0:
+        # --tail counts lines, not partial chunks
+        lines, count = [], 0
+        for r in reversed(recs):
+            if r[2].endswith(b"\n"):
+                count += 1
+                if count > tail:
+                    break
+            lines.append(r)
+        recs = list(reversed(lines))
+    consumed = len(data) - (len(data) - data.rfind(b"\n") - 1 if data and not data.endswith(b"\n") else 0)
+    return recs, consumed
+
+
+# -- exec ---------------------------------------------------------------------------------------
+def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[str], user: str | None,
+            workdir: str | None, interactive: bool, tty: bool, detach: bool) -> int:
+    from pypod.runtime import exec as rexec
+    from pypod.runtime.spec import ProcessSpec
+
+    st = state_of(ctx, rec)
+    if st.get("status") != "running":
+        raise PypodError("can only create exec sessions on running containers: container state improper")
+    o = rec.options
+    base_env = o.get("env", [])
+    hostname = o.get("hostname") or rec.id[:12]
+    full_env = merge_env(merge_env(base_env, [f"HOSTNAME={hostname}"]), env)
+    if tty:
+        full_env = merge_env(full_env, ["TERM=xterm"])
+    proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.get("workdir") or "/",
+                       user=user if user is not None else (o.get("user") or ""), terminal=tty, stdin=interactive)
+    try:
+        return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach)
+    except Exception as e:
+        from pypod.runtime import launch
+
+        if isinstance(e, launch.LaunchError):
+            raise _launch_error(e) from None
+        raise
+
+
+# -- top ----------------------------------------------------------------------------------------
+def top(ctx: Context, rec: ContainerRecord) -> list[list[str]]:
+    st = state_of(ctx, rec)
+    if st.get("status") != "running":
+        raise ContainerStateImproper(f"top can only be used on running containers: container state improper")
+    pid = st.get("pid")
+    try:
+        ns = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        raise PypodError(f"reading the processes of container {rec.name}: it is not running") from None
+    import pwd
+
+    hz = os.sysconf("SC_CLK_TCK")
+    boot = time.time() - float(open("/proc/uptime").read().split()[0])
+    rows = [["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]]
+    for d in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int):
+        try:
+            if os.readlink(f"/proc/{d}/ns/pid") != ns and d != str(pid):
+                continue
+            status = open(f"/proc/{d}/status").read()
+            nspid = re.search(r"NSpid:\s+(.*)", status).group(1).split()[-1]
+            ppid_ns = "0"
+            uid_inner = _inner_uid(d, status)
+            stat = open(f"/proc/{d}/stat").read()
+            fields = stat[stat.rfind(")") + 2:].split()
+            ppid = int(fields[1])
+            if ppid:
+                try:
+                    pst = open(f"/proc/{ppid}/status").read()
+                    ppid_ns = re.search(r"NSpid:\s+(.*)", pst).group(1).split()[-1] if os.readlink(f"/proc/{ppid}/ns/pid") == ns else "0"
+                except OSError:
+                    ppid_ns = "0"
+            utime, stime, start = int(fields[11]), int(fields[12]), int(fields[19])
+            elapsed = time.time() - (boot + start / hz)
+            cpu = (utime + stime) / hz
+            args = open(f"/proc/{d}/cmdline", "rb").read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, AttributeError, IndexError, ValueError):
+            continue
+        user = _container_user_name(ctx, rec, uid_inner)
+        rows.append([user, nspid, ppid_ns, f"{(cpu / elapsed * 100) if elapsed > 0 else 0:.3f}",
+                     _go_duration(elapsed), "?", _cpu_time(cpu), args])
+    return rows
+
+
+def _inner_uid(pid: str, status: str) -> int:
+    host_uid = int(re.search(r"Uid:\s+(\d+)", status).group(1))
+    try:
+        for line in open(f"/proc/{pid}/uid_map"):
+            inner, outer, count = map(int, line.split())
+            if outer <= host_uid < outer + count:
+                return inner + host_uid - outer
+    except OSError:
+        pass
+    return host_uid
+
+
+def _container_user_name(ctx: Context, rec: ContainerRecord, uid: int) -> str:
+    return {0: "root", 65534: "nobody"}.get(uid, str(uid))
+
+
+def _go_duration(s: float) -> str:
+    s = max(0.0, s)
+    if s < 60:
+        return f"{s:.9f}s".rstrip("0").rstrip(".") + ("" if s % 1 else "") if s % 1 else f"{int(s)}s"
+    m, sec = divmod(s, 60)
+    if m < 60:
+        return f"{int(m)}m{sec:.9f}".rstrip("0").rstrip(".") + "s"
+    h, m = divmod(m, 60)
+    return f"{int(h)}h{int(m)}m{sec:.9f}".rstrip("0").rstrip(".") + "s"
+
+
+def _cpu_time(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"

@@ -1,0 +1,91 @@
+"""What to run: a container spec, pure data, JSON-serialisable (to_dict / from_dict).
+
+The engine fills it from CLI options and the image config; launch.start() writes it to
+CONTAINER_DIR/spec.json, which is all the supervisor reads (as plain dicts: the supervisor does
+not import this module, dataclasses is too slow to import there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class Mount:
+    """bind (volumes are binds of a directory) | tmpfs."""
+
+    type: str
+    source: str
+    destination: str
+    # ro rw nosuid nodev noexec suid dev exec rbind bind(=non-recursive) private rprivate slave
+    # rslave shared rshared size=… mode=… uid=… gid=… nr_inodes=…
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProcessSpec:
+    args: list[str]
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    # As given to -u: "", "1000", "alice", "alice:staff", "1000:1000"; resolved inside the
+    # container's /etc/passwd and /etc/group right before exec.
+    user: str = ""
+    terminal: bool = False
+    stdin: bool = False  # -i: keep stdin open
+    no_new_privileges: bool = False
+    # Capability names (e.g. "CHOWN" or "CAP_CHOWN"); None: podman's default set.
+    capabilities: list[str] | None = None
+
+
+@dataclass
+class RootfsSpec:
+    lower: list[str] = field(default_factory=list)  # layer dirs, TOP-MOST FIRST
+    upper: str = ""
+    work: str = ""
+    path: str | None = None  # --rootfs DIR: bound, no overlay
+    readonly: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    id: str
+    name: str
+    hostname: str
+    rootfs: RootfsSpec
+    process: ProcessSpec
+    mounts: list[Mount] = field(default_factory=list)
+    network: str = "private"  # none | host | private (a new netns with lo up)
+    # Contents written into files in the container dir and bind-mounted over /etc/hosts,
+    # /etc/resolv.conf, /etc/hostname ("" for hosts/resolv_conf: keep the image's file).
+    hosts: str = ""
+    resolv_conf: str = ""
+    hostname_file: bool = True
+    stop_signal: int = 15
+    stop_timeout: int = 10
+    restart_policy: str = "no"  # no | on-failure | always | unless-stopped
+    restart_max: int = 0  # on-failure:N (0: no limit)
+    # {"test": ["CMD-SHELL", "cmd"] | ["CMD", ...], "interval": s, "timeout": s, "retries": n,
+    #  "start_period": s}
+    healthcheck: dict | None = None
+    auto_remove: bool = False
+    # Run by the supervisor after the final exit when auto_remove, with the supervisor's env,
+    # outside every container namespace (e.g. [python, -m, pypod, rm, -f, ID]).
+    cleanup_argv: list[str] | None = None
+    log_path: str = ""  # k8s-file log ("" : no log)
+    annotations: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ContainerSpec":
+        d = dict(d)
+        d["rootfs"] = _build(RootfsSpec, d.get("rootfs") or {})
+        d["process"] = _build(ProcessSpec, d.get("process") or {"args": []})
+        d["mounts"] = [_build(Mount, m) for m in d.get("mounts") or []]
+        return _build(cls, d)
+
+
+def _build(cls, d: dict):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,151 @@
+"""The benchmarks behind scripts/bench: medians, and the ratio to podman where it is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from tests.lib import images, user
+from tests.lib.registry import RegistryServer
+
+PODMAN = shutil.which("podman")
+CONTAINERS_CONF = '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+
+
+def as_user(argv: list[str], info, check=True, input=None) -> float:
+    env = ["env", "-i", f"HOME={info.home}", f"USER={info.name}", f"XDG_RUNTIME_DIR={info.runtime_dir}",
+           f"PATH={os.path.dirname(user.PYPOD)}:/usr/local/bin:/usr/bin:/bin"]
+    t0 = time.perf_counter()
+    r = subprocess.run(["runuser", "-u", info.name, "--"] + env + argv, capture_output=True, input=input)
+    dt = time.perf_counter() - t0
+    if check and r.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed ({r.returncode}): {r.stderr.decode()[-800:]}")
+    return dt
+
+
+def median(fn, n: int) -> float:
+    return statistics.median(fn() for _ in range(n))
+
+
+def report(name: str, ours: float, theirs: float | None, target: str = "") -> None:
+    line = f"{name:<44} pypod {ours * 1000:9.1f} ms"
+    if theirs:
+        line += f"   podman {theirs * 1000:9.1f} ms   ratio {ours / theirs:5.2f}"
+    if target:
+        line += f"   (target {target})"
+    print(line, flush=True)
+
+
+def setup_podman(info) -> None:
+    conf = os.path.join(info.home, ".config/containers/containers.conf")
+    os.makedirs(os.path.dirname(conf), exist_ok=True)
+    with open(conf, "w") as f:
+        f.write(CONTAINERS_CONF)
+    shutil.chown(conf, info.name, info.name)
+
+
+def wipe(info, podman_root: str | None = None) -> None:
+    user.wipe_storage(info)
+    if podman_root and os.path.exists(podman_root):
+        subprocess.run(["rm", "-rf", podman_root])
+
+
+def bench_startup(info) -> None:
+    t = median(lambda: as_user([user.PYPOD, "--version"], info), 21)
+    p = median(lambda: as_user([PODMAN, "--version"], info), 21) if PODMAN else None
+    report("--version", t, p, "< 60 ms")
+
+
+def bench_images(info, reg) -> None:
+    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+    t = median(lambda: as_user([user.PYPOD, "images"], info), 15)
+    p = None
+    if PODMAN:
+        as_user([PODMAN, "pull", "-q", reg["busybox"]], info)
+        p = median(lambda: as_user([PODMAN, "images"], info), 15)
+    report("images", t, p, "<= 1.0x podman")
+
+
+def bench_pull(info, reg, runs: int = 3) -> None:
+    ref = reg["debian"]
+    ours, theirs = [], []
+    proot = os.path.join(info.home, ".local/share/containers")
+    for _ in range(runs):
+        wipe(info)
+        ours.append(as_user([user.PYPOD, "pull", "-q", ref], info))
+        if PODMAN:
+            as_user([PODMAN, "system", "reset", "-f"], info, check=False)
+            theirs.append(as_user([PODMAN, "pull", "-q", ref], info))
+    report(f"pull {ref.split('/', 1)[1]} (~200 MB)", statistics.median(ours),
+           statistics.median(theirs) if theirs else None, "<= 0.8x podman")
+
+
+def bench_run(info, reg) -> None:
+    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+    for net in ("private", "none"):
+        args = ["--network", "none"] if net == "none" else []
+        t = median(lambda: as_user([user.PYPOD, "run", "--rm", *args, reg["busybox"], "true"], info), 11)
+        p = None
+        if PODMAN:
+            as_user([PODMAN, "pull", "-q", reg["busybox"]], info)
+            p = median(lambda: as_user([PODMAN, "run", "--rm", *args, reg["busybox"], "true"], info), 11)
+        report(f"run --rm busybox true ({'default' if net == 'private' else 'none'} network)", t, p,
+               "<= 0.8x podman")
+
+
+def bench_ps(info, reg) -> None:
+    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+    for i in range(50):
+        as_user([user.PYPOD, "create", reg["busybox"], "true"], info)
+    t = median(lambda: as_user([user.PYPOD, "ps", "-a"], info), 11)
+    p = None
+    if PODMAN:
+        for i in range(50):
+            as_user([PODMAN, "create", reg["busybox"], "true"], info)
+        p = median(lambda: as_user([PODMAN, "ps", "-a"], info), 11)
+    report("ps -a (50 containers)", t, p, "<= 1.0x podman")
+    as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
+    if PODMAN:
+        as_user([PODMAN, "rm", "-a", "-f"], info, check=False)
+
+
+def main(argv: list[str]) -> int:
+    sections = argv or ["startup", "images", "pull", "run", "ps"]
+    info = user.ensure_user()
+    work = tempfile.mkdtemp(prefix="pypod-bench-")
+    server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
+    try:
+        images.seed_registry(server.url)
+        refs = {k: f"{server.host}/{v}" for k, v in images.IMAGES.items()}
+        user.write_registries_conf([server.host], [server.host], info)
+        if PODMAN:
+            setup_podman(info)
+        print(f"bench: pypod {user.PYPOD}; podman {PODMAN or 'not installed'}; medians", flush=True)
+        for s in sections:
+            wipe(info)
+            if s == "startup":
+                bench_startup(info)
+            elif s == "images":
+                bench_images(info, refs)
+            elif s == "pull":
+                bench_pull(info, refs)
+            elif s == "run":
+                bench_run(info, refs)
+            elif s == "ps":
+                bench_ps(info, refs)
+            else:
+                print(f"bench: unknown section {s}", file=sys.stderr)
+                return 2
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
