@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import urllib3
 
 from pypod.errors import DigestMismatch, PypodError, RegistryError
 from pypod.image import mediatypes as mt
@@ -281,7 +282,7 @@ class Puller:
                     raise requests.exceptions.ChunkedEncodingError(f"connection closed after {offset} of {expected} bytes")
                 break
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ReadTimeout, ConnectionError) as e:
+                    requests.exceptions.ReadTimeout, ConnectionError, urllib3.exceptions.HTTPError) as e:
                 tries += 1
                 if tries > RETRIES:
                     raise RegistryError(f"copying blob {digest}: {e}") from None

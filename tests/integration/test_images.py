@@ -150,11 +150,15 @@ def test_registry_with_token_auth(clean_storage, token_registry):
     assert len(image_id) == 64
 
 
-def test_corrupt_blob_fails_naming_the_digest_and_leaves_nothing(clean_storage, registry, fault_proxy):
-    fault_proxy.corrupt_blobs()
-    layer_digest = json.loads(subprocess.run(
+def busybox_layer_digest(registry) -> str:
+    return json.loads(subprocess.run(
         ["curl", "-sf", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
          f"{registry.url}/v2/busybox/manifests/latest"], capture_output=True, text=True).stdout)["layers"][0]["digest"]
+
+
+def test_corrupt_blob_fails_naming_the_digest_and_leaves_nothing(clean_storage, registry, fault_proxy):
+    layer_digest = busybox_layer_digest(registry)
+    fault_proxy.corrupt_blobs(layer_digest)
     r = pypod("pull", f"{fault_proxy.host}/busybox:latest")
     assert r.returncode == 125
     assert layer_digest in r.stderr and "digest" in r.stderr.lower()
@@ -163,8 +167,15 @@ def test_corrupt_blob_fails_naming_the_digest_and_leaves_nothing(clean_storage, 
     assert not os.path.exists(layers) or os.listdir(layers) == []
 
 
+def test_corrupt_config_fails_too(clean_storage, registry, fault_proxy):
+    fault_proxy.corrupt_blobs()
+    r = pypod("pull", f"{fault_proxy.host}/busybox:latest")
+    assert r.returncode == 125 and "digest mismatch" in r.stderr
+    assert ok("images", "-a", "-q").stdout == ""
+
+
 def test_broken_connection_is_resumed(clean_storage, registry, fault_proxy):
-    fault_proxy.cut_after(100_000, times=1)
+    fault_proxy.cut_after(100_000, digest=busybox_layer_digest(registry), times=1)
     r = ok("pull", f"{fault_proxy.host}/busybox:latest")
     assert "retrying" in r.stderr
 
@@ -211,10 +222,15 @@ def test_layers_are_shared_and_concurrent_pulls_agree(clean_storage, registry):
     [t.join() for t in threads]
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     assert results[0].stdout == results[1].stdout
-    ok("pull", "-q", registry["busybox"])
     layers = os.path.join(clean_storage.home, ".local/share/pypod/storage/layers")
-    # busybox's one layer is layered's lower layer: stored once
-    assert len([n for n in os.listdir(layers) if not n.startswith(".")]) == 2
+    count = len([n for n in os.listdir(layers) if not n.startswith(".")])
+    assert count == 2
+    # mixed's gzip layer is busybox's layer: pulling busybox afterwards adds no layer
+    ok("pull", "-q", registry["mixed"])
+    assert len([n for n in os.listdir(layers) if not n.startswith(".")]) == count + 2
+    r = ok("pull", registry["busybox"])
+    assert "skipped: already exists" in r.stderr
+    assert len([n for n in os.listdir(layers) if not n.startswith(".")]) == count + 2
     for d in layer_dirs(registry["layered"]):
         assert os.path.isdir(d)
 
@@ -243,7 +259,8 @@ def test_bad_references_and_flags(clean_storage, registry):
     r = pypod("images", "--nope")
     assert r.returncode == 125 and "unknown flag: --nope" in r.stderr
     r = pypod("pull", "localhost:1/none:latest")
-    assert r.returncode == 125 and r.stderr.startswith("Error: ") and "Traceback" not in r.stderr
+    assert r.returncode == 125 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1].startswith("Error: ") and "connection refused" in r.stderr.lower()
 
 
 def test_start_up_does_not_import_heavy_modules(test_user):
