@@ -308,6 +308,8 @@ def _fmt_arg(a, verb: str, flags: str = "", width=None, prec=None) -> str:
         if verb in "tv":
             return _pad("true" if a else "false", width, flags.replace("0", ""))
         return _bad_verb(verb, a)
+    if verb == "v" and "+" in flags and isinstance(a, (int, float)):
+        flags = flags.replace("+", "")  # %+v: field names for structs, no signs for numbers
     if isinstance(a, int):
         if verb in "bcdoOqxXUv":
             return _fmt_int(a, verb, flags, width, prec)
@@ -742,7 +744,7 @@ def _lex(text: str) -> list:
                     return toks
                 p = e + 1
                 add(_RAWSTRING, text[start:p], start)
-            elif c == "$" or (c == "." and not (p + 1 < n and text[p + 1].isdigit())):
+            elif c == "$" or (c == "." and not (p + 1 < n and text[p + 1] in "0123456789")):
                 p += 1
                 if _at_terminator(text, p):
                     if c == "$":
@@ -756,7 +758,7 @@ def _lex(text: str) -> list:
                     add(_ERROR, "bad character " + _rune_desc(text[p]), p)
                     return toks
                 add(_VAR if c == "$" else _FIELD, text[start:p], start)
-            elif c in "+-." or c.isdigit():
+            elif c in "+-.0123456789":
                 p, ok = _scan_number(text, p)
                 if not ok:
                     add(_ERROR, "bad number syntax: " + _go_quote(text[start:p]), start)
@@ -2240,11 +2242,11 @@ def tabwrite(text: str, minwidth: int = 12, tabwidth: int = 2, padding: int = 2,
     return "".join(out)
 
 
-_ENFORCED_RANGE = r"{{\s*range\s*\.\s*}}.*{{\s*end\s*-?\s*}}"
+_ENFORCED_RANGE = r"(?s){{\s*range\s*\.\s*}}.*{{\s*end\s*-?\s*}}"
 
 
 def render_rows(fmt: str, rows: list, headers: dict | None = None, *, noheading: bool = False,
-                name: str = "format") -> str:
+                align: bool | None = None, name: str = "format") -> str:
     """Render a list command's ``--format`` over ROWS, as podman does.
 
     ``table ...`` formats print a header line (each ``.Field`` replaced by
@@ -2255,6 +2257,10 @@ def render_rows(fmt: str, rows: list, headers: dict | None = None, *, noheading:
     podman (containers/common: user formats without ``table`` bypass the
     tabwriter).  A format containing ``{{range .}}...{{end}}`` is executed
     once against the whole list, like podman's EnforceRange.
+
+    NOHEADING drops a table's header line (keep passing the ``table`` format:
+    the rows are still aligned).  ALIGN forces (True) or suppresses (False)
+    the tabwriter; None means podman's rule: tables only.
     """
     table = is_table(fmt)
     text = normalize_format(fmt)
@@ -2267,10 +2273,13 @@ def render_rows(fmt: str, rows: list, headers: dict | None = None, *, noheading:
             out.append(tmpl.execute_header(headers))
         for row in rows:
             out.append(tmpl.execute(row))
-        return tabwrite("".join(out))
+        text = "".join(out)
+        return text if align is False else tabwrite(text)
     if re.search(_ENFORCED_RANGE, text):
-        return tmpl.execute(list(rows))
-    return "".join(tmpl.execute(row) for row in rows)
+        text = tmpl.execute(list(rows))
+    else:
+        text = "".join(tmpl.execute(row) for row in rows)
+    return tabwrite(text) if align else text
 
 
 def format_table(rows: list) -> str:

@@ -25,7 +25,7 @@ def emit(results: list, fmt: Optional[str], errors: list[str], kind: str = "") -
             except template.TemplateError as e:
                 from pypod.errors import InvalidArgument
 
-                raise InvalidArgument(f"template: {e}") from None
+                raise InvalidArgument(str(e)) from None
     else:
         if results or not errors:
             out(go_json(results, indent=5))  # podman's inspect indents by five

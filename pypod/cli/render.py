@@ -36,19 +36,12 @@ def render(rows: list[Any], fmt: str | None, *, columns: list[tuple[str, str]],
     headers = {field: header for header, field in columns}
     if not fmt:
         fmt = "table " + "\t".join("{{." + f + "}}" for _, f in columns)
-    if template.is_table(fmt):
-        body = template.normalize_format(fmt)
-        text = template.render_rows(fmt if not noheading else body, rows, headers)
-        if noheading and not template.is_table(body):
-            pass
-        sys.stdout.write(text)
-        return
     try:
-        sys.stdout.write(template.render_rows(fmt, rows, headers))
+        sys.stdout.write(template.render_rows(fmt, rows, headers, noheading=noheading))
     except template.TemplateError as e:
         from pypod.errors import InvalidArgument
 
-        raise InvalidArgument(f"template: {e}") from None
+        raise InvalidArgument(str(e)) from None
 
 
 def print_lines(items: Iterable[str]) -> None:
