@@ -10,8 +10,6 @@ import importlib
 import sys
 from typing import Optional
 
-import typer
-
 from pypod.cli import state
 
 # noun → module; each module's register(root) adds `pypod NOUN ...` and its top-level aliases.
@@ -96,37 +94,41 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return moved + head + rest if moved else argv
 
 
-def build(argv: list[str]) -> typer.Typer:
-    app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                      rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
-                      help="Manage pods, containers and images (a podman-compatible, daemonless, rootless engine).")
+def _root_group():
+    from pypod.cli.params import Group, Opt
 
-    @app.callback()
-    def root(
-        root: Optional[str] = typer.Option(None, "--root", help="Path to the graph root directory"),
-        runroot: Optional[str] = typer.Option(None, "--runroot", help="Path to the run root directory"),
-        log_level: str = typer.Option("warn", "--log-level", help="Log messages at and above this level (trace, debug, info, warn, error, fatal, panic)"),
-        storage_driver: Optional[str] = typer.Option(None, "--storage-driver", help="Storage driver (overlay)"),
-        cgroup_manager: Optional[str] = typer.Option(None, "--cgroup-manager", hidden=True),
-        events_backend: Optional[str] = typer.Option(None, "--events-backend", hidden=True),
-        tmpdir: Optional[str] = typer.Option(None, "--tmpdir", hidden=True),
-        version: bool = typer.Option(False, "--version", "-v", help="Print the version"),
+    root = Group(help="Manage pods, containers and images (a podman-compatible, daemonless, rootless engine).")
+
+    @root.callback()
+    def root_options(
+        root: Optional[str] = Opt(None, "--root", help="Path to the graph root directory"),
+        runroot: Optional[str] = Opt(None, "--runroot", help="Path to the run root directory"),
+        log_level: str = Opt("warn", "--log-level", help="Log messages at and above this level (trace, debug, info, warn, error, fatal, panic)"),
+        storage_driver: Optional[str] = Opt(None, "--storage-driver", help="Storage driver (overlay)"),
+        cgroup_manager: Optional[str] = Opt(None, "--cgroup-manager", hidden=True),
+        events_backend: Optional[str] = Opt(None, "--events-backend", hidden=True),
+        tmpdir: Optional[str] = Opt(None, "--tmpdir", hidden=True),
+        version: bool = Opt(False, "--version", "-v", help="Print the version"),
     ):
-        if log_level not in ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"):
-            from pypod.errors import InvalidArgument
+        from pypod.errors import ExitCode, InvalidArgument
 
+        if log_level not in ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"):
             raise InvalidArgument(f'invalid log level "{log_level}"')
         if storage_driver and storage_driver not in ("overlay", "vfs"):
-            from pypod.errors import InvalidArgument
-
             raise InvalidArgument(f'unsupported storage driver "{storage_driver}": use overlay')
         state.set_options(root=root, runroot=runroot, driver=storage_driver, log_level=log_level)
         if version:
             from pypod import __version__
 
             sys.stdout.write(f"pypod version {__version__}\n")
-            raise typer.Exit(0)
+            raise ExitCode(0)
 
+    return root
+
+
+def build(argv: list[str]):
+    """The root group with the modules that serve this command line registered."""
+    root = _root_group()
     word = _command_word(argv)
     if word in NOUNS:
         wanted = [word]
@@ -141,20 +143,73 @@ def build(argv: list[str]) -> typer.Typer:
             if e.name == NOUNS[noun]:
                 continue
             raise
-        mod.register(app)
-    return app
+        mod.register(root)
+    return root
 
 
-def _usage_message(e) -> str:
-    msg = e.format_message() if hasattr(e, "format_message") else str(e)
-    if msg.startswith("No such option: "):
-        return "unknown flag: " + msg[len("No such option: "):].split(" ")[0].rstrip(".")
-    if msg.startswith("No such command"):
-        name = msg.split("'")[1] if "'" in msg else msg
-        return f"unrecognized command `pypod {name}`"
-    if msg.startswith("Missing argument"):
-        return "requires at least 1 arg(s), only received 0"
-    return msg.rstrip(".")
+def _show_help(argv: list[str]) -> int:
+    """Help is rendered by typer, from the same declarations (the slow path is fine here)."""
+    from pypod.cli.params import to_typer
+
+    root = build(argv if _command_word(argv) else [])
+    app = to_typer(root)
+    import typer
+
+    cmd = typer.main.get_command(app)
+    try:
+        cmd.main(args=argv, prog_name="pypod", standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except Exception as e:  # a usage error while rendering help: say it plainly
+        sys.stderr.write(f"Error: {e}\n")
+        return 125
+    return 0
+
+
+def dispatch(argv: list[str]) -> int:
+    from pypod.cli.params import HelpRequested, UsageError, invoke, parse
+
+    root = build(argv)
+    word = _command_word(argv)
+    pre = argv[: argv.index(word)] if word else argv
+    post = argv[argv.index(word) + 1:] if word else []
+    root_cmd = _root_command(root)
+    try:
+        parse_values = parse(root_cmd, pre, "pypod")
+    except HelpRequested:
+        return _show_help(["--help"])
+    root.callback_fn(**parse_values)
+    if word is None:
+        return _show_help(["--help"])
+    path = f"pypod {word}"
+    if word in root.groups:
+        group = root.groups[word]
+        sub = next((a for a in post if not a.startswith("-")), None)
+        if sub is None:
+            if any(a in ("-h", "--help") for a in post):
+                return _show_help([word, "--help"])
+            return _show_help([word, "--help"])
+        if sub not in group.commands:
+            raise UsageError(f"unrecognized command `pypod {word} {sub}`", f"pypod {word}")
+        cmd = group.commands[sub]
+        rest = post[:post.index(sub)] + post[post.index(sub) + 1:]
+        path = f"pypod {word} {sub}"
+    elif word in root.commands:
+        cmd = root.commands[word]
+        rest = post
+    else:
+        raise UsageError(f"unrecognized command `pypod {word}`", "pypod")
+    try:
+        rv = invoke(cmd, rest, path)
+    except HelpRequested:
+        return _show_help(path.split()[1:] + ["--help"])
+    return rv if isinstance(rv, int) else 0
+
+
+def _root_command(root):
+    from pypod.cli.params import Command
+
+    return Command("pypod", root.callback_fn, None, False, True, ("-h", "--help"))
 
 
 def run(argv: list[str]) -> int:
@@ -164,28 +219,7 @@ def run(argv: list[str]) -> int:
         "--log-level" in argv and argv.index("--log-level") + 1 < len(argv)
         and argv[argv.index("--log-level") + 1] in ("debug", "trace"))
     try:
-        argv = hoist_global_options(argv)
-        app = build(argv)
-        cmd = typer.main.get_command(app)
-        from typer._click import exceptions as cx
-
-        try:
-            rv = cmd.main(args=argv, prog_name="pypod", standalone_mode=False)
-        except cx.NoArgsIsHelpError as e:
-            e.ctx and sys.stdout.write(e.ctx.get_help() + "\n")
-            return 0 if not argv else 125
-        except cx.UsageError as e:
-            word = _command_word(argv) or ""
-            sys.stderr.write(f"Error: {_usage_message(e)}\n")
-            sys.stderr.write(f"See 'pypod {word + ' ' if word else ''}--help'\n")
-            return 125
-        except typer.Abort:
-            return 130
-        except typer.Exit as e:
-            return e.exit_code
-        if isinstance(rv, int):
-            return rv
-        return 0
+        return dispatch(hoist_global_options(argv))
     except BaseException as e:  # the one boundary
         if isinstance(e, SystemExit):
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)

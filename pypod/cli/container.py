@@ -6,12 +6,12 @@ import sys
 import time
 from typing import List, Optional
 
-import typer
+from pypod.cli.params import Arg, Group, Opt, ann_text
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
 
-app = typer.Typer(help="Manage containers", no_args_is_help=True)
+app = Group(help="Manage containers", no_args_is_help=True)
 
 PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "CreatedHuman"),
               ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
@@ -84,67 +84,62 @@ def _common_create(
 def create_params(fn):
     """Decorate a function taking **kw with the options create and run share."""
     import functools
-    import inspect
 
     params = [
-        ("image", typer.Argument(..., metavar="IMAGE"), str),
-        ("command", typer.Argument(None, metavar="[COMMAND [ARG...]]"), Optional[List[str]]),
-        ("name", typer.Option(None, "--name", help="Assign a name to the container"), Optional[str]),
-        ("entrypoint", typer.Option(None, "--entrypoint", help="Overwrite the default ENTRYPOINT of the image"), Optional[str]),
-        ("env", typer.Option([], "--env", "-e", help="Set environment variables in container"), List[str]),
-        ("env_file", typer.Option([], "--env-file", help="Read in a file of environment variables"), List[str]),
-        ("env_host", typer.Option(False, "--env-host", help="Use all current host environment variables in container"), bool),
-        ("workdir", typer.Option(None, "--workdir", "-w", help="Working directory inside the container"), Optional[str]),
-        ("user", typer.Option(None, "--user", "-u", help="Username or UID (format: <name|uid>[:<group|gid>])"), Optional[str]),
-        ("hostname", typer.Option(None, "--hostname", "-h", help="Set container hostname"), Optional[str]),
-        ("label", typer.Option([], "--label", "-l", help="Set metadata on container"), List[str]),
-        ("annotation", typer.Option([], "--annotation", help="Add annotations to container (key=value)"), List[str]),
-        ("stop_signal", typer.Option(None, "--stop-signal", help="Signal to stop a container. Default is SIGTERM"), Optional[str]),
-        ("stop_timeout", typer.Option(None, "--stop-timeout", help="Timeout (in seconds) that containers stopped by user command have to exit"), Optional[int]),
-        ("restart", typer.Option("no", "--restart", help="Restart policy to apply when a container exits (\"always\"|\"no\"|\"on-failure\"|\"unless-stopped\")"), str),
-        ("health_cmd", typer.Option(None, "--health-cmd", help="set a healthcheck command for the container ('none' disables the existing healthcheck)"), Optional[str]),
-        ("health_interval", typer.Option(None, "--health-interval", help="set an interval for the healthcheck (a value of disable results in no automatic timer setup)"), Optional[str]),
-        ("health_retries", typer.Option(None, "--health-retries", help="the number of retries allowed before a healthcheck is considered to be unhealthy"), Optional[int]),
-        ("health_start_period", typer.Option(None, "--health-start-period", help="the initialization time needed for a container to bootstrap"), Optional[str]),
-        ("health_timeout", typer.Option(None, "--health-timeout", help="the maximum time allowed to complete the healthcheck before an interval is considered failed"), Optional[str]),
-        ("no_healthcheck", typer.Option(False, "--no-healthcheck", help="Disable healthchecks on container"), bool),
-        ("rm", typer.Option(False, "--rm", help="Remove container (and pod if created) after exit"), bool),
-        ("interactive", typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"), bool),
-        ("tty", typer.Option(False, "--tty", "-t", help="Allocate a pseudo-TTY for container"), bool),
-        ("network", typer.Option(None, "--network", "--net", help="Connect a container to a network"), Optional[str]),
-        ("volume", typer.Option([], "--volume", "-v", help="Bind mount a volume into the container"), List[str]),
-        ("tmpfs", typer.Option([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), List[str]),
-        ("mount", typer.Option([], "--mount", help="Attach a filesystem mount to the container"), List[str]),
-        ("dns", typer.Option([], "--dns", help="Set custom DNS servers"), List[str]),
-        ("dns_search", typer.Option([], "--dns-search", help="Set custom DNS search domains"), List[str]),
-        ("dns_option", typer.Option([], "--dns-option", help="Set custom DNS options"), List[str]),
-        ("add_host", typer.Option([], "--add-host", help="Add a custom host-to-IP mapping (host:ip)"), List[str]),
-        ("rootfs", typer.Option(False, "--rootfs", help="The first argument is not an image but the rootfs to the exploded container"), bool),
-        ("read_only", typer.Option(False, "--read-only", help="Make containers root filesystem read-only"), bool),
-        ("replace", typer.Option(False, "--replace", help="If a container with the same name exists, replace it"), bool),
-        ("pull", typer.Option("missing", "--pull", help="Pull image policy (always, missing, never, newer)"), str),
-        ("platform", typer.Option(None, "--platform", help="Specify the platform for selecting the image"), Optional[str]),
-        ("quiet", typer.Option(False, "--quiet", "-q", help="Suppress output information when pulling images"), bool),
-        ("publish", typer.Option([], "--publish", "-p", help="Publish a container's port, or a range of ports, to the host"), List[str]),
-        ("publish_all", typer.Option(False, "--publish-all", "-P", help="Publish all exposed ports to random ports on the host interface"), bool),
-        ("memory", typer.Option(None, "--memory", "-m", help="Memory limit (format: <number>[<unit>])"), Optional[str]),
-        ("cpus", typer.Option(None, "--cpus", help="Number of CPUs. The default is 0.000 which means no limit"), Optional[str]),
-        ("pids_limit", typer.Option(None, "--pids-limit", help="Tune container pids limit (set -1 for unlimited)"), Optional[int]),
-        ("cpu_shares", typer.Option(None, "--cpu-shares", "-c", help="CPU shares (relative weight)"), Optional[int]),
-        ("memory_swap", typer.Option(None, "--memory-swap", help="Swap limit equal to memory plus swap"), Optional[str]),
-        ("cpuset_cpus", typer.Option(None, "--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)"), Optional[str]),
+        ("image", Arg(..., metavar="IMAGE"), str),
+        ("command", Arg(None, metavar="[COMMAND [ARG...]]"), Optional[List[str]]),
+        ("name", Opt(None, "--name", help="Assign a name to the container"), Optional[str]),
+        ("entrypoint", Opt(None, "--entrypoint", help="Overwrite the default ENTRYPOINT of the image"), Optional[str]),
+        ("env", Opt([], "--env", "-e", help="Set environment variables in container"), List[str]),
+        ("env_file", Opt([], "--env-file", help="Read in a file of environment variables"), List[str]),
+        ("env_host", Opt(False, "--env-host", help="Use all current host environment variables in container"), bool),
+        ("workdir", Opt(None, "--workdir", "-w", help="Working directory inside the container"), Optional[str]),
+        ("user", Opt(None, "--user", "-u", help="Username or UID (format: <name|uid>[:<group|gid>])"), Optional[str]),
+        ("hostname", Opt(None, "--hostname", "-h", help="Set container hostname"), Optional[str]),
+        ("label", Opt([], "--label", "-l", help="Set metadata on container"), List[str]),
+        ("annotation", Opt([], "--annotation", help="Add annotations to container (key=value)"), List[str]),
+        ("stop_signal", Opt(None, "--stop-signal", help="Signal to stop a container. Default is SIGTERM"), Optional[str]),
+        ("stop_timeout", Opt(None, "--stop-timeout", help="Timeout (in seconds) that containers stopped by user command have to exit"), Optional[int]),
+        ("restart", Opt("no", "--restart", help="Restart policy to apply when a container exits (\"always\"|\"no\"|\"on-failure\"|\"unless-stopped\")"), str),
+        ("health_cmd", Opt(None, "--health-cmd", help="set a healthcheck command for the container ('none' disables the existing healthcheck)"), Optional[str]),
+        ("health_interval", Opt(None, "--health-interval", help="set an interval for the healthcheck (a value of disable results in no automatic timer setup)"), Optional[str]),
+        ("health_retries", Opt(None, "--health-retries", help="the number of retries allowed before a healthcheck is considered to be unhealthy"), Optional[int]),
+        ("health_start_period", Opt(None, "--health-start-period", help="the initialization time needed for a container to bootstrap"), Optional[str]),
+        ("health_timeout", Opt(None, "--health-timeout", help="the maximum time allowed to complete the healthcheck before an interval is considered failed"), Optional[str]),
+        ("no_healthcheck", Opt(False, "--no-healthcheck", help="Disable healthchecks on container"), bool),
+        ("rm", Opt(False, "--rm", help="Remove container (and pod if created) after exit"), bool),
+        ("interactive", Opt(False, "--interactive", "-i", help="Keep STDIN open even if not attached"), bool),
+        ("tty", Opt(False, "--tty", "-t", help="Allocate a pseudo-TTY for container"), bool),
+        ("network", Opt(None, "--network", "--net", help="Connect a container to a network"), Optional[str]),
+        ("volume", Opt([], "--volume", "-v", help="Bind mount a volume into the container"), List[str]),
+        ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), List[str]),
+        ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), List[str]),
+        ("dns", Opt([], "--dns", help="Set custom DNS servers"), List[str]),
+        ("dns_search", Opt([], "--dns-search", help="Set custom DNS search domains"), List[str]),
+        ("dns_option", Opt([], "--dns-option", help="Set custom DNS options"), List[str]),
+        ("add_host", Opt([], "--add-host", help="Add a custom host-to-IP mapping (host:ip)"), List[str]),
+        ("rootfs", Opt(False, "--rootfs", help="The first argument is not an image but the rootfs to the exploded container"), bool),
+        ("read_only", Opt(False, "--read-only", help="Make containers root filesystem read-only"), bool),
+        ("replace", Opt(False, "--replace", help="If a container with the same name exists, replace it"), bool),
+        ("pull", Opt("missing", "--pull", help="Pull image policy (always, missing, never, newer)"), str),
+        ("platform", Opt(None, "--platform", help="Specify the platform for selecting the image"), Optional[str]),
+        ("quiet", Opt(False, "--quiet", "-q", help="Suppress output information when pulling images"), bool),
+        ("publish", Opt([], "--publish", "-p", help="Publish a container's port, or a range of ports, to the host"), List[str]),
+        ("publish_all", Opt(False, "--publish-all", "-P", help="Publish all exposed ports to random ports on the host interface"), bool),
+        ("memory", Opt(None, "--memory", "-m", help="Memory limit (format: <number>[<unit>])"), Optional[str]),
+        ("cpus", Opt(None, "--cpus", help="Number of CPUs. The default is 0.000 which means no limit"), Optional[str]),
+        ("pids_limit", Opt(None, "--pids-limit", help="Tune container pids limit (set -1 for unlimited)"), Optional[int]),
+        ("cpu_shares", Opt(None, "--cpu-shares", "-c", help="CPU shares (relative weight)"), Optional[int]),
+        ("memory_swap", Opt(None, "--memory-swap", help="Swap limit equal to memory plus swap"), Optional[str]),
+        ("cpuset_cpus", Opt(None, "--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)"), Optional[str]),
     ]
-    sig = inspect.signature(fn)
-    extra = [p for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
-    new_params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d, annotation=t)
-                  for n, d, t in params] + [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in extra]
+    own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
     @functools.wraps(fn)
-    def wrapper(*args, **kw):
+    def wrapper(**kw):
         return fn(**kw)
 
-    wrapper.__signature__ = inspect.Signature(new_params)
-    wrapper.__annotations__ = {}
+    wrapper.__pypod_params__ = [(n, d, ann_text(t)) for n, d, t in params] + own
     return wrapper
 
 
@@ -168,9 +163,9 @@ def create(**kw):
 
 
 @create_params
-def run(*, detach: bool = typer.Option(False, "--detach", "-d", help="Run container in background and print container ID"),
-        sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Proxy received signals to the process"),
-        detach_keys: Optional[str] = typer.Option(None, "--detach-keys", help="Override the key sequence for detaching a container"),
+def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in background and print container ID"),
+        sig_proxy: bool = Opt(True, "--sig-proxy", help="Proxy received signals to the process"),
+        detach_keys: Optional[str] = Opt(None, "--detach-keys", help="Override the key sequence for detaching a container"),
         **kw):
     """Run a command in a new container."""
     opts = _kw_create(kw)
@@ -185,14 +180,14 @@ def run(*, detach: bool = typer.Option(False, "--detach", "-d", help="Run contai
 
 # -- start / stop / kill / restart / rm --------------------------------------------------------
 def start(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    attach: bool = typer.Option(False, "--attach", "-a", help="Attach container's STDOUT and STDERR"),
-    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    all_: bool = typer.Option(False, "--all", help="Start all containers regardless of their state or configuration"),
-    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
-    sig_proxy: bool = typer.Option(True, "--sig-proxy", help="Proxy received signals to the process"),
-    detach_keys: Optional[str] = typer.Option(None, "--detach-keys", hidden=True),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    attach: bool = Opt(False, "--attach", "-a", help="Attach container's STDOUT and STDERR"),
+    interactive: bool = Opt(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    all_: bool = Opt(False, "--all", help="Start all containers regardless of their state or configuration"),
+    filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions given"),
+    sig_proxy: bool = Opt(True, "--sig-proxy", help="Proxy received signals to the process"),
+    detach_keys: Optional[str] = Opt(None, "--detach-keys", hidden=True),
 ):
     """Start one or more containers."""
     from pypod.errors import ExitCode, InvalidArgument, PypodError
@@ -218,12 +213,12 @@ def start(
 
 
 def stop(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Stop all running containers"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
-    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    all_: bool = Opt(False, "--all", "-a", help="Stop all running containers"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
+    filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions given"),
 ):
     """Stop one or more containers."""
     from pypod.errors import PypodError
@@ -251,10 +246,10 @@ def stop(
 
 
 def kill(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    signal: str = typer.Option("KILL", "--signal", "-s", help="Signal to send to the container"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Signal all running containers"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    signal: str = Opt("KILL", "--signal", "-s", help="Signal to send to the container"),
+    all_: bool = Opt(False, "--all", "-a", help="Signal all running containers"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
 ):
     """Kill one or more running containers with a specific signal."""
     from pypod.errors import PypodError
@@ -274,11 +269,11 @@ def kill(
 
 
 def restart(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Restart all non-running containers"),
-    running: bool = typer.Option(False, "--running", help="Restart only running containers"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    all_: bool = Opt(False, "--all", "-a", help="Restart all non-running containers"),
+    running: bool = Opt(False, "--running", help="Restart only running containers"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
 ):
     """Restart one or more containers."""
     from pypod.errors import PypodError
@@ -301,14 +296,14 @@ def restart(
 
 
 def rm(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    force: bool = typer.Option(False, "--force", "-f", help="Force removal of a running or unusable container"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove all containers"),
-    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
-    volumes: bool = typer.Option(False, "--volumes", "-v", help="Remove anonymous volumes associated with the container"),
-    timeout: Optional[int] = typer.Option(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    depend: bool = typer.Option(False, "--depend", hidden=True),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    force: bool = Opt(False, "--force", "-f", help="Force removal of a running or unusable container"),
+    all_: bool = Opt(False, "--all", "-a", help="Remove all containers"),
+    ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
+    volumes: bool = Opt(False, "--volumes", "-v", help="Remove anonymous volumes associated with the container"),
+    timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    depend: bool = Opt(False, "--depend", hidden=True),
 ):
     """Remove one or more containers."""
     from pypod.errors import InvalidArgument
@@ -330,19 +325,19 @@ def rm(
 
 # -- ps / inspect / logs / wait ----------------------------------------------------------------
 def ps(
-    all_: bool = typer.Option(False, "--all", "-a", help="Show all the containers, default is only running containers"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the numeric IDs of the containers only"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    last: int = typer.Option(-1, "--last", "-n", help="Print the n last created containers (all states)"),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Display the extended information"),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Pretty-print containers to JSON or using a Go template"),
-    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions given"),
-    noheading: bool = typer.Option(False, "--noheading", help="Do not print headers"),
-    size: bool = typer.Option(False, "--size", "-s", help="Display the total file sizes"),
-    sort: str = typer.Option("created", "--sort", help="Sort output by: command, created, id, image, names, runningfor, size, status"),
-    external: bool = typer.Option(False, "--external", hidden=True),
-    ns: bool = typer.Option(False, "--namespace", hidden=True),
-    pod: bool = typer.Option(False, "--pod", "-p", hidden=True),
+    all_: bool = Opt(False, "--all", "-a", help="Show all the containers, default is only running containers"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Print the numeric IDs of the containers only"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    last: int = Opt(-1, "--last", "-n", help="Print the n last created containers (all states)"),
+    no_trunc: bool = Opt(False, "--no-trunc", help="Display the extended information"),
+    fmt: Optional[str] = Opt(None, "--format", help="Pretty-print containers to JSON or using a Go template"),
+    filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions given"),
+    noheading: bool = Opt(False, "--noheading", help="Do not print headers"),
+    size: bool = Opt(False, "--size", "-s", help="Display the total file sizes"),
+    sort: str = Opt("created", "--sort", help="Sort output by: command, created, id, image, names, runningfor, size, status"),
+    external: bool = Opt(False, "--external", hidden=True),
+    ns: bool = Opt(False, "--namespace", hidden=True),
+    pod: bool = Opt(False, "--pod", "-p", hidden=True),
 ):
     """List containers."""
     e = _eng()
@@ -365,10 +360,10 @@ def ps(
 
 
 def inspect(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format the output to a Go template or json"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    size: bool = typer.Option(False, "--size", "-s", help="Display filesystem usage"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    fmt: Optional[str] = Opt(None, "--format", "-f", help="Format the output to a Go template or json"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    size: bool = Opt(False, "--size", "-s", help="Display filesystem usage"),
 ):
     """Display the configuration of a container."""
     from pypod.cli.inspect import emit
@@ -386,14 +381,14 @@ def inspect(
 
 
 def logs(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Follow log output"),
-    tail: int = typer.Option(-1, "--tail", help="Output the specified number of LINES at the end of the logs"),
-    since: Optional[str] = typer.Option(None, "--since", help="Show logs since TIMESTAMP"),
-    until: Optional[str] = typer.Option(None, "--until", help="Show logs until TIMESTAMP"),
-    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Output the timestamps in the log"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    names_: bool = typer.Option(False, "--names", "-n", help="Output the container name in the log"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    follow: bool = Opt(False, "--follow", "-f", help="Follow log output"),
+    tail: int = Opt(-1, "--tail", help="Output the specified number of LINES at the end of the logs"),
+    since: Optional[str] = Opt(None, "--since", help="Show logs since TIMESTAMP"),
+    until: Optional[str] = Opt(None, "--until", help="Show logs until TIMESTAMP"),
+    timestamps: bool = Opt(False, "--timestamps", "-t", help="Output the timestamps in the log"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    names_: bool = Opt(False, "--names", "-n", help="Output the container name in the log"),
 ):
     """Fetch the logs of one or more containers."""
     from pypod.cli.logs import show_logs
@@ -403,11 +398,11 @@ def logs(
 
 
 def wait(
-    names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-    condition: List[str] = typer.Option([], "--condition", help="Condition to wait on"),
-    interval: str = typer.Option("250ms", "--interval", "-i", help="Time Interval to wait before polling for completion"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    ignore: bool = typer.Option(False, "--ignore", help="Ignore if a container does not exist"),
+    names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+    condition: List[str] = Opt([], "--condition", help="Condition to wait on"),
+    interval: str = Opt("250ms", "--interval", "-i", help="Time Interval to wait before polling for completion"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    ignore: bool = Opt(False, "--ignore", help="Ignore if a container does not exist"),
 ):
     """Block on one or more containers."""
     from pypod.errors import PypodError
@@ -432,18 +427,18 @@ def wait(
 
 # -- exec / top / rename / exists / prune ------------------------------------------------------
 def exec_(
-    container: str = typer.Argument(..., metavar="CONTAINER"),
-    command: List[str] = typer.Argument(..., metavar="COMMAND [ARG...]"),
-    interactive: bool = typer.Option(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
-    tty: bool = typer.Option(False, "--tty", "-t", help="Allocate a pseudo-TTY"),
-    env: List[str] = typer.Option([], "--env", "-e", help="Set environment variables"),
-    env_file: List[str] = typer.Option([], "--env-file", help="Read in a file of environment variables"),
-    user: Optional[str] = typer.Option(None, "--user", "-u", help="Sets the username or UID used and optionally the groupname or GID for the specified command"),
-    workdir: Optional[str] = typer.Option(None, "--workdir", "-w", help="Working directory inside the container"),
-    detach: bool = typer.Option(False, "--detach", "-d", help="Run the exec session in detached mode (backgrounded)"),
-    privileged: bool = typer.Option(False, "--privileged", help="Give the process extended Linux capabilities inside the container"),
-    latest: bool = typer.Option(False, "--latest", "-l", hidden=True),
-    detach_keys: Optional[str] = typer.Option(None, "--detach-keys", hidden=True),
+    container: str = Arg(..., metavar="CONTAINER"),
+    command: List[str] = Arg(..., metavar="COMMAND [ARG...]"),
+    interactive: bool = Opt(False, "--interactive", "-i", help="Keep STDIN open even if not attached"),
+    tty: bool = Opt(False, "--tty", "-t", help="Allocate a pseudo-TTY"),
+    env: List[str] = Opt([], "--env", "-e", help="Set environment variables"),
+    env_file: List[str] = Opt([], "--env-file", help="Read in a file of environment variables"),
+    user: Optional[str] = Opt(None, "--user", "-u", help="Sets the username or UID used and optionally the groupname or GID for the specified command"),
+    workdir: Optional[str] = Opt(None, "--workdir", "-w", help="Working directory inside the container"),
+    detach: bool = Opt(False, "--detach", "-d", help="Run the exec session in detached mode (backgrounded)"),
+    privileged: bool = Opt(False, "--privileged", help="Give the process extended Linux capabilities inside the container"),
+    latest: bool = Opt(False, "--latest", "-l", hidden=True),
+    detach_keys: Optional[str] = Opt(None, "--detach-keys", hidden=True),
 ):
     """Run a process in a running container."""
     import os
@@ -462,8 +457,8 @@ def exec_(
     raise ExitCode(code)
 
 
-def top(container: str = typer.Argument(..., metavar="CONTAINER"),
-        descriptors: Optional[List[str]] = typer.Argument(None, metavar="[FORMAT-DESCRIPTORS]")):
+def top(container: str = Arg(..., metavar="CONTAINER"),
+        descriptors: Optional[List[str]] = Arg(None, metavar="[FORMAT-DESCRIPTORS]")):
     """Display the running processes of a container."""
     from pypod import template
 
@@ -471,21 +466,21 @@ def top(container: str = typer.Argument(..., metavar="CONTAINER"),
     sys.stdout.write(template.format_table(rows))
 
 
-def rename(container: str = typer.Argument(..., metavar="CONTAINER"), new: str = typer.Argument(..., metavar="NAME")):
+def rename(container: str = Arg(..., metavar="CONTAINER"), new: str = Arg(..., metavar="NAME")):
     """Rename an existing container."""
     _eng().rename(_ctx(), _get(container), new)
 
 
-def exists(container: str = typer.Argument(..., metavar="CONTAINER"),
-           external: bool = typer.Option(False, "--external", hidden=True)):
+def exists(container: str = Arg(..., metavar="CONTAINER"),
+           external: bool = Opt(False, "--external", hidden=True)):
     """Check if a container exists in local storage (exit 0 or 1)."""
     from pypod.errors import ExitCode
 
     raise ExitCode(0 if _eng().find_container(_ctx(), container) else 1)
 
 
-def prune(force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation"),
-          filters: List[str] = typer.Option([], "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')")):
+def prune(force: bool = Opt(False, "--force", "-f", help="Do not prompt for confirmation"),
+          filters: List[str] = Opt([], "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')")):
     """Remove all non running containers."""
     if not force and sys.stdin.isatty():
         sys.stdout.write("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
@@ -507,26 +502,26 @@ def _cgroups_unavailable(what: str):
     raise PypodError(f"{what} needs cgroup support that pypod does not have yet")
 
 
-def pause(names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-          all_: bool = typer.Option(False, "--all", "-a", help="Pause all running containers")):
+def pause(names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+          all_: bool = Opt(False, "--all", "-a", help="Pause all running containers")):
     """Pause all the processes in one or more containers."""
     for n in _names_or_latest(names or [], False, all_):
         _get(n)
     _cgroups_unavailable("pause")
 
 
-def unpause(names: List[str] = typer.Argument(None, metavar="CONTAINER [CONTAINER...]"),
-            all_: bool = typer.Option(False, "--all", "-a", help="Unpause all paused containers")):
+def unpause(names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
+            all_: bool = Opt(False, "--all", "-a", help="Unpause all paused containers")):
     """Unpause the processes in one or more containers."""
     for n in _names_or_latest(names or [], False, all_):
         _get(n)
     _cgroups_unavailable("unpause")
 
 
-def stats(names: List[str] = typer.Argument(None, metavar="[CONTAINER...]"),
-          all_: bool = typer.Option(False, "--all", "-a", help="Show all containers"),
-          no_stream: bool = typer.Option(False, "--no-stream", help="Disable streaming stats and only pull the first result"),
-          fmt: Optional[str] = typer.Option(None, "--format", help="Pretty-print container statistics to JSON or using a Go template")):
+def stats(names: List[str] = Arg(None, metavar="[CONTAINER...]"),
+          all_: bool = Opt(False, "--all", "-a", help="Show all containers"),
+          no_stream: bool = Opt(False, "--no-stream", help="Disable streaming stats and only pull the first result"),
+          fmt: Optional[str] = Opt(None, "--format", help="Pretty-print container statistics to JSON or using a Go template")):
     """Display a live stream of container resource usage statistics."""
     import os
 
@@ -537,7 +532,7 @@ def stats(names: List[str] = typer.Argument(None, metavar="[CONTAINER...]"),
     _cgroups_unavailable("stats")
 
 
-def healthcheck_run(container: str = typer.Argument(..., metavar="CONTAINER")):
+def healthcheck_run(container: str = Arg(..., metavar="CONTAINER")):
     """Run the health check of a container."""
     from pypod.errors import ExitCode, PypodError
     from pypod.runtime import health
@@ -555,7 +550,7 @@ def healthcheck_run(container: str = typer.Argument(..., metavar="CONTAINER")):
         raise ExitCode(1)
 
 
-def register(root: typer.Typer) -> None:
+def register(root) -> None:
     ctxs = {"context_settings": _ARGS_CTX}
     for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),
                             ("kill", kill, {}), ("restart", restart, {}), ("rm", rm, {}), ("ps", ps, {}),
@@ -565,7 +560,7 @@ def register(root: typer.Typer) -> None:
                             ("pause", pause, {}), ("unpause", unpause, {}), ("stats", stats, {})]:
         app.command(name, **extra)(fn)
     root.add_typer(app, name="container")
-    hc = typer.Typer(help="Manage health checks on containers", no_args_is_help=True)
+    hc = Group(help="Manage health checks on containers", no_args_is_help=True)
     hc.command("run")(healthcheck_run)
     root.add_typer(hc, name="healthcheck")
     for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-import typer
+from pypod.cli.params import Arg, Group, Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
 
-app = typer.Typer(help="Manage images", no_args_is_help=True)
+app = Group(help="Manage images", no_args_is_help=True)
 
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"),
                  ("SIZE", "Size")]
@@ -24,17 +24,17 @@ def _tls(value: Optional[str]) -> Optional[bool]:
 
 # -- pull --------------------------------------------------------------------------------------
 def pull(
-    names: List[str] = typer.Argument(..., metavar="IMAGE [IMAGE...]"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress output information when pulling images"),
-    all_tags: bool = typer.Option(False, "--all-tags", "-a", help="All tagged images in the repository will be pulled"),
-    platform: Optional[str] = typer.Option(None, "--platform", help="Specify the platform for selecting the image (OS/ARCH[/VARIANT])"),
-    os_: Optional[str] = typer.Option(None, "--os", help="Use OS instead of the running OS for choosing images"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="Use ARCH instead of the architecture of the machine"),
-    variant: Optional[str] = typer.Option(None, "--variant", help="Use VARIANT instead of the running architecture variant"),
-    creds: Optional[str] = typer.Option(None, "--creds", help="Credentials (USERNAME:PASSWORD) to use for authenticating to a registry"),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="Path of the authentication file"),
-    tls_verify: Optional[str] = typer.Option(None, "--tls-verify", help="Require HTTPS and verify certificates when contacting registries", flag_value="true", is_flag=False),
-    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Path to a directory with TLS certificates"),
+    names: List[str] = Arg(..., metavar="IMAGE [IMAGE...]"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Suppress output information when pulling images"),
+    all_tags: bool = Opt(False, "--all-tags", "-a", help="All tagged images in the repository will be pulled"),
+    platform: Optional[str] = Opt(None, "--platform", help="Specify the platform for selecting the image (OS/ARCH[/VARIANT])"),
+    os_: Optional[str] = Opt(None, "--os", help="Use OS instead of the running OS for choosing images"),
+    arch: Optional[str] = Opt(None, "--arch", help="Use ARCH instead of the architecture of the machine"),
+    variant: Optional[str] = Opt(None, "--variant", help="Use VARIANT instead of the running architecture variant"),
+    creds: Optional[str] = Opt(None, "--creds", help="Credentials (USERNAME:PASSWORD) to use for authenticating to a registry"),
+    authfile: Optional[str] = Opt(None, "--authfile", help="Path of the authentication file"),
+    tls_verify: Optional[str] = Opt(None, "--tls-verify", help="Require HTTPS and verify certificates when contacting registries", flag_value="true", is_flag=False),
+    cert_dir: Optional[str] = Opt(None, "--cert-dir", help="Path to a directory with TLS certificates"),
 ):
     """Pull an image from a registry."""
     from pypod.engine import images as eng
@@ -105,15 +105,15 @@ def _json_summary(ctx, rec, usage) -> dict:
 
 
 def images(
-    name: Optional[str] = typer.Argument(None, metavar="[IMAGE]"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Show all images (default hides intermediate images)"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Display only image IDs"),
-    digests: bool = typer.Option(False, "--digests", help="Show digests"),
-    filters: List[str] = typer.Option([], "--filter", "-f", help="Filter output based on conditions provided"),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Change the output format to JSON or a Go template"),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate output"),
-    noheading: bool = typer.Option(False, "--noheading", "-n", help="Do not print column headings"),
-    sort: str = typer.Option("created", "--sort", help="Sort by created, id, repository, size or tag"),
+    name: Optional[str] = Arg(None, metavar="[IMAGE]"),
+    all_: bool = Opt(False, "--all", "-a", help="Show all images (default hides intermediate images)"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Display only image IDs"),
+    digests: bool = Opt(False, "--digests", help="Show digests"),
+    filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions provided"),
+    fmt: Optional[str] = Opt(None, "--format", help="Change the output format to JSON or a Go template"),
+    no_trunc: bool = Opt(False, "--no-trunc", help="Do not truncate output"),
+    noheading: bool = Opt(False, "--noheading", "-n", help="Do not print column headings"),
+    sort: str = Opt("created", "--sort", help="Sort by created, id, repository, size or tag"),
 ):
     """List images in local storage."""
     from pypod.engine import images as eng
@@ -154,8 +154,8 @@ def images(
 
 # -- inspect / exists ------------------------------------------------------------------------------
 def inspect(
-    names: List[str] = typer.Argument(..., metavar="IMAGE [IMAGE...]"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format the output using the given Go template"),
+    names: List[str] = Arg(..., metavar="IMAGE [IMAGE...]"),
+    fmt: Optional[str] = Opt(None, "--format", "-f", help="Format the output using the given Go template"),
 ):
     """Display the configuration of an image."""
     from pypod.cli.inspect import emit
@@ -173,7 +173,7 @@ def inspect(
     return emit(results, fmt, errors, kind="image")
 
 
-def exists(name: str = typer.Argument(..., metavar="IMAGE")):
+def exists(name: str = Arg(..., metavar="IMAGE")):
     """Check if an image exists in local storage (exit 0 or 1)."""
     from pypod.engine import images as eng
     from pypod.errors import ExitCode
@@ -183,11 +183,11 @@ def exists(name: str = typer.Argument(..., metavar="IMAGE")):
 
 # -- rm / prune ------------------------------------------------------------------------------------
 def rmi(
-    names: List[str] = typer.Argument(None, metavar="IMAGE [IMAGE...]"),
-    force: bool = typer.Option(False, "--force", "-f", help="Force removal of the image and any containers using the image"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove all images"),
-    ignore: bool = typer.Option(False, "--ignore", "-i", help="Ignore errors if a specified image does not exist"),
-    no_prune: bool = typer.Option(False, "--no-prune", help="Do not remove dangling parent images"),
+    names: List[str] = Arg(None, metavar="IMAGE [IMAGE...]"),
+    force: bool = Opt(False, "--force", "-f", help="Force removal of the image and any containers using the image"),
+    all_: bool = Opt(False, "--all", "-a", help="Remove all images"),
+    ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors if a specified image does not exist"),
+    no_prune: bool = Opt(False, "--no-prune", help="Do not remove dangling parent images"),
 ):
     """Remove one or more images from local storage."""
     from pypod.engine import images as eng
@@ -211,9 +211,9 @@ def rmi(
 
 
 def prune(
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove all images not in use by containers, not just dangling ones"),
-    force: bool = typer.Option(False, "--force", "-f", help="Do not prompt for confirmation"),
-    filters: List[str] = typer.Option([], "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')"),
+    all_: bool = Opt(False, "--all", "-a", help="Remove all images not in use by containers, not just dangling ones"),
+    force: bool = Opt(False, "--force", "-f", help="Do not prompt for confirmation"),
+    filters: List[str] = Opt([], "--filter", help="Provide filter values (e.g. 'label=<key>=<value>')"),
 ):
     """Remove unused images."""
     from pypod.engine import images as eng
@@ -229,16 +229,16 @@ def prune(
 
 
 # -- tag / untag -----------------------------------------------------------------------------------
-def tag(name: str = typer.Argument(..., metavar="IMAGE"),
-        targets: List[str] = typer.Argument(..., metavar="TARGET_NAME [TARGET_NAME...]")):
+def tag(name: str = Arg(..., metavar="IMAGE"),
+        targets: List[str] = Arg(..., metavar="TARGET_NAME [TARGET_NAME...]")):
     """Add an additional name to a local image."""
     from pypod.engine import images as eng
 
     eng.tag(state.context(), name, targets)
 
 
-def untag(name: str = typer.Argument(..., metavar="IMAGE"),
-          targets: List[str] = typer.Argument(None, metavar="[NAME...]")):
+def untag(name: str = Arg(..., metavar="IMAGE"),
+          targets: List[str] = Arg(None, metavar="[NAME...]")):
     """Remove a name from a local image."""
     from pypod.engine import images as eng
 
@@ -247,11 +247,11 @@ def untag(name: str = typer.Argument(..., metavar="IMAGE"),
 
 # -- history ---------------------------------------------------------------------------------------
 def history(
-    name: str = typer.Argument(..., metavar="IMAGE"),
-    human: bool = typer.Option(True, "--human", "-H", help="Display sizes and dates in human readable format"),
-    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate the output"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Display the numeric IDs only"),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Change the output to JSON or a Go template"),
+    name: str = Arg(..., metavar="IMAGE"),
+    human: bool = Opt(True, "--human", "-H", help="Display sizes and dates in human readable format"),
+    no_trunc: bool = Opt(False, "--no-trunc", help="Do not truncate the output"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Display the numeric IDs only"),
+    fmt: Optional[str] = Opt(None, "--format", help="Change the output to JSON or a Go template"),
 ):
     """Show history of a specified image."""
     from pypod.engine import images as eng
@@ -280,12 +280,12 @@ def history(
 
 # -- import ----------------------------------------------------------------------------------------
 def import_(
-    source: str = typer.Argument(..., metavar="PATH"),
-    reference: Optional[str] = typer.Argument(None, metavar="[REFERENCE]"),
-    changes: List[str] = typer.Option([], "--change", "-c", help="Apply the following possible instructions to the created image (default []): CMD | ENTRYPOINT | ENV | EXPOSE | LABEL | STOPSIGNAL | USER | VOLUME | WORKDIR"),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Set commit message for imported image"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Suppress output"),
-    platform: Optional[str] = typer.Option(None, "--platform", hidden=True),
+    source: str = Arg(..., metavar="PATH"),
+    reference: Optional[str] = Arg(None, metavar="[REFERENCE]"),
+    changes: List[str] = Opt([], "--change", "-c", help="Apply the following possible instructions to the created image (default []): CMD | ENTRYPOINT | ENV | EXPOSE | LABEL | STOPSIGNAL | USER | VOLUME | WORKDIR"),
+    message: Optional[str] = Opt(None, "--message", "-m", help="Set commit message for imported image"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Suppress output"),
+    platform: Optional[str] = Opt(None, "--platform", hidden=True),
 ):
     """Import a tarball to create a filesystem image."""
     from pypod.engine import images as eng
@@ -318,7 +318,7 @@ def import_(
     out("sha256:" + rec.id)
 
 
-def register(root: typer.Typer) -> None:
+def register(root) -> None:
     app.command("pull")(pull)
     app.command("ls")(images)
     app.command("list", hidden=True)(images)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-import typer
+from pypod.cli.params import Arg, Group, Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out
@@ -36,11 +36,11 @@ def emit(results: list, fmt: Optional[str], errors: list[str], kind: str = "") -
 
 
 def inspect(
-    names: List[str] = typer.Argument(..., metavar="NAME|ID [NAME|ID...]"),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Format the output using the given Go template"),
-    type_: str = typer.Option("all", "--type", "-t", help="Specify inspect-object type (container, image, volume, network, pod, all)"),
-    size: bool = typer.Option(False, "--size", "-s", help="Display total file size (containers)"),
-    latest: bool = typer.Option(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    names: List[str] = Arg(..., metavar="NAME|ID [NAME|ID...]"),
+    fmt: Optional[str] = Opt(None, "--format", "-f", help="Format the output using the given Go template"),
+    type_: str = Opt("all", "--type", "-t", help="Specify inspect-object type (container, image, volume, network, pod, all)"),
+    size: bool = Opt(False, "--size", "-s", help="Display total file size (containers)"),
+    latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
 ):
     """Display the configuration of a container or image."""
     ctx = state.context()
@@ -77,5 +77,5 @@ def inspect(
     emit(results, fmt, errors)
 
 
-def register(root: typer.Typer) -> None:
+def register(root) -> None:
     root.command("inspect", help="Display the configuration of object denoted by ID")(inspect)

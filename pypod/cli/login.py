@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-import typer
+from pypod.cli.params import Arg, Group, Opt
 
 from pypod.cli.render import out
 
@@ -25,15 +25,15 @@ def _registry_host(arg: Optional[str]) -> str:
 
 
 def login(
-    registry: Optional[str] = typer.Argument(None, metavar="[REGISTRY]"),
-    username: Optional[str] = typer.Option(None, "--username", "-u", help="Username for registry"),
-    password: Optional[str] = typer.Option(None, "--password", "-p", help="Password for registry"),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Take the password from stdin"),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="Path of the authentication file"),
-    tls_verify: Optional[str] = typer.Option(None, "--tls-verify", flag_value="true", is_flag=False,
+    registry: Optional[str] = Arg(None, metavar="[REGISTRY]"),
+    username: Optional[str] = Opt(None, "--username", "-u", help="Username for registry"),
+    password: Optional[str] = Opt(None, "--password", "-p", help="Password for registry"),
+    password_stdin: bool = Opt(False, "--password-stdin", help="Take the password from stdin"),
+    authfile: Optional[str] = Opt(None, "--authfile", help="Path of the authentication file"),
+    tls_verify: Optional[str] = Opt(None, "--tls-verify", flag_value="true", is_flag=False,
                                              help="Require HTTPS and verify certificates when contacting registries"),
-    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Use certificates at the specified path to access the registry"),
-    get_login: bool = typer.Option(False, "--get-login", help="Return the current login user for the registry"),
+    cert_dir: Optional[str] = Opt(None, "--cert-dir", help="Use certificates at the specified path to access the registry"),
+    get_login: bool = Opt(False, "--get-login", help="Return the current login user for the registry"),
 ):
     """Log in to a container registry."""
     from pypod.errors import AuthError, InvalidArgument, PypodError
@@ -93,9 +93,9 @@ def _verify(host: str, username: str, password: str, tls_verify: Optional[str], 
 
 
 def logout(
-    registry: Optional[str] = typer.Argument(None, metavar="[REGISTRY]"),
-    all_: bool = typer.Option(False, "--all", "-a", help="Remove the cached credentials for all registries in the auth file"),
-    authfile: Optional[str] = typer.Option(None, "--authfile", help="Path of the authentication file"),
+    registry: Optional[str] = Arg(None, metavar="[REGISTRY]"),
+    all_: bool = Opt(False, "--all", "-a", help="Remove the cached credentials for all registries in the auth file"),
+    authfile: Optional[str] = Opt(None, "--authfile", help="Path of the authentication file"),
 ):
     """Log out of a container registry."""
     from pypod.errors import PypodError
@@ -111,6 +111,6 @@ def logout(
     out(f"Removed login credentials for {host}")
 
 
-def register(root: typer.Typer) -> None:
+def register(root) -> None:
     root.command("login", help="Log in to a container registry")(login)
     root.command("logout", help="Log out of a container registry")(logout)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-import typer
+from pypod.cli.params import Arg, Group, Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out
 
-app = typer.Typer(help="Manage pypod", no_args_is_help=True)
+app = Group(help="Manage pypod", no_args_is_help=True)
 
 
-def version(fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Change the output format to JSON or a Go template")):
+def version(fmt: Optional[str] = Opt(None, "--format", "-f", help="Change the output format to JSON or a Go template")):
     """Display the pypod version information."""
     from pypod.engine.system import version_report
 
@@ -30,8 +30,8 @@ def version(fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Chan
         f"Go Version:   {c['GoVersion']}\nBuilt:        {c['BuiltTime']}\nOS/Arch:      {c['OsArch']}")
 
 
-def info(fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Change the output format to JSON or a Go template"),
-         debug: bool = typer.Option(False, "--debug", "-D", hidden=True)):
+def info(fmt: Optional[str] = Opt(None, "--format", "-f", help="Change the output format to JSON or a Go template"),
+         debug: bool = Opt(False, "--debug", "-D", hidden=True)):
     """Display pypod system information."""
     from pypod.engine.system import info_json, info_report
 
@@ -50,7 +50,7 @@ def info(fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Change 
     out(yaml.safe_dump(data, default_flow_style=False, sort_keys=True).rstrip("\n"))
 
 
-def register(root: typer.Typer) -> None:
+def register(root) -> None:
     app.command("info")(info)
     root.add_typer(app, name="system")
     root.command("version", help="Display the pypod version information")(version)
