@@ -19,6 +19,7 @@ NOUNS = {
     "login": "pypod.cli.login",
     "container": "pypod.cli.container",
     "inspect": "pypod.cli.inspect",
+    "completion": "pypod.cli.completion",
 }
 # top-level command → the module that registers it
 ALIASES = {

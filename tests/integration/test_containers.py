@@ -1,0 +1,187 @@
+"""Issue 3: the container lifecycle, rootless, through the CLI as a script would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.lib.user import pypod
+
+pytestmark = pytest.mark.integration
+
+
+def ok(*args, **kw):
+    r = pypod(*args, **kw)
+    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+@pytest.fixture
+def busybox(clean_storage, registry):
+    ok("pull", "-q", registry["busybox"])
+    return registry["busybox"]
+
+
+def wait_for(pred, timeout=15.0, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_run_echo_hello_and_exit_codes(busybox):
+    r = ok("run", "--rm", busybox, "echo", "hello")
+    assert r.stdout == "hello\n" and r.stderr == ""
+    assert pypod("run", "--rm", busybox, "sh", "-c", "exit 7").returncode == 7
+    r = pypod("run", "--rm", busybox, "/etc/passwd")
+    assert r.returncode == 126 and r.stderr.startswith("Error: ")
+    r = pypod("run", "--rm", busybox, "nosuchcommand")
+    assert r.returncode == 127 and "nosuchcommand" in r.stderr
+    r = pypod("run", "--rm", "localhost/nosuchimage:latest", "true")
+    assert r.returncode == 125 and r.stderr.splitlines()[-1].startswith("Error: ")
+    # --rm left nothing behind
+    assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_short_name_and_stdin(busybox):
+    r = ok("run", "--rm", "-i", "busybox", "cat", input="piped data\n")
+    assert r.stdout == "piped data\n"
+
+
+def test_detached_lifecycle(busybox):
+    script = "trap 'echo got TERM; exit 0' TERM; echo out; echo err >&2; while true; do sleep 0.1; done"
+    cid = ok("run", "-d", "--name", "web", "--hostname", "box", "-e", "FOO=bar", busybox, "sh", "-c", script).stdout.strip()
+    assert len(cid) == 64
+    ps = ok("ps", "--format", "{{.ID}} {{.Names}} {{.State}}").stdout.split()
+    assert ps == [cid[:12], "web", "running"]
+    assert ok("ps").stdout.splitlines()[0].split()[:3] == ["CONTAINER", "ID", "IMAGE"]
+    assert wait_for(lambda: "out" in pypod("logs", "web").stdout)
+    logs = ok("logs", "web")
+    assert logs.stdout == "out\n" and logs.stderr == "err\n"
+    assert ok("exec", "web", "sh", "-c", "echo $FOO $(hostname)").stdout == "bar box\n"
+    assert pypod("exec", "web", "sh", "-c", "exit 3").returncode == 3
+    info = json.loads(ok("inspect", "web").stdout)[0]
+    assert info["State"]["Status"] == "running" and info["State"]["Running"] is True
+    assert info["State"]["Pid"] > 0 and info["Id"] == cid and info["Name"] == "web"
+    assert ok("inspect", "--format", "{{.State.Status}} {{.Config.Hostname}}", "web").stdout.strip() == "running box"
+    assert ok("stop", "web").stdout.strip() == "web"
+    assert "got TERM" in ok("logs", "web").stdout
+    assert ok("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web").stdout.strip() == "exited 0"
+    assert "Exited (0)" in ok("ps", "-a").stdout
+    assert ok("start", "web").stdout.strip() == "web"
+    assert ok("inspect", "--format", "{{.State.Running}}", "web").stdout.strip() == "true"
+    ok("kill", "-s", "KILL", "web")
+    assert ok("wait", "web").stdout.strip() == "137"
+    assert ok("rm", "web").stdout.strip() == "web"
+    r = pypod("rm", "web")
+    assert r.returncode == 1 and r.stderr.strip() == 'Error: no container with name or ID "web" found: no such container'
+
+
+def test_rm_running_needs_force(busybox):
+    ok("run", "-d", "--name", "sleeper", busybox, "sleep", "1000")
+    r = pypod("rm", "sleeper")
+    assert r.returncode == 2 and "container state improper" in r.stderr
+    ok("rm", "-f", "sleeper")
+    assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_image_owners_are_kept(clean_storage, registry):
+    ok("pull", "-q", registry["debian"])
+    r = ok("run", "--rm", registry["debian"], "stat", "-c", "%U:%G %u:%g", "/etc/shadow", "/var/mail")
+    assert r.stdout.split("\n")[:2] == ["root:shadow 0:42", "root:mail 0:8"]
+    r = ok("run", "--rm", "-u", "nobody", registry["debian"], "id", "-u")
+    assert r.stdout.strip() == "65534"
+
+
+def test_parallel_run_and_rm(busybox):
+    results: list = []
+
+    def run_one(i):
+        results.append(pypod("run", "-d", "--name", f"par{i}", busybox, "sleep", "1000"))
+
+    threads = [threading.Thread(target=run_one, args=(i,)) for i in range(12)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results if r.returncode]
+    names = sorted(ok("ps", "--format", "{{.Names}}").stdout.split())
+    assert names == sorted(f"par{i}" for i in range(12))
+    rms: list = []
+    threads = [threading.Thread(target=lambda i=i: rms.append(pypod("rm", "-f", f"par{i}"))) for i in range(0, 12, 2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert all(r.returncode == 0 for r in rms), [r.stderr for r in rms if r.returncode]
+    names = sorted(ok("ps", "-a", "--format", "{{.Names}}").stdout.split())
+    assert names == sorted(f"par{i}" for i in range(1, 12, 2))
+    ok("rm", "-f", "-a")
+    assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_killed_process_is_seen_as_exited(busybox):
+    ok("run", "-d", "--name", "victim", busybox, "sleep", "1000")
+    pid = int(ok("inspect", "--format", "{{.State.Pid}}", "victim").stdout)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: ok("ps", "-a", "--format", "{{.State}}").stdout.strip() == "exited")
+    assert "Exited (137)" in ok("ps", "-a").stdout
+    ok("rm", "-f", "victim")
+
+
+def test_killed_supervisor_is_seen_as_exited(busybox):
+    ok("run", "-d", "--name", "orphan", busybox, "sleep", "1000")
+    info = json.loads(ok("inspect", "orphan").stdout)[0]
+    os.kill(info["State"]["ConmonPid"], signal.SIGKILL)
+    os.kill(info["State"]["Pid"], signal.SIGKILL)
+    assert wait_for(lambda: ok("ps", "-a", "--format", "{{.State}}").stdout.strip() == "exited")
+    ok("rm", "-f", "orphan")
+    assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_exit_while_no_command_runs(busybox):
+    ok("run", "-d", "--name", "short", busybox, "sh", "-c", "sleep 0.3; exit 5")
+    time.sleep(1.5)
+    assert ok("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "short").stdout.strip() == "exited 5"
+
+
+def test_failing_healthcheck_turns_unhealthy(busybox):
+    ok("run", "-d", "--name", "sick", "--health-cmd", "false", "--health-interval", "1s",
+       "--health-retries", "2", busybox, "sleep", "1000")
+    assert wait_for(lambda: ok("inspect", "--format", "{{.State.Health.Status}}", "sick").stdout.strip() == "unhealthy",
+                    timeout=8)
+    assert "(unhealthy)" in ok("ps").stdout
+    ok("run", "-d", "--name", "fine", "--health-cmd", "true", "--health-interval", "1s", busybox, "sleep", "1000")
+    assert wait_for(lambda: "(healthy)" in ok("ps", "--filter", "name=fine").stdout, timeout=8)
+    ok("rm", "-f", "-a")
+
+
+def test_without_xdg_runtime_dir(busybox):
+    r1 = ok("run", "--rm", busybox, "echo", "one", env={"XDG_RUNTIME_DIR": None})
+    assert r1.stdout == "one\n"
+    assert "XDG_RUNTIME_DIR" in r1.stderr and len(r1.stderr.splitlines()) == 1  # said once ...
+    r2 = ok("run", "--rm", busybox, "true", env={"XDG_RUNTIME_DIR": None})
+    assert r2.stderr == ""                                                     # ... and only once
+    os.makedirs("/run/user/0", mode=0o700, exist_ok=True)
+    r3 = ok("run", "--rm", busybox, "echo", "three", env={"XDG_RUNTIME_DIR": "/run/user/0"})
+    assert r3.stdout == "three\n" and r3.stderr == ""
+
+
+def test_restart_policy_on_failure(busybox):
+    ok("run", "-d", "--name", "flaky", "--restart", "on-failure:2", busybox, "sh", "-c", "echo run; exit 1")
+    assert wait_for(lambda: ok("inspect", "--format", "{{.State.Status}}", "flaky").stdout.strip() == "exited"
+                    and ok("logs", "flaky").stdout.count("run") == 3, timeout=20)
+    assert ok("inspect", "--format", "{{.RestartCount}}", "flaky").stdout.strip() == "2"
+
+
+def test_root_mode_works_too(registry, tmp_path):
+    root = str(tmp_path / "root-storage")
+    env = {"CONTAINERS_REGISTRIES_CONF": "/home/pypodtest/.config/containers/registries.conf"}
+    r = pypod("--root", root, "--runroot", str(tmp_path / "run"), "run", "--rm", registry["busybox"], "echo", "root ok",
+              as_root=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "root ok\n"
