@@ -354,7 +354,7 @@ def ps(
             out(v.record.id if no_trunc else v.record.id[:12])
         return
     if fmt and fmt.strip() == "json":
-        out(go_json([e.ps_json(ctx, v) for v in views]))
+        out(go_json([e.ps_json(ctx, v) for v in views], indent=2))
         return
     render([e.ps_row(ctx, v, no_trunc) for v in views], fmt, columns=PS_COLUMNS, noheading=noheading)
 

@@ -797,7 +797,7 @@ def status_text(st: dict, now: float | None = None) -> str:
     s = st.get("status", "created")
     if s in ("running", "paused", "stopping"):
         started = parse_time(st.get("started_at", ""))
-        text = "Up " + human_duration(now - started) if started else "Up"
+        text = "Up " + human_duration(now - started) + " ago" if started else "Up"  # podman 4.3's wording
         h = (st.get("health") or {}).get("status")
         if h:
             text += f" ({h})"
@@ -846,13 +846,21 @@ def ps_json(ctx: Context, v: ContainerView) -> dict:
     rec, st = v.record, v.state
     return {
         "AutoRemove": bool(rec.options.get("rm")), "Command": rec.command, "CreatedAt": since_text(rec.created),
-        "Exited": _ps_status(st) == "exited", "ExitedAt": int(parse_time(st.get("finished_at", ""))),
+        "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
         "ExitCode": st.get("exit_code", 0), "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
         "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
         "Networks": [], "Pid": st.get("pid", 0), "Pod": "", "PodName": "", "Ports": None, "Size": None,
-        "StartedAt": int(parse_time(st.get("started_at", ""))), "State": _ps_status(st),
+        "StartedAt": _unix_or_zero(st.get("started_at", "")), "State": _ps_status(st),
         "Status": status_text(st), "Created": int(parse_time(rec.created)),
     }
+
+
+GO_ZERO_TIME = -62135596800  # Go's time.Time{} as a Unix time, which podman prints for "never"
+
+
+def _unix_or_zero(ts: str) -> int:
+    t = parse_time(ts)
+    return int(t) if t else GO_ZERO_TIME
 
 
 def since_text(ts: str) -> str:
