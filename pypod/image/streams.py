@@ -71,11 +71,18 @@ class DecompressingReader:
                     self._account(chunk)
                     parts.append(chunk)
             return b"".join(parts)
-        while len(self._buf) < n and not self._eof:
-            chunk = self._fill()
-            if chunk:
-                self._account(chunk)
-                self._buf = self._buf + chunk if self._buf else chunk
+        if len(self._buf) < n and not self._eof:
+            parts, have = [self._buf], len(self._buf)
+            while have < n and not self._eof:
+                chunk = self._fill()
+                if chunk:
+                    self._account(chunk)
+                    parts.append(chunk)
+                    have += len(chunk)
+            self._buf = b"".join(parts)
+        if len(self._buf) <= n:
+            out, self._buf = self._buf, b""
+            return out
         out, self._buf = self._buf[:n], self._buf[n:]
         return out
 

@@ -10,8 +10,8 @@ OCI whiteouts become overlayfs whiteouts: `.wh.NAME` -> character device 0:0 `NA
 `.wh..wh..opq` -> `opaque_xattr`="y" on its directory.
 
 The stream is read once, sequentially, with our own header parser (tarfile's stream mode copies
-data in 10 KiB pieces and builds a TarInfo per member; this is ~3x faster), and drained to EOF so
-the caller's digest covers every byte.
+data in 10 KiB pieces and builds a TarInfo per member: 1.5 s against 0.6 s for a 230 MB layer), and
+drained to EOF so the caller's digest covers every byte.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import errno
 import os
 import shutil
 import stat
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
@@ -32,6 +33,7 @@ _ZERO_BLOCK = bytes(BLOCK)
 MAX_PAX_HEADER = 16 << 20
 MAX_LONG_NAME = 1 << 20
 MAX_PATH = 4096
+MAX_DEPTH = 256  # components; keeps shutil.rmtree's recursion well inside Python's limit
 _MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "unchanged" to chown
 _MAX_TIME_NS = (1 << 62) - 1
 FD_CACHE_SIZE = 64
@@ -47,6 +49,8 @@ _OPAQUE_MARKER = b".wh..wh..opq"
 _FORBIDDEN_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 _PRIVILEGED_XATTR_PREFIXES = ("security.", "trusted.")
 _PRIVILEGE_ERRNOS = (errno.EPERM, errno.EACCES, errno.ENOTSUP)
+# A value or name the filesystem refuses (or no /proc for symlink xattrs): warn once, go on.
+_XATTR_ERRNOS = (errno.E2BIG, errno.ERANGE, errno.EINVAL, errno.ENOSPC, errno.ENOENT)
 # Errors that concern one entry's path (bad name, odd parent): skip that entry and go on.
 _ENTRY_ERRNOS = (errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ENOENT, errno.EEXIST,
                  errno.EISDIR)
@@ -183,7 +187,7 @@ class _Reader:
 def _num(field_: bytes) -> int:
     """A numeric header field: octal text, or GNU base-256 when the high bit is set."""
     try:
-        return int(field_.rstrip(b"\0"), 8)  # the common case: digits, then NULs
+        return int(field_.rstrip(b"\0 "), 8)  # the common case: digits, then NULs/spaces
     except ValueError:
         return _num_slow(field_)
 
@@ -206,9 +210,14 @@ def _num_slow(field_: bytes) -> int:
 
 def _checksum_ok(block: bytes) -> bool:
     """The header checksum: the sum of its bytes, the checksum field counted as spaces."""
-    expected = _num(block[148:156])
-    if expected == sum(block) - sum(block[148:156]) + 256:
+    checksum_field = block[148:156]
+    expected = _num(checksum_field) - 256 + sum(checksum_field)  # the sum of the whole block
+    # adler32's low half is 1 + the byte sum mod 65521: a byte sum at C speed (sum() over 512
+    # bytes costs 3 us an entry). A block sums to less than 2 * 65521, so only a corruption that
+    # shifts the sum by exactly 65521 could pass.
+    if (expected + 1 - (zlib.adler32(block) & 0xFFFF)) % 65521 == 0:
         return True
+    expected = _num(checksum_field)
     # Some old tars summed signed chars.
     signed = lambda data: sum(b - 256 if b > 127 else b for b in data)  # noqa: E731
     return expected == signed(block) - signed(block[148:156]) + 256
@@ -294,6 +303,7 @@ class _Unpacker:
         self.cache: dict[bytes, int] = {}
         # Directory metadata, applied at the end, deepest first, so children don't disturb it.
         self.dirs: dict[bytes, _DirMeta] = {}
+        self.subdirs: dict[bytes, set[bytes]] = {}  # parent -> its directories in self.dirs
         self.told: set[str] = set()
         self.unmapped_told = False
 
@@ -326,7 +336,8 @@ class _Unpacker:
         try:
             self._finish_dirs()
         except (OSError, _Skip) as e:
-            raise LayerError(f"applying directory metadata: {getattr(e, 'strerror', None) or e}") from e
+            reason = getattr(e, "strerror", None) or e
+            raise LayerError(f"applying directory metadata: {reason}") from e
 
     def _entries(self, r: _Reader) -> None:
         pax_global: dict[bytes, bytes] = {}
@@ -345,7 +356,7 @@ class _Unpacker:
             kind = block[156:157]
             size = _num(block[124:136])
             if size < 0:
-                raise LayerError(f"corrupt layer: negative size in the tar header at offset {offset}")
+                raise LayerError(f"corrupt layer: negative size in the tar header at {offset}")
             pad = -size % BLOCK
 
             if kind in (b"x", b"g", b"X"):
@@ -383,13 +394,17 @@ class _Unpacker:
                         name = prefix + b"/" + name
             if long_link is not None:
                 linkname, long_link = long_link, None
-            else:
+            elif kind in b"12":
                 linkname = _nts(block[157:257])
+            else:
+                linkname = b""
             if records:
                 name = records.get(b"path") or name
                 linkname = records.get(b"linkpath") or linkname
                 pax_size = _pax_int(records, b"size")
                 if pax_size is not None:
+                    if pax_size < 0:
+                        raise LayerError(f"corrupt layer: negative PAX size at {offset}")
                     size = pax_size
                     pad = -size % BLOCK
 
@@ -403,7 +418,7 @@ class _Unpacker:
                 continue
             if records and any(key.startswith(b"GNU.sparse.") for key in records):
                 r.skip(size + pad)
-                self._skip(name, "sparse files are not supported")
+                self._skip(records.get(b"GNU.sparse.name", name), "sparse files are not supported")
                 continue
 
             consumed = self._entry(r, kind, name, linkname, size, block, records)
@@ -420,8 +435,8 @@ class _Unpacker:
         if path is None:
             self._skip(name, "path escapes the layer")
             return False
-        if len(path) > MAX_PATH:
-            self._skip(name[:64] + b"...", "name is too long")
+        if len(path) > MAX_PATH or path.count(b"/") >= MAX_DEPTH:
+            self._skip(name[:64] + b"...", "name is too long or too deep")
             return False
         if kind == b"D" or (kind == b"\0" and name.endswith(b"/")):
             kind = b"5"  # a GNU dumpdir, or an old-style directory
@@ -499,7 +514,8 @@ class _Unpacker:
             if attr.startswith(_FORBIDDEN_XATTR_PREFIXES):
                 self._notice(
                     f"xattr:{attr}",
-                    f"{_show(name)}: xattr {attr} ignored: overlay metadata cannot come from a layer",
+                    f"{_show(name)}: xattr {attr} ignored: "
+                    "overlay metadata cannot come from a layer",
                 )
                 continue
             if xattrs is None:
@@ -556,23 +572,37 @@ class _Unpacker:
                 raise _Skip(f"parent {_show(path)} is a symlink") from None
             raise _Skip(f"parent {_show(path)} is not a directory") from None
         os.mkdir(base, 0o700, dir_fd=pfd)
-        self.dirs[path] = _DirMeta(0o755, 0, 0, None, None)
+        self._record_dir(path, _DirMeta(0o755, 0, 0, None, None))
         return os.open(base, _OPEN_DIR, dir_fd=pfd)
+
+    def _record_dir(self, path: bytes, meta: _DirMeta) -> None:
+        if path and path not in self.dirs:
+            self.subdirs.setdefault(path.rpartition(b"/")[0], set()).add(path)
+        self.dirs[path] = meta
 
     def _forget(self, path: bytes) -> None:
         """`path` (a directory) was removed: drop its cached fds and pending metadata."""
         prefix = path + b"/"
         for key in [k for k in self.cache if k == path or k.startswith(prefix)]:
             os.close(self.cache.pop(key))
-        for key in [k for k in self.dirs if k == path or k.startswith(prefix)]:
-            del self.dirs[key]
+        # Walk the removed subtree only (a scan of all directories would let a layer that
+        # keeps replacing directories take quadratic time).
+        stack = [path]
+        while stack:
+            gone = stack.pop()
+            self.dirs.pop(gone, None)
+            stack.extend(self.subdirs.pop(gone, ()))
+        self.subdirs.get(path.rpartition(b"/")[0], set()).discard(path)
 
     def _make_room(self, pfd: int, base: bytes, path: bytes) -> None:
         """The later entry wins: remove what is at `base` (a whole tree for a directory)."""
         st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
         if stat.S_ISDIR(st.st_mode):
             self._forget(path)
-            shutil.rmtree(base, dir_fd=pfd)  # fd-based on Linux: never follows symlinks
+            try:
+                shutil.rmtree(base, dir_fd=pfd)  # fd-based on Linux: never follows symlinks
+            except RecursionError:
+                raise LayerError(f"cannot replace {_show(path)}: its tree is too deep") from None
         else:
             os.unlink(base, dir_fd=pfd)
 
@@ -610,7 +640,7 @@ class _Unpacker:
                 if not stat.S_ISDIR(st.st_mode):
                     os.unlink(base, dir_fd=pfd)
                     os.mkdir(base, 0o700, dir_fd=pfd)
-        self.dirs[path] = _DirMeta(mode, uid, gid, mtime_ns, xattrs)
+        self._record_dir(path, _DirMeta(mode, uid, gid, mtime_ns, xattrs))
         self.stats.files += 1
 
     def _symlink(self, name, head, base, path, target, uid, gid, mtime_ns, xattrs) -> None:
@@ -651,10 +681,10 @@ class _Unpacker:
             if not stat.S_ISREG(st.st_mode):
                 raise _Skip(f"hardlink target {_show(linkname)} is not a regular file")
             pfd = self._dir(head, name)
-            self._replace_with(
-                pfd, base, path,
-                lambda: os.link(tbase, base, src_dir_fd=src_fd, dst_dir_fd=pfd, follow_symlinks=False),
+            link = lambda: os.link(  # noqa: E731
+                tbase, base, src_dir_fd=src_fd, dst_dir_fd=pfd, follow_symlinks=False
             )
+            self._replace_with(pfd, base, path, link)
         finally:
             os.close(src_fd)
         self.stats.files += 1
@@ -739,14 +769,14 @@ class _Unpacker:
                 "the unpacking user's ownership",
             )
 
-    def _set_xattrs(self, target, xattrs: dict[str, bytes], base: bytes, follow: bool = True) -> None:
+    def _set_xattrs(self, target, xattrs: dict[str, bytes], base: bytes, follow=True) -> None:
         for attr, value in xattrs.items():
             try:
                 os.setxattr(target, attr, value, follow_symlinks=follow)
             except OSError as e:
                 if e.errno in _PRIVILEGE_ERRNOS and attr.startswith(_PRIVILEGED_XATTR_PREFIXES):
                     continue  # privileged namespaces are expected to fail unprivileged
-                if e.errno in _PRIVILEGE_ERRNOS or e.errno in (errno.E2BIG, errno.ERANGE, errno.EINVAL, errno.ENOSPC):
+                if e.errno in _PRIVILEGE_ERRNOS or e.errno in _XATTR_ERRNOS:
                     self._notice(
                         f"xattr:{attr}",
                         f"{_show(base)}: cannot set xattr {attr}: {e.strerror} (further failures "
