@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -81,17 +80,6 @@ def user_runtime_dir() -> Path:
         except OSError:
             pass
     return fallback
-
-
-@dataclass
-class StorePaths:
-    graph_root: Path
-    run_root: Path
-    driver: str = "overlay"
-
-    @property
-    def volume_path(self) -> Path:
-        return self.graph_root / "volumes"
 
 
 def default_graph_root() -> Path:

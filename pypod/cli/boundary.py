@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 
 def report(exc: BaseException, debug: bool) -> int:
+    import traceback
+
     from pypod.errors import ExitCode, PypodError
 
     if isinstance(exc, ExitCode):

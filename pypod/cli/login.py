@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 from pypod.cli.params import Arg, Group, Opt
 

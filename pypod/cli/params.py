@@ -11,7 +11,6 @@ same declarations into a typer app.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
 
 from pypod.errors import InvalidArgument
 
@@ -278,15 +277,13 @@ def invoke(cmd: Command, argv: list[str], cmd_path: str):
 def to_typer(group: Group, root_help: str = ""):
     """The same commands as a typer app (imports typer: only for help and completion scripts)."""
     import inspect
-    import typing
 
     import typer
 
     def convert(cmd: Command):
-        hints = typing.get_type_hints(cmd.fn) if not hasattr(cmd.fn, "__pypod_params__") else {}
         new = []
         for name, p, ann in cmd.params():
-            t = hints.get(name) or _eval_ann(ann)
+            t = _eval_ann(ann)
             default = p.default
             if isinstance(p, Opt):
                 extra = {}

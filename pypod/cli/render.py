@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Iterable
 
 
 def go_json(obj: Any, indent: int | None = 4) -> str:

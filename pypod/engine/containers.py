@@ -13,12 +13,12 @@ import shlex
 import signal as _signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pypod.engine.context import Context
 from pypod.errors import (ContainerNotFound, ContainerStateImproper, InvalidArgument, PypodError,
                           RemoveMissing)
+from pypod.record import Record
 from pypod.store.containers import ContainerRecord, ContainerStore
 from pypod.units import parse_time, rfc3339_nano
 
@@ -75,49 +75,53 @@ def state_of(ctx: Context, rec: ContainerRecord) -> dict:
 
 
 # -- create ------------------------------------------------------------------------------------
-@dataclass
-class CreateOptions:
-    image: str
-    command: list[str] = field(default_factory=list)
-    name: str | None = None
-    entrypoint: str | None = None
-    env: list[str] = field(default_factory=list)
-    env_file: list[str] = field(default_factory=list)
-    env_host: bool = False
-    workdir: str | None = None
-    user: str | None = None
-    hostname: str | None = None
-    labels: list[str] = field(default_factory=list)
-    annotations: list[str] = field(default_factory=list)
-    stop_signal: str | None = None
-    stop_timeout: int | None = None
-    restart: str = "no"
-    health_cmd: str | None = None
-    health_interval: str | None = None
-    health_retries: int | None = None
-    health_start_period: str | None = None
-    health_timeout: str | None = None
-    no_healthcheck: bool = False
-    rm: bool = False
-    interactive: bool = False
-    tty: bool = False
-    network: str | None = None
-    volumes: list[str] = field(default_factory=list)
-    tmpfs: list[str] = field(default_factory=list)
-    mounts: list[str] = field(default_factory=list)
-    dns: list[str] = field(default_factory=list)
-    dns_search: list[str] = field(default_factory=list)
-    dns_option: list[str] = field(default_factory=list)
-    add_host: list[str] = field(default_factory=list)
-    rootfs: bool = False
-    read_only: bool = False
-    replace: bool = False
-    pull: str = "missing"
-    platform: str | None = None
-    quiet_pull: bool = False
-    publish: list[str] = field(default_factory=list)
-    publish_all: bool = False
-    resources: dict = field(default_factory=dict)   # memory, cpus, pids_limit, ...: warned about
+class CreateOptions(Record):
+    """What `create`/`run` were asked for (resources: memory, cpus, pids_limit, ... are warned about)."""
+
+    FIELDS = (
+        ("image", ""),
+        ("command", list),
+        ("name", None),
+        ("entrypoint", None),
+        ("env", list),
+        ("env_file", list),
+        ("env_host", False),
+        ("workdir", None),
+        ("user", None),
+        ("hostname", None),
+        ("labels", list),
+        ("annotations", list),
+        ("stop_signal", None),
+        ("stop_timeout", None),
+        ("restart", "no"),
+        ("health_cmd", None),
+        ("health_interval", None),
+        ("health_retries", None),
+        ("health_start_period", None),
+        ("health_timeout", None),
+        ("no_healthcheck", False),
+        ("rm", False),
+        ("interactive", False),
+        ("tty", False),
+        ("network", None),
+        ("volumes", list),
+        ("tmpfs", list),
+        ("mounts", list),
+        ("dns", list),
+        ("dns_search", list),
+        ("dns_option", list),
+        ("add_host", list),
+        ("rootfs", False),
+        ("read_only", False),
+        ("replace", False),
+        ("pull", "missing"),
+        ("platform", None),
+        ("quiet_pull", False),
+        ("publish", list),
+        ("publish_all", False),
+        ("resources", dict),
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 def _parse_env_list(items: list[str], host_env: dict) -> list[str]:
@@ -603,10 +607,9 @@ def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | N
 
 
 # -- remove -------------------------------------------------------------------------------------
-@dataclass
-class RmReport:
-    removed: list[str] = field(default_factory=list)
-    errors: list[PypodError] = field(default_factory=list)
+class RmReport(Record):
+    FIELDS = (("removed", list), ("errors", list))
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
@@ -760,10 +763,11 @@ def _ps_status(st: dict) -> str:
     return "exited" if s == "stopped" else s
 
 
-@dataclass
 class ContainerView:
-    record: ContainerRecord
-    state: dict
+    __slots__ = ("record", "state")
+
+    def __init__(self, record: ContainerRecord, state: dict):
+        self.record, self.state = record, state
 
 
 def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None = None,

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pypod import paths
 
 
-@dataclass
 class Context:
-    graph_root: Path
-    run_root: Path
-    driver: str = "overlay"
-    log_level: str = "warn"
-    rootless: bool = field(default_factory=paths.is_rootless)
+    def __init__(self, graph_root: Path, run_root: Path, driver: str = "overlay", log_level: str = "warn",
+                 rootless: bool | None = None):
+        self.graph_root = Path(graph_root)
+        self.run_root = Path(run_root)
+        self.driver = driver
+        self.log_level = log_level
+        self.rootless = paths.is_rootless() if rootless is None else rootless
+        self._images = None
 
     @classmethod
     def create(cls, root: str | None = None, runroot: str | None = None, driver: str | None = None,
@@ -25,11 +25,13 @@ class Context:
         run = Path(runroot) if runroot else paths.default_run_root()
         return cls(graph, run, driver or "overlay", log_level)
 
-    @functools.cached_property
+    @property
     def images(self):
-        from pypod.store.images import ImageStore
+        if self._images is None:
+            from pypod.store.images import ImageStore
 
-        return ImageStore(self.graph_root)
+            self._images = ImageStore(self.graph_root)
+        return self._images
 
     @property
     def containers_dir(self) -> Path:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
 
 from pypod.engine.context import Context
 from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError, RegistryError,
                           RemoveMissing)
+from pypod.record import Record
 from pypod.store.images import ImageRecord
 from pypod.units import parse_time
 
@@ -106,19 +105,11 @@ def get_image(ctx: Context, name: str) -> ImageRecord:
 
 
 # -- pull --------------------------------------------------------------------------------------
-@dataclass
-class PullRequest:
-    name: str
-    quiet: bool = False
-    platform: str | None = None
-    os: str | None = None
-    arch: str | None = None
-    variant: str | None = None
-    creds: str | None = None
-    authfile: str | None = None
-    tls_verify: bool | None = None
-    cert_dir: str | None = None
-    policy: str = "always"  # always | missing | never | newer
+class PullRequest(Record):
+    FIELDS = (("name", ""), ("quiet", False), ("platform", None), ("os", None), ("arch", None),
+              ("variant", None), ("creds", None), ("authfile", None), ("tls_verify", None),
+              ("cert_dir", None), ("policy", "always"))  # policy: always | missing | never | newer
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 def pull(ctx: Context, req: PullRequest) -> ImageRecord:
@@ -195,12 +186,11 @@ def _pull_one(ctx: Context, req: PullRequest, ref, regs) -> ImageRecord:
 
 
 # -- list / inspect ----------------------------------------------------------------------------
-@dataclass
 class ImageRow:
-    record: ImageRecord
-    repository: str
-    tag: str
-    config: dict = field(default_factory=dict)
+    __slots__ = ("record", "repository", "tag")
+
+    def __init__(self, record: ImageRecord, repository: str, tag: str):
+        self.record, self.repository, self.tag = record, repository, tag
 
 
 def containers_using(ctx: Context) -> dict[str, list[str]]:
@@ -470,12 +460,9 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
         ctx.images.save(rec)
 
 
-@dataclass
-class RemoveReport:
-    untagged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    errors: list[PypodError] = field(default_factory=list)
-    exit_code: int = 0
+class RemoveReport(Record):
+    FIELDS = (("untagged", list), ("deleted", list), ("errors", list), ("exit_code", 0))
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 def remove_images(ctx: Context, names: list[str], force: bool = False, all_: bool = False,

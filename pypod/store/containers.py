@@ -7,34 +7,28 @@ Creation and removal hold `containers.lock`, so names stay unique under concurre
 from __future__ import annotations
 
 import os
-import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypod.record import Record
 from pypod.store import db
 
 
-@dataclass
-class ContainerRecord:
-    id: str
-    name: str
-    image_id: str
-    image_name: str
-    created: str                       # RFC 3339 with nanoseconds
-    command: list[str] = field(default_factory=list)      # the full argv (entrypoint + cmd)
-    entrypoint: list[str] = field(default_factory=list)
-    cmd: list[str] = field(default_factory=list)
-    labels: dict = field(default_factory=dict)
-    annotations: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)           # everything else create was given
-    rootfs: str | None = None                             # --rootfs DIR
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ContainerRecord":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+class ContainerRecord(Record):
+    FIELDS = (
+        ("id", ""),
+        ("name", ""),
+        ("image_id", ""),
+        ("image_name", ""),
+        ("created", ""),              # RFC 3339 with nanoseconds
+        ("command", list),            # the full argv (entrypoint + cmd)
+        ("entrypoint", list),
+        ("cmd", list),
+        ("labels", dict),
+        ("annotations", dict),
+        ("options", dict),            # everything else create was given
+        ("rootfs", None),             # --rootfs DIR
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 class ContainerStore:
@@ -72,6 +66,8 @@ class ContainerStore:
         db.write_json(self.root / rec.id / "container.json", rec.to_dict())
 
     def new_id(self) -> str:
+        import secrets
+
         while True:
             cid = secrets.token_hex(32)
             if not (self.root / cid).exists():
@@ -82,6 +78,8 @@ class ContainerStore:
         src = self.root / cid
         if not src.exists():
             return None
+        import secrets
+
         dst = self.root / f".rm-{cid}-{secrets.token_hex(4)}"
         os.rename(src, dst)
         return dst

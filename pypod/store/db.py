@@ -7,7 +7,6 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:

@@ -7,41 +7,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypod.record import Record
 from pypod.store import db
 from pypod.store.layers import LayerStore
 
 
-@dataclass
-class ImageRecord:
-    id: str                                   # config digest hex
-    names: list[str] = field(default_factory=list)        # "docker.io/library/busybox:latest"
-    digests: list[str] = field(default_factory=list)      # manifest digests "sha256:..."
-    layers: list[str] = field(default_factory=list)       # chain id hex, bottom first
-    created: str = ""                         # from the config
-    size: int = 0                             # sum of the layers' uncompressed sizes
-    manifest_digest: str = ""                 # the manifest this image was stored from
-    manifest_media_type: str = ""
-    stored_at: str = ""
-    # name (without tag) -> digest pulled by, kept so RepoDigests survive retagging
-    repo_digests: list[str] = field(default_factory=list)
+class ImageRecord(Record):
+    FIELDS = (
+        ("id", ""),                   # config digest hex
+        ("names", list),              # "docker.io/library/busybox:latest"
+        ("digests", list),            # manifest digests "sha256:..."
+        ("layers", list),             # chain id hex, bottom first
+        ("created", ""),              # from the config
+        ("size", 0),                  # sum of the layers' uncompressed sizes
+        ("manifest_digest", ""),      # the manifest this image was stored from
+        ("manifest_media_type", ""),
+        ("stored_at", ""),
+        ("repo_digests", list),       # "name@digest" it was pulled by, kept across retagging
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
     @property
     def digest(self) -> str:
         return self.manifest_digest or (self.digests[0] if self.digests else "")
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ImageRecord":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 class ImageStore:
@@ -59,6 +51,8 @@ class ImageStore:
 
     # -- blobs ---------------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:
+        import hashlib
+
         hexd = hashlib.sha256(data).hexdigest()
         path = self.blobs_dir / hexd
         if not path.exists():
@@ -78,6 +72,8 @@ class ImageStore:
 
     # -- records -------------------------------------------------------------------------------
     def list(self) -> list[ImageRecord]:
+        import shutil
+
         out = []
         try:
             names = os.listdir(self.images_dir)
@@ -99,6 +95,8 @@ class ImageStore:
         db.write_json(self.images_dir / rec.id / "image.json", rec.to_dict())
 
     def delete_record(self, image_id: str) -> None:
+        import shutil
+
         shutil.rmtree(self.images_dir / image_id, ignore_errors=True)
 
     def untag_everywhere(self, name: str, keep: str | None = None) -> None:

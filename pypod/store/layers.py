@@ -10,17 +10,17 @@ and is renamed into place under the storage lock.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypod.record import Record
 from pypod.store import db
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
     """OCI chain ids (as "sha256:<hex>") for a list of diff ids, bottom layer first."""
+    import hashlib
+
     out: list[str] = []
     for d in diff_ids:
         if not out:
@@ -34,24 +34,25 @@ def hex_of(digest: str) -> str:
     return digest.split(":", 1)[1] if ":" in digest else digest
 
 
-@dataclass
-class LayerRecord:
-    id: str                       # chain id hex
-    parent: str | None
-    diff_id: str                  # "sha256:..."
-    size: int = 0                 # uncompressed bytes
-    compressed_digest: str | None = None
-    compressed_size: int | None = None
-    media_type: str | None = None
-    created: str = ""
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+class LayerRecord(Record):
+    FIELDS = (
+        ("id", ""),                   # chain id hex
+        ("parent", None),
+        ("diff_id", ""),              # "sha256:..."
+        ("size", 0),                  # uncompressed bytes
+        ("compressed_digest", None),
+        ("compressed_size", None),
+        ("media_type", None),
+        ("created", ""),
+        ("extra", dict),
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
 class LayerStore:
     def __init__(self, graph_root: Path):
+        import secrets
+
         self.root = Path(graph_root) / "layers"
 
     def path(self, layer_id: str) -> Path:
@@ -67,8 +68,7 @@ class LayerStore:
         d = db.read_json(self.root / layer_id / "layer.json")
         if not d:
             return None
-        known = {k: d[k] for k in LayerRecord.__dataclass_fields__ if k in d}
-        return LayerRecord(**known)
+        return LayerRecord.from_dict(d)
 
     def ids(self) -> list[str]:
         try:
@@ -78,6 +78,8 @@ class LayerStore:
 
     def new_temp(self) -> Path:
         """A fresh temp layer dir with an empty diff/ inside."""
+        import secrets
+
         db.ensure_dir(self.root)
         tmp = self.root / f".tmp-{secrets.token_hex(8)}"
         (tmp / "diff").mkdir(parents=True, mode=0o755)
@@ -87,6 +89,8 @@ class LayerStore:
         """Move a finished temp layer into place; False (and tmp left for removal) if it exists.
 
         The caller holds the storage lock."""
+        import secrets
+
         final = self.root / record.id
         if (final / "layer.json").exists():
             return False
