@@ -11,6 +11,10 @@ import sys
 
 from pypod.cli import state
 
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Optional
+
 # noun → module; each module's register(root) adds `pypod NOUN ...` and its top-level aliases.
 NOUNS = {
     "image": "pypod.cli.image",

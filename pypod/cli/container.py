@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from pypod.cli.params import Arg, Group, Opt, ann_text
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
+
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 app = Group(help="Manage containers", no_args_is_help=True)
 

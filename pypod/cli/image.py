@@ -9,6 +9,10 @@ from pypod.cli.params import Arg, Group, Opt
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
 
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import List, Optional
+
 app = Group(help="Manage images", no_args_is_help=True)
 
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"),

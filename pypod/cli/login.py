@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from pypod.cli.params import Arg, Group, Opt
+from pypod.cli.params import Arg, Opt
 
 from pypod.cli.render import out
+
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def _registry_host(arg: Optional[str]) -> str:
@@ -35,7 +39,7 @@ def login(
     get_login: bool = Opt(False, "--get-login", help="Return the current login user for the registry"),
 ):
     """Log in to a container registry."""
-    from pypod.errors import AuthError, InvalidArgument, PypodError
+    from pypod.errors import InvalidArgument, PypodError
     from pypod.image import auth
 
     host = _registry_host(registry)

@@ -10,9 +10,12 @@ same declarations into a typer app.
 
 from __future__ import annotations
 
-import sys
 
 from pypod.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 REQUIRED = ...
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable
+
 
 def go_json(obj: Any, indent: int | None = 4) -> str:
     """JSON as Go's encoding/json prints it (HTML characters escaped, UTF-8 kept)."""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pypod.cli.params import Arg, Group, Opt
+from pypod.cli.params import Group, Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out
+
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Optional
 
 app = Group(help="Manage pypod", no_args_is_help=True)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal as _signal
 import sys
 import time
@@ -269,7 +268,6 @@ def _warn(msg: str) -> None:
 
 
 def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
-    from pypod.runtime.spec import ContainerSpec, Mount, ProcessSpec, RootfsSpec
 
     cs = store(ctx)
     if opts.rootfs:
@@ -322,6 +320,10 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         raise InvalidArgument(f"network mode {network!r} is not supported yet: use none, host or private")
     labels = dict(image_cfg.get("Labels") or {})
     labels.update(_labels(opts.labels))
+    if opts.replace and opts.name:
+        old = find_container(ctx, opts.name)
+        if old is not None and old.name == opts.name:
+            remove_containers(ctx, [old.id], force=True)
     with cs.lock():
         name = opts.name
         existing = {r.name: r for r in cs.list()}
@@ -329,12 +331,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
                 raise InvalidArgument(f"container name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
             if name in existing:
-                if opts.replace:
-                    old = existing[name]
-                else:
-                    raise PypodError(f"creating container storage: the container name \"{name}\" is already in use "
-                                     f"by {existing[name].id}. You have to remove that container to be able to reuse "
-                                     "that name: that name is already in use")
+                raise PypodError(f"creating container storage: the container name \"{name}\" is already in use "
+                                 f"by {existing[name].id}. You have to remove that container to be able to reuse "
+                                 "that name: that name is already in use")
         else:
             from pypod.names import random_name
 
@@ -358,11 +357,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "publish": opts.publish, "resources": opts.resources,
         }
         cs.save(rec)
-    if opts.replace and opts.name and name in existing and existing[name].id != cid:
-        pass
     try:
-        if opts.name and opts.replace and name in existing:
-            remove_containers(ctx, [existing[name].id], force=True)
         spec = build_spec(ctx, rec, img_rec)
         from pypod.store import db
 
@@ -898,7 +893,6 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
                                     "ExitCode": l.get("exit_code", 0), "Output": l.get("output", "")}
                                    for l in health.get("log", [])]}
         state["Healthcheck"] = state["Health"]
-    img_cfg = (ctx.images.config(rec.image_id).get("config") or {}) if rec.image_id else {}
     mounts = []
     for m in _bind_mounts_safe(o):
         mounts.append({"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
@@ -987,7 +981,6 @@ def read_logs(path: Path, *, since: float | None = None, until: float | None = N
     except FileNotFoundError:
         return [], 0
     recs = []
-    buf: dict[str, bytes] = {}
     for line in data.splitlines(keepends=True):
         if not line.endswith(b"\n"):
             break
@@ -1052,7 +1045,6 @@ def top(ctx: Context, rec: ContainerRecord) -> list[list[str]]:
         ns = os.readlink(f"/proc/{pid}/ns/pid")
     except OSError:
         raise PypodError(f"reading the processes of container {rec.name}: it is not running") from None
-    import pwd
 
     hz = os.sysconf("SC_CLK_TCK")
     boot = time.time() - float(open("/proc/uptime").read().split()[0])

@@ -658,6 +658,8 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
                      **({"comment": comment} if comment else {})}],
     }
     raw = json.dumps(config, separators=(",", ":")).encode()
+    import hashlib
+
     image_id = hashlib.sha256(raw).hexdigest()
     chain = hex_of(chain_ids([diff_id])[0])
     with ctx.images.lock():

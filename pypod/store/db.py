@@ -8,6 +8,10 @@ import json
 import os
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+if TYPE_CHECKING:
+    from typing import Any, Iterator
+
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Write to a temp file beside `path`, fsync, rename over it."""

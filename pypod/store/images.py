@@ -72,8 +72,6 @@ class ImageStore:
 
     # -- records -------------------------------------------------------------------------------
     def list(self) -> list[ImageRecord]:
-        import shutil
-
         out = []
         try:
             names = os.listdir(self.images_dir)

@@ -51,8 +51,6 @@ class LayerRecord(Record):
 
 class LayerStore:
     def __init__(self, graph_root: Path):
-        import secrets
-
         self.root = Path(graph_root) / "layers"
 
     def path(self, layer_id: str) -> Path:
