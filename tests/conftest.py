@@ -170,3 +170,16 @@ def clean_storage(test_user, registry):
     user.wipe_storage(test_user)
     _refresh_registries_conf()
     yield test_user
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temp dir the test user can read (pytest's tmp_path lives under a 0700 dir of root's)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    d = tempfile.mkdtemp(prefix="pypod-shared-")
+    os.chmod(d, 0o755)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)

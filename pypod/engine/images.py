@@ -607,14 +607,19 @@ def history(ctx: Context, rec: ImageRecord) -> list[dict]:
 
 
 # -- import -----------------------------------------------------------------------------------
-def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, name: str | None,
-                                comment: str = "", created_by: str = "") -> ImageRecord:
-    """Unpack one layer from a (possibly compressed) tar stream and store it as a new image."""
+class NewLayer:
+    """A layer unpacked into a temp dir of the layer store, not yet committed."""
+
+    __slots__ = ("tmp", "diff_id", "size")
+
+    def __init__(self, tmp, diff_id: str, size: int):
+        self.tmp, self.diff_id, self.size = tmp, diff_id, size
+
+
+def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
+    """Unpack a (gzip, zstd or plain) tar stream into a temp layer, inside the user namespace."""
     import subprocess
     import sys
-
-    from pypod.image.pull import now_iso
-    from pypod.store.layers import LayerRecord, chain_ids, hex_of
 
     head = stream.read(6)
     compression = "gzip" if head[:2] == b"\x1f\x8b" else ("zstd" if head[:4] == b"\x28\xb5\x2f\xfd" else "")
@@ -646,32 +651,67 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
     except BaseException:
         remove_tree(ctx, tmp)
         raise
-    diff_id = res["diff_id"]
+    return NewLayer(tmp, res["diff_id"], res["size"])
+
+
+def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: list[str] | tuple = (),
+                manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json") -> ImageRecord:
+    """Commit new layers and write an image whose config is `config`.
+
+    config["rootfs"]["diff_ids"] lists every layer, bottom first; `new_layers` are its last ones, the
+    rest must already be in the store (a base image's). The image id is the config's digest."""
+    from pypod.image.pull import now_iso
+    from pypod.store.layers import LayerRecord, chain_ids, hex_of
+
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    if [nl.diff_id for nl in new_layers] != diff_ids[len(diff_ids) - len(new_layers):]:
+        raise PypodError("storing image: the new layers do not match the config's diff ids")
+    chains = [hex_of(c) for c in chain_ids(diff_ids)]
+    raw = json.dumps(config, separators=(",", ":")).encode()
+    try:
+        with ctx.images.lock():
+            base = chains[: len(chains) - len(new_layers)]
+            missing = [c for c in base if not ctx.images.layers.exists(c)]
+            if missing:
+                raise PypodError(f"storing image: base layer {missing[0]} is not in storage")
+            for i, nl in enumerate(new_layers):
+                idx = len(base) + i
+                ctx.images.layers.commit(nl.tmp, LayerRecord(id=chains[idx], parent=chains[idx - 1] if idx else None,
+                                                             diff_id=nl.diff_id, size=nl.size, created=now_iso()))
+            digest = ctx.images.put_blob(raw)
+            image_id = digest.split(":", 1)[1]
+            rec = ctx.images.get(image_id) or ImageRecord(id=image_id, stored_at=now_iso())
+            rec.layers = chains
+            rec.created = config.get("created", "")
+            rec.size = sum((ctx.images.layers.get(c).size or 0) for c in chains)
+            rec.manifest_media_type = manifest_media_type
+            for n in names:
+                ctx.images.untag_everywhere(n, keep=image_id)
+                if n not in rec.names:
+                    rec.names.append(n)
+            ctx.images.save(rec)
+    finally:
+        for nl in new_layers:
+            if nl.tmp.exists():  # not committed: the same layer was already stored
+                remove_tree(ctx, nl.tmp)
+    return rec
+
+
+def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, name: str | None,
+                                comment: str = "", created_by: str = "") -> ImageRecord:
+    """`import`: one layer from a tar stream, stored as a new image with `config_patch` as its config."""
+    from pypod.image.platform import host_arch
+    from pypod.image.pull import now_iso
+
+    layer = unpack_to_temp_layer(ctx, stream)
     created = now_iso()
     config = {
         "created": created,
-        "architecture": __import__("pypod.image.platform", fromlist=["host_arch"]).host_arch(),
+        "architecture": host_arch(),
         "os": "linux",
         "config": config_patch,
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
         "history": [{"created": created, "created_by": created_by or "/bin/sh -c #(nop) ADD file in /",
                      **({"comment": comment} if comment else {})}],
     }
-    raw = json.dumps(config, separators=(",", ":")).encode()
-    import hashlib
-
-    image_id = hashlib.sha256(raw).hexdigest()
-    chain = hex_of(chain_ids([diff_id])[0])
-    with ctx.images.lock():
-        ctx.images.layers.commit(tmp, LayerRecord(id=chain, parent=None, diff_id=diff_id, size=res["size"],
-                                                   created=created))
-        ctx.images.put_blob(raw)
-        rec = ImageRecord(id=image_id, layers=[chain], created=created, size=res["size"], stored_at=created,
-                          manifest_media_type="application/vnd.oci.image.manifest.v1+json")
-        if name:
-            ctx.images.untag_everywhere(name, keep=image_id)
-            rec.names.append(name)
-        ctx.images.save(rec)
-    if tmp.exists():
-        remove_tree(ctx, tmp)
-    return rec
+    return store_image(ctx, config, [layer], [name] if name else [])

@@ -185,3 +185,18 @@ def test_root_mode_works_too(registry, tmp_path):
               as_root=True, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "root ok\n"
+
+
+def test_import_a_rootfs_then_run(clean_storage, shared_tmp):
+    tmp_path = shared_tmp
+    from tests.lib.rootfs import build_busybox_rootfs_tar
+
+    tar = tmp_path / "rootfs.tar"
+    build_busybox_rootfs_tar(str(tar))
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tar, 0o644)
+    r = ok("import", "--change", 'CMD ["echo", "from import"]', "--message", "seeded", str(tar), "mybox")
+    assert r.stdout.startswith("sha256:")
+    assert ok("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.strip() == "localhost/mybox:latest"
+    assert ok("run", "--rm", "mybox").stdout == "from import\n"
+    assert ok("image", "inspect", "--format", "{{.Comment}}", "mybox").stdout.strip() == "seeded"
