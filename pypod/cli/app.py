@@ -15,26 +15,33 @@ TYPE_CHECKING = False  # typing costs start-up time; the names below are for ann
 if TYPE_CHECKING:
     from typing import Optional
 
-# noun → module; each module's register(root) adds `pypod NOUN ...` and its top-level aliases.
+# noun → the modules whose register(root) add `pypod NOUN ...` verbs (and their top-level aliases);
+# a module not written yet is skipped.
 NOUNS = {
-    "image": "pypod.cli.image",
-    "system": "pypod.cli.system",
-    "login": "pypod.cli.login",
-    "container": "pypod.cli.container",
-    "inspect": "pypod.cli.inspect",
-    "completion": "pypod.cli.completion",
+    "image": ("pypod.cli.image", "pypod.cli.build", "pypod.cli.transport"),
+    "system": ("pypod.cli.system",),
+    "login": ("pypod.cli.login",),
+    "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport"),
+    "inspect": ("pypod.cli.inspect",),
+    "completion": ("pypod.cli.completion",),
+    "build": ("pypod.cli.build",),
+    "transport": ("pypod.cli.transport",),
+    "network": ("pypod.cli.network",),
+    "port": ("pypod.cli.network",),
+    "volume": ("pypod.cli.volume",),
 }
 # top-level command → the module that registers it
 ALIASES = {
     "pull": "image", "images": "image", "rmi": "image", "tag": "image", "untag": "image",
-    "history": "image", "import": "image", "push": "image", "save": "image", "load": "image",
+    "history": "image", "import": "image",
+    "build": "build", "commit": "build",
+    "push": "transport", "save": "transport", "load": "transport", "export": "transport", "diff": "transport",
     "version": "system", "info": "system",
     "logout": "login",
     "run": "container", "create": "container", "start": "container", "stop": "container",
     "kill": "container", "rm": "container", "ps": "container", "logs": "container", "exec": "container",
     "wait": "container", "restart": "container", "top": "container", "rename": "container",
     "pause": "container", "unpause": "container", "stats": "container", "healthcheck": "container",
-    "port": "container", "export": "container", "commit": "container", "diff": "container",
     "cp": "container", "attach": "container", "mount": "container", "unmount": "container",
 }
 
@@ -140,14 +147,19 @@ def build(argv: list[str]):
         wanted = [ALIASES[word]]
     else:
         wanted = list(NOUNS)
+    seen = set()
     for noun in wanted:
-        try:
-            mod = importlib.import_module(NOUNS[noun])
-        except ModuleNotFoundError as e:
-            if e.name == NOUNS[noun]:
+        for modname in NOUNS[noun]:
+            if modname in seen:
                 continue
-            raise
-        mod.register(root)
+            seen.add(modname)
+            try:
+                mod = importlib.import_module(modname)
+            except ModuleNotFoundError as e:
+                if e.name == modname:
+                    continue
+                raise
+            mod.register(root)
     return root
 
 

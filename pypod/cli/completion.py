@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from pypod.cli.params import Arg, Group, Opt
+from pypod.cli.params import Arg, Opt
 
-app = Group(help="Generate shell autocompletions")
 
 
 def _all_commands() -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pypod.cli.params import Arg, Group, Opt, ann_text
+from pypod.cli.params import Arg, Opt, ann_text
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
@@ -13,7 +13,6 @@ TYPE_CHECKING = False  # typing costs start-up time; the names below are for ann
 if TYPE_CHECKING:
     from typing import List, Optional
 
-app = Group(help="Manage containers", no_args_is_help=True)
 
 PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "CreatedHuman"),
               ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
@@ -553,6 +552,7 @@ def healthcheck_run(container: str = Arg(..., metavar="CONTAINER")):
 
 
 def register(root) -> None:
+    app = root.group("container", "Manage containers")
     ctxs = {"context_settings": _ARGS_CTX}
     for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),
                             ("kill", kill, {}), ("restart", restart, {}), ("rm", rm, {}), ("ps", ps, {}),
@@ -561,10 +561,7 @@ def register(root) -> None:
                             ("rename", rename, {}), ("exists", exists, {}), ("prune", prune, {}),
                             ("pause", pause, {}), ("unpause", unpause, {}), ("stats", stats, {})]:
         app.command(name, **extra)(fn)
-    root.add_typer(app, name="container")
-    hc = Group(help="Manage health checks on containers", no_args_is_help=True)
-    hc.command("run")(healthcheck_run)
-    root.add_typer(hc, name="healthcheck")
+    root.group("healthcheck", "Manage health checks on containers").command("run")(healthcheck_run)
     for name, fn, extra in [("create", create, ctxs), ("run", run, ctxs), ("start", start, {}), ("stop", stop, {}),
                             ("kill", kill, {}), ("restart", restart, {}), ("rm", rm, {}), ("ps", ps, {}),
                             ("logs", logs, {}), ("wait", wait, {}), ("exec", exec_, ctxs), ("top", top, {}),

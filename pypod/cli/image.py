@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pypod.cli.params import Arg, Group, Opt
+from pypod.cli.params import Arg, Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out, render
@@ -13,7 +13,6 @@ TYPE_CHECKING = False  # typing costs start-up time; the names below are for ann
 if TYPE_CHECKING:
     from typing import List, Optional
 
-app = Group(help="Manage images", no_args_is_help=True)
 
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"),
                  ("SIZE", "Size")]
@@ -322,6 +321,7 @@ def import_(
 
 
 def register(root) -> None:
+    app = root.group("image", "Manage images")
     app.command("pull")(pull)
     app.command("ls")(images)
     app.command("list", hidden=True)(images)
@@ -333,7 +333,6 @@ def register(root) -> None:
     app.command("untag")(untag)
     app.command("history")(history)
     app.command("import")(import_)
-    root.add_typer(app, name="image")
     root.command("pull", help="Pull an image from a registry")(pull)
     root.command("images", help="List images in local storage")(images)
     root.command("rmi", help="Remove one or more images from local storage")(rmi)

@@ -98,6 +98,15 @@ class Group:
     def add_typer(self, group: "Group", name: str) -> None:
         self.groups[name] = group
 
+    def group(self, name: str, help: str = "") -> "Group":
+        """The sub-group `name` (created on first use): several modules add verbs to one noun."""
+        g = self.groups.get(name)
+        if g is None:
+            g = self.groups[name] = Group(help=help)
+        elif help and not g.help:
+            g.help = help
+        return g
+
     def callback(self):
         def deco(fn):
             self.callback_fn = fn

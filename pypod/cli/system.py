@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pypod.cli.params import Group, Opt
+from pypod.cli.params import Opt
 
 from pypod.cli import state
 from pypod.cli.render import go_json, out
@@ -13,7 +13,6 @@ TYPE_CHECKING = False  # typing costs start-up time; the names below are for ann
 if TYPE_CHECKING:
     from typing import Optional
 
-app = Group(help="Manage pypod", no_args_is_help=True)
 
 
 def version(fmt: Optional[str] = Opt(None, "--format", "-f", help="Change the output format to JSON or a Go template")):
@@ -55,7 +54,7 @@ def info(fmt: Optional[str] = Opt(None, "--format", "-f", help="Change the outpu
 
 
 def register(root) -> None:
+    app = root.group("system", "Manage pypod")
     app.command("info")(info)
-    root.add_typer(app, name="system")
     root.command("version", help="Display the pypod version information")(version)
     root.command("info", help="Display pypod system information")(info)
