@@ -220,8 +220,8 @@ def apply_with_helpers(pid: int, m: IdMapping) -> str:
     """Run newuidmap and newgidmap (in parallel) for `pid`; '' on success, else the error text."""
     r, w = os.pipe()
     try:
-        pids = [_spawn_capture(newidmap_argv(find_helper("newuidmap") or "newuidmap", pid, m.uids), w),
-                _spawn_capture(newidmap_argv(find_helper("newgidmap") or "newgidmap", pid, m.gids), w)]
+        pids = [_spawn_capture(newidmap_argv(find_helper(tool) or tool, pid, ranges), w)
+                for tool, ranges in (("newuidmap", m.uids), ("newgidmap", m.gids))]
     except OSError as e:
         os.close(r)
         os.close(w)

@@ -6,8 +6,9 @@ one, the path: `OSError(errno, "mount: Operation not permitted", "/x")`.
 
 from __future__ import annotations
 
-import ctypes
 import os
+
+import _ctypes
 
 # --- namespaces (clone flags) ---
 CLONE_NEWNS = 0x00020000
@@ -68,10 +69,54 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "ppc64": 203,
                    "s390x": 217, "i686": 217, "i386": 217, "armv7l": 218, "armv6l": 218}
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_c_char_p = ctypes.c_char_p
-_c_ulong = ctypes.c_ulong
-_c_int = ctypes.c_int
+# A minimal ctypes on top of _ctypes: `import ctypes` costs ~5 ms in a fresh interpreter here
+# (it builds dozens of classes), and the supervisor's start-up time is the container's.
+
+
+class c_int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class c_long(_ctypes._SimpleCData):
+    _type_ = "l"
+
+
+class c_ulong(_ctypes._SimpleCData):
+    _type_ = "L"
+
+
+class c_uint32(_ctypes._SimpleCData):
+    _type_ = "I"
+
+
+class c_char_p(_ctypes._SimpleCData):
+    _type_ = "z"
+
+
+class c_uint64(_ctypes._SimpleCData):
+    _type_ = "Q"
+
+
+class c_void_p(_ctypes._SimpleCData):
+    _type_ = "P"
+
+
+class _Lib:
+    _handle = _ctypes.dlopen(None, 0)
+
+
+class _Func(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = c_int
+
+
+def _get_errno() -> int:
+    return _ctypes.get_errno()
+
+
+_c_char_p = c_char_p
+_c_ulong = c_ulong
+_c_int = c_int
 
 
 def _b(s: str | bytes | None) -> bytes | None:
@@ -81,14 +126,14 @@ def _b(s: str | bytes | None) -> bytes | None:
 
 
 def _fail(name: str, path: str | bytes | None = None) -> OSError:
-    e = ctypes.get_errno()
+    e = _get_errno()
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     return OSError(e, f"{name}: {os.strerror(e)}", path)
 
 
-def _fn(name: str, argtypes: list, restype=ctypes.c_int):
-    f = getattr(_libc, name)
+def _fn(name: str, argtypes: list, restype=c_int):
+    f = _Func((name, _Lib))
     f.argtypes = argtypes
     f.restype = restype
     return f
@@ -98,11 +143,12 @@ _mount = _fn("mount", [_c_char_p, _c_char_p, _c_char_p, _c_ulong, _c_char_p])
 _umount2 = _fn("umount2", [_c_char_p, _c_int])
 _unshare = _fn("unshare", [_c_int])
 _setns = _fn("setns", [_c_int, _c_int])
-_sethostname = _fn("sethostname", [_c_char_p, ctypes.c_size_t])
+_sethostname = _fn("sethostname", [_c_char_p, c_ulong])
 _prctl = _fn("prctl", [_c_int, _c_ulong, _c_ulong, _c_ulong, _c_ulong])
+_prctl_str = _fn("prctl", [_c_int, _c_char_p, _c_ulong, _c_ulong, _c_ulong])
 _chroot = _fn("chroot", [_c_char_p])
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+_syscall3 = _fn("syscall", [c_long, _c_char_p, _c_char_p], c_long)
+_mount_setattr = _fn("syscall", [c_long, c_int, _c_char_p, c_ulong, c_void_p, c_ulong], c_long)
 
 
 def mount(source: str | bytes | None, target: str | bytes, fstype: str | bytes | None = None,
@@ -139,6 +185,12 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     return r
 
 
+def set_process_name(name: str) -> None:
+    """PR_SET_NAME: the comm shown by ps (15 bytes at most)."""
+    if _prctl_str(PR_SET_NAME, name.encode()[:15], 0, 0, 0) < 0:
+        raise _fail("prctl")
+
+
 def chroot(path: str | bytes) -> None:
     if _chroot(_b(path)) != 0:
         raise _fail("chroot", path)
@@ -148,48 +200,70 @@ def pivot_root(new_root: str | bytes, put_old: str | bytes) -> None:
     nr = _SYS_PIVOT_ROOT.get(os.uname().machine)
     if nr is None:
         raise OSError(38, f"pivot_root: unsupported architecture {os.uname().machine}")
-    if _syscall(ctypes.c_long(nr), _c_char_p(_b(new_root)), _c_char_p(_b(put_old))) != 0:
+    if _syscall3(nr, _b(new_root), _b(put_old)) != 0:
         raise _fail("pivot_root", new_root)
 
 
 def statvfs_mount_flags(path: str | bytes) -> int:
-    """The MS_* flags of the mount holding `path` that a bind remount must keep."""
+    """The MS_* flags of the mount holding `path` that a bind remount must keep (in a user
+    namespace the kernel refuses a remount that changes a locked flag, atime mode included)."""
     st = os.statvfs(path).f_flag
-    return sum(ms for stf, ms in _ST_TO_MS if st & stf)
+    flags = sum(ms for stf, ms in _ST_TO_MS if st & stf)
+    if not st & (1024 | 4096):  # neither noatime nor relatime: strictatime
+        flags |= MS_STRICTATIME
+    return flags
+
+
+class _MountAttr(_ctypes.Structure):
+    _fields_ = [("attr_set", c_uint64), ("attr_clr", c_uint64), ("propagation", c_uint64),
+                ("userns_fd", c_uint64)]
+
+
+_SYS_MOUNT_SETATTR = 442  # the same on every architecture (new syscall numbering)
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+
+
+def mount_setattr_readonly(path: str | bytes, recursive: bool = True) -> None:
+    """mount_setattr(2) (Linux 5.12): make a mount — and with recursive, all below it —
+    read-only. OSError(ENOSYS) on older kernels."""
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    r = _mount_setattr(_SYS_MOUNT_SETATTR, AT_FDCWD, _b(path),
+                       AT_RECURSIVE if recursive else 0, _ctypes.byref(attr), 32)
+    if r != 0:
+        raise _fail("mount_setattr", path)
 
 
 # --- capabilities ---
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(_ctypes.Structure):
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _CapData(_ctypes.Structure):  # struct __user_cap_data_struct[2], flattened
+    _fields_ = [("effective0", c_uint32), ("permitted0", c_uint32), ("inheritable0", c_uint32),
+                ("effective1", c_uint32), ("permitted1", c_uint32), ("inheritable1", c_uint32)]
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
-_capget = _fn("capget", [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)])
-_capset = _fn("capset", [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)])
+_capget = _fn("capget", [_ctypes.POINTER(_CapHeader), _ctypes.POINTER(_CapData)])
+_capset = _fn("capset", [_ctypes.POINTER(_CapHeader), _ctypes.POINTER(_CapData)])
 
 
 def capget() -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of the calling thread as 64-bit masks."""
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _capget(ctypes.byref(hdr), data) != 0:
+    data = _CapData()
+    if _capget(_ctypes.byref(hdr), _ctypes.byref(data)) != 0:
         raise _fail("capget")
-    return tuple(data[0].__getattribute__(f) | (data[1].__getattribute__(f) << 32)
-                 for f in ("effective", "permitted", "inheritable"))  # type: ignore[return-value]
+    return (data.effective0 | data.effective1 << 32, data.permitted0 | data.permitted1 << 32,
+            data.inheritable0 | data.inheritable1 << 32)
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    for i in range(2):
-        sh = 32 * i
-        data[i].effective = (effective >> sh) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> sh) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> sh) & 0xFFFFFFFF
-    if _capset(ctypes.byref(hdr), data) != 0:
+    m = 0xFFFFFFFF
+    data = _CapData(effective & m, permitted & m, inheritable & m,
+                    effective >> 32 & m, permitted >> 32 & m, inheritable >> 32 & m)
+    if _capset(_ctypes.byref(hdr), _ctypes.byref(data)) != 0:
         raise _fail("capset")

@@ -8,7 +8,12 @@ privileges.
 
 from __future__ import annotations
 
+# Imported up front (builtin modules): code after pivot_root cannot import from the host.
+import _socket
+import _struct
+import fcntl
 import os
+import time
 
 from pypod.linux import libc
 
@@ -44,21 +49,43 @@ class Syscalls:
 
     def loopback_up(self) -> None:
         """Bring `lo` up in the current network namespace (ioctl SIOCSIFFLAGS)."""
-        import _socket
-        import fcntl
-        import struct
-
         s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM, 0)
         try:
-            ifr = struct.pack("16sH14x", b"lo", 0)
-            flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]
-            fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH14x", b"lo", flags | 0x1 | 0x40))
+            ifr = _struct.pack("16sH14x", b"lo", 0)
+            flags = _struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]
+            fcntl.ioctl(s.fileno(), 0x8914, _struct.pack("16sH14x", b"lo", flags | 0x1 | 0x40))
         finally:
             s.close()
 
     def mount_flags(self, path: str) -> int:
         """Flags of the mount at path that a bind remount must keep."""
         return libc.statvfs_mount_flags(path)
+
+    def readonly_recursive(self, target: str) -> None:
+        """Make a mount tree read-only, submounts included (mount_setattr)."""
+        libc.mount_setattr_readonly(target, recursive=True)
+
+    def fuse_overlayfs(self, binary: str, data: str, target: str) -> int:
+        """Mount with `fuse-overlayfs -f` (kept in the foreground, so its pid is known and the
+        supervisor can end it with the container); returns its pid once the mount is there.
+        Its stdio is /dev/null: it holds none of our pipes or the user's terminal."""
+        null = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
+        pid = os.posix_spawn(binary, [binary, "-f", "-o", data, target], dict(os.environ),
+                             file_actions=null)
+        needle = f" {target} ".encode()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open("/proc/self/mountinfo", "rb") as f:
+                if any(needle in line and b" - fuse" in line for line in f):
+                    return pid
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                raise OSError(5, f"fuse-overlayfs exited with status "
+                                 f"{os.waitstatus_to_exitcode(status)}", target)
+            time.sleep(0.002)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise OSError(110, "fuse-overlayfs did not mount in time", target)
 
     # --- file system preparation (real in both) ---
     def makedirs(self, path: str, mode: int = 0o755) -> None:
@@ -129,6 +156,14 @@ class RecordingSyscalls(Syscalls):
 
     def mount_flags(self, path) -> int:
         return self._mount_flags
+
+    def readonly_recursive(self, target) -> None:
+        self.calls.append(("readonly_recursive", target))
+        self._maybe_fail(("readonly_recursive", None))
+
+    def fuse_overlayfs(self, binary, data, target) -> int:
+        self.calls.append(("fuse_overlayfs", binary, data, target))
+        return 0
 
     def mounts(self) -> list[tuple]:
         return [c for c in self.calls if c[0] == "mount"]

@@ -3,6 +3,8 @@
   container init (pid 1) / exec child → supervisor / exec helper, on a CLOEXEC "status" pipe:
       Error{code, message}    set-up or execve failed (EOF without a message: execve succeeded)
       Warning{message}        a fallback worth saying once (e.g. fuse-overlayfs)
+      Ready{}                 pid 1 has pivoted and waits for "go" (the supervisor opens the
+                              -t pty on its devpts in between)
   set-up child → supervisor:
       Pid{pid}                the container's pid 1 (host pid)
   supervisor / exec helper → launcher (CLI), on fd 3 of the supervisor:
@@ -23,6 +25,7 @@ ERROR = "error"
 WARNING = "warning"
 EXIT = "exit"
 PID = "pid"
+READY = "ready"
 
 
 def encode(kind: str, **fields) -> bytes:

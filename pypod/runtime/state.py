@@ -16,6 +16,7 @@ Schema (every key always present):
   exec_ids          []
   pid_starttime, supervisor_starttime   /proc/PID/stat start times (pid reuse guard)
   rootless          whether the container runs in a user namespace
+  fuse_pid, fuse_starttime   the fuse-overlayfs daemon when the kernel refused overlayfs
 
 Writes are atomic (temp file, fsync, rename) under an fcntl lock on CONTAINER_DIR/state.lock.
 read_state() corrects stale state: "running"/"paused" with a dead supervisor (kill -9; the
@@ -44,7 +45,8 @@ def default_state() -> dict:
         "status": "created", "pid": 0, "supervisor_pid": 0, "started_at": "", "finished_at": "",
         "exit_code": None, "oom_killed": False, "error": "", "restart_count": 0, "health": None,
         "boot_id": proc.boot_id(), "exec_ids": [], "pid_starttime": None,
-        "supervisor_starttime": None, "rootless": os.geteuid() != 0,
+        "supervisor_starttime": None, "rootless": os.geteuid() != 0, "fuse_pid": 0,
+        "fuse_starttime": None,
     }
 
 
@@ -95,6 +97,22 @@ def write_state(container_dir: str, state: dict, *, fsync: bool = True) -> None:
     os.rename(tmp, path)
 
 
+def persist(container_dir: str) -> None:
+    """fsync state.json and its directory (after a write_state(fsync=False))."""
+    for path, flags in ((os.path.join(container_dir, STATE_FILE), os.O_RDONLY),
+                        (container_dir, os.O_RDONLY | os.O_DIRECTORY)):
+        try:
+            fd = os.open(path, flags | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def update_state(container_dir: str, changes: dict | None = None, *, fsync: bool = True,
                  **kw) -> dict:
     """Merge changes into state.json under the lock; returns the new state."""
@@ -132,7 +150,14 @@ def read_state(container_dir: str) -> dict:
         if _stale(st):
             # The supervisor records every exit; without it the container was SIGKILLed with it
             # (PDEATHSIG) or died with the machine.
+            fuse, fuse_start = st.get("fuse_pid"), st.get("fuse_starttime")
+            if fuse and proc.alive(fuse, fuse_start):
+                try:  # a fuse-overlayfs daemon the dead supervisor could not end
+                    os.kill(fuse, 15)
+                except OSError:
+                    pass
             st.update(status="exited", pid=0, supervisor_pid=0, pid_starttime=None,
+                      fuse_pid=0, fuse_starttime=None,
                       supervisor_starttime=None, exit_code=137, boot_id=proc.boot_id(),
                       finished_at=timestamp())
             try:

@@ -1,0 +1,425 @@
+"""The runtime API the engine calls: start / stop / kill / wait (exec is in exec.py).
+
+    start(spec, container_dir, *, foreground, stdin=None, stdout=None, stderr=None,
+          holder_dir=None) -> Started
+    stop(container_dir, timeout, signal=15) -> bool          (True: SIGKILL was needed)
+    kill(container_dir, sig) -> None
+    wait(container_dir, conditions=("stopped", "exited"), interval=0.25, timeout=None) -> int
+
+start() writes CONTAINER_DIR/spec.json and spawns the supervisor (a fresh lean python that
+daemonizes at once), then returns when the container's process has been exec'd — or raises
+LaunchError(message, exit_code) with 125 (set-up), 126 (cannot invoke) or 127 (not found).
+Safe to call from a multithreaded process (posix_spawn; the namespaces are made in the fresh
+process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from pypod.errors import PypodError
+from pypod.linux import proc
+from pypod.runtime import jsonlite, protocol
+from pypod.runtime import state as statemod
+
+FORWARD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+
+class LaunchError(PypodError):
+    """Starting (or exec'ing in) a container failed; exit_code is podman's (125/126/127)."""
+
+    def __init__(self, message: str, exit_code: int = 125):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _SigProxy:
+    """Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the container (podman's
+    sig-proxy). Installed before the supervisor is spawned, so a signal that arrives before
+    the container's pid is known is kept and delivered once it is."""
+
+    def __init__(self, terminal: bool = False, forward: bool = True):
+        import signal
+
+        self.pid = 0
+        self.supervisor_pid = 0
+        self.pending: list[int] = []
+        self.old: dict = {}
+        self.tty_fd = -1
+        self.tty_attrs = None
+        try:
+            for name in FORWARD_SIGNALS if forward else ():
+                s = getattr(signal, name)
+                self.old[s] = signal.signal(s, self._handler)
+            if terminal:  # the supervisor resizes the container's pty
+                self.old[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, self._winch)
+        except ValueError:  # not the main thread: no forwarding
+            pass
+
+    def _winch(self, signum, frame) -> None:
+        if self.supervisor_pid:
+            try:
+                os.kill(self.supervisor_pid, signum)
+            except OSError:
+                pass
+
+    def raw(self, fd: int) -> None:
+        """Put the user's terminal in raw mode while attached to a -t container."""
+        if not os.isatty(fd):
+            return
+        import termios
+        import tty
+
+        self.tty_fd = fd
+        self.tty_attrs = termios.tcgetattr(fd)
+        tty.setraw(fd)
+
+    def _handler(self, signum, frame) -> None:
+        if not self.pid:
+            self.pending.append(signum)
+            return
+        try:
+            os.kill(self.pid, signum)
+        except OSError:
+            pass
+
+    def target(self, pid: int) -> None:
+        self.pid = pid
+        pending, self.pending = self.pending, []
+        for s in pending:
+            self._handler(s, None)
+
+    def restore(self) -> None:
+        import signal
+
+        if self.tty_attrs is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(self.tty_fd, termios.TCSADRAIN, self.tty_attrs)
+            except termios.error:
+                pass
+            self.tty_attrs = None
+        for s, h in self.old.items():
+            signal.signal(s, h)
+        self.old = {}
+
+
+class Started:
+    """A started container: pid (host pid of its pid 1), supervisor_pid, warnings said."""
+
+    def __init__(self, container_dir: str, pid: int, supervisor_pid: int,
+                 reader: protocol.Reader | None, warnings: list[str],
+                 proxy: _SigProxy | None = None):
+        self.container_dir = container_dir
+        self.pid = pid
+        self.supervisor_pid = supervisor_pid
+        self.warnings = warnings
+        self._reader = reader
+        self._proxy = proxy
+        self._code: int | None = None
+
+    def wait(self) -> int:
+        """Foreground only: block until the container exits (its output fully relayed),
+        forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it; its exit code.
+        (The forwarding starts in start(foreground=True) and ends here.)"""
+        if self._code is not None:
+            return self._code
+        if self._reader is None:
+            return wait(self.container_dir)
+        try:
+            code = None
+            while True:
+                m = self._reader.next()
+                if m is None:
+                    break
+                if m.get("type") == protocol.EXIT:
+                    code = int(m.get("code") or 0)
+                    break
+        finally:
+            if self._proxy:
+                self._proxy.restore()
+            try:
+                os.close(self._reader.fd)
+            except OSError:
+                pass
+            self._reader = None
+        if code is None:  # the supervisor went away without a word
+            code = int(statemod.read_state(self.container_dir).get("exit_code") or 137)
+        self._code = code
+        return code
+
+
+def _fd_of(x) -> int:
+    return x if isinstance(x, int) else x.fileno()
+
+
+def _spec_dict(spec) -> dict:
+    if isinstance(spec, dict):
+        return spec
+    return spec.to_dict()
+
+
+def _write_spec(container_dir: str, spec: dict) -> None:
+    path = os.path.join(container_dir, "spec.json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(jsonlite.dumps(spec))
+    os.rename(tmp, path)
+
+
+def supervisor_argv(container_dir: str, *, foreground: bool, holder_dir: str | None) -> list[str]:
+    from pypod.linux.spawn import lean_python_argv
+
+    args = [container_dir, "--status-fd", "3"]
+    if foreground:
+        args.append("--foreground")
+    if holder_dir:
+        args += ["--holder-dir", holder_dir]
+    return lean_python_argv("pypod.runtime.supervisor", args)
+
+
+def _warn(msg: str) -> None:
+    print(msg if msg.startswith("WARN[") else f"WARN[0000] {msg}", file=sys.stderr, flush=True)
+
+
+def _warn_once(msg: str, notice_dir: str | None) -> None:
+    """Say a fallback once (per boot and user: the marker lives in the runtime dir)."""
+    if notice_dir:
+        key = "".join(c if c.isalnum() else "-" for c in msg.split(" (")[0].split(":")[0])[:80]
+        marker = os.path.join(notice_dir, f"notice-{key}")
+        if os.path.exists(marker):
+            return
+        try:
+            os.makedirs(notice_dir, 0o700, exist_ok=True)
+            with open(marker, "w"):
+                pass
+        except OSError:
+            pass
+    _warn(msg)
+
+
+def _notice_dir(holder_dir: str | None) -> str | None:
+    if holder_dir:
+        return os.path.dirname(holder_dir.rstrip("/"))
+    try:
+        from pypod import paths
+
+        return str(paths.default_run_root())
+    except Exception:  # noqa: BLE001 - a notice is not worth failing for
+        return None
+
+
+_fallback_warned = False
+
+
+def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None, stderr=None,
+          holder_dir: str | None = None) -> Started:
+    """Start the container described by `spec` (ContainerSpec or its dict)."""
+    global _fallback_warned
+    sd = _spec_dict(spec)
+    os.makedirs(container_dir, exist_ok=True)
+    st = statemod.read_state(container_dir)
+    if statemod.is_running(st) or proc.alive(st.get("supervisor_pid"),
+                                             st.get("supervisor_starttime")):
+        # (a live supervisor of an exited container: its restart policy is about to restart it)
+        raise LaunchError(f"container {sd.get('name') or sd.get('id')} is already running", 125)
+    try:
+        os.unlink(os.path.join(container_dir, statemod.STOP_MARKER))
+    except FileNotFoundError:
+        pass
+    _write_spec(container_dir, sd)
+    rootless = os.geteuid() != 0
+    if rootless:
+        if holder_dir is None:
+            from pypod import paths  # (userns.default_holder_dir, without importing ctypes)
+
+            holder_dir = str(paths.default_run_root() / "userns")
+        from pypod.linux import idmap
+
+        m = idmap.compute_mapping()
+        if m.single and not _fallback_warned:
+            _fallback_warned = True
+            _warn_once(m.warning(), _notice_dir(holder_dir))
+    proxy = _SigProxy(bool((sd.get("process") or {}).get("terminal"))) if foreground else None
+    try:
+        return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy)
+    except BaseException:
+        if proxy:
+            proxy.restore()
+        raise
+
+
+def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy) -> Started:
+    r, w = os.pipe()
+    actions: list[tuple] = []
+    if foreground:
+        if not (sd.get("process") or {}).get("stdin"):
+            actions.append((os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0))
+        elif stdin is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, _fd_of(stdin), 0))
+        if stdout is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, _fd_of(stdout), 1))
+        if stderr is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, _fd_of(stderr), 2))
+    else:
+        for fd in (0, 1, 2):
+            actions.append((os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0))
+    actions.append((os.POSIX_SPAWN_DUP2, w, 3))
+    argv = supervisor_argv(container_dir, foreground=foreground, holder_dir=holder_dir)
+    try:
+        pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions)
+    except OSError as e:
+        os.close(r)
+        os.close(w)
+        raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
+    os.close(w)
+    os.waitpid(pid, 0)  # it daemonizes at once
+    reader = protocol.Reader(r)
+    warnings: list[str] = []
+    while True:
+        m = reader.next()
+        if m is None:
+            os.close(r)
+            st = statemod.read_state(container_dir)
+            raise LaunchError(st.get("error") or "the supervisor exited before starting the "
+                              "container", int(st.get("exit_code") or 125))
+        t = m.get("type")
+        if t == protocol.WARNING:
+            warnings.append(m.get("message") or "")
+            _warn_once(m.get("message") or "", _notice_dir(holder_dir))
+        elif t == protocol.ERROR:
+            os.close(r)
+            raise LaunchError(m.get("message") or "start failed", int(m.get("code") or 125))
+        elif t == protocol.STARTED:
+            started = Started(container_dir, int(m["pid"]), int(m["supervisor_pid"]),
+                              reader if foreground else None, warnings, proxy)
+            if proxy:
+                proxy.supervisor_pid = started.supervisor_pid
+                proxy.target(started.pid)
+                if (sd.get("process") or {}).get("terminal"):
+                    proxy.raw(_fd_of(stdin) if stdin is not None else 0)
+            if not foreground:
+                os.close(r)
+            return started
+
+
+def _pidfd_wait(pid: int, start: int | None, timeout: float | None) -> bool:
+    """Wait until `pid` (the process with that start time) has exited; False on timeout."""
+    if not proc.alive(pid, start):
+        return True
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return not proc.alive(pid, start)
+    try:
+        if not proc.alive(pid, start):
+            return True
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            if p.poll(ms):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return not proc.alive(pid, start)
+    finally:
+        os.close(fd)
+
+
+def _not_running_error(container_dir: str, st: dict, what: str) -> LaunchError:
+    return LaunchError(f"can only {what} running containers. {os.path.basename(container_dir)} "
+                       f"is in state {st.get('status')}: container state improper", 125)
+
+
+def kill(container_dir: str, sig: int) -> None:
+    """Send `sig` to the container's pid 1 (rootless too: we own its user namespace)."""
+    st = statemod.read_state(container_dir)
+    if not statemod.is_running(st) or not st.get("pid"):
+        raise _not_running_error(container_dir, st, "kill")
+    pid = int(st["pid"])
+    if not proc.alive(pid, st.get("pid_starttime")):
+        return
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError as e:
+        raise LaunchError(f"kill container {pid}: {e.strerror}", 125)
+
+
+def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
+    """Signal, wait up to `timeout` s, then SIGKILL; ends the restart policy. Returns whether
+    SIGKILL was needed. Returns once the supervisor has recorded the exit."""
+    st = statemod.read_state(container_dir)
+    sup, sup_start = int(st.get("supervisor_pid") or 0), st.get("supervisor_starttime")
+    if statemod.is_running(st) or proc.alive(sup, sup_start):
+        # also between two runs of a restart policy: the supervisor must not start another
+        with open(os.path.join(container_dir, statemod.STOP_MARKER), "w"):
+            pass
+    if not statemod.is_running(st):
+        return False
+    pid, start = int(st.get("pid") or 0), st.get("pid_starttime")
+    killed = False
+    if pid and proc.alive(pid, start):
+        try:
+            os.kill(pid, signal)
+        except ProcessLookupError:
+            pass
+        if not _pidfd_wait(pid, start, max(0.0, float(timeout))):
+            killed = True
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            _pidfd_wait(pid, start, 10)
+    # the supervisor records the exit (and runs clean-up) right after
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        cur = statemod.read_state(container_dir)
+        if not statemod.is_running(cur) and cur.get("pid") != pid:
+            break
+        if sup and not proc.alive(sup, sup_start):
+            break
+        time.sleep(0.005)
+    return killed
+
+
+def _matches(st: dict, conditions) -> bool:
+    status = st.get("status")
+    for c in conditions:
+        c = c.lower()
+        if c == status:
+            return True
+        if c in ("stopped", "exited") and status in ("stopped", "exited"):
+            return True
+        if c in ("stopped", "exited") and status == "created" and st.get("error"):
+            return True  # failed to start: nothing to wait for
+        if c in ("healthy", "unhealthy") and (st.get("health") or {}).get("status") == c:
+            return True
+    return False
+
+
+def wait(container_dir: str, conditions=("stopped", "exited"), interval: float = 0.25,
+         timeout: float | None = None) -> int:
+    """Block until the state matches one of `conditions` (a status, or healthy/unhealthy);
+    the exit code. Wakes at once when the supervisor exits; polls every `interval` otherwise."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        st = statemod.read_state(container_dir)
+        if _matches(st, conditions):
+            return int(st.get("exit_code") or 0)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out waiting for {container_dir}")
+        sup = int(st.get("supervisor_pid") or 0)
+        step = interval if deadline is None else \
+            min(interval, max(0.0, deadline - time.monotonic()))
+        if sup and statemod.is_running(st):
+            _pidfd_wait(sup, st.get("supervisor_starttime"), step)
+        else:
+            time.sleep(step)

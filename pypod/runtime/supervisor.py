@@ -1,0 +1,703 @@
+"""The supervisor: podman's conmon, one fresh lean python per running container.
+
+    python -I -S -c <boot> pypod.runtime.supervisor CONTAINER_DIR --status-fd 3 [--foreground]
+                                                    [--holder-dir RUN_ROOT/userns]
+
+It daemonizes (the launcher reaps the short-lived first process), becomes a child subreaper and
+stays outside every container namespace. Per run:
+
+    supervisor ──fork──► set-up child: join/create the user namespace (rootless), unshare mnt,
+       ▲                 uts, ipc, pid (+net), mount the root fs; fork pid 1; report its pid; exit
+       └── reaps ◄────── container pid 1 (reparented to the supervisor): /proc /dev /sys …,
+                         pivot_root, hostname; waits for "go"; user, env, cwd; execve
+
+It relays and logs the container's stdout/stderr (k8s-file), records state.json, forwards signals
+sent to it, runs health checks and the restart policy, then the --rm clean-up, and exits: it lives
+exactly as long as the container. The container's pid 1 has PDEATHSIG=SIGKILL against it, so a
+killed supervisor never leaves an unrecorded container behind.
+
+Imports: the standard library's cheap modules only (no json, re, subprocess, dataclasses), plus
+pypod.linux and pypod.runtime modules that keep to that rule.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+import select
+import sys
+import time
+
+from pypod.linux import idmap, libc, proc, terminal, userns
+from pypod.linux.syscalls import Syscalls
+from pypod.runtime import exec as rexec
+from pypod.runtime import init, jsonlite, logs, protocol
+from pypod.runtime import state as statemod
+
+FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
+HEALTH_LOG_KEEP = 5
+HEALTH_OUTPUT_MAX = 4096
+RESTART_DELAY = 0.1
+
+
+class StartFailed(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _devnull() -> int:
+    return os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Supervisor:
+    def __init__(self, cdir: str, status_fd: int, foreground: bool, holder_dir: str | None):
+        self.cdir = cdir
+        self.status_fd = status_fd
+        self.foreground = foreground
+        self.holder_dir = holder_dir
+        with open(os.path.join(cdir, "spec.json"), "rb") as f:
+            self.spec = jsonlite.loads(f.read())
+        self.process = self.spec.get("process") or {}
+        self.rootless = os.geteuid() != 0
+        self.mapping = idmap.compute_mapping() if self.rootless else None
+        self.facts = init.HostFacts(
+            rootless=self.rootless,
+            gid5_mapped=(not self.rootless) or bool(self.mapping and self.mapping.has_gid(5)),
+            fuse_overlayfs=idmap.find_helper("fuse-overlayfs"))
+        self.merged = os.path.join(cdir, "merged")
+        self.log = logs.LogWriter(self.spec.get("log_path") or "")
+        self.pid1 = 0
+        self.pid1_status: int | None = None
+        self.relay = foreground
+        self.restart_count = 0
+        self.started_mono = 0.0
+        self.me = os.getpid()
+        self.me_start = proc.starttime(self.me)
+        # health
+        hc = self.spec.get("healthcheck") or None
+        test = (hc or {}).get("test") or []
+        self.health_on = bool(hc) and bool(test) and test[0] != "NONE" and \
+            float(hc.get("interval") or 0) > 0
+        self.hc = hc or {}
+        self.hc_pid = 0
+        self.hc_fd = -1
+        self.hc_out = b""
+        self.hc_started = ""
+        self.hc_deadline = 0.0
+        self.hc_next = 0.0
+        self.hc_timed_out = False
+        self.health: dict | None = None
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.mnt_fd = -1
+        self.go_w = -1
+        self.master = -1  # the pty master with -t
+        self.fuse_pid = 0
+        self.stdin_open = False
+
+    # ------------------------------------------------------------------ plumbing
+    def say(self, kind: str, **fields) -> None:
+        if self.status_fd >= 0 and not protocol.send(self.status_fd, kind, **fields):
+            os.close(self.status_fd)
+            self.status_fd = -1
+
+    def install_signals(self) -> None:
+        _signal.set_wakeup_fd(self.wake_w)
+
+        def handler(signum, frame):
+            pass
+
+        for name in ("SIGCHLD", *FORWARDED):
+            _signal.signal(getattr(_signal, name), handler)
+
+    def write_files(self) -> None:
+        sp = self.spec
+        files = {".containerenv": "",
+                 "hostname": (sp.get("hostname", "") + "\n") if sp.get("hostname_file", True)
+                 and sp.get("hostname") else None,
+                 "hosts": sp.get("hosts") or None,
+                 "resolv.conf": sp.get("resolv_conf") or None}
+        for name, text in files.items():
+            path = os.path.join(self.cdir, name)
+            if text is None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with open(path, "w") as f:
+                f.write(text)
+        os.makedirs(self.merged, exist_ok=True)
+
+    def stop_requested(self) -> bool:
+        return os.path.exists(os.path.join(self.cdir, statemod.STOP_MARKER))
+
+    # ------------------------------------------------------------------ child processes
+    def _setup_child(self, fds: dict, close: list[int]) -> None:
+        """In the forked set-up child; never returns."""
+        st_w = fds["status"]
+        try:
+            init.reset_signals()
+            for fd in close:
+                os.close(fd)
+            if self.rootless:
+                userns.enter(self.mapping, self.holder_dir)
+            flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
+            if self.spec.get("network") != "host":
+                flags |= libc.CLONE_NEWNET
+            libc.unshare(flags)
+            sc = Syscalls()
+            for w in init.mount_rootfs(sc, self.spec.get("rootfs") or {}, self.merged, self.facts):
+                protocol.send(st_w, protocol.WARNING, message=w)
+            # the pid namespace only now: a fuse-overlayfs daemon started above must not become
+            # (and, daemonizing, kill) its pid 1
+            libc.unshare(libc.CLONE_NEWPID)
+            pid1 = os.fork()
+            if pid1 == 0:
+                self._container_init(sc, fds)
+            protocol.send(st_w, protocol.PID, pid=pid1, fuse_pid=self.facts.fuse_pid)
+        except BaseException as e:  # noqa: BLE001 - reported to the launcher
+            init.fail(st_w, e)
+        os._exit(0)
+
+    def _container_init(self, sc: Syscalls, fds: dict) -> None:
+        """pid 1 of the container; never returns."""
+        st_w = fds["status"]
+        try:
+            os.setsid()
+            os.dup2(fds["stdin"], 0)
+            os.dup2(fds["stdout"], 1)
+            os.dup2(fds["stderr"], 2)
+            for w in init.setup_mounts(sc, self.spec, self.cdir, self.merged, self.facts):
+                protocol.send(st_w, protocol.WARNING, message=w)
+            init.pivot(sc, self.merged)
+            init.finish_namespaces(sc, self.spec)
+            protocol.send(st_w, protocol.READY)
+            go = os.read(fds["go"], 64)
+            if not go.startswith((b"g", b"t")):
+                os._exit(137)  # the supervisor went away
+            if go.startswith(b"t"):  # -t: the supervisor opened a pty on our devpts
+                pts = f"/dev/pts/{int(go[1:].strip())}"
+                terminal.make_controlling(pts)
+                try:
+                    sc.create_file("/dev/console", 0o600)
+                    sc.mount(pts, "/dev/console", None, libc.MS_BIND)
+                except OSError:
+                    pass
+            init.exec_process(self.process, hostname=self.spec.get("hostname") or "",
+                              container_id=self.spec.get("id") or "", alive_fd=fds["go"])
+        except BaseException as e:  # noqa: BLE001
+            init.fail(st_w, e)
+        os._exit(125)
+
+    # ------------------------------------------------------------------ one run
+    def start_container(self, first: bool) -> tuple[int, int]:
+        """Fork the set-up child, get pid 1 exec'd; returns (stdout fd, stderr fd) to relay.
+        Raises StartFailed."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        st_r, st_w = os.pipe()
+        go_r, go_w = os.pipe()
+        stdin = 0 if (first and self.foreground and self.process.get("stdin")) else _devnull()
+        fds = {"stdin": stdin, "stdout": out_w, "stderr": err_w, "status": st_w, "go": go_r}
+        close = [out_r, err_r, st_r, go_w, self.wake_r, self.wake_w]
+        if self.status_fd >= 0:
+            close.append(self.status_fd)
+        if self.log.fd >= 0:
+            close.append(self.log.fd)
+        if self.hc_fd >= 0:
+            close.append(self.hc_fd)
+        setup_pid = os.fork()
+        if setup_pid == 0:
+            self._setup_child(fds, close)
+        for fd in (out_w, err_w, st_w, go_r):
+            os.close(fd)
+        if stdin != 0:
+            os.close(stdin)
+        reader = protocol.Reader(st_r)
+        pid1 = 0
+        error: dict | None = None
+        warnings: list[str] = []
+        while True:
+            m = reader.next()
+            if m is None:
+                break
+            t = m.get("type")
+            if t == protocol.PID:
+                pid1 = int(m["pid"])
+                # a fuse-overlayfs daemon (fallback) lives in the container's mount namespace
+                # and, reparented to us, must be ended with the container
+                self.fuse_pid = int(m.get("fuse_pid") or 0)
+                break
+            if t == protocol.WARNING:
+                warnings.append(m.get("message", ""))
+            elif t == protocol.ERROR:
+                error = m
+                break
+        _, st = os.waitpid(setup_pid, 0)
+        if pid1:
+            # pid 1 is ours now (subreaper); let it exec
+            self.pid1 = pid1
+            self.pid1_status = None
+            # Hold the container's mount namespace: otherwise its teardown (umount of every
+            # mount, an RCU grace period: tens of ms) delays pid 1's exit notification. We drop
+            # it after the exit is recorded and reported.
+            try:
+                self.mnt_fd = os.open(f"/proc/{pid1}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self.mnt_fd = -1
+            if self.rootless and self.holder_dir:
+                userns.register_holder(self.holder_dir, pid1)
+            go = b"g"
+            if self.process.get("terminal"):
+                # the pty comes from pid 1's own devpts: wait until it has pivoted
+                while True:
+                    m = reader.next()
+                    if m is None or m.get("type") in (protocol.READY, protocol.ERROR):
+                        break
+                    if m.get("type") == protocol.WARNING:
+                        warnings.append(m.get("message", ""))
+                if m is None or m.get("type") == protocol.ERROR:
+                    error = m or {"code": 125, "message": "container set-up failed"}
+                    go = b""
+            if go and self.process.get("terminal"):
+                try:
+                    self.master, n = terminal.open_master(f"/proc/{pid1}/root/dev/pts/ptmx")
+                    terminal.copy_winsize((0, 1, 2), self.master)
+                    go = b"t%d\n" % n
+                except OSError as e:
+                    error = {"code": 125, "message": f"allocate a terminal: {e.strerror}"}
+                    go = b""
+            if go:
+                os.write(go_w, go)
+            else:
+                try:
+                    os.kill(pid1, 9)
+                except OSError:
+                    pass
+            while True:
+                m = reader.next()
+                if m is None:
+                    break
+                if m.get("type") == protocol.WARNING:
+                    warnings.append(m.get("message", ""))
+                elif m.get("type") == protocol.ERROR and error is None:
+                    error = m
+        os.close(st_r)
+        for w in warnings:
+            self.say(protocol.WARNING, message=w)
+        if error is None and not pid1:
+            error = {"code": 125,
+                     "message": f"container set-up failed (exit status {_exit_code(st)})"}
+        if error is not None:
+            if pid1:
+                self.reap(block_for=pid1)
+                self.unregister()
+            os.close(go_w)
+            for fd in (out_r, err_r):
+                self.drain_to_log(fd)
+                os.close(fd)
+            self.close_master()
+            self.release_mnt()
+            raise StartFailed(int(error.get("code") or 125), error.get("message") or "failed")
+        self.go_w = go_w
+        return out_r, err_r
+
+    def drain_to_log(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                data = os.read(fd, 65536)
+                if not data:
+                    return
+                self.log.write("stderr", data)
+        except (BlockingIOError, OSError):
+            return
+
+    def close_master(self) -> None:
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+    def release_mnt(self) -> None:
+        if self.mnt_fd >= 0:
+            os.close(self.mnt_fd)
+            self.mnt_fd = -1
+        if self.fuse_pid:
+            pid, self.fuse_pid = self.fuse_pid, 0
+            try:
+                os.kill(pid, _signal.SIGTERM)
+                for _ in range(500):
+                    done, _st = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    time.sleep(0.002)
+                else:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+            except (OSError, ChildProcessError):
+                pass
+
+    def unregister(self) -> None:
+        if self.rootless and self.holder_dir and self.pid1:
+            userns.unregister_holder(self.holder_dir, self.pid1)
+
+    def reap(self, block_for: int = 0) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block_for else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid1:
+                self.pid1_status = status
+            elif pid == self.hc_pid:
+                self.health_done(status)
+            if block_for and pid == block_for:
+                return
+
+    def forward(self, sig: int) -> None:
+        if self.pid1 and self.pid1_status is None:
+            try:
+                os.kill(self.pid1, sig)
+            except OSError:
+                pass
+
+    def write_state(self, fsync: bool = True, **changes) -> None:
+        try:
+            statemod.update_state(self.cdir, changes, fsync=fsync)
+        except OSError:
+            pass  # the container dir is gone (removed under us): nothing to record
+
+    # ------------------------------------------------------------------ health checks
+    def health_reset(self) -> None:
+        if not self.health_on:
+            self.health = None
+            return
+        self.health = {"status": "starting", "failing_streak": 0, "log": []}
+        self.hc_next = time.monotonic() + float(self.hc.get("interval") or 30)
+
+    def health_start(self) -> None:
+        test = list(self.hc.get("test") or [])
+        if test[0] == "CMD-SHELL":
+            args = ["/bin/sh", "-c", " ".join(test[1:])]
+        elif test[0] == "CMD":
+            args = test[1:]
+        else:
+            args = test
+        process = dict(self.process, args=args, terminal=False, stdin=False)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 125
+            try:
+                init.reset_signals()
+                os.close(r)
+                null = _devnull()
+                os.dup2(null, 0)
+                os.dup2(w, 1)
+                os.dup2(w, 2)
+                code = rexec.run_in_container(self.pid1, process, rootless=self.rootless,
+                                              hostname=self.spec.get("hostname") or "",
+                                              container_id=self.spec.get("id") or "",
+                                              status_fd=-1)
+            except BaseException as e:  # noqa: BLE001
+                try:
+                    os.write(2, f"{e}\n".encode())
+                except OSError:
+                    pass
+            os._exit(code)
+        os.close(w)
+        os.set_blocking(r, False)
+        self.hc_pid, self.hc_fd, self.hc_out = pid, r, b""
+        self.hc_started = logs.timestamp()
+        self.hc_timed_out = False
+        self.hc_deadline = time.monotonic() + float(self.hc.get("timeout") or 30)
+
+    def health_read(self) -> None:
+        try:
+            while True:
+                data = os.read(self.hc_fd, 65536)
+                if not data:
+                    break
+                if len(self.hc_out) < HEALTH_OUTPUT_MAX:
+                    self.hc_out += data[:HEALTH_OUTPUT_MAX - len(self.hc_out)]
+        except (BlockingIOError, OSError):
+            pass
+
+    def health_done(self, status: int) -> None:
+        if self.hc_fd >= 0:
+            self.health_read()
+            self.poller_unregister(self.hc_fd)
+            os.close(self.hc_fd)
+            self.hc_fd = -1
+        self.hc_pid = 0
+        code = _exit_code(status)
+        output = self.hc_out.decode(errors="replace")
+        if self.hc_timed_out:
+            code = 1
+            output = f"healthcheck command timed out after {self.hc.get('timeout')}s"
+        h = self.health or {"status": "starting", "failing_streak": 0, "log": []}
+        entry = {"start": self.hc_started, "end": logs.timestamp(), "exit_code": code,
+                 "output": output}
+        h["log"] = (h.get("log") or [])[-(HEALTH_LOG_KEEP - 1):] + [entry]
+        in_start_period = time.monotonic() - self.started_mono < float(
+            self.hc.get("start_period") or 0)
+        if code == 0:
+            h["status"] = "healthy"
+            h["failing_streak"] = 0
+        elif not in_start_period:
+            h["failing_streak"] = int(h.get("failing_streak") or 0) + 1
+            if h["failing_streak"] >= int(self.hc.get("retries") or 3):
+                h["status"] = "unhealthy"
+        self.health = h
+        self.hc_next = time.monotonic() + float(self.hc.get("interval") or 30)
+        if self.pid1_status is None:
+            self.write_state(fsync=False, health=h)
+
+    def poller_unregister(self, fd: int) -> None:
+        try:
+            self.poller.unregister(fd)
+        except (KeyError, AttributeError):
+            pass
+
+    # ------------------------------------------------------------------ the loop
+    def run_once(self, first: bool) -> int:
+        out_r, err_r = self.start_container(first)
+        self.started_mono = time.monotonic()
+        self.health_reset()
+        # not fsynced: a crash makes "running" stale anyway, and read_state corrects it by
+        # the boot id; the exit record is made durable
+        self.write_state(fsync=False, status="running", pid=self.pid1,
+                         pid_starttime=proc.starttime(self.pid1), fuse_pid=self.fuse_pid,
+                         fuse_starttime=proc.starttime(self.fuse_pid) if self.fuse_pid else None,
+                         supervisor_pid=self.me, supervisor_starttime=self.me_start,
+                         started_at=logs.timestamp(), finished_at="", error="", exit_code=0,
+                         restart_count=self.restart_count, health=self.health,
+                         rootless=self.rootless)
+        self.say(protocol.STARTED, pid=self.pid1, supervisor_pid=self.me)
+        streams = {out_r: "stdout", err_r: "stderr"}
+        if self.master >= 0:
+            streams[self.master] = "stdout"  # a terminal has one stream
+        poller = self.poller = select.poll()
+        for fd in streams:
+            poller.register(fd, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        # -it: relay our stdin to the pty (without -t the container has our stdin itself)
+        self.stdin_open = self.master >= 0 and first and self.foreground and \
+            bool(self.process.get("stdin"))
+        if self.stdin_open:
+            poller.register(0, select.POLLIN)
+        while streams or self.pid1_status is None:
+            timeout = -1
+            now = time.monotonic()
+            if self.health_on and self.pid1_status is None:
+                due = self.hc_deadline if self.hc_pid else self.hc_next
+                timeout = max(0, int((due - now) * 1000) + 1)
+            for fd, ev in poller.poll(timeout):
+                if fd in streams:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:  # EIO: a pty whose slave side is all closed
+                        data = b""
+                    if not data:
+                        poller.unregister(fd)
+                        if fd == self.master:
+                            self.close_master()
+                            if self.stdin_open:
+                                self.stdin_open = False
+                                self.poller_unregister(0)
+                        else:
+                            os.close(fd)
+                        del streams[fd]
+                        continue
+                    self.log.write(streams[fd], data)
+                    if self.relay:
+                        self.relay_out(1 if streams[fd] == "stdout" else 2, data)
+                elif fd == 0 and self.stdin_open:
+                    self.relay_stdin()
+                elif fd == self.wake_r:
+                    self.handle_signals()
+                elif fd == self.hc_fd:
+                    self.health_read()
+            self.reap()
+            if self.health_on and self.pid1_status is None:
+                now = time.monotonic()
+                if self.hc_pid and now >= self.hc_deadline and not self.hc_timed_out:
+                    self.hc_timed_out = True
+                    try:
+                        os.kill(self.hc_pid, 9)
+                    except OSError:
+                        pass
+                elif not self.hc_pid and now >= self.hc_next:
+                    self.health_start()
+                    if self.hc_fd >= 0:
+                        poller.register(self.hc_fd, select.POLLIN)
+        poller.unregister(self.wake_r)
+        os.close(self.go_w)
+        self.unregister()
+        if self.hc_pid:  # a check still running against a dead container
+            try:
+                os.kill(self.hc_pid, 9)
+            except OSError:
+                pass
+            self.reap(block_for=self.hc_pid)
+        return _exit_code(self.pid1_status or 0)
+
+    def relay_out(self, fd: int, data: bytes) -> None:
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError:
+            self.relay = False  # the reader went away; keep logging
+
+    def relay_stdin(self) -> None:
+        try:
+            data = os.read(0, 65536)
+        except OSError:
+            data = b""
+        if not data:  # EOF on our stdin: end of input for the terminal (^D)
+            self.stdin_open = False
+            self.poller_unregister(0)
+            data = b"\x04"
+        try:
+            while data and self.master >= 0:
+                data = data[os.write(self.master, data):]
+        except OSError:
+            pass
+
+    def handle_signals(self) -> None:
+        try:
+            sigs = os.read(self.wake_r, 512)
+        except BlockingIOError:
+            return
+        for s in set(sigs):
+            if s == _signal.SIGCHLD:
+                continue
+            if s == _signal.SIGWINCH:
+                if self.master >= 0:
+                    terminal.copy_winsize((0, 1, 2), self.master)
+                continue
+            self.forward(s)
+
+    def should_restart(self, code: int) -> bool:
+        policy = (self.spec.get("restart_policy") or "no").split(":")[0]
+        if policy in ("", "no") or self.stop_requested():
+            return False
+        if policy in ("always", "unless-stopped"):
+            return True
+        if policy == "on-failure":
+            limit = int(self.spec.get("restart_max") or 0)
+            tail = (self.spec.get("restart_policy") or "").partition(":")[2]
+            if not limit and tail.isdigit():  # "on-failure:N" given as one string
+                limit = int(tail)
+            return code != 0 and (limit <= 0 or self.restart_count < limit)
+        return False
+
+    def run(self) -> int:
+        self.write_files()
+        self.install_signals()
+        first = True
+        code = 0
+        while True:
+            try:
+                code = self.run_once(first)
+            except StartFailed as e:
+                self.write_state(status="created" if first else "exited", pid=0,
+                                 supervisor_pid=0, error=e.message, exit_code=e.code,
+                                 finished_at=logs.timestamp() if not first else "",
+                                 restart_count=self.restart_count)
+                self.say(protocol.ERROR, code=e.code, message=e.message)
+                code = e.code
+                break
+            # Publish (atomic rename), report, then make it durable: the launcher need not
+            # wait for the journal commit.
+            self.write_state(fsync=False, status="exited", pid=0, exit_code=code,
+                             finished_at=logs.timestamp(),
+                             supervisor_pid=self.me if self.should_restart(code) else 0,
+                             health=self.health)
+            self.say(protocol.EXIT, code=code)
+            self.release_mnt()
+            statemod.persist(self.cdir)
+            if not self.should_restart(code):
+                break
+            time.sleep(RESTART_DELAY)
+            if self.stop_requested():
+                break
+            self.restart_count += 1
+            first = False
+        self.log.close()
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1
+        self.cleanup()
+        return code
+
+    def cleanup(self) -> None:
+        argv = self.spec.get("cleanup_argv")
+        if not (self.spec.get("auto_remove") and argv):
+            return
+        try:
+            null = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+            pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=null)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+
+
+def main(argv: list[str]) -> None:
+    if not argv:
+        print("usage: supervisor CONTAINER_DIR [--status-fd N] [--foreground] "
+              "[--holder-dir DIR]", file=sys.stderr)
+        os._exit(125)
+    cdir = argv[0]
+    status_fd, foreground, holder_dir = -1, False, None
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "--status-fd":
+            status_fd = int(argv[i + 1])
+            i += 1
+        elif a == "--foreground":
+            foreground = True
+        elif a == "--holder-dir":
+            holder_dir = argv[i + 1]
+            i += 1
+        i += 1
+    # No stray descriptor of whoever started us may reach the container.
+    keep = max(status_fd, 2)
+    os.closerange(keep + 1, 1 << 20)
+    if status_fd > 3:
+        os.closerange(3, status_fd)
+    if status_fd >= 0:
+        os.set_inheritable(status_fd, False)
+    # Daemonize: the launcher reaps this first process at once; the supervisor is nobody's child.
+    if os.fork() != 0:
+        os._exit(0)
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    try:
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        libc.set_process_name("pypod-conmon")
+    except OSError:
+        pass
+    try:
+        sup = Supervisor(cdir, status_fd, foreground, holder_dir)
+    except Exception as e:  # noqa: BLE001
+        if status_fd >= 0:
+            protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {e}")
+        os._exit(125)
+    code = sup.run()
+    os._exit(code & 0xFF)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
