@@ -620,9 +620,8 @@ def _find_driver_pid(pid: int) -> int:
     raise AssertionError("driver process not found")
 
 
+@pytest.mark.parametrize("mode", ["rootless"], indirect=True)
 def test_shared_user_namespace(mode):
-    if not mode.rootless:
-        pytest.skip("rootless only")
     c1, r1 = mode.start(["sleep", "100"])
     c2, r2 = mode.start(["sleep", "100"])
     try:
