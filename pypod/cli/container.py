@@ -506,8 +506,15 @@ def _cgroups_unavailable(what: str):
 def pause(names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
           all_: bool = Opt(False, "--all", "-a", help="Pause all running containers")):
     """Pause all the processes in one or more containers."""
+    import os
+
+    from pypod.errors import PypodError
+
     for n in _names_or_latest(names or [], False, all_):
         _get(n)
+    if _ctx().rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        raise PypodError("can not pause containers on rootless containers with cgroup V1: this container does "
+                         "not have a cgroup")
     _cgroups_unavailable("pause")
 
 

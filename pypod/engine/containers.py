@@ -285,7 +285,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     for key in ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus", "blkio_weight"):
         if opts.resources.get(key) not in (None, "", 0):
             if ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-                _warn("Resource limits are not supported and ignored on cgroups V1 rootless systems")
+                sys.stderr.write("Resource limits are not supported and ignored on cgroups V1 rootless systems\n")
                 break
     entry = _entrypoint(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
     if opts.command:
@@ -1074,7 +1074,7 @@ def top(ctx: Context, rec: ContainerRecord) -> list[list[str]]:
             continue
         user = _container_user_name(ctx, rec, uid_inner)
         rows.append([user, nspid, ppid_ns, f"{(cpu / elapsed * 100) if elapsed > 0 else 0:.3f}",
-                     _go_duration(elapsed), "?", _cpu_time(cpu), args])
+                     _go_duration(elapsed), "?", _go_duration(cpu), args])
     return rows
 
 
@@ -1095,16 +1095,24 @@ def _container_user_name(ctx: Context, rec: ContainerRecord, uid: int) -> str:
 
 
 def _go_duration(s: float) -> str:
-    s = max(0.0, s)
-    if s < 60:
-        return f"{s:.9f}s".rstrip("0").rstrip(".") + ("" if s % 1 else "") if s % 1 else f"{int(s)}s"
-    m, sec = divmod(s, 60)
-    if m < 60:
-        return f"{int(m)}m{sec:.9f}".rstrip("0").rstrip(".") + "s"
-    h, m = divmod(m, 60)
-    return f"{int(h)}h{int(m)}m{sec:.9f}".rstrip("0").rstrip(".") + "s"
+    """Go's time.Duration.String() (podman prints ELAPSED and TIME this way)."""
+    ns = max(0, int(round(s * 1e9)))
+    if ns == 0:
+        return "0s"
 
+    def frac(n: int, unit: int) -> str:
+        whole, rest = divmod(n, unit)
+        digits = len(str(unit)) - 1
+        return str(whole) + (("." + f"{rest:0{digits}d}".rstrip("0")) if rest else "")
 
-def _cpu_time(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+    if ns < 1000:
+        return f"{ns}ns"
+    if ns < 1_000_000:
+        return frac(ns, 1000) + "µs"
+    if ns < 1_000_000_000:
+        return frac(ns, 1_000_000) + "ms"
+    h, rem = divmod(ns, 3600 * 10**9)
+    m, rem = divmod(rem, 60 * 10**9)
+    out = (f"{h}h" if h else "") + (f"{m}m" if h or m else "")
+    return out + frac(rem, 10**9) + "s"
+

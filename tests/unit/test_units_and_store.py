@@ -107,3 +107,20 @@ def test_signals():
     assert parse_signal("KILL") == 9 and parse_signal("SIGTERM") == 15 and parse_signal("2") == 2
     with pytest.raises(InvalidArgument):
         parse_signal("SIGNOPE")
+
+
+def test_go_duration_strings():
+    from pypod.engine.containers import _go_duration
+
+    assert [_go_duration(v) for v in (0, 1.851912377, 0.5, 61.5, 3725.25)] == \
+        ["0s", "1.851912377s", "500ms", "1m1.5s", "1h2m5.25s"]
+
+
+def test_record_defaults_are_fresh_and_round_trip():
+    from pypod.store.images import ImageRecord
+
+    a, b = ImageRecord(id="x"), ImageRecord(id="y")
+    a.names.append("n")
+    assert b.names == [] and ImageRecord.from_dict(a.to_dict()) == a
+    with pytest.raises(TypeError):
+        ImageRecord(nope=1)
