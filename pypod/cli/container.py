@@ -542,18 +542,10 @@ def stats(names: List[str] = Arg(None, metavar="[CONTAINER...]"),
 
 def healthcheck_run(container: str = Arg(..., metavar="CONTAINER")):
     """Run the health check of a container."""
-    from pypod.errors import ExitCode, PypodError
-    from pypod.runtime import health
+    from pypod.errors import ExitCode
 
     ctx = _ctx()
-    rec = _get(container)
-    st = _eng().state_of(ctx, rec)
-    if not rec.options.get("healthcheck"):
-        raise PypodError(f"container {rec.id} has no defined healthcheck")
-    if st.get("status") != "running":
-        raise PypodError(f"container {rec.id} is not running")
-    status = health.run_once(str(_eng().store(ctx).dir(rec.id)))
-    if status != "healthy":
+    if not _eng().healthcheck_run(ctx, _get(container)):
         out("unhealthy")
         raise ExitCode(1)
 

@@ -200,3 +200,64 @@ def test_import_a_rootfs_then_run(clean_storage, shared_tmp):
     assert ok("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.strip() == "localhost/mybox:latest"
     assert ok("run", "--rm", "mybox").stdout == "from import\n"
     assert ok("image", "inspect", "--format", "{{.Comment}}", "mybox").stdout.strip() == "seeded"
+
+
+def test_logs_options_ps_filters_and_small_verbs(busybox):
+    r = pypod("run", "--name", "talker", busybox, "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; echo oops >&2; exit 2")
+    assert (r.returncode, r.stderr) == (2, "oops\n")
+    r = ok("logs", "--tail", "2", "talker")  # the last two lines of both streams, as podman counts
+    assert (r.stdout, r.stderr) == ("line5\n", "oops\n")
+    r = ok("logs", "-t", "talker")
+    first = r.stdout.splitlines()[0]
+    ts, text = first.split(" ", 1)
+    assert text == "line1" and ts[:4].isdigit() and "T" in ts
+    assert ok("logs", "--since", "2000-01-01T00:00:00Z", "talker").stdout.count("line") == 5
+    assert ok("logs", "--until", "2000-01-01T00:00:00Z", "talker").stdout == ""
+    ok("run", "-d", "--name", "alive", "--label", "tier=web", busybox, "sleep", "1000")
+    q = lambda *f: ok("ps", "-a", "--format", "{{.Names}}", *f).stdout.split()  # noqa: E731
+    assert q("--filter", "status=exited") == ["talker"]
+    assert q("--filter", "exited=2") == ["talker"]
+    assert q("--filter", "label=tier=web") == ["alive"]
+    assert q("--filter", "name=^tal") == ["talker"]
+    assert sorted(q("--filter", f"ancestor={busybox}")) == ["alive", "talker"]
+    assert ok("ps", "-l", "--format", "{{.Names}}").stdout.split() == ["alive"]
+    assert len(ok("ps", "-a", "-n", "1", "-q").stdout.split()) == 1
+    assert ok("ps", "--no-trunc", "-q").stdout.strip() == ok("inspect", "--format", "{{.Id}}", "alive").stdout.strip()
+    top = ok("top", "alive").stdout.splitlines()
+    assert top[0].split()[:3] == ["USER", "PID", "PPID"] and "sleep 1000" in top[1]
+    ok("rename", "alive", "renamed")
+    assert ok("container", "exists", "renamed").returncode == 0
+    assert pypod("container", "exists", "alive").returncode == 1
+    assert ok("wait", "--condition", "running", "renamed").stdout.strip() == "0"
+    assert ok("restart", "-t", "0", "renamed").returncode == 0
+    assert ok("inspect", "--format", "{{.State.Running}}", "renamed").stdout.strip() == "true"
+    pruned = ok("container", "prune", "-f").stdout.split()
+    assert len(pruned) == 1 and ok("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["renamed"]
+    r = pypod("pause", "renamed")
+    assert r.returncode == 125 and "cgroup" in r.stderr
+    ok("rm", "-f", "renamed")
+
+
+def test_wait_for_healthy(busybox):
+    ok("run", "-d", "--name", "h", "--health-cmd", "test -e /tmp/ready", "--health-interval", "1s", busybox,
+       "sh", "-c", "sleep 1; touch /tmp/ready; sleep 1000")
+    r = pypod("wait", "--condition", "healthy", "h", timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert ok("inspect", "--format", "{{.State.Health.Status}}", "h").stdout.strip() == "healthy"
+    assert ok("healthcheck", "run", "h").returncode == 0
+    ok("rm", "-f", "h")
+
+
+def test_run_options_reach_the_process(busybox, shared_tmp):
+    envfile = shared_tmp / "env"
+    envfile.write_text("FROMFILE=yes\n# comment\n")
+    os.chmod(envfile, 0o644)
+    r = ok("run", "--rm", "-w", "/tmp", "-u", "1000:1000", "--env-file", str(envfile), "-e", "A=1",
+           "--entrypoint", "sh", busybox, "-c", "echo $(pwd) $(id -u):$(id -g) $FROMFILE $A $container $HOSTNAME")
+    pwd, ids, fromfile, a, engine, hostname = r.stdout.split()
+    assert (pwd, ids, fromfile, a, engine) == ("/tmp", "1000:1000", "yes", "1", "pypod") and len(hostname) == 12
+    assert ok("run", "--rm", busybox, "test", "-e", "/run/.containerenv").returncode == 0
+    r = pypod("run", "--rm", "-u", "nosuchuser", busybox, "true")
+    assert r.returncode == 125 and "nosuchuser" in r.stderr
+    r = pypod("run", "--rm", "--name", "x y", busybox, "true")
+    assert r.returncode == 125
