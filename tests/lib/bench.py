@@ -74,7 +74,6 @@ def bench_images(info, reg) -> None:
 def bench_pull(info, reg, runs: int = 3) -> None:
     ref = reg["debian"]
     ours, theirs = [], []
-    proot = os.path.join(info.home, ".local/share/containers")
     for _ in range(runs):
         wipe(info)
         ours.append(as_user([user.PYPOD, "pull", "-q", ref], info))
@@ -114,8 +113,41 @@ def bench_ps(info, reg) -> None:
         as_user([PODMAN, "rm", "-a", "-f"], info, check=False)
 
 
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_memory(info, reg, n: int = 20) -> None:
+    """Resident memory of the supervisor of each of n running containers (podman: conmon)."""
+    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+    for i in range(n):
+        as_user([user.PYPOD, "run", "-d", "--name", f"mem{i}", reg["busybox"], "sleep", "1000"], info)
+    pids = []
+    for i in range(n):
+        r = subprocess.run(["runuser", "-u", info.name, "--", "env", f"HOME={info.home}",
+                            f"XDG_RUNTIME_DIR={info.runtime_dir}", user.PYPOD, "inspect", "--format",
+                            "{{.State.ConmonPid}}", f"mem{i}"], capture_output=True, text=True)
+        pids.append(int(r.stdout.strip() or 0))
+    rss = [_rss_kib(p) / 1024 for p in pids if p]
+    line = f"{'supervisor RSS per container (' + str(n) + ' running)':<44} pypod {statistics.median(rss):7.1f} MiB"
+    if PODMAN:
+        for i in range(n):
+            as_user([PODMAN, "run", "-d", "--name", f"pmem{i}", reg["busybox"], "sleep", "1000"], info)
+        r = subprocess.run(["pgrep", "-u", info.name, "-x", "conmon"], capture_output=True, text=True)
+        prss = [_rss_kib(int(p)) / 1024 for p in r.stdout.split()]
+        if prss:
+            line += f"   conmon {statistics.median(prss):7.1f} MiB"
+        as_user([PODMAN, "rm", "-a", "-f", "-t", "0"], info, check=False)
+    print(line + "   (target <= 15 MiB)", flush=True)
+    as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
+
+
 def main(argv: list[str]) -> int:
-    sections = argv or ["startup", "images", "pull", "run", "ps"]
+    sections = argv or ["startup", "images", "pull", "run", "ps", "memory"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -138,6 +170,8 @@ def main(argv: list[str]) -> int:
                 bench_run(info, refs)
             elif s == "ps":
                 bench_ps(info, refs)
+            elif s == "memory":
+                bench_memory(info, refs)
             else:
                 print(f"bench: unknown section {s}", file=sys.stderr)
                 return 2
