@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from pypod.engine.cleanup import remove_tree
 from pypod.engine.context import Context
 from pypod.errors import (ContainerNotFound, ContainerStateImproper, InvalidArgument, PypodError,
                           RemoveMissing)
@@ -313,11 +314,22 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
 
     stop_signal = parse_signal(opts.stop_signal or image_cfg.get("StopSignal") or "SIGTERM")
     stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
-    network = opts.network or "private"
-    if network in ("bridge", "slirp4netns", "pasta", "default"):
-        network = "private"
-    if network not in ("none", "host", "private"):
-        raise InvalidArgument(f"network mode {network!r} is not supported yet: use none, host or private")
+    from pypod.engine import networks as netmod
+
+    network, net_opts = netmod.parse_mode(
+        opts.network, ctx.rootless, lambda n: get_container(ctx, n).id)
+    ports: list = []
+    if opts.publish or opts.publish_all:
+        from pypod.network import ports as portmod
+
+        ports = portmod.parse_all(opts.publish, image_cfg.get("ExposedPorts"), opts.publish_all)
+        if ports and not netmod.uses_ports(network):
+            if network in ("none", "host") or network.startswith(("container:", "ns:")):
+                _warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
+                      f"None network modes are in use")
+            ports = []
+        portmod.assign_random(ports)
+    net_opts["ports"] = ports
     labels = dict(image_cfg.get("Labels") or {})
     labels.update(_labels(opts.labels))
     if opts.replace and opts.name:
@@ -354,7 +366,8 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "tty": opts.tty, "network": network, "volumes": opts.volumes, "tmpfs": opts.tmpfs,
             "read_only": opts.read_only, "dns": opts.dns, "dns_search": opts.dns_search,
             "dns_option": opts.dns_option, "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
-            "publish": opts.publish, "resources": opts.resources,
+            "publish": opts.publish, "resources": opts.resources, "net": net_opts,
+            "publish_all": bool(opts.publish_all),
         }
         cs.save(rec)
     try:
@@ -384,7 +397,20 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
             raise InvalidArgument(f"invalid --add-host {h!r}: use HOST:IP")
         lines.append(f"{ip}\t{name}")
     names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
-    lines.append(f"127.0.1.1\t{names}")
+    net = rec.options.get("net") or {}
+    if network in ("slirp4netns", "pasta"):
+        from pypod.engine import networks as netmod
+
+        if network == "slirp4netns":
+            ip, gw, _ = netmod.container_ip(network, net)
+            host = gw if net.get("allow_host_loopback") else netmod.host_ip()
+        else:
+            ip = host = netmod.host_ip()
+        if host and not any(h.partition(":")[0] == "host.containers.internal" for h in add_hosts):
+            lines.append(f"{host}\thost.containers.internal")
+        lines.append(f"{ip or '127.0.1.1'}\t{names}")
+    else:
+        lines.append(f"127.0.1.1\t{names}")
     return "\n".join(lines) + "\n"
 
 
@@ -406,6 +432,11 @@ def _resolv_conf(opts: dict) -> str:
     if opts.get("network") != "host":
         # A loopback resolver on the host is not reachable from a private network namespace.
         servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
+    if opts.get("network") == "slirp4netns":  # slirp4netns's DNS forwarder first, as podman
+        from pypod.network.slirp import cidr_addresses
+
+        dns = cidr_addresses((opts.get("net") or {}).get("cidr") or "10.0.2.0/24")["dns"]
+        servers = [dns] + [s for s in servers if s != dns]
     if opts.get("dns"):
         servers = list(opts["dns"])
     if opts.get("dns_search"):
@@ -473,6 +504,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     hc = o.get("healthcheck")
     spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
                          mounts=_bind_mounts(o), network=o.get("network", "private"),
+                         net=dict(o.get("net") or {}),
                          hosts=_hosts_file(rec, hostname, o.get("network"), o.get("add_host") or []),
                          resolv_conf=_resolv_conf(o), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
@@ -648,24 +680,6 @@ def _destroy(ctx: Context, cid: str) -> None:
         remove_tree(ctx, dead)
 
 
-def remove_tree(ctx: Context, path: Path) -> None:
-    """Delete a tree; files owned by subuids (written by the container) need the user namespace."""
-    import shutil
-
-    try:
-        shutil.rmtree(path)
-        return
-    except FileNotFoundError:
-        return
-    except OSError:
-        if not ctx.rootless:
-            shutil.rmtree(path, ignore_errors=True)
-            return
-    from pypod.linux.userns import remove_tree as rm
-
-    rm(str(path))
-
-
 def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
@@ -831,14 +845,19 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
         "ExitCode": st.get("exit_code", 0), "Exited": status == "exited", "ExitedAt": int(finished),
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
         "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
-        "Networks": [] if rec.options.get("network") in ("none", "host") else [],
+        "Networks": [],
         "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
 
 
 def format_ports(rec: ContainerRecord) -> str:
-    return ", ".join(rec.options.get("ports_display", []) or [])
+    ports = (rec.options.get("net") or {}).get("ports")
+    if not ports:
+        return ""
+    from pypod.network.ports import format_ps
+
+    return format_ps(ports)
 
 
 def ps_json(ctx: Context, v: ContainerView) -> dict:

@@ -1,0 +1,54 @@
+"""Deleting trees that a container or an unpacked layer may have filled with files of other uids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pypod.engine.context import Context
+
+
+def remove_tree(ctx: Context, path: Path) -> None:
+    """Delete a tree; files owned by subuids (written by the container) need the user namespace.
+
+    Most containers write nothing as another uid, so try as ourselves first: the only obstacle is
+    then overlay's `work/work` (mode 000, but ours), which a chmod opens."""
+    import shutil
+
+    for attempt in range(2):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except PermissionError:
+            if attempt == 0:
+                _open_own_dirs(path)
+                continue
+        except OSError:
+            pass
+        break
+    if not ctx.rootless:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    from pypod.linux.userns import remove_tree as rm
+
+    rm(str(path))
+
+
+def _open_own_dirs(top) -> None:
+    """chmod 0700 the directories under `top` that we own but cannot enter (overlay's work/work)."""
+    uid = os.getuid()
+    stack = [str(top)]
+    while stack:
+        d = stack.pop()
+        try:
+            st = os.lstat(d)
+            if st.st_uid == uid and (st.st_mode & 0o700) != 0o700:
+                os.chmod(d, 0o700)
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+        except OSError:
+            continue

@@ -1,0 +1,524 @@
+"""Images in and out of storage: push, save, load; a container's export and diff; image tree.
+
+Compressed layer blobs are not kept after a pull, so push and save re-create each layer's tar from
+its diff directory (pypod.image.layertar, inside the user namespace when rootless) — deterministic,
+so the same layer gives the same digests every time; its digests are remembered in layer.json
+(`extra.recreated`) so a later push can ask the registry before making the blob again. A re-created
+tar need not be byte-identical to the one first pulled: where its diff id differs, the pushed or
+saved config lists the new diff ids (and so has a new image id), as any re-packing tool must.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pypod.engine.context import Context
+from pypod.errors import InvalidArgument, PypodError
+from pypod.store.images import ImageRecord
+
+CHUNK = 1 << 20
+
+
+# -- workers -----------------------------------------------------------------------------------------
+def _worker(ctx: Context, args: list[str]) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "pypod.image.layertar", *args]
+    kw = dict(stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if ctx.rootless:
+        from pypod.linux.userns import run_in_userns
+
+        return run_in_userns(argv, **kw)
+    return subprocess.Popen(argv, **kw)
+
+
+def _finish(proc: subprocess.Popen, what: str) -> None:
+    err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+    rc = proc.wait()
+    if rc != 0:
+        raise PypodError(f"{what}: {err[-1] if err else f'worker exited {rc}'}")
+
+
+def work_dir(ctx: Context) -> Path:
+    d = ctx.graph_root / "tmp"
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Path(tempfile.mkdtemp(prefix="transport-", dir=d))
+
+
+class LayerBlob:
+    __slots__ = ("path", "diff_id", "digest", "size", "compressed")
+
+    def __init__(self, path: str, diff_id: str, digest: str, size: int, compressed: bool):
+        self.path, self.diff_id, self.digest, self.size, self.compressed = path, diff_id, digest, size, compressed
+
+
+def recreated(ctx: Context, chain: str) -> dict:
+    rec = ctx.images.layers.get(chain)
+    return dict((rec.extra or {}).get("recreated") or {}) if rec else {}
+
+
+def _remember(ctx: Context, chain: str, info: dict) -> None:
+    from pypod.store import db
+
+    try:
+        with ctx.images.lock():
+            rec = ctx.images.layers.get(chain)
+            if rec is None:
+                return
+            extra = dict(rec.extra or {})
+            merged = dict(extra.get("recreated") or {})
+            if merged.get("diff_id") not in (None, info.get("diff_id")):
+                merged = {}  # the layer tar changed (a new pypod version): forget the old digests
+            merged.update(info)
+            extra["recreated"] = merged
+            rec.extra = extra
+            db.write_json(ctx.images.layers.path(chain) / "layer.json", rec.to_dict())
+    except OSError:
+        pass  # only a cache
+
+
+def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob:
+    """Re-create a stored layer's tar (gzip-compressed when `compress`) in a file under `tmp`."""
+    import zlib
+
+    diff_dir = ctx.images.layers.diff_dir(chain)
+    if not diff_dir.is_dir():
+        raise PypodError(f"layer {chain[:12]} is missing from storage")
+    proc = _worker(ctx, ["tar", str(diff_dir)])
+    raw_h, comp_h = hashlib.sha256(), hashlib.sha256()
+    raw_size = comp_size = 0
+    path = tmp / (chain + (".tar.gz" if compress else ".tar"))
+    z = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
+    try:
+        with open(path, "wb") as f:
+            while True:
+                chunk = proc.stdout.read(CHUNK)
+                if not chunk:
+                    break
+                raw_h.update(chunk)
+                raw_size += len(chunk)
+                if z is not None:
+                    chunk = z.compress(chunk)
+                    comp_h.update(chunk)
+                    comp_size += len(chunk)
+                f.write(chunk)
+            if z is not None:
+                chunk = z.flush()
+                comp_h.update(chunk)
+                comp_size += len(chunk)
+                f.write(chunk)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    _finish(proc, f"reading layer {chain[:12]}")
+    diff_id = "sha256:" + raw_h.hexdigest()
+    info = {"diff_id": diff_id, "size": raw_size}
+    if compress:
+        info.update(gzip_digest="sha256:" + comp_h.hexdigest(), gzip_size=comp_size)
+        blob = LayerBlob(str(path), diff_id, info["gzip_digest"], comp_size, True)
+    else:
+        blob = LayerBlob(str(path), diff_id, diff_id, raw_size, False)
+    _remember(ctx, chain, info)
+    return blob
+
+
+def config_for(ctx: Context, rec: ImageRecord, diff_ids: list[str]) -> bytes:
+    """The image's config with these diff ids; its stored bytes unchanged when they are the same."""
+    raw = ctx.images.get_blob(rec.id)
+    if raw is None:
+        raise PypodError(f"image {rec.id[:12]}: its config is missing from storage")
+    cfg = json.loads(raw)
+    if list((cfg.get("rootfs") or {}).get("diff_ids") or []) == diff_ids:
+        return raw
+    cfg.setdefault("rootfs", {"type": "layers"})["diff_ids"] = diff_ids
+    return json.dumps(cfg, separators=(",", ":")).encode()
+
+
+# -- save ----------------------------------------------------------------------------------------------
+SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir", "docker-dir")
+
+
+def _names_for(ctx: Context, given: str, rec: ImageRecord) -> list[str]:
+    from pypod.engine.images import candidate_names
+
+    if given.removeprefix("sha256:") and rec.id.startswith(given.removeprefix("sha256:")):
+        return []
+    try:
+        cands = candidate_names(given)
+    except PypodError:
+        cands = []
+    hit = [c for c in cands if c in rec.names]
+    return hit[:1] or [n for n in rec.names if n.rsplit(":", 1)[0].endswith("/" + given.split(":")[0])][:1]
+
+
+def save(ctx: Context, names: list[str], fmt: str, *, output: str | None, stream=None, progress=None) -> None:
+    from pypod.engine.images import get_image
+    from pypod.image import archive
+
+    if fmt not in SAVE_FORMATS:
+        raise InvalidArgument(f"unsupported format {fmt!r} (use docker-archive, oci-archive or oci-dir)")
+    if fmt == "docker-dir":
+        raise InvalidArgument("the docker-dir format is not supported: use docker-archive, oci-archive or oci-dir")
+    if fmt == "oci-dir" and not output:
+        raise InvalidArgument("an output directory is required with --format oci-dir: use -o DIR")
+    recs = [(n, get_image(ctx, n)) for n in names]
+    if fmt == "docker-archive" and len({r.id for _, r in recs}) < len(recs) and False:
+        pass
+    compress = fmt != "docker-archive"
+    tmp = work_dir(ctx)
+    try:
+        blobs: dict[str, LayerBlob] = {}
+        saved = []
+        for given, rec in recs:
+            layers = []
+            for chain in rec.layers:
+                if chain not in blobs:
+                    blobs[chain] = layer_blob(ctx, chain, tmp, compress)
+                    if progress:
+                        progress.say(f"Copying blob {blobs[chain].digest}")
+                layers.append(blobs[chain])
+            cfg = config_for(ctx, rec, [b.diff_id for b in layers])
+            if progress:
+                progress.say(f"Copying config sha256:{hashlib.sha256(cfg).hexdigest()}")
+            mine = _names_for(ctx, given, rec)
+            prev = next((s for s in saved if s.config_raw == cfg), None)
+            if prev is not None:  # the same image twice: one entry with both names (podman's)
+                prev.names.extend(n for n in mine if n not in prev.names)
+                continue
+            saved.append(archive.SavedImage(cfg, mine, layers))
+        if progress:
+            progress.say("Writing manifest to image destination")
+            progress.say("Storing signatures")
+        if fmt == "oci-dir":
+            archive.write_oci_layout(archive.DirSink(output), saved)
+            return
+        if output:
+            final = os.path.abspath(output)
+            part = final + ".pypod-partial"
+            with open(part, "wb") as f:
+                _write_archive(fmt, f, saved)
+            os.replace(part, final)
+        else:
+            _write_archive(fmt, stream, saved)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_archive(fmt: str, f, saved) -> None:
+    from pypod.image import archive
+
+    sink = archive.TarSink(f)
+    if fmt == "docker-archive":
+        archive.write_docker_archive(sink, saved)
+    else:
+        archive.write_oci_layout(sink, saved)
+    f.flush()
+
+
+# -- load ------------------------------------------------------------------------------------------------
+class _HashingReader:
+    def __init__(self, f):
+        self.f, self.h = f, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.h.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _archive_name(name: str) -> str | None:
+    from pypod.image import reference
+
+    try:
+        if reference.is_short_name(name) and ":" not in name and "/" not in name and "@" not in name:
+            return None  # a bare tag (an OCI ref.name like "latest") names no repository
+        return str(reference.parse(name))
+    except PypodError:
+        return None
+
+
+def load(ctx: Context, path: str | None, stdin=None, progress=None) -> list[str]:
+    """Load every image of a docker-archive, oci-archive or OCI layout; the names loaded."""
+    from pypod.image import archive
+
+    tmp = None
+    try:
+        if path is None:
+            tmp = work_dir(ctx)
+            spool = tmp / "stdin.tar"
+            with open(spool, "wb") as f:
+                while True:
+                    chunk = stdin.read(CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+            path = str(spool)
+        if os.path.isdir(path):
+            src = archive.DirSource(path)
+        elif os.path.exists(path):
+            src = archive.TarSource(path)
+        else:
+            raise PypodError(f"{path}: no such file or directory")
+        try:
+            images = archive.read_images(src)
+            out: list[str] = []
+            for img in images:
+                out.extend(_load_one(ctx, src, img, progress))
+            return out
+        finally:
+            src.close()
+    except archive.ArchiveError as e:
+        raise PypodError(f"payload does not match any of the supported image formats: {e.message}"
+                         if "supported image formats" not in e.message else e.message) from None
+    finally:
+        if tmp is not None:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_one(ctx: Context, src, img, progress) -> list[str]:
+    from pypod.engine.images import remove_tree, store_image, unpack_to_temp_layer
+    from pypod.image import archive
+    from pypod.image import mediatypes as mt
+    from pypod.store.layers import chain_ids, hex_of
+
+    diff_ids = (img.config.get("rootfs") or {}).get("diff_ids")
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(img.layers):
+        raise archive.ArchiveError(f"the image config lists {len(diff_ids or [])} layers, the archive "
+                                   f"{len(img.layers)}")
+    for d in diff_ids:
+        archive.check_digest(d)
+    chains = [hex_of(c) for c in chain_ids(diff_ids)]
+    first_new = next((i for i, c in enumerate(chains) if not ctx.images.layers.exists(c)), len(chains))
+    if progress:
+        progress.say("Getting image source signatures")
+    new = []
+    try:
+        for i, layer in enumerate(img.layers):
+            if i < first_new:
+                if progress:
+                    progress.say(f"Copying blob {layer.digest or diff_ids[i]} skipped: already exists")
+                continue
+            if progress:
+                progress.say(f"Copying blob {layer.digest or diff_ids[i]}")
+            f = src.open(layer.member)
+            try:
+                reader = _HashingReader(f)
+                nl = unpack_to_temp_layer(ctx, reader)
+                new.append(nl)
+                reader.drain()
+            finally:
+                f.close()
+            if layer.digest and "sha256:" + reader.h.hexdigest() != layer.digest:
+                raise archive.ArchiveError(f"blob {layer.digest}: digest mismatch")
+            if nl.diff_id != diff_ids[i]:
+                raise archive.ArchiveError(f"layer {layer.member}: its content ({nl.diff_id}) does not "
+                                           f"match the config's diff id {diff_ids[i]}")
+        names = []
+        for n in img.names:
+            full = _archive_name(n)
+            if full and full not in names:
+                names.append(full)
+        if progress:
+            progress.say(f"Copying config sha256:{hashlib.sha256(img.config_raw).hexdigest()}")
+            progress.say("Writing manifest to image destination")
+            progress.say("Storing signatures")
+        media = img.manifest_media_type if img.manifest_media_type in mt.MANIFESTS else mt.OCI_MANIFEST
+        rec = _store_raw(ctx, img, new, names, media, store_image)
+        new = []
+    finally:
+        for nl in new:
+            if nl.tmp.exists():
+                remove_tree(ctx, nl.tmp)
+    return names or ["sha256:" + rec.id]
+
+
+def _store_raw(ctx, img, new, names, media, store_image):
+    """store_image, keeping the archive's config bytes exactly (the image id is their digest)."""
+    rec = store_image(ctx, img.config, new, names, manifest_media_type=media)
+    if rec.id != hashlib.sha256(img.config_raw).hexdigest():
+        # store_image re-serialised the config: store the original bytes under their own digest
+        with ctx.images.lock():
+            ctx.images.put_blob(img.config_raw)
+            new_id = hashlib.sha256(img.config_raw).hexdigest()
+            moved = ctx.images.get(new_id) or rec.__class__.from_dict({**rec.to_dict(), "id": new_id, "names": []})
+            for n in names:
+                ctx.images.untag_everywhere(n, keep=new_id)
+                if n not in moved.names:
+                    moved.names.append(n)
+            moved.layers, moved.size, moved.created = rec.layers, rec.size, rec.created
+            moved.manifest_media_type = media
+            ctx.images.save(moved)
+            if rec.id != new_id:
+                other = ctx.images.get(rec.id)
+                if other is not None and set(other.names) <= set(names):
+                    ctx.images.delete_record(rec.id)
+            rec = moved
+    if img.manifest_raw:
+        with ctx.images.lock():
+            d = ctx.images.put_blob(img.manifest_raw)
+            r = ctx.images.get(rec.id)
+            if r is not None and d not in r.digests:
+                r.digests.append(d)
+                r.manifest_digest = r.manifest_digest or d
+                ctx.images.save(r)
+                rec = r
+    return rec
+
+
+# -- export / diff -------------------------------------------------------------------------------------
+def _container_dirs(ctx: Context, name: str) -> tuple[list[str], str | None]:
+    """(the image's layer dirs top first, the container's upper dir)"""
+    from pypod.engine import containers as ceng
+
+    rec = ceng.get_container(ctx, name)
+    cdir = ceng.store(ctx).dir(rec.id)
+    if rec.rootfs:
+        return [rec.rootfs], None
+    img = ctx.images.get(rec.image_id)
+    if img is None:
+        raise PypodError(f"the image of container {rec.name} is not in storage")
+    lowers = [str(ctx.images.layers.diff_dir(c)) for c in reversed(img.layers)]
+    upper = cdir / "upper"
+    return lowers, (str(upper) if upper.is_dir() else None)
+
+
+def export_container(ctx: Context, name: str, out) -> None:
+    """The container's merged file system as a tar, written to `out` (a binary file)."""
+    lowers, upper = _container_dirs(ctx, name)
+    proc = _worker(ctx, ["merge", *([upper] if upper else []), *lowers])
+    try:
+        while True:
+            chunk = proc.stdout.read(CHUNK)
+            if not chunk:
+                break
+            out.write(chunk)
+        out.flush()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    _finish(proc, f"exporting container {name}")
+
+
+def _changes(ctx: Context, upper: str, lowers: list[str], what: str) -> list[tuple[str, str]]:
+    proc = _worker(ctx, ["changes", upper, *lowers])
+    data = proc.stdout.read()
+    _finish(proc, what)
+    return [tuple(x) for x in json.loads(data)]
+
+
+def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> list[tuple[str, str]]:
+    """podman's diff: ("A"|"C"|"D", path), of a container over its image, or an image's top layer
+    over the layers below (two names: the second's changes over the first, when it is built on it)."""
+    from pypod.engine import containers as ceng
+    from pypod.engine.images import find_image, get_image
+    from pypod.errors import ContainerNotFound, ImageNotFound
+
+    def resolve(n: str):
+        if kind != "image":
+            c = ceng.find_container(ctx, n)
+            if c is not None:
+                return "container", c
+        if kind != "container":
+            i = find_image(ctx, n)
+            if i is not None:
+                return "image", i
+        if kind == "container":
+            raise ContainerNotFound(f"no container with name or ID \"{n}\" found: no such container")
+        if kind == "image":
+            raise ImageNotFound(f"{n}: image not known")
+        raise PypodError(f"{n} not found: no such object")
+
+    def layers_of(k, obj) -> tuple[list[str], str | None]:
+        if k == "container":
+            return _container_dirs(ctx, obj.id)
+        return [str(ctx.images.layers.diff_dir(c)) for c in reversed(obj.layers)], None
+
+    k, obj = resolve(name)
+    if other is None:
+        lowers, upper = layers_of(k, obj)
+        if upper is None:
+            if not lowers:
+                return []
+            upper, lowers = lowers[0], lowers[1:]
+        return _changes(ctx, upper, lowers, f"diff {name}")
+    k2, obj2 = resolve(other)
+    a, ua = layers_of(k, obj)
+    b, ub = layers_of(k2, obj2)
+    a = ([ua] if ua else []) + a
+    b = ([ub] if ub else []) + b
+    # b built on a: the layers b adds, merged, over a
+    if len(b) == len(a) + 1 and b[1:] == a:
+        return _changes(ctx, b[0], a, f"diff {name} {other}")
+    if a == b:
+        return []
+    raise PypodError(f"diff {name} {other}: only an image or container and one built directly on it "
+                     f"(one more layer) can be compared")
+
+
+# -- image tree ------------------------------------------------------------------------------------------
+def tree(ctx: Context, name: str, whatrequires: bool = False) -> str:
+    from pypod.engine.images import get_image
+    from pypod.units import human_size
+
+    rec = get_image(ctx, name)
+    all_recs = ctx.images.list()
+
+    def size(n) -> str:
+        return _tree_size(n)
+
+    lines = [f"Image ID: {rec.id[:12]}", f"Tags:     [{' '.join(rec.names)}]",
+             f"Size:     {_tree_size(rec.size)}"]
+    top_of: dict[str, list[str]] = {}
+    for r in sorted(all_recs, key=lambda r: r.created):
+        if r.layers:
+            top_of.setdefault(r.layers[-1], []).extend(r.names)
+    layers = rec.layers
+    if whatrequires:
+        # the images built on this one (their layers start with all of ours)
+        kids = [r for r in all_recs if r.id != rec.id and len(r.layers) > len(layers)
+                and r.layers[:len(layers)] == layers]
+        chains = []
+        for r in kids:
+            for c in r.layers[len(layers):]:
+                if c not in chains:
+                    chains.append(c)
+        if not chains:
+            return "\n".join(lines) + "\n"
+        lines.append("Image Layers")
+        shown = [layers[-1]] + chains if layers else chains
+    else:
+        lines.append("Image Layers")
+        shown = layers
+    del human_size
+    for i, c in enumerate(shown):
+        lr = ctx.images.layers.get(c)
+        branch = "└── " if i == len(shown) - 1 else "├── "
+        top = top_of.get(c)
+        tail = f" Top Layer of: [{' '.join(top)}]" if top else ""
+        lines.append(f"{branch}ID: {c[:12]} Size: {size(lr.size if lr else 0):>7}{tail}")
+    return "\n".join(lines) + "\n"
+
+
+def _tree_size(n: int) -> str:
+    """go-units HumanSizeWithPrecision(n, 4) without the space (podman's tree)."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    v, i = float(n), 0
+    while v >= 1000.0 and i < len(units) - 1:
+        v /= 1000.0
+        i += 1
+    text = f"{v:.4g}"
+    return f"{text}{units[i]}"
