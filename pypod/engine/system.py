@@ -93,14 +93,11 @@ def info_report(ctx: Context) -> dict:
     slirp = shutil.which("slirp4netns")
     uidmap = gidmap = None
     if ctx.rootless:
-        try:
-            from pypod.linux import idmap
+        from pypod.linux.userns import mapping
 
-            mp = idmap.user_mapping()
-            uidmap = [{"container_id": a, "host_id": b, "size": c} for a, b, c in mp.uid]
-            gidmap = [{"container_id": a, "host_id": b, "size": c} for a, b, c in mp.gid]
-        except Exception:
-            pass
+        mp = mapping()
+        uidmap = [{"container_id": r.container_id, "host_id": r.host_id, "size": r.size} for r in mp.uids]
+        gidmap = [{"container_id": r.container_id, "host_id": r.host_id, "size": r.size} for r in mp.gids]
     st = os.statvfs(ctx.graph_root if ctx.graph_root.exists() else "/")
     images = len(ctx.images.list())
     from pypod import paths
