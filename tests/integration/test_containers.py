@@ -261,3 +261,21 @@ def test_run_options_reach_the_process(busybox, shared_tmp):
     assert r.returncode == 125 and "nosuchuser" in r.stderr
     r = pypod("run", "--rm", "--name", "x y", busybox, "true")
     assert r.returncode == 125
+
+
+def test_rmi_refuses_an_image_in_use_and_prune(busybox):
+    image_id = ok("image", "inspect", "--format", "{{.Id}}", busybox).stdout.strip()
+    ok("create", "--name", "user1", busybox, "true")
+    r = pypod("rmi", busybox)
+    assert r.returncode == 2 and "image is in use by a container" in r.stderr
+    r = ok("rmi", "-f", busybox)
+    assert f"Deleted: {image_id}" in r.stdout
+    assert pypod("container", "exists", "user1").returncode == 1
+    # a dangling image goes with `image prune`, a named one only with -a
+    ok("pull", "-q", busybox)
+    ok("untag", busybox)
+    assert ok("images", "--filter", "dangling=true", "-q").stdout.strip() == image_id[:12]
+    assert ok("image", "prune", "-f").stdout.split() == [image_id]
+    ok("pull", "-q", busybox)
+    assert ok("image", "prune", "-f").stdout == ""
+    assert ok("image", "prune", "-a", "-f").stdout.split() == [image_id]
