@@ -279,3 +279,68 @@ def test_rmi_refuses_an_image_in_use_and_prune(busybox):
     ok("pull", "-q", busybox)
     assert ok("image", "prune", "-f").stdout == ""
     assert ok("image", "prune", "-a", "-f").stdout.split() == [image_id]
+
+
+def _find_pypod_process(parent_pid: int, timeout: float = 10.0) -> int:
+    """The pypod CLI process under runuser/env (signals must reach it, not runuser)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                cmd = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            if any(c.endswith(b"/pypod") for c in cmd[:2]) and b"run" in cmd:
+                # a descendant of our runuser
+                p = int(d)
+                while p > 1:
+                    if p == parent_pid:
+                        return int(d)
+                    try:
+                        p = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+                    except OSError:
+                        break
+        time.sleep(0.05)
+    raise AssertionError("pypod process not found")
+
+
+def test_foreground_run_forwards_signals_and_logs_follow(busybox):
+    from tests.lib.user import as_user_argv
+
+    script = "trap 'echo caught; exit 3' TERM; echo started; while true; do sleep 0.1; done"
+    p = subprocess.Popen(as_user_argv(["/opt/pypod-test/venv/bin/pypod", "run", "--name", "fg", busybox,
+                                       "sh", "-c", script]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: "started" in pypod("logs", "fg").stdout)
+        follower = subprocess.Popen(as_user_argv(["/opt/pypod-test/venv/bin/pypod", "logs", "-f", "fg"]),
+                                    stdout=subprocess.PIPE, text=True)
+        os.kill(_find_pypod_process(p.pid), signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 3 and out == "started\ncaught\n", (out, err)
+        # logs -f printed everything and ended when the container did
+        fout, _ = follower.communicate(timeout=20)
+        assert fout == "started\ncaught\n"
+    finally:
+        p.kill()
+    ok("rm", "fg")
+
+
+def test_stop_signal_and_timeout_and_replace(busybox):
+    ok("run", "-d", "--name", "sig", "--stop-signal", "SIGINT", busybox, "sh", "-c",
+       "trap 'echo got INT; exit 0' INT; while true; do sleep 0.1; done")
+    ok("stop", "sig")
+    assert "got INT" in ok("logs", "sig").stdout
+    ok("run", "-d", "--name", "stubborn", "--stop-timeout", "1", busybox, "sh", "-c",
+       "trap '' TERM; while true; do sleep 0.1; done")
+    t0 = time.time()
+    r = ok("stop", "stubborn")
+    assert time.time() - t0 < 6
+    assert "StopSignal SIGTERM failed to stop container stubborn in 1 seconds, resorting to SIGKILL" in r.stderr
+    assert ok("inspect", "--format", "{{.State.ExitCode}}", "stubborn").stdout.strip() == "137"
+    old = ok("inspect", "--format", "{{.Id}}", "sig").stdout.strip()
+    new = ok("run", "-d", "--replace", "--name", "sig", busybox, "sleep", "1000").stdout.strip()
+    assert new != old and ok("ps", "-a", "--filter", "name=^sig$", "-q", "--no-trunc").stdout.split() == [new]
+    ok("rm", "-f", "-a")
