@@ -107,6 +107,7 @@ class CreateOptions(Record):
         ("volumes", list),
         ("tmpfs", list),
         ("mounts", list),
+        ("volumes_from", list),
         ("dns", list),
         ("dns_search", list),
         ("dns_option", list),
@@ -298,6 +299,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     argv = entry + cmd
     if not argv:
         raise PypodError("no command or entrypoint provided, and no CMD or ENTRYPOINT from image")
+    from pypod.engine import mounts as _mounts
+
+    resolved_mounts = _mounts.resolve_for_create(ctx, opts, image_cfg, img_rec, rootfs_path)
     host_env = dict(os.environ)
     env = merge_env(["PATH=" + DEFAULT_PATH], list(image_cfg.get("Env") or []))
     extra: list[str] = []
@@ -361,6 +365,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         rec.options = {
             "env": env, "workdir": opts.workdir or image_cfg.get("WorkingDir") or "/",
             "user": opts.user if opts.user is not None else image_cfg.get("User", ""),
+            "workdir_given": bool(opts.workdir),
             "hostname": opts.hostname or "", "stop_signal": stop_signal, "stop_timeout": stop_timeout,
             "restart": policy, "restart_max": max_restarts, "rm": opts.rm, "interactive": opts.interactive,
             "tty": opts.tty, "network": network, "volumes": opts.volumes, "tmpfs": opts.tmpfs,
@@ -368,6 +373,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "dns_option": opts.dns_option, "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
             "publish": opts.publish, "resources": opts.resources, "net": net_opts,
             "publish_all": bool(opts.publish_all),
+            "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
         }
         cs.save(rec)
     try:
@@ -455,6 +461,10 @@ def _resolv_conf(opts: dict) -> str:
 def _bind_mounts(opts: dict) -> list:
     from pypod.runtime.spec import Mount
 
+    if "resolved_mounts" in opts:
+        from pypod.engine.mounts import runtime_mounts
+
+        return runtime_mounts(opts["resolved_mounts"])
     mounts = []
     for v in opts.get("volumes") or []:
         parts = v.split(":")
@@ -500,7 +510,8 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     if o.get("tty"):
         env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
     proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.get("workdir") or "/", user=o.get("user") or "",
-                       terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")))
+                       terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")),
+                       create_cwd=not o.get("workdir_given"))
     hc = o.get("healthcheck")
     spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
                          mounts=_bind_mounts(o), network=o.get("network", "private"),
@@ -667,6 +678,10 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
                             _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, rec).stop_signal)
             _destroy(ctx, rec.id)
             rep.removed.append(given)
+            if volumes or (rec.options or {}).get("rm"):
+                from pypod.engine.volumes import remove_anonymous
+
+                remove_anonymous(ctx, rec)
         except PypodError as e:
             rep.errors.append(e)
     return rep
@@ -913,7 +928,11 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
                                    for l in health.get("log", [])]}
         state["Healthcheck"] = state["Health"]
     mounts = []
-    for m in _bind_mounts_safe(o):
+    if "resolved_mounts" in o:
+        from pypod.engine.mounts import inspect_mounts
+
+        mounts = inspect_mounts(o["resolved_mounts"])
+    for m in ([] if "resolved_mounts" in o else _bind_mounts_safe(o)):
         mounts.append({"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
                        "Mode": "", "Options": [x for x in m.options if x not in ("ro", "rw")],
                        "RW": "ro" not in m.options, "Propagation": "rprivate" if m.type == "bind" else ""})
@@ -933,18 +952,25 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
                                  "Timeout": int(hc["timeout"] * 1e9), "StartPeriod": int(hc["start_period"] * 1e9),
                                  "Retries": hc["retries"]}
     net = o.get("network", "private")
+    from pypod.engine import networks as netmod
+
+    port_map: dict = {}
+    if (o.get("net") or {}).get("ports"):
+        from pypod.network.ports import inspect_ports
+
+        port_map = inspect_ports(o["net"]["ports"])
     host_config = {
         "Binds": [v for v in o.get("volumes", []) if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
         "ContainerIDFile": "", "LogConfig": {"Type": "k8s-file", "Config": None, "Path": str(cdir / "ctr.log"),
                                              "Tag": "", "Size": "0B"},
-        "NetworkMode": {"private": "slirp4netns" if ctx.rootless else "bridge"}.get(net, net),
-        "PortBindings": {}, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
+        "NetworkMode": netmod.display_mode(net, ctx.rootless),
+        "PortBindings": port_map, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
                                                "MaximumRetryCount": o.get("restart_max", 0)},
         "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None, "CapAdd": [], "CapDrop": [],
         "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
         "ExtraHosts": o.get("add_host", []), "GroupAdd": [], "IpcMode": "shareable", "Cgroup": "",
         "Cgroups": "default", "Links": None, "OomScoreAdj": 0, "PidMode": "private", "Privileged": False,
-        "PublishAllPorts": False, "ReadonlyRootfs": bool(o.get("read_only")), "SecurityOpt": [],
+        "PublishAllPorts": bool(o.get("publish_all")), "ReadonlyRootfs": bool(o.get("read_only")), "SecurityOpt": [],
         "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.get("tmpfs", [])}, "UTSMode": "private",
         "UsernsMode": "", "ShmSize": 65536000, "Runtime": "oci", "ConsoleSize": [0, 0], "CpuShares": 0,
         "Memory": 0, "NanoCpus": 0, "PidsLimit": 2048, "Ulimits": [],
@@ -963,7 +989,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "NetworkSettings": {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
                             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
                             "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": False,
-                            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+                            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": port_map,
                             "SandboxKey": f"/proc/{st.get('pid', 0)}/ns/net" if running else "",
                             "Networks": {}},
         "Namespace": "", "IsInfra": False, "IsService": False, "Config": config, "HostConfig": host_config,
@@ -1043,7 +1069,8 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
     if tty:
         full_env = merge_env(full_env, ["TERM=xterm"])
     proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.get("workdir") or "/",
-                       user=user if user is not None else (o.get("user") or ""), terminal=tty, stdin=interactive)
+                       user=user if user is not None else (o.get("user") or ""), terminal=tty, stdin=interactive,
+                       create_cwd=not workdir)
     try:
         return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach)
     except Exception as e:

@@ -467,7 +467,10 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
                     terminal=bool(process.get("terminal")))
     cwd = process.get("cwd") or "/"
     if not os.path.isdir(cwd):
-        # podman 4 creates a missing working directory (from the image or -w)
+        if os.path.lexists(cwd):
+            raise SetupError(f'workdir "{cwd}" exists on container {container_id}, but is not a directory', 126)
+        if not process.get("create_cwd", True):
+            raise SetupError(f'workdir "{cwd}" does not exist on container {container_id}', 126)
         try:
             os.makedirs(cwd, 0o755, exist_ok=True)
             if user.uid != 0:

@@ -35,6 +35,9 @@ class ProcessSpec:
     no_new_privileges: bool = False
     # Capability names (e.g. "CHOWN" or "CAP_CHOWN"); None: podman's default set.
     capabilities: list[str] | None = None
+    # podman creates a missing working directory that came from the image, but refuses one given
+    # with -w (`workdir "/x" does not exist on container ID`, exit 126).
+    create_cwd: bool = True
 
 
 @dataclass
@@ -54,7 +57,13 @@ class ContainerSpec:
     rootfs: RootfsSpec
     process: ProcessSpec
     mounts: list[Mount] = field(default_factory=list)
-    network: str = "private"  # none | host | private (a new netns with lo up)
+    # none | private (a new netns with lo up only) | host | slirp4netns | pasta (a new netns,
+    # the helper attached by the supervisor) | container:ID | ns:PATH (join that netns)
+    network: str = "private"
+    # The helper's settings: {"ports": [{"host_ip", "host_port", "container_port", "protocol"}],
+    # slirp4netns: "allow_host_loopback", "mtu", "cidr", "enable_ipv6", "outbound_addr", "path";
+    # pasta: "args", "path"}
+    net: dict = field(default_factory=dict)
     # Contents written into files in the container dir and bind-mounted over /etc/hosts,
     # /etc/resolv.conf, /etc/hostname ("" for hosts/resolv_conf: keep the image's file).
     hosts: str = ""

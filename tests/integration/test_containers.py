@@ -344,3 +344,12 @@ def test_stop_signal_and_timeout_and_replace(busybox):
     new = ok("run", "-d", "--replace", "--name", "sig", busybox, "sleep", "1000").stdout.strip()
     assert new != old and ok("ps", "-a", "--filter", "name=^sig$", "-q", "--no-trunc").stdout.split() == [new]
     ok("rm", "-f", "-a")
+
+
+def test_workdir_rules_as_podman(busybox):
+    # -w that does not exist: podman 4.3 refuses with 126; a workdir from the image is created
+    r = pypod("run", "--rm", "-w", "/nonexist/x", busybox, "pwd")
+    assert r.returncode == 126 and 'workdir "/nonexist/x" does not exist on container' in r.stderr
+    r = pypod("run", "--rm", "-w", "/etc/passwd", busybox, "pwd")
+    assert r.returncode == 126 and "exists on container" in r.stderr and "but is not a directory" in r.stderr
+    assert ok("run", "--rm", "-w", "/tmp", busybox, "pwd").stdout == "/tmp\n"
