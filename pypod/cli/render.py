@@ -31,14 +31,20 @@ def render(rows: list[Any], fmt: str | None, *, columns: list[tuple[str, str]],
     columns: the default table as (header, Go-template field) pairs, e.g. ("IMAGE ID", "ID").
     fmt: None → default table; "json" → json_rows(); "table ..." → table with header; else template per row.
     """
-    from pypod import template
-
     if is_json_format(fmt):
         out(go_json(json_rows() if json_rows else rows))
         return
-    headers = {field: header for header, field in columns}
     if not fmt:
-        fmt = "table " + "\t".join("{{." + f + "}}" for _, f in columns)
+        # The default table needs no template engine (its import is the largest part of `images`).
+        from pypod.tabwriter import format_table
+
+        table = [] if noheading else [[header for header, _ in columns]]
+        table += [[_cell(row, f) for _, f in columns] for row in rows]
+        sys.stdout.write(format_table(table) if table else "")
+        return
+    from pypod import template
+
+    headers = {field: header for header, field in columns}
     try:
         sys.stdout.write(template.render_rows(fmt, rows, headers, noheading=noheading))
     except template.TemplateError as e:
@@ -50,3 +56,8 @@ def render(rows: list[Any], fmt: str | None, *, columns: list[tuple[str, str]],
 def print_lines(items: Iterable[str]) -> None:
     for i in items:
         out(i)
+
+
+def _cell(row, field: str) -> str:
+    value = row.get(field, "") if isinstance(row, dict) else getattr(row, field, "")
+    return "" if value is None else str(value)
