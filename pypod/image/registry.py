@@ -263,6 +263,12 @@ def _short(e: BaseException | None) -> str:
     if e is None:
         return "unknown error"
     text = str(e)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        # what Go's client says, and the fix: the registry speaks plain HTTP
+        return ("http: server gave HTTP response to HTTPS client (mark the registry `insecure = true` in "
+                "registries.conf, or use --tls-verify=false)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "x509: certificate signed by unknown authority (see --cert-dir, or --tls-verify=false)"
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if m:
         return m.group(1).strip()
