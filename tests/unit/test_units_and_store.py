@@ -124,3 +124,16 @@ def test_record_defaults_are_fresh_and_round_trip():
     assert b.names == [] and ImageRecord.from_dict(a.to_dict()) == a
     with pytest.raises(TypeError):
         ImageRecord(nope=1)
+
+
+def test_registry_connection_errors_are_one_plain_line():
+    from pypod.image.registry import _short, parse_www_authenticate
+
+    e = Exception("HTTPSConnectionPool(host='localhost', port=1): Max retries exceeded with url: /v2/ (Caused by "
+                  "SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:992)')))")
+    assert _short(e).startswith("http: server gave HTTP response to HTTPS client")
+    e = Exception("... [Errno 111] Connection refused'))")
+    assert _short(e) == "Connection refused"
+    ch = parse_www_authenticate('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"')
+    assert ch.scheme == "bearer" and ch.params == {"realm": "https://auth.example/token", "service": "reg",
+                                                   "scope": "repository:a/b:pull"}
