@@ -81,9 +81,21 @@ def _remember(ctx: Context, chain: str, info: dict) -> None:
         pass  # only a cache
 
 
-def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob:
-    """Re-create a stored layer's tar (gzip-compressed when `compress`) in a file under `tmp`."""
+def _gzip_member(chunk: bytes) -> bytes:
     import zlib
+
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return z.compress(chunk) + z.flush()
+
+
+def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob:
+    """Re-create a stored layer's tar (gzip-compressed when `compress`) in a file under `tmp`.
+
+    Compression is pgzip's way: each 1 MiB of tar becomes one gzip member, compressed in parallel
+    (zlib releases the GIL); a multi-member gzip stream is one valid gzip file, and fixed-size
+    pieces keep the result deterministic."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
     diff_dir = ctx.images.layers.diff_dir(chain)
     if not diff_dir.is_dir():
@@ -92,29 +104,41 @@ def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob
     raw_h, comp_h = hashlib.sha256(), hashlib.sha256()
     raw_size = comp_size = 0
     path = tmp / (chain + (".tar.gz" if compress else ".tar"))
-    z = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
+    workers = max(1, min(4, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers) if compress else None
+    pending: deque = deque()
     try:
         with open(path, "wb") as f:
+            def emit(data: bytes) -> None:
+                nonlocal comp_size
+                comp_h.update(data)
+                comp_size += len(data)
+                f.write(data)
+
             while True:
-                chunk = proc.stdout.read(CHUNK)
+                chunk = proc.stdout.read(CHUNK)  # a full CHUNK until the end (buffered read)
                 if not chunk:
                     break
                 raw_h.update(chunk)
                 raw_size += len(chunk)
-                if z is not None:
-                    chunk = z.compress(chunk)
-                    comp_h.update(chunk)
-                    comp_size += len(chunk)
-                f.write(chunk)
-            if z is not None:
-                chunk = z.flush()
-                comp_h.update(chunk)
-                comp_size += len(chunk)
-                f.write(chunk)
+                if pool is None:
+                    f.write(chunk)
+                    continue
+                pending.append(pool.submit(_gzip_member, chunk))
+                while len(pending) > 2 * workers:
+                    emit(pending.popleft().result())
+            if pool is not None:
+                if raw_size == 0:
+                    pending.append(pool.submit(_gzip_member, b""))
+                while pending:
+                    emit(pending.popleft().result())
     except BaseException:
         proc.kill()
         proc.wait()
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     _finish(proc, f"reading layer {chain[:12]}")
     diff_id = "sha256:" + raw_h.hexdigest()
     info = {"diff_id": diff_id, "size": raw_size}
@@ -144,31 +168,40 @@ SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir", "docker-dir")
 
 
 def _names_for(ctx: Context, given: str, rec: ImageRecord) -> list[str]:
+    """The name of `rec` that `given` refers to ([] when given by id), as podman writes it."""
+    import re
+
     from pypod.engine.images import candidate_names
 
-    if given.removeprefix("sha256:") and rec.id.startswith(given.removeprefix("sha256:")):
-        return []
     try:
         cands = candidate_names(given)
     except PypodError:
         cands = []
     hit = [c for c in cands if c in rec.names]
-    return hit[:1] or [n for n in rec.names if n.rsplit(":", 1)[0].endswith("/" + given.split(":")[0])][:1]
+    if hit:
+        return hit[:1]
+    bare = given.removeprefix("sha256:")
+    if re.fullmatch(r"[0-9a-f]{3,64}", bare) and rec.id.startswith(bare):
+        return []
+    repo = given.rsplit(":", 1)[0] if ":" in given.rsplit("/", 1)[-1] else given
+    return [n for n in rec.names if n.rsplit(":", 1)[0].endswith("/" + repo)][:1]
 
 
-def save(ctx: Context, names: list[str], fmt: str, *, output: str | None, stream=None, progress=None) -> None:
+def save(ctx: Context, images: list[str], fmt: str, *, output: str | None, stream=None, progress=None,
+         extra_tags: list[str] | tuple = (), names: list[str] | None = None) -> None:
+    """Write the images to an archive (`output` path, else `stream`); `extra_tags`: more names for
+    the first image (podman's docker-archive without --multi-image-archive); `names`: the first
+    image's names instead of its own (a push to `docker-archive:PATH:REFERENCE`)."""
     from pypod.engine.images import get_image
     from pypod.image import archive
 
     if fmt not in SAVE_FORMATS:
-        raise InvalidArgument(f"unsupported format {fmt!r} (use docker-archive, oci-archive or oci-dir)")
+        raise InvalidArgument("format value must be one of oci-dir oci-archive docker-dir docker-archive")
     if fmt == "docker-dir":
         raise InvalidArgument("the docker-dir format is not supported: use docker-archive, oci-archive or oci-dir")
     if fmt == "oci-dir" and not output:
         raise InvalidArgument("an output directory is required with --format oci-dir: use -o DIR")
-    recs = [(n, get_image(ctx, n)) for n in names]
-    if fmt == "docker-archive" and len({r.id for _, r in recs}) < len(recs) and False:
-        pass
+    recs = [(n, get_image(ctx, n)) for n in images]
     compress = fmt != "docker-archive"
     tmp = work_dir(ctx)
     try:
@@ -191,6 +224,12 @@ def save(ctx: Context, names: list[str], fmt: str, *, output: str | None, stream
                 prev.names.extend(n for n in mine if n not in prev.names)
                 continue
             saved.append(archive.SavedImage(cfg, mine, layers))
+        if names is not None and saved:
+            saved[0].names[:] = names
+        for t in extra_tags:
+            full = _parse_name(t)
+            if saved and full not in saved[0].names:
+                saved[0].names.append(full)
         if progress:
             progress.say("Writing manifest to image destination")
             progress.say("Storing signatures")
@@ -200,9 +239,16 @@ def save(ctx: Context, names: list[str], fmt: str, *, output: str | None, stream
         if output:
             final = os.path.abspath(output)
             part = final + ".pypod-partial"
-            with open(part, "wb") as f:
-                _write_archive(fmt, f, saved)
-            os.replace(part, final)
+            try:
+                with open(part, "wb") as f:
+                    _write_archive(fmt, f, saved)
+                os.replace(part, final)
+            except BaseException:
+                try:
+                    os.unlink(part)
+                except OSError:
+                    pass
+                raise
         else:
             _write_archive(fmt, stream, saved)
     finally:
@@ -237,6 +283,12 @@ class _HashingReader:
             pass
 
 
+def _parse_name(name: str) -> str:
+    from pypod.image import reference
+
+    return str(reference.parse(name[len("docker://"):] if name.startswith("docker://") else name))
+
+
 def _archive_name(name: str) -> str | None:
     from pypod.image import reference
 
@@ -269,7 +321,7 @@ def load(ctx: Context, path: str | None, stdin=None, progress=None) -> list[str]
         elif os.path.exists(path):
             src = archive.TarSource(path)
         else:
-            raise PypodError(f"{path}: no such file or directory")
+            raise PypodError(f"stat {path}: no such file or directory")
         try:
             images = archive.read_images(src)
             out: list[str] = []
@@ -420,11 +472,15 @@ def _changes(ctx: Context, upper: str, lowers: list[str], what: str) -> list[tup
     return [tuple(x) for x in json.loads(data)]
 
 
+_INIT_INODES = {"/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run", "/run/notify",
+                "/run/.containerenv", "/run/secrets", "/sys", "/etc/mtab"}
+
+
 def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> list[tuple[str, str]]:
     """podman's diff: ("A"|"C"|"D", path), of a container over its image, or an image's top layer
     over the layers below (two names: the second's changes over the first, when it is built on it)."""
     from pypod.engine import containers as ceng
-    from pypod.engine.images import find_image, get_image
+    from pypod.engine.images import find_image
     from pypod.errors import ContainerNotFound, ImageNotFound
 
     def resolve(n: str):
@@ -437,10 +493,10 @@ def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> l
             if i is not None:
                 return "image", i
         if kind == "container":
-            raise ContainerNotFound(f"no container with name or ID \"{n}\" found: no such container")
+            raise ContainerNotFound(f"{n} not found: container not known")
         if kind == "image":
-            raise ImageNotFound(f"{n}: image not known")
-        raise PypodError(f"{n} not found: no such object")
+            raise ImageNotFound(f"{n} not found: {n}: image not known")
+        raise PypodError(f"{n} not found: layer not known")
 
     def layers_of(k, obj) -> tuple[list[str], str | None]:
         if k == "container":
@@ -451,10 +507,13 @@ def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> l
     if other is None:
         lowers, upper = layers_of(k, obj)
         if upper is None:
-            if not lowers:
+            if not lowers or k == "container":
                 return []
             upper, lowers = lowers[0], lowers[1:]
-        return _changes(ctx, upper, lowers, f"diff {name}")
+        found = _changes(ctx, upper, lowers, f"diff {name}")
+        if k == "container":  # what the runtime itself puts in every container (podman's list)
+            found = [c for c in found if c[1] not in _INIT_INODES]
+        return found
     k2, obj2 = resolve(other)
     a, ua = layers_of(k, obj)
     b, ub = layers_of(k2, obj2)
@@ -462,7 +521,10 @@ def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> l
     b = ([ub] if ub else []) + b
     # b built on a: the layers b adds, merged, over a
     if len(b) == len(a) + 1 and b[1:] == a:
-        return _changes(ctx, b[0], a, f"diff {name} {other}")
+        found = _changes(ctx, b[0], a, f"diff {name} {other}")
+        if k2 == "container":
+            found = [c for c in found if c[1] not in _INIT_INODES]
+        return found
     if a == b:
         return []
     raise PypodError(f"diff {name} {other}: only an image or container and one built directly on it "
@@ -472,7 +534,6 @@ def diff(ctx: Context, name: str, other: str | None = None, kind: str = "") -> l
 # -- image tree ------------------------------------------------------------------------------------------
 def tree(ctx: Context, name: str, whatrequires: bool = False) -> str:
     from pypod.engine.images import get_image
-    from pypod.units import human_size
 
     rec = get_image(ctx, name)
     all_recs = ctx.images.list()
@@ -503,7 +564,6 @@ def tree(ctx: Context, name: str, whatrequires: bool = False) -> str:
     else:
         lines.append("Image Layers")
         shown = layers
-    del human_size
     for i, c in enumerate(shown):
         lr = ctx.images.layers.get(c)
         branch = "└── " if i == len(shown) - 1 else "├── "
@@ -522,3 +582,88 @@ def _tree_size(n: int) -> str:
         i += 1
     text = f"{v:.4g}"
     return f"{text}{units[i]}"
+
+
+# -- push --------------------------------------------------------------------------------------------------
+class PushRequest:
+    __slots__ = ("source", "dest", "quiet", "creds", "authfile", "tls_verify", "cert_dir", "format",
+                 "digestfile")
+
+    def __init__(self, source: str, dest: str | None = None, quiet: bool = False, creds: str | None = None,
+                 authfile: str | None = None, tls_verify: bool | None = None, cert_dir: str | None = None,
+                 format: str | None = None, digestfile: str | None = None):
+        self.source, self.dest, self.quiet, self.creds, self.authfile = source, dest, quiet, creds, authfile
+        self.tls_verify, self.cert_dir, self.format, self.digestfile = tls_verify, cert_dir, format, digestfile
+
+
+_ARCHIVE_TRANSPORTS = {"docker-archive": "docker-archive", "oci-archive": "oci-archive", "oci": "oci-dir"}
+
+
+def push(ctx: Context, req: PushRequest) -> str | None:
+    """Push an image (docker:// or an archive transport); the manifest digest for a registry."""
+    from pypod.engine.images import get_image
+    from pypod.image import reference
+    from pypod.image.pull import make_progress
+
+    rec = get_image(ctx, req.source)
+    dest = req.dest
+    if dest is None:
+        names = _names_for(ctx, req.source, rec)
+        dest = names[0] if names else req.source
+    if dest.startswith("docker://"):
+        dest = dest[len("docker://"):]
+    else:
+        transport, sep, rest = dest.partition(":")
+        if sep and transport in _ARCHIVE_TRANSPORTS and rest and not rest.startswith("//") \
+                and "/" not in transport:
+            path, _, named = rest.partition(":")  # TRANSPORT:PATH[:REFERENCE]
+            if named and transport == "docker-archive":
+                named = _parse_name(named)
+            progress = make_progress(req.quiet) if not req.quiet else None
+            try:
+                save(ctx, [req.source], _ARCHIVE_TRANSPORTS[transport], output=path, progress=progress,
+                     names=[named] if named else None)
+            finally:
+                if progress:
+                    progress.close()
+            return None
+        if sep and transport in ("dir", "docker-daemon", "containers-storage", "ostree", "sif"):
+            raise InvalidArgument(f"the {transport} transport is not supported: use docker://, "
+                                  "docker-archive:, oci-archive: or oci:")
+    ref = reference.parse(dest)
+    if ref.digest and not ref.tag:
+        raise InvalidArgument(f"{dest}: can not push to a digest: give a tag")
+    return _push_registry(ctx, req, rec, ref)
+
+
+def _push_registry(ctx: Context, req: PushRequest, rec: ImageRecord, ref) -> str:
+    from pypod.config import load_registries
+    from pypod.errors import RegistryError
+    from pypod.image.auth import parse_creds
+    from pypod.image.pull import make_progress
+    from pypod.image.push import check_format, push_image
+    from pypod.image.registry import RegistryClient
+
+    fmt = check_format(req.format, rec.manifest_media_type)
+    regs = load_registries()
+    if regs.is_blocked(ref):
+        raise RegistryError(f"registry {ref.registry} is blocked in registries.conf")
+    if req.authfile:
+        from pypod.image.auth import check_auth_file
+
+        check_auth_file(req.authfile)
+    client = RegistryClient(ref.registry, insecure=regs.is_insecure(ref.registry), tls_verify=req.tls_verify,
+                            creds=parse_creds(req.creds) if req.creds else None, authfile=req.authfile,
+                            cert_dir=req.cert_dir)
+    progress = make_progress(req.quiet)
+    try:
+        digest = push_image(ctx, rec, client, ref.repository, ref.tag or "latest", fmt, progress)
+    except RegistryError as e:
+        raise RegistryError(f"trying to push {ref}: {e.message}" if "unauthorized" not in e.message
+                            else e.message) from None
+    finally:
+        progress.close()
+    if req.digestfile:
+        with open(req.digestfile, "w") as f:
+            f.write(digest)
+    return digest

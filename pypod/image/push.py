@@ -1,0 +1,133 @@
+"""Pushing an image to a registry (Docker Registry HTTP API v2).
+
+Layers are re-created from storage (pypod.engine.transport.layer_blob), gzip-compressed. Before
+making a blob, the registry is asked (HEAD) for the digest that layer had last time: what it already
+has is skipped without reading the layer at all. Uploads are monolithic (POST, then PUT with the
+digest), the config follows, and the manifest (Docker schema 2 or OCI) is PUT last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pypod.errors import PypodError, RegistryError
+from pypod.image import mediatypes as mt
+from pypod.image.registry import RegistryClient, registry_error
+
+
+class Pusher:
+    def __init__(self, client: RegistryClient, repository: str, progress):
+        self.client = client
+        self.repository = repository
+        self.progress = progress
+
+    def has_blob(self, digest: str) -> bool:
+        r = self.client.request("HEAD", f"/v2/{self.repository}/blobs/{digest}", repository=self.repository,
+                                actions="pull,push")
+        r.close()
+        if r.status_code == 200:
+            return True
+        if r.status_code == 404:
+            return False
+        raise registry_error(r, f"checking whether a blob {digest} exists in {self.client.host}/{self.repository}")
+
+    def upload(self, digest: str, path: str | None = None, data: bytes | None = None) -> None:
+        repo = self.repository
+        where = f"/v2/{repo}/blobs/uploads/"
+        r = self.client.request("POST", where, repository=repo, actions="pull,push")
+        r.close()
+        if r.status_code != 202:
+            raise registry_error(r, f"writing blob: initiating layer upload to {where} in {self.client.host}")
+        loc = r.headers.get("Location")
+        if not loc:
+            raise RegistryError(f"writing blob: the registry {self.client.host} gave no upload location")
+        if not loc.startswith("http"):
+            loc = self.client.base + ("" if loc.startswith("/") else "/") + loc
+        url = loc + ("&" if "?" in loc else "?") + "digest=" + digest
+        headers = {"Content-Type": "application/octet-stream"}
+        if path is not None:
+            with open(path, "rb") as f:
+                import os
+
+                headers["Content-Length"] = str(os.fstat(f.fileno()).st_size)
+                r = self.client.request("PUT", url, repository=repo, actions="pull,push", headers=headers, data=f)
+        else:
+            headers["Content-Length"] = str(len(data or b""))
+            r = self.client.request("PUT", url, repository=repo, actions="pull,push", headers=headers,
+                                    data=data or b"")
+        r.close()
+        if r.status_code not in (201, 204):
+            raise registry_error(r, f"writing blob: uploading layer to {self.client.host}/{repo}")
+
+    def put_manifest(self, reference: str, raw: bytes, media: str) -> str:
+        repo = self.repository
+        r = self.client.request("PUT", f"/v2/{repo}/manifests/{reference}", repository=repo, actions="pull,push",
+                                headers={"Content-Type": media}, data=raw)
+        r.close()
+        if r.status_code not in (200, 201, 202):
+            raise registry_error(r, f"writing manifest: uploading manifest {reference} to {self.client.host}/{repo}")
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def push_image(ctx, rec, client: RegistryClient, repository: str, tag: str, fmt: str, progress) -> str:
+    """Push image record `rec` as repository:tag; the manifest digest."""
+    from pypod.engine import transport
+
+    pusher = Pusher(client, repository, progress)
+    docker = fmt == "v2s2"
+    progress.say("Getting image source signatures")
+    tmp = None
+    layers = []
+    try:
+        for chain in rec.layers:
+            known = transport.recreated(ctx, chain)
+            if known.get("gzip_digest") and known.get("diff_id") and pusher.has_blob(known["gzip_digest"]):
+                progress.layer_skip(known["gzip_digest"])
+                layers.append(transport.LayerBlob("", known["diff_id"], known["gzip_digest"],
+                                                  known["gzip_size"], True))
+                continue
+            if tmp is None:
+                tmp = transport.work_dir(ctx)
+            blob = transport.layer_blob(ctx, chain, tmp, compress=True)
+            if pusher.has_blob(blob.digest):
+                progress.layer_skip(blob.digest)
+            else:
+                progress.layer_start(blob.digest, blob.size)
+                pusher.upload(blob.digest, path=blob.path)
+                progress.advance(blob.digest, blob.size)
+                progress.layer_done(blob.digest)
+            import os
+
+            os.unlink(blob.path)
+            layers.append(blob)
+        config = transport.config_for(ctx, rec, [b.diff_id for b in layers])
+        cdigest = "sha256:" + hashlib.sha256(config).hexdigest()
+        progress.say(f"Copying config {cdigest}")
+        if not pusher.has_blob(cdigest):
+            pusher.upload(cdigest, data=config)
+        from pypod.image.archive import oci_manifest
+
+        raw = oci_manifest(config, layers, docker=docker)
+        progress.say("Writing manifest to image destination")
+        digest = pusher.put_manifest(tag, raw, mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST)
+        progress.say("Storing signatures")
+        return digest
+    finally:
+        if tmp is not None:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_format(fmt: str | None, image_media: str) -> str:
+    """'oci' or 'v2s2' from --format (default: the image's own manifest type)."""
+    if fmt is None or fmt == "":
+        return "v2s2" if image_media == mt.DOCKER_MANIFEST else "oci"
+    f = fmt.lower()
+    if f in ("oci",):
+        return "oci"
+    if f in ("v2s2", "docker"):
+        return "v2s2"
+    if f == "v2s1":
+        raise PypodError("the v2s1 manifest format is not supported: use oci or v2s2")
+    raise PypodError(f"unknown format {fmt!r}. Choose on of the supported formats: 'oci', 'v2s1', or 'v2s2'")
