@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 # a module not written yet is skipped.
 NOUNS = {
     "image": ("pypod.cli.image", "pypod.cli.build", "pypod.cli.transport"),
-    "system": ("pypod.cli.system",),
+    "system": ("pypod.cli.system", "pypod.cli.storage"),
     "login": ("pypod.cli.login",),
-    "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport"),
+    "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport", "pypod.cli.storage",
+                  "pypod.cli.attach"),
     "inspect": ("pypod.cli.inspect",),
     "completion": ("pypod.cli.completion",),
     "build": ("pypod.cli.build",),
@@ -29,6 +30,7 @@ NOUNS = {
     "network": ("pypod.cli.network",),
     "port": ("pypod.cli.network",),
     "volume": ("pypod.cli.volume",),
+    "storage": ("pypod.cli.storage",),
 }
 # top-level command → the module that registers it
 ALIASES = {
@@ -42,7 +44,8 @@ ALIASES = {
     "kill": "container", "rm": "container", "ps": "container", "logs": "container", "exec": "container",
     "wait": "container", "restart": "container", "top": "container", "rename": "container",
     "pause": "container", "unpause": "container", "stats": "container", "healthcheck": "container",
-    "cp": "container", "attach": "container", "mount": "container", "unmount": "container",
+    "attach": "container",
+    "cp": "storage", "mount": "storage", "unmount": "storage", "umount": "storage", "unshare": "storage",
 }
 
 # global options that take a value (to find the command word in argv without parsing)

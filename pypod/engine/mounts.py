@@ -401,3 +401,23 @@ def inspect_mounts(resolved: list[dict]) -> list[dict]:
             out.append({"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
                         "Mode": "", "Options": opts, "RW": bool(m.get("rw", True)), "Propagation": "rprivate"})
     return out
+
+
+def resolve_for_create(ctx, opts, image_cfg: dict, img_rec, rootfs_path: str | None) -> list[dict]:
+    """create()'s entry point: layers and user from the image, --volumes-from from the records."""
+    if img_rec is not None:
+        layers = [str(ctx.images.layers.diff_dir(l)) for l in img_rec.layers]
+    else:
+        layers = [rootfs_path] if rootfs_path else []
+    user = opts.user if opts.user is not None else (image_cfg.get("User") or "")
+    vfrom: list[dict] = []
+    for item in getattr(opts, "volumes_from", None) or []:
+        from pypod.engine.containers import get_container
+
+        name, _, mode = item.partition(":")
+        modes = [m for m in mode.split(",") if m and m not in ("z", "Z")]
+        if any(m not in ("ro", "rw") for m in modes):
+            raise InvalidArgument(f"invalid options {mode!r} for --volumes-from: use ro or rw")
+        other = get_container(ctx, name)
+        vfrom.extend(from_container(other, modes[-1] if modes else ""))
+    return resolve(ctx, opts, image_cfg, layers, user, vfrom)

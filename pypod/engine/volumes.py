@@ -234,6 +234,22 @@ def remove_volumes(ctx: Context, names: list[str], *, force: bool = False, all_:
     return rep
 
 
+def remove_anonymous(ctx: Context, container_rec) -> None:
+    """`rm -v` / `--rm`: the anonymous volumes a container made and no other container uses."""
+    mine = [m["name"] for m in (container_rec.options or {}).get("resolved_mounts") or []
+            if m.get("type") == "volume" and m.get("anonymous") and m.get("name")]
+    if not mine:
+        return
+    used = users(ctx)
+    for name in mine:
+        if used.get(name):
+            continue
+        try:
+            remove_volume_dir(ctx, name)
+        except OSError:
+            pass
+
+
 def prune_volumes(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = VolumeFilter(filters or [], keys=("label", "label!", "until"))
     used = users(ctx)

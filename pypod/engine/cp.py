@@ -1,0 +1,450 @@
+"""`pypod cp`: copy files between the host and a container, running or stopped, both ways.
+
+The container side runs as root in the user's namespace (`python -m pypod.engine.cp` through
+run_in_userns): a running container's root is `/proc/PID/root` (with its volumes mounted); a stopped
+one gets its overlay root and volumes mounted in a private mount namespace of the worker. Every
+container path is resolved inside that root (symlinks included, `secure_join`): a link to `/` or
+`/etc/passwd` in the container never reaches the host's. The two sides talk tar.
+
+Docker's rules: a directory SRC goes to DEST when DEST does not exist, into DEST/basename(SRC) when
+DEST is a directory, its contents into DEST when SRC ends with `/.`; a file SRC overwrites DEST or
+goes into DEST/basename(SRC) when DEST is a directory; `-` is a tar stream on stdin or stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat as _st
+import sys
+import tarfile
+
+from pypod.errors import InvalidArgument, PypodError
+
+
+class CopyError(PypodError):
+    pass
+
+
+def split_ref(arg: str) -> tuple[str | None, str]:
+    """`CONTAINER:PATH` → (container, path); a host path → (None, path)."""
+    if arg == "-" or arg.startswith("/") or arg.startswith("."):
+        return None, arg
+    name, sep, path = arg.partition(":")
+    if not sep:
+        return None, arg
+    return name, path or "/"
+
+
+# -- Docker's rules, shared by both sides -----------------------------------------------------------
+def plan(dest: str, dest_kind: str | None, src_is_dir: bool, contents_only: bool, base: str,
+         where: str) -> str:
+    """The path the source's top entry becomes. dest_kind: 'dir' | 'file' | None (missing);
+    `where` names the destination side in errors ("container NAME" or "the host")."""
+    if dest_kind == "dir":
+        if src_is_dir and contents_only:
+            return dest
+        return os.path.join(dest, base)
+    if dest_kind == "file":
+        if src_is_dir:
+            raise CopyError(f"destination \"{dest}\" must be a directory when copying a directory")
+        return dest
+    if dest.endswith("/") and not src_is_dir:
+        raise CopyError(f"\"{dest}\" could not be found on {where}: no such file or directory")
+    return dest.rstrip("/") or "/"
+
+
+def _mapper(top: str | None, target: str):
+    """Tar member name → destination path (top=None: names go under target as they are)."""
+    def m(name: str) -> str | None:
+        name = name.lstrip("/")
+        parts = [p for p in name.split("/") if p and p != "."]
+        if any(p == ".." for p in parts):
+            return None
+        if top is None:
+            return os.path.join(target, *parts) if parts else target
+        if not parts or parts[0] != top:
+            return None
+        return os.path.join(target, *parts[1:]) if len(parts) > 1 else target
+    return m
+
+
+# -- extraction, resolving every path inside `root` -------------------------------------------------
+def extract(stream, root: str, mapper, owner: tuple[int, int] | None, keep_ids: bool) -> None:
+    """Unpack a tar stream; `root` "/" for the host. owner: (uid, gid) to give every entry unless
+    keep_ids (the tar's ids, `--archive=false`); None: keep the caller's (host side)."""
+    from pypod.linux.rootpath import secure_join
+
+    dirs: list[tuple[str, tarfile.TarInfo]] = []
+    with tarfile.open(fileobj=stream, mode="r|*") as tf:
+        for ti in tf:
+            cpath = mapper(ti.name)
+            if cpath is None:
+                continue
+            parent = secure_join(root, os.path.dirname(cpath) or "/")
+            host = os.path.join(parent, os.path.basename(cpath)) if os.path.basename(cpath) else parent
+            if not _inside(root, host):
+                continue
+            if os.path.basename(cpath) and os.path.islink(host) and not ti.issym():
+                # an existing link as the last component: follow it inside the root
+                host = secure_join(root, cpath)
+            _make(tf, ti, host, root, mapper)
+            if ti.isdir():
+                dirs.append((host, ti))
+            _owner_mode(host, ti, owner, keep_ids)
+    for host, ti in reversed(dirs):
+        try:
+            os.utime(host, (ti.mtime, ti.mtime), follow_symlinks=False)
+        except OSError:
+            pass
+
+
+def _inside(root: str, p: str) -> bool:
+    root = os.path.abspath(root)
+    p = os.path.abspath(p)
+    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
+
+
+def _remove(host: str) -> None:
+    import shutil
+
+    if os.path.isdir(host) and not os.path.islink(host):
+        shutil.rmtree(host)
+    elif os.path.lexists(host):
+        os.unlink(host)
+
+
+def _make(tf, ti: tarfile.TarInfo, host: str, root: str, mapper) -> None:
+    from pypod.linux.rootpath import secure_join
+
+    if ti.isdir():
+        if os.path.lexists(host) and not (os.path.isdir(host) and not os.path.islink(host)):
+            _remove(host)
+        if not os.path.isdir(host):
+            os.makedirs(host, 0o755, exist_ok=True)
+        return
+    if os.path.isdir(host) and not os.path.islink(host):
+        raise CopyError(f"cannot overwrite directory \"{host}\" with non-directory")
+    if os.path.lexists(host):
+        os.unlink(host)
+    if ti.isreg():
+        src = tf.extractfile(ti)
+        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+    elif ti.issym():
+        os.symlink(ti.linkname, host)
+    elif ti.islnk():
+        target = mapper(ti.linkname)
+        if target is None:
+            return
+        os.link(secure_join(root, target), host, follow_symlinks=False)
+    elif ti.isfifo():
+        os.mkfifo(host, 0o600)
+    elif ti.ischr() or ti.isblk():
+        try:
+            os.mknod(host, (_st.S_IFCHR if ti.ischr() else _st.S_IFBLK) | 0o600,
+                     os.makedev(ti.devmajor, ti.devminor))
+        except OSError:
+            pass
+
+
+def _owner_mode(host: str, ti: tarfile.TarInfo, owner, keep_ids: bool) -> None:
+    if not os.path.lexists(host):
+        return
+    if owner is not None or keep_ids:
+        uid, gid = (ti.uid, ti.gid) if keep_ids else owner
+        try:
+            os.lchown(host, uid, gid)
+        except OSError:
+            pass
+    if not ti.issym():
+        try:
+            os.chmod(host, ti.mode & 0o7777)
+            if not ti.isdir():
+                os.utime(host, (ti.mtime, ti.mtime))
+        except OSError:
+            pass
+
+
+# -- tar creation ---------------------------------------------------------------------------------
+def write_tar(out, host_path: str, arcname: str, uid_map=None) -> None:
+    def flt(ti: tarfile.TarInfo):
+        ti.uname = ti.gname = ""
+        if uid_map is not None:
+            ti.uid, ti.gid = uid_map(ti.uid), uid_map(ti.gid)
+        return ti
+
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        tf.add(host_path, arcname=arcname, recursive=True, filter=flt)
+
+
+def _kind(host: str) -> str | None:
+    try:
+        st = os.stat(host)
+    except OSError:
+        return None
+    return "dir" if _st.S_ISDIR(st.st_mode) else "file"
+
+
+def _base_and_contents(path: str) -> tuple[str, bool]:
+    contents_only = path.endswith("/.") or path == "."
+    p = path[:-2] if path.endswith("/.") else path
+    base = os.path.basename(p.rstrip("/")) or "."
+    return base, contents_only
+
+
+# -- the host side (the CLI process) --------------------------------------------------------------
+def _worker(ctx, rec, req: dict, **popen):
+    import subprocess
+
+    from pypod.engine.containers import state_of, store
+    from pypod.linux.spawn import lean_python_argv
+    from pypod.linux.userns import run_in_userns
+
+    st = state_of(ctx, rec)
+    cdir = store(ctx).dir(rec.id)
+    pid = st.get("pid", 0) if st.get("status") in ("running", "paused") else 0
+    if pid:
+        req["pid"] = pid
+    else:
+        if not (cdir / "spec.json").exists():
+            from pypod.engine.containers import _load_spec
+
+            _load_spec(ctx, rec)
+        req["spec"] = str(cdir / "spec.json")
+    req["name"] = rec.name
+    if req.get("op") == "in" and req.get("archive"):
+        req["owner"] = list(_container_user_ids(ctx, rec))
+    req["rootless"] = bool(ctx.rootless)
+    argv = lean_python_argv("pypod.engine.cp", [json.dumps(req)])
+    if pid:  # the worker joins the container's own user namespace (see _enter_container_userns)
+        return subprocess.Popen(argv, stderr=subprocess.PIPE, **popen)
+    return run_in_userns(argv, stderr=subprocess.PIPE, **popen)
+
+
+def _container_user_ids(ctx, rec) -> tuple[int, int]:
+    """podman's --archive: what is copied in belongs to the container's (primary) user."""
+    from pypod.engine.mounts import _user_ids
+
+    user = (rec.options or {}).get("user") or ""
+    if not user or user in ("0", "root", "0:0", "root:root"):
+        return 0, 0
+    layers: list[str] = []
+    img = ctx.images.get(rec.image_id) if rec.image_id else None
+    if img is not None:
+        layers = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img.layers)]
+    elif rec.rootfs:
+        layers = [rec.rootfs]
+    try:
+        return _user_ids(layers, user)
+    except PypodError:
+        return 0, 0
+
+
+def _fail(p, err: bytes) -> None:
+    msg = (err or b"").decode(errors="replace").strip().splitlines()
+    text = msg[-1] if msg else f"copy failed (exit {p.returncode})"
+    raise CopyError(text.removeprefix("Error: "))
+
+
+def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = False, out=None) -> None:
+    import subprocess
+
+    base, contents_only = _base_and_contents(cpath)
+    if dest != "-":
+        dkind = _kind(dest)
+        if dkind is None:
+            parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
+            if not os.path.isdir(parent):
+                raise CopyError(f"\"{parent}\" could not be found on the host: no such file or directory")
+    p = _worker(ctx, rec, {"op": "out", "path": cpath, "base": base}, stdout=subprocess.PIPE)
+    try:
+        # the first byte tells us the source kind: d(irectory) or f(ile)
+        kind = p.stdout.read(1)
+        if not kind:
+            p.wait()
+            _fail(p, p.stderr.read())
+        if dest == "-":
+            o = out or sys.stdout.buffer
+            while True:
+                chunk = p.stdout.read(1 << 20)
+                if not chunk:
+                    break
+                o.write(chunk)
+            o.flush()
+        else:
+            target = plan(dest, _kind(dest), kind == b"d", contents_only, base, "the host")
+            extract(p.stdout, "/", _mapper(base, os.path.abspath(target)), None, False)
+    finally:
+        p.stdout.close()
+        err = p.stderr.read()
+        p.wait()
+    if p.returncode != 0:
+        _fail(p, err)
+
+
+def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None) -> None:
+    import subprocess
+
+    if src == "-":
+        req = {"op": "in", "path": cpath, "raw": True, "archive": archive}
+        p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
+        try:
+            data = stdin or sys.stdin.buffer
+            while True:
+                chunk = data.read(1 << 20)
+                if not chunk:
+                    break
+                p.stdin.write(chunk)
+        except BrokenPipeError:
+            pass
+        finally:
+            try:
+                p.stdin.close()
+            except BrokenPipeError:
+                pass
+        err = p.stderr.read()
+        p.wait()
+        if p.returncode != 0:
+            _fail(p, err)
+        return
+    base, contents_only = _base_and_contents(src)
+    host = os.path.realpath(src[:-2] if src.endswith("/.") else src)
+    if not os.path.lexists(src.rstrip("/") if src != "/" else src) or not os.path.exists(host):
+        raise CopyError(f"\"{src}\" could not be found on the host: no such file or directory")
+    src_dir = os.path.isdir(host)
+    me = os.getuid()
+    req = {"op": "in", "path": cpath, "base": base, "src_dir": src_dir, "contents_only": contents_only,
+           "archive": archive}
+    p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
+    try:
+        write_tar(p.stdin, host, base, uid_map=lambda i: 0 if i == me else i)
+    except (BrokenPipeError, OSError) as e:
+        if not isinstance(e, BrokenPipeError):
+            p.kill()
+            p.wait()
+            raise CopyError(f"{e.filename or src}: {e.strerror or e}")
+    finally:
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+    err = p.stderr.read()
+    p.wait()
+    if p.returncode != 0:
+        _fail(p, err)
+
+
+def copy(ctx, src: str, dest: str, *, archive: bool = False) -> None:
+    from pypod.engine.containers import get_container
+
+    sname, spath = split_ref(src)
+    dname, dpath = split_ref(dest)
+    if sname and dname:
+        raise InvalidArgument("copying between containers is not supported")
+    if not sname and not dname:
+        raise InvalidArgument(f"invalid arguments {src}, {dest} you must use just one container")
+    if sname:
+        rec = get_container(ctx, sname)
+        copy_from_container(ctx, rec, spath, dpath, archive=archive)
+    else:
+        rec = get_container(ctx, dname)
+        copy_to_container(ctx, rec, spath, dpath, archive=archive)
+
+
+# -- the container side (the worker, root in the user namespace) -----------------------------------
+def _enter_container_userns(pid: int) -> None:
+    """Namespaces with the same mapping may coexist; only the container's own gives us the
+    capabilities to read its /proc/PID/root. Its owner (us, outside) may join it."""
+    from pypod.linux import userns
+
+    if not userns.in_userns_required():
+        return
+    userns.join(pid)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _container_root(req: dict) -> str:
+    if req.get("pid"):
+        _enter_container_userns(int(req["pid"]))
+        return f"/proc/{req['pid']}/root"
+    from pypod.linux import libc
+    from pypod.linux.idmap import find_helper
+    from pypod.linux.syscalls import Syscalls
+    from pypod.runtime import init
+
+    with open(req["spec"]) as f:
+        spec = json.load(f)
+    libc.unshare(libc.CLONE_NEWNS)
+    # the container dir's merged/: a mount point in this private mount namespace only, so that
+    # concurrent copies (and `pypod mount` inside `pypod unshare`) do not meet
+    root = os.path.join(os.path.dirname(req["spec"]), "merged")
+    os.makedirs(root, 0o755, exist_ok=True)
+    sc = Syscalls()
+    host = init.HostFacts(rootless=bool(req.get("rootless")), fuse_overlayfs=find_helper("fuse-overlayfs"))
+    init.mount_rootfs(sc, spec.get("rootfs") or {}, root, host)
+    for m in sorted(spec.get("mounts") or [],
+                    key=lambda m: len([c for c in (m.get("destination") or "").split("/") if c])):
+        if m.get("type") in ("bind", "volume"):
+            init._spec_mount(sc, root, m)
+    return root
+
+
+def worker(req: dict) -> None:
+    from pypod.linux.rootpath import secure_join
+
+    root = _container_root(req)
+    where = f"container {req.get('name', '')}"
+    path = req["path"]
+    if req["op"] == "out":
+        host = secure_join(root, path)
+        if not os.path.lexists(host):
+            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory")
+        out = sys.stdout.buffer
+        out.write(b"d" if os.path.isdir(host) else b"f")
+        write_tar(out, host, req["base"])
+        out.flush()
+        return
+    # op == in
+    kind = _kind(secure_join(root, path))
+    if req.get("raw"):
+        if kind != "dir":
+            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
+                            if kind is None else f"destination \"{path}\" must be a directory")
+        extract(sys.stdin.buffer, root, _mapper(None, path), _owner(req), not req.get("archive"))
+        return
+    if kind is None:
+        parent = os.path.dirname(path.rstrip("/")) or "/"
+        if _kind(secure_join(root, parent)) != "dir":
+            raise CopyError(f"\"{parent}\" could not be found on {where}: no such file or directory")
+    target = plan(path, kind, bool(req.get("src_dir")), bool(req.get("contents_only")), req["base"], where)
+    extract(sys.stdin.buffer, root, _mapper(req["base"], target), _owner(req), not req.get("archive"))
+
+
+def _owner(req: dict) -> tuple[int, int]:
+    ids = req.get("owner") or [0, 0]
+    return int(ids[0]), int(ids[1])
+
+
+def main(argv: list[str]) -> None:
+    try:
+        worker(json.loads(argv[0]))
+    except PypodError as e:
+        sys.stderr.write(f"Error: {e.message}\n")
+        raise SystemExit(125)
+    except OSError as e:
+        sys.stderr.write(f"Error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}\n")
+        raise SystemExit(125)
+    except Exception as e:  # a broken tar stream and the like: one line, never a traceback
+        sys.stderr.write(f"Error: {e}\n")
+        raise SystemExit(125)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

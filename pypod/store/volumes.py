@@ -1,0 +1,85 @@
+"""Volume records: `volumes/<name>/volume.json` beside the data directory `volumes/<name>/_data`.
+
+Creation and removal hold `volumes.lock`, so names stay unique under concurrent creates.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pypod.record import Record
+from pypod.store import db
+
+
+class VolumeRecord(Record):
+    FIELDS = (
+        ("name", ""),
+        ("driver", "local"),
+        ("created", ""),          # RFC 3339 with nanoseconds
+        ("labels", dict),
+        ("options", dict),        # --opt type=, device=, o=
+        ("anonymous", False),
+        ("needs_copy_up", True),  # filled with image content on its first mount over some
+        ("needs_chown", True),
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
+
+
+class VolumeStore:
+    RECORD = "volume.json"
+
+    def __init__(self, volumes_dir: Path):
+        self.root = Path(volumes_dir)
+        self.lock_path = self.root.parent / "volumes.lock"
+
+    def lock(self):
+        db.ensure_dir(self.root)
+        return db.locked(self.lock_path)
+
+    def dir(self, name: str) -> Path:
+        return self.root / name
+
+    def data_dir(self, name: str) -> Path:
+        return self.root / name / "_data"
+
+    def names(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.root)
+                          if not n.startswith(".") and os.path.exists(self.root / n / self.RECORD))
+        except FileNotFoundError:
+            return []
+
+    def get(self, name: str) -> VolumeRecord | None:
+        if not name or "/" in name or name.startswith("."):
+            return None
+        d = db.read_json(self.root / name / self.RECORD)
+        return VolumeRecord.from_dict(d) if d else None
+
+    def list(self) -> list[VolumeRecord]:
+        out = []
+        for n in self.names():
+            rec = self.get(n)
+            if rec is not None:
+                out.append(rec)
+        return out
+
+    def save(self, rec: VolumeRecord) -> None:
+        d = self.dir(rec.name)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db.write_json(d / self.RECORD, rec.to_dict(), mode=0o600)
+
+    def trash(self, name: str) -> Path | None:
+        """Take a volume out of the namespace (rename to a dot dir); the caller deletes it."""
+        src = self.dir(name)
+        if not src.exists():
+            return None
+        dead = self.root / f".removing-{name}-{os.getpid()}"
+        os.rename(src, dead)
+        return dead
+
+    def trash_dirs(self) -> list[Path]:
+        try:
+            return [self.root / n for n in os.listdir(self.root) if n.startswith(".removing-")]
+        except FileNotFoundError:
+            return []
