@@ -86,7 +86,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
         verb = argv[i]
         i += 1
     # these take a command line after their first argument: stop at it
-    stop_at_positional = verb in ("run", "create", "exec")
+    stop_at_positional = verb in ("run", "create", "exec", "unshare")
     head, rest, moved = argv[:i], [], []
     j = i
     while j < len(argv):
