@@ -265,13 +265,23 @@ def _name_matches(name: str, repo: str, tag: str) -> bool:
 
 
 def _intermediate_ids(ctx: Context, recs: list[ImageRecord]) -> set[str]:
-    """Unnamed images whose layers are a prefix of another image's (build intermediates)."""
+    """Unnamed images another image was built on (build intermediates): their layers are a prefix
+    of its layers, or the same layers with a shorter history (a metadata-only step: ENV, LABEL, ...)."""
     out = set()
+    hist: dict[str, int] = {}
+
+    def history_len(rec: ImageRecord) -> int:
+        if rec.id not in hist:
+            hist[rec.id] = len(ctx.images.config(rec.id).get("history") or [])
+        return hist[rec.id]
+
     for r in recs:
         if r.names or not r.layers:
             continue
         for o in recs:
-            if o.id != r.id and len(o.layers) > len(r.layers) and o.layers[: len(r.layers)] == r.layers:
+            if o.id == r.id or o.layers[: len(r.layers)] != r.layers:
+                continue
+            if len(o.layers) > len(r.layers) or history_len(o) > history_len(r):
                 out.add(r.id)
                 break
     return out
