@@ -56,10 +56,48 @@ def parse_slirp_options(text: str) -> dict:
     return net
 
 
+def _conf_mentions_network_cmd() -> bool:
+    """Could a containers.conf set default_rootless_network_cmd / network_cmd_*? A cheap scan of
+    the files pypod.config reads (a false positive only costs the full parse)."""
+    import os
+
+    env = os.environ.get("CONTAINERS_CONF")
+    if env:
+        files = [env]
+    else:
+        from pypod import paths
+
+        files = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf"]
+        dirs = ["/etc/containers/containers.conf.d"]
+        if paths.is_rootless():
+            user = os.path.join(str(paths.config_home()), "containers")
+            files.append(os.path.join(user, "containers.conf"))
+            dirs.append(os.path.join(user, "containers.conf.d"))
+        for d in dirs:
+            try:
+                files += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".conf")]
+            except OSError:
+                pass
+    if os.environ.get("CONTAINERS_CONF_OVERRIDE"):
+        files.append(os.environ["CONTAINERS_CONF_OVERRIDE"])
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                if b"network_cmd" in fh.read():
+                    return True
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True  # let the full parser say what is wrong
+    return False
+
+
 def parse_mode(text: str | None, rootless: bool, lookup_container=None) -> tuple[str, dict]:
     """--network TEXT → (spec mode, helper settings)."""
     mode = (text or "").strip()
     if mode in ("", "default", "bridge", DEFAULT_NETWORK):
+        if not _conf_mentions_network_cmd():
+            return "slirp4netns", {}  # (not importing pypod.config: ~80 ms of start-up)
         from pypod.config import engine_config
 
         cfg = engine_config()
@@ -127,7 +165,7 @@ def host_ip() -> str:
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        s.connect(("192.0.2.255", 9))  # no packet is sent: just the route's source address
+        s.connect(("192.0.2.1", 9))  # no packet is sent: just the route's source address
         ip = s.getsockname()[0]
         return "" if ip.startswith("127.") else ip
     except OSError:
