@@ -115,6 +115,7 @@ def create_params(fn):
         ("volume", Opt([], "--volume", "-v", help="Bind mount a volume into the container"), "List[str]"),
         ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), "List[str]"),
         ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), "List[str]"),
+        ("volumes_from", Opt([], "--volumes-from", help="Mount volumes from the specified container(s)"), "List[str]"),
         ("dns", Opt([], "--dns", help="Set custom DNS servers"), "List[str]"),
         ("dns_search", Opt([], "--dns-search", help="Set custom DNS search domains"), "List[str]"),
         ("dns_option", Opt([], "--dns-option", help="Set custom DNS options"), "List[str]"),
@@ -133,6 +134,16 @@ def create_params(fn):
         ("cpu_shares", Opt(None, "--cpu-shares", "-c", help="CPU shares (relative weight)"), "Optional[int]"),
         ("memory_swap", Opt(None, "--memory-swap", help="Swap limit equal to memory plus swap"), "Optional[str]"),
         ("cpuset_cpus", Opt(None, "--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)"), "Optional[str]"),
+        ("cap_add", Opt([], "--cap-add", help="Add capabilities to the container"), "List[str]"),
+        ("cap_drop", Opt([], "--cap-drop", help="Drop capabilities from the container"), "List[str]"),
+        ("privileged", Opt(False, "--privileged", help="Give extended privileges to container"), "bool"),
+        ("security_opt", Opt([], "--security-opt", help="Security Options"), "List[str]"),
+        ("ulimit", Opt([], "--ulimit", help="Ulimit options"), "List[str]"),
+        ("group_add", Opt([], "--group-add", help="Add additional groups to the primary container process. 'keep-groups' allows container processes to use supplementary groups."), "List[str]"),
+        ("init", Opt(False, "--init", help="Run an init inside the container that forwards signals and reaps processes"), "bool"),
+        ("init_path", Opt(None, "--init-path", help="Path to the container-init binary"), "Optional[str]"),
+        ("userns", Opt(None, "--userns", help="User namespace to use (keep-id: your uid and gid inside)"), "Optional[str]"),
+        ("read_only_tmpfs", Opt(True, "--read-only-tmpfs", help="When running containers in read-only mode mount a read-write tmpfs on /run, /tmp and /var/tmp"), "bool"),
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
@@ -152,6 +163,14 @@ def _kw_create(kw: dict):
             "read_only", "replace", "pull", "platform", "quiet", "publish", "publish_all", "memory", "cpus",
             "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus"]
     opts = _common_create(*[kw[k] for k in keys])
+    opts.volumes_from = list(kw.get("volumes_from") or [])
+    for key in ("cap_add", "cap_drop", "security_opt", "ulimit", "group_add"):
+        setattr(opts, key, list(kw.get(key) or []))
+    opts.privileged = bool(kw.get("privileged"))
+    opts.init = bool(kw.get("init"))
+    opts.init_path = kw.get("init_path")
+    opts.userns = kw.get("userns")
+    opts.read_only_tmpfs = bool(kw.get("read_only_tmpfs", True))
     return opts
 
 
@@ -170,7 +189,7 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         **kw):
     """Run a command in a new container."""
     opts = _kw_create(kw)
-    rec, code = _eng().run(_ctx(), opts, detach=detach)
+    rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys)
     if detach:
         out(rec.id)
         return 0
@@ -201,7 +220,8 @@ def start(
     if attach:
         if len(targets) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
-        code = _eng().start_container(ctx, _get(targets[0]), attach=True, interactive=interactive)
+        code = _eng().start_container(ctx, _get(targets[0]), attach=True, interactive=interactive,
+                                      detach_keys=detach_keys)
         raise ExitCode(code)
     errors: list[PypodError] = []
     for n in targets:
@@ -454,7 +474,8 @@ def exec_(
         items.extend(_read_env_file(f))
     items.extend(env)
     code = _eng().exec_in(ctx, rec, list(command), env=_parse_env_list(items, dict(os.environ)), user=user,
-                          workdir=workdir, interactive=interactive, tty=tty, detach=detach)
+                          workdir=workdir, interactive=interactive, tty=tty, detach=detach,
+                          privileged=privileged)
     raise ExitCode(code)
 
 

@@ -121,6 +121,16 @@ class CreateOptions(Record):
         ("publish", list),
         ("publish_all", False),
         ("resources", dict),
+        ("cap_add", list),
+        ("cap_drop", list),
+        ("privileged", False),
+        ("security_opt", list),
+        ("ulimit", list),
+        ("group_add", list),
+        ("init", False),
+        ("init_path", None),
+        ("read_only_tmpfs", True),
+        ("userns", None),
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -311,6 +321,15 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         extra.extend(_parse_env_list(_read_env_file(f), host_env))
     extra.extend(_parse_env_list(opts.env, host_env))
     env = merge_env(env, extra)
+    confinement = _confinement_options(opts)
+    if opts.userns and opts.userns not in ("host", "private"):
+        if opts.userns != "keep-id":
+            raise InvalidArgument(f"unrecognized namespace mode {opts.userns} passed")
+        if not ctx.rootless:
+            raise PypodError("keep-id is only supported in rootless mode")
+        confinement["userns"] = "keep-id"
+        if opts.user is None:  # podman: the process runs as the user
+            confinement["user"] = f"{os.getuid()}:{os.getgid()}"
     policy, max_restarts = _parse_restart(opts.restart)
     if opts.rm and policy not in ("no", ""):
         raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"")
@@ -374,6 +393,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "publish": opts.publish, "resources": opts.resources, "net": net_opts,
             "publish_all": bool(opts.publish_all),
             "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
+            **confinement,
         }
         cs.save(rec)
     try:
@@ -383,8 +403,150 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         db.write_json(cdir / "spec.json", spec.to_dict())
     except BaseException:
         _destroy(ctx, rec.id)
+        from pypod.engine.volumes import remove_anonymous
+
+        remove_anonymous(ctx, rec)
         raise
     return rec
+
+
+def _confinement_options(opts: CreateOptions) -> dict:
+    """--cap-add/--cap-drop/--privileged/--security-opt/--ulimit, validated as podman does."""
+    from pypod.linux import caps as capsmod
+
+    seccomp, nnp = None, False
+    for so in opts.security_opt or []:
+        key, sep, val = so.partition("=")
+        if so in ("no-new-privileges", "no-new-privileges=true", "no-new-privileges:true"):
+            nnp = True
+        elif so in ("no-new-privileges=false", "no-new-privileges:false"):
+            nnp = False
+        elif key == "seccomp" and sep and val:
+            seccomp = val if val == "unconfined" else os.path.abspath(val)
+        elif key in ("label", "apparmor", "mask", "unmask", "proc-opts", "systempaths") and sep:
+            continue  # accepted; SELinux/AppArmor are not used here
+        else:
+            raise InvalidArgument(f'invalid --security-opt 1: "{so}"')
+    try:
+        for c in [*opts.cap_add, *opts.cap_drop]:
+            capsmod.normalize(c)
+    except ValueError as e:
+        raise PypodError(str(e))
+    rlimits = [_parse_ulimit(u) for u in opts.ulimit or []]
+    init_path = ""
+    if opts.init:
+        init_path = _find_init(opts.init_path)
+    return {"group_add": list(opts.group_add), "init": bool(opts.init), "init_path": init_path,
+            "read_only_tmpfs": bool(opts.read_only_tmpfs),
+            "cap_add": list(opts.cap_add), "cap_drop": list(opts.cap_drop),
+            "privileged": bool(opts.privileged), "seccomp": seccomp, "no_new_privileges": nnp,
+            "security_opt": list(opts.security_opt), "ulimits": rlimits}
+
+
+def _find_init(given: str | None) -> str:
+    """catatonit (podman's container-init) for --init: --init-path, containers.conf init_path,
+    the usual places; "" when there is none (pypod's own reaper is used then)."""
+    if given:
+        if not os.path.exists(given):
+            raise PypodError(f"container-init binary not found on the host: stat {given}: "
+                             f"no such file or directory")
+        return os.path.abspath(given)
+    from pypod import config
+
+    conf = config.load_containers_conf()
+    configured = (conf.get("containers") or {}).get("init_path") or (conf.get("engine") or {}).get("init_path")
+    if configured:
+        if os.path.isfile(configured):
+            return configured
+        _warn(f"container-init binary {configured} (containers.conf init_path) not found: using pypod's own init")
+        return ""
+    cands = ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/libexec/podman/catatonit"]
+    return next((c for c in cands if os.path.isfile(c)), "")
+
+
+_ULIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+            "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
+            "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS",
+            "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
+            "stack": "RLIMIT_STACK", "as": "RLIMIT_AS"}
+
+
+def _parse_ulimit(u: str) -> list:
+    """"nofile=1024:2048" / "nproc=512" / "core=-1" → [RLIMIT_X, soft, hard] (-1: unlimited)."""
+    name, sep, val = u.partition("=")
+    pre = f'ulimit option "{u}" requires name=SOFT:HARD, failed to be parsed: '
+    if not sep:
+        raise InvalidArgument(pre + f"invalid ulimit argument: {u}")
+    if name not in _ULIMITS:
+        raise InvalidArgument(pre + f"invalid ulimit type: {name}")
+    soft_s, _, hard_s = val.partition(":")
+    try:
+        soft = int(soft_s)
+        hard = int(hard_s) if hard_s else soft
+    except ValueError as e:
+        bad = str(e).rsplit(":", 1)[-1].strip()
+        raise InvalidArgument(pre + f'strconv.ParseInt: parsing "{bad.strip(chr(39))}": invalid syntax') from None
+    if soft >= 0 and hard >= 0 and soft > hard:
+        raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
+    return [_ULIMITS[name], soft, hard]
+
+
+def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
+    """Fill the capabilities, seccomp program and rlimits of a ContainerSpec being built."""
+    from pypod.linux import caps as capsmod, seccomp as seccompmod
+
+    privileged = bool(o.get("privileged"))
+    if privileged:
+        bounding = capsmod.all_caps()
+    else:
+        try:
+            bounding = capsmod.merge(capsmod.DEFAULT_CAPS, o.get("cap_add") or [], o.get("cap_drop") or [])
+        except ValueError as e:
+            raise PypodError(str(e))
+    proc.capabilities = bounding
+    add = [capsmod.normalize(c) for c in o.get("cap_add") or []]
+    proc.user_capabilities = [c for c in (capsmod.all_caps() if "CAP_ALL" in add else add) if c in bounding]
+    proc.no_new_privileges = bool(o.get("no_new_privileges"))
+    proc.rlimits = [list(r) for r in o.get("ulimits") or []]
+    proc.group_add = list(o.get("group_add") or [])
+    spec.rootfs.readonly_tmpfs = bool(o.get("read_only_tmpfs", True))
+    if o.get("init"):
+        if o.get("init_path"):  # catatonit, where podman puts it
+            from pypod.runtime.spec import Mount
+
+            spec.mounts.append(Mount(type="bind", source=o["init_path"], destination="/run/podman-init",
+                                     options=["ro", "bind"]))
+            proc.args = ["/run/podman-init", "--", *proc.args]
+        else:
+            proc.init = "builtin"
+    spec.privileged = privileged
+    prog_path = cdir / "seccomp.bpf"
+    if privileged or o.get("seccomp") == "unconfined":
+        prog = None
+    else:
+        try:
+            prog = seccompmod.program_for(o.get("seccomp"), bounding, str(ctx.graph_root / "cache" / "seccomp"))
+        except seccompmod.ProfileError as e:
+            raise PypodError(str(e))
+    if prog is None:
+        proc.seccomp = ""
+        return
+    tmp = cdir / "seccomp.bpf.tmp"
+    tmp.write_bytes(prog)
+    os.replace(tmp, prog_path)
+    proc.seccomp = str(prog_path)
+
+
+def _norm_caps(names) -> list[str]:
+    from pypod.linux import caps as capsmod
+
+    out = []
+    for c in names or []:
+        try:
+            out.append(capsmod.normalize(c))
+        except ValueError:
+            pass
+    return out
 
 
 def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str]) -> str:
@@ -521,6 +683,8 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
                          log_path=str(cdir / "ctr.log"), annotations=dict(rec.annotations))
+    _confinement_spec(ctx, o, cdir, proc, spec)
+    spec.userns = o.get("userns") or ""
     if o.get("rm"):
         spec.cleanup_argv = cleanup_argv(ctx, rec.id)
     return spec
@@ -555,7 +719,18 @@ def _launch_error(e) -> PypodError:
     return err
 
 
-def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False) -> int:
+def _check_detach_keys(keys: str | None) -> str | None:
+    from pypod.runtime import attach as rattach
+
+    try:
+        rattach.parse_detach_keys(keys)
+    except rattach.DetachKeysError as e:
+        raise InvalidArgument(str(e)) from None
+    return keys
+
+
+def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False,
+                    detach_keys: str | None = None) -> int:
     """Start a created or stopped container; attached: wait and return its exit code."""
     from pypod.runtime import launch
 
@@ -565,6 +740,8 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
             raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
         return 0
     spec = _load_spec(ctx, rec)
+    spec.detach_keys = _check_detach_keys(detach_keys)
+    spec.cleanup_if_detached = False
     if interactive:
         spec.process.stdin = True
     try:
@@ -576,28 +753,37 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     return 0
 
 
-def run(ctx: Context, opts: CreateOptions, detach: bool) -> tuple[ContainerRecord, int]:
+def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None) -> tuple[ContainerRecord, int]:
+    _check_detach_keys(detach_keys)
     rec = create(ctx, opts)
     from pypod.runtime import launch
 
     spec = _load_spec(ctx, rec)
     cdir = str(store(ctx).dir(rec.id))
+    spec.detach_keys = _check_detach_keys(detach_keys)
     if not detach and opts.rm:
-        # The CLI removes the container itself after a foreground run: no clean-up process needed.
-        spec.cleanup_argv = None
+        # The CLI removes the container itself after a foreground run (the supervisor does only
+        # if the user detaches).
+        spec.cleanup_if_detached = True
     try:
         started = launch.start(spec, cdir, foreground=not detach)
     except launch.LaunchError as e:
         if opts.rm:
             _destroy(ctx, rec.id)
+            from pypod.engine.volumes import remove_anonymous
+
+            remove_anonymous(ctx, rec)
         raise _launch_error(e) from None
     if detach:
         return rec, 0
     try:
         code = started.wait()
     finally:
-        if opts.rm:
+        if opts.rm and not started.detached:
             _destroy(ctx, rec.id)
+            from pypod.engine.volumes import remove_anonymous
+
+            remove_anonymous(ctx, rec)
     return rec, code
 
 
@@ -966,14 +1152,18 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "NetworkMode": netmod.display_mode(net, ctx.rootless),
         "PortBindings": port_map, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
                                                "MaximumRetryCount": o.get("restart_max", 0)},
-        "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None, "CapAdd": [], "CapDrop": [],
+        "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None,
+        "CapAdd": _norm_caps(o.get("cap_add")), "CapDrop": _norm_caps(o.get("cap_drop")),
         "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
-        "ExtraHosts": o.get("add_host", []), "GroupAdd": [], "IpcMode": "shareable", "Cgroup": "",
-        "Cgroups": "default", "Links": None, "OomScoreAdj": 0, "PidMode": "private", "Privileged": False,
-        "PublishAllPorts": bool(o.get("publish_all")), "ReadonlyRootfs": bool(o.get("read_only")), "SecurityOpt": [],
+        "ExtraHosts": o.get("add_host", []), "GroupAdd": list(o.get("group_add") or []),
+        "Init": bool(o.get("init")), "IpcMode": "shareable", "Cgroup": "",
+        "Cgroups": "default", "Links": None, "OomScoreAdj": 0, "PidMode": "private", "Privileged": bool(o.get("privileged")),
+        "PublishAllPorts": bool(o.get("publish_all")), "ReadonlyRootfs": bool(o.get("read_only")),
+        "SecurityOpt": list(o.get("security_opt") or []),
         "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.get("tmpfs", [])}, "UTSMode": "private",
-        "UsernsMode": "", "ShmSize": 65536000, "Runtime": "oci", "ConsoleSize": [0, 0], "CpuShares": 0,
-        "Memory": 0, "NanoCpus": 0, "PidsLimit": 2048, "Ulimits": [],
+        "UsernsMode": o.get("userns") or "", "ShmSize": 65536000, "Runtime": "oci", "ConsoleSize": [0, 0], "CpuShares": 0,
+        "Memory": 0, "NanoCpus": 0, "PidsLimit": 2048,
+        "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.get("ulimits") or []],
     }
     return {
         "Id": rec.id, "Created": rec.created, "Path": rec.command[0] if rec.command else "",
@@ -1026,9 +1216,8 @@ def read_logs(path: Path, *, since: float | None = None, until: float | None = N
     except FileNotFoundError:
         return [], 0
     recs = []
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
+    # split on "\n" only: bytes.splitlines() would also cut at the "\r" of terminal output
+    for line in (ln + b"\n" for ln in data.split(b"\n")[:-1]):
         p = parse_log_line(line)
         if p is None:
             continue
@@ -1055,7 +1244,7 @@ def read_logs(path: Path, *, since: float | None = None, until: float | None = N
 
 # -- exec ---------------------------------------------------------------------------------------
 def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[str], user: str | None,
-            workdir: str | None, interactive: bool, tty: bool, detach: bool) -> int:
+            workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool = False) -> int:
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
@@ -1071,6 +1260,10 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
     proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.get("workdir") or "/",
                        user=user if user is not None else (o.get("user") or ""), terminal=tty, stdin=interactive,
                        create_cwd=not workdir)
+    if privileged:  # exec --privileged: every capability (the container's seccomp filter stays)
+        from pypod.linux import caps as capsmod
+
+        proc.capabilities = capsmod.all_caps()
     try:
         return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach)
     except Exception as e:
@@ -1209,3 +1402,27 @@ def _go_duration(s: float) -> str:
     out = (f"{h}h" if h else "") + (f"{m}m" if h or m else "")
     return out + frac(rem, 10**9) + "s"
 
+
+
+# -- attach ------------------------------------------------------------------------------------
+def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = False, detach_keys: str | None = None,
+                     sig_proxy: bool = True) -> int:
+    """`attach`: relay the terminal to the container's attach socket; its exit code, or 0 after
+    the detach keys (the container runs on)."""
+    from pypod.runtime import attach as rattach, launch
+
+    st = state_of(ctx, rec)
+    if st.get("status") != "running":
+        raise PypodError("you can only attach to running containers")
+    cdir = str(store(ctx).dir(rec.id))
+    keys = rattach.parse_detach_keys(_check_detach_keys(detach_keys))
+    o = rec.options
+    try:
+        code = rattach.attach(cdir, tty=bool(o.get("tty")),
+                              stdin=bool(o.get("interactive")) and not no_stdin, detach_keys=keys,
+                              sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s))
+    except OSError as e:
+        raise PypodError(f"attach to container {rec.id}: {e.strerror or e}") from None
+    if code is None:  # detached
+        return 0
+    return code

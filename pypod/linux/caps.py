@@ -65,3 +65,49 @@ def set_process_caps(keep: int) -> None:
     _eff, perm, _inh = libc.capget()
     k = keep & perm
     libc.capset(k, k, 0)
+
+
+def all_caps() -> list[str]:
+    return ["CAP_" + c for c in CAPS[:last_cap() + 1]]
+
+
+def normalize(name: str) -> str:
+    """"chown" / "CAP_CHOWN" → "CAP_CHOWN"; ValueError for an unknown name (podman's message)."""
+    n = name.strip().upper()
+    if not n.startswith("CAP_"):
+        n = "CAP_" + n
+    if n != "CAP_ALL" and n[4:] not in CAP_NUMBERS:
+        raise ValueError(f'"{n}": unknown capability')
+    return n
+
+
+def merge(base: list[str], add: list[str], drop: list[str]) -> list[str]:
+    """podman's capabilities.MergeCapabilities: the bounding set from the default set, --cap-add
+    and --cap-drop (either may be ALL; dropping ALL keeps only what is added)."""
+    base = [normalize(c) for c in base]
+    add = [normalize(c) for c in add]
+    drop = [normalize(c) for c in drop]
+    every = all_caps()
+    for c in add:
+        if c != "CAP_ALL" and c in drop:
+            raise ValueError(f"capability {c!r} cannot be dropped and added".replace("'", '"'))
+    if "CAP_ALL" in drop:
+        if "CAP_ALL" in add:
+            raise ValueError("adding all caps and removing all caps not allowed")
+        return [c for c in every if c in add]
+    if "CAP_ALL" in add:
+        return [c for c in every if c not in drop]
+    out = [c for c in base if c not in drop]
+    out += [c for c in add if c not in out]
+    return sorted(out, key=lambda c: CAP_NUMBERS.get(c[4:], 99))
+
+
+def set_user_caps(keep: int) -> None:
+    """A non-root user after setresuid under PR_SET_KEEPCAPS: inheritable = permitted =
+    effective = ambient = keep (podman gives such a user exactly its --cap-add ones)."""
+    _eff, perm, _inh = libc.capget()
+    k = keep & perm
+    libc.capset(k, k, k)
+    for c in range(last_cap() + 1):
+        if k & (1 << c):
+            libc.prctl(libc.PR_CAP_AMBIENT, 2, c)  # PR_CAP_AMBIENT_RAISE

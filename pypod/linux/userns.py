@@ -211,6 +211,77 @@ def enter(m: idmap.IdMapping | None = None, holder_dir: str | None = None, *,
     return how
 
 
+def keep_id_maps(m: idmap.IdMapping) -> tuple[str, str]:
+    """podman's --userns=keep-id layout, as maps of a namespace nested in the shared one (whose
+    id 0 is the user): container U → the user (outer 0), 0..U-1 → outer 1..U, U+1.. → U+1..
+    (U: the user's uid; the same for gids)."""
+    def lines(me: int, size: int) -> str:
+        if size <= 1:  # the single-id fallback: only the user exists
+            return f"{me} 0 1\n"
+        me = min(me, size - 1)
+        out = []
+        if me > 0:
+            out.append(f"0 1 {me}")
+        out.append(f"{me} 0 1")
+        if size - me - 1 > 0:
+            out.append(f"{me + 1} {me + 1} {size - me - 1}")
+        return "\n".join(out) + "\n"
+    return lines(m.uid, m.size), lines(m.gid, m.gid_size)
+
+
+def create_keep_id(m: idmap.IdMapping) -> None:
+    """From inside the shared namespace (as its root): unshare a nested user namespace with the
+    keep-id maps, written by a helper forked before the unshare (it keeps CAP_SETUID/SETGID in
+    the shared namespace, which writing a nested map needs)."""
+    uid_text, gid_text = keep_id_maps(m)
+    me = os.getpid()
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:  # pragma: no cover - runs in the forked helper
+        code = 2
+        try:
+            os.close(go_w)
+            os.close(err_r)
+            if os.read(go_r, 1) == b"u":
+                try:
+                    for name, text in (("uid_map", uid_text), ("gid_map", gid_text)):
+                        with open(f"/proc/{me}/{name}", "w") as f:
+                            f.write(text)
+                    code = 0
+                except OSError as e:
+                    os.write(err_w, f"{e.filename}: {e.strerror}".encode())
+                    code = 1
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    os.close(err_w)
+    try:
+        try:
+            libc.unshare(libc.CLONE_NEWUSER)
+        except OSError:
+            os.close(go_w)
+            go_w = -1
+            raise
+        os.write(go_w, b"u")
+        os.close(go_w)
+        go_w = -1
+        msg = os.read(err_r, 4096)
+    finally:
+        if go_w >= 0:
+            os.close(go_w)
+        os.close(err_r)
+        _, status = os.waitpid(helper, 0)
+    if msg or os.waitstatus_to_exitcode(status) != 0:
+        raise UsernsError(1, "cannot set up the keep-id user namespace: "
+                          + (msg.decode(errors="replace") or "writing the id maps failed"))
+    os.setresgid(0, 0, 0)  # the set-up continues as the namespace's root, as elsewhere
+    os.setresuid(0, 0, 0)
+    # the id change cleared "dumpable": without it the user's own helpers (slirp4netns, exec)
+    # could not open /proc/PID/ns/* of the container
+    libc.prctl(libc.PR_SET_DUMPABLE, 1)
+
+
 # --- for the storage code (callable from any process, threads or not) ---
 
 def run_in_userns(argv: list[str], *, holder_dir: str | None = None, **popen_kwargs):

@@ -64,6 +64,8 @@ def run_in_container(pid: int, process: dict, *, rootless: bool, hostname: str,
     """Enter the container, fork the process, wait for it; its exit code (128+N for signal N).
     Set-up and exec failures of the child are reported on status_fd (and are its exit code).
     tty: give the process a pty from the container's devpts and relay it to our stdio."""
+    process = dict(process, init="")  # --init concerns the container's own process only
+    init.preload_seccomp(process)  # the program lives in the container dir, outside its root
     enter_container(pid, rootless)
     master = slave = -1
     if tty:
@@ -185,6 +187,18 @@ def main(argv: list[str]) -> None:
                                   f"container state improper", 125)
         with open(os.path.join(cdir, "spec.json"), "rb") as f:
             spec = jsonlite.loads(f.read())
+        # podman: an exec'd process gets the container's capabilities, seccomp filter,
+        # no_new_privileges and rlimits
+        process = dict(process or {})
+        sp = spec.get("process") or {}
+        own_caps = process.get("capabilities")  # exec --privileged
+        for key in ("capabilities", "user_capabilities", "seccomp", "no_new_privileges", "rlimits",
+                    "group_add"):
+            if key in sp:
+                process[key] = sp[key]
+        if own_caps is not None:
+            process["capabilities"] = own_caps
+        init.preload_seccomp(process)  # before entering the container's root
 
         def forked(pid, master):
             child_pid[0] = pid

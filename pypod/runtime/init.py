@@ -18,13 +18,14 @@ from __future__ import annotations
 # Everything is imported here, at the top: code after pivot_root cannot import from the host.
 import _signal
 import os
+import resource
 import select
 import stat as _stat
 
-from pypod.linux import caps, libc
+from pypod.linux import caps, libc, seccomp
 from pypod.linux.rootpath import secure_join
 from pypod.linux.syscalls import Syscalls
-from pypod.runtime import protocol
+from pypod.runtime import init_reaper, protocol
 from pypod.runtime.users import UserError, resolve
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -243,6 +244,7 @@ def _under(path: str, dests: set[str]) -> bool:
 def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts) -> list[str]:
     """Everything from /proc to the read-only root, all before pivot_root; warnings out."""
     warnings: list[str] = []
+    preload_seccomp(spec.get("process"))
     user_dests = {os.path.normpath(m.get("destination") or "/") for m in spec.get("mounts") or []}
     private_net = spec.get("network") != "host"
 
@@ -307,7 +309,8 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
             raise _err("mount /sys", e)
 
     # read-only root: podman's --read-only-tmpfs
-    if (spec.get("rootfs") or {}).get("readonly"):
+    rootfs_ = spec.get("rootfs") or {}
+    if rootfs_.get("readonly") and rootfs_.get("readonly_tmpfs", True):
         for d in ("/run", "/tmp", "/var/tmp"):
             if d in user_dests:
                 continue
@@ -346,8 +349,9 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
                     key=lambda m: len([c for c in (m.get("destination") or "").split("/") if c])):
         _spec_mount(sc, root, m)
 
-    # masked and read-only paths
-    for path in MASKED_PATHS:
+    # masked and read-only paths (none with --privileged)
+    privileged = bool(spec.get("privileged"))
+    for path in ([] if privileged else MASKED_PATHS):
         if _under(path, user_dests):
             continue
         p = secure_join(root, path)
@@ -360,7 +364,7 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
                 sc.mount("/dev/null", p, None, libc.MS_BIND)
         except OSError as e:
             raise _err(f"mask {path}", e)
-    for path in READONLY_PATHS:
+    for path in ([] if privileged else READONLY_PATHS):
         if _under(path, user_dests):
             continue
         p = secure_join(root, path)
@@ -463,6 +467,21 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
                        _read_text("/etc/group"))
     except UserError as e:
         raise SetupError(str(e))
+    for g in process.get("group_add") or []:  # --group-add: numeric, or a name in /etc/group
+        if g == "keep-groups":
+            continue
+        gid = int(g) if g.isdigit() else None
+        if gid is None:
+            for line in _read_text("/etc/group").splitlines():
+                f = line.split(":")
+                if len(f) >= 3 and f[0] == g and f[2].isdigit():
+                    gid = int(f[2])
+                    break
+            else:
+                raise SetupError(f"looking up supplemental groups for container {container_id}: "
+                                 f"Unable to find group {g}: no matching entries in group file")
+        if gid not in user.groups:
+            user.groups.append(gid)
     env = build_env(process.get("env") or [], hostname=hostname, home=user.home,
                     terminal=bool(process.get("terminal")))
     cwd = process.get("cwd") or "/"
@@ -481,7 +500,9 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
 
 
 def switch_user(process: dict, user) -> None:
-    """Capabilities, no_new_privs, groups, gid, uid — in that order."""
+    """Capabilities, no_new_privs, groups, gid, uid — in that order (podman's sets: root keeps
+    the bounding set as permitted/effective; another user only its --cap-add ones, also as
+    inheritable and ambient)."""
     keep = caps.mask(process["capabilities"]) if process.get("capabilities") is not None \
         else caps.mask(caps.DEFAULT_CAPS)
     caps.drop_bounding(keep)
@@ -489,6 +510,8 @@ def switch_user(process: dict, user) -> None:
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     if _setgroups_allowed():
         os.setgroups(user.groups)
+    if user.uid != 0:
+        libc.prctl(libc.PR_SET_KEEPCAPS, 1)
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
     if user.uid == 0:
@@ -498,6 +521,53 @@ def switch_user(process: dict, user) -> None:
             libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
         except OSError:
             pass
+        caps.set_user_caps(keep & caps.mask(process.get("user_capabilities") or []))
+        libc.prctl(libc.PR_SET_KEEPCAPS, 0)
+
+
+_SECCOMP_PROGRAMS: dict = {}
+
+
+def preload_seccomp(process: dict | None) -> None:
+    """Read the compiled seccomp program while the container dir is still reachable (before
+    pivot_root / chroot)."""
+    path = (process or {}).get("seccomp") or ""
+    if path and path not in _SECCOMP_PROGRAMS:
+        try:
+            with open(path, "rb") as f:
+                _SECCOMP_PROGRAMS[path] = f.read()
+        except OSError as e:
+            raise _err(f"read the seccomp program {path}", e)
+
+
+def apply_seccomp(process: dict) -> None:
+    path = process.get("seccomp") or ""
+    if not path:
+        return
+    prog = _SECCOMP_PROGRAMS.get(path)
+    if prog is None:
+        preload_seccomp(process)
+        prog = _SECCOMP_PROGRAMS[path]
+    try:
+        seccomp.load(prog)
+    except OSError as e:
+        raise _err("load the seccomp filter", e)
+
+
+def apply_rlimits(process: dict) -> None:
+    """setrlimit each --ulimit (-1: unlimited). Nothing is capped: a limit above the hard one
+    fails as with podman rootless (raising it needs CAP_SYS_RESOURCE on the host)."""
+    for name, soft, hard in process.get("rlimits") or []:
+        res = getattr(resource, name, None)
+        if res is None:
+            continue
+        inf = resource.RLIM_INFINITY
+        try:
+            resource.setrlimit(res, (inf if soft < 0 else soft, inf if hard < 0 else hard))
+        except (OSError, ValueError) as e:
+            why = e.strerror.lower() if isinstance(e, OSError) and e.strerror else \
+                "operation not permitted"  # Python's ValueError for a raised hard limit
+            raise SetupError(f"error setting rlimit type {res}: {why}: OCI permission denied", 126)
 
 
 _RESET_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD",
@@ -545,6 +615,10 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
     alive_fd: a pipe whose write end the parent holds: checked after setting PDEATHSIG, so a
     parent that died just before is noticed too."""
     user, env, cwd, args = prepare_process(process, hostname=hostname, container_id=container_id)
+    apply_rlimits(process)
+    nnp = bool(process.get("no_new_privileges"))
+    if not nnp:  # loading needs CAP_SYS_ADMIN (in our user namespace) without no_new_privs
+        apply_seccomp(process)
     try:
         switch_user(process, user)
     except OSError as e:
@@ -553,6 +627,8 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
                              f"the user namespace (a subordinate id range in /etc/subuid and "
                              f"/etc/subgid maps it)")
         raise _err("switch user", e)
+    if nnp:
+        apply_seccomp(process)
     try:
         os.chdir(cwd)
     except OSError as e:
@@ -576,6 +652,8 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
         p.register(alive_fd, select.POLLIN)
         if any(ev & (select.POLLHUP | select.POLLERR) for _, ev in p.poll(0)):
             os._exit(137)  # the supervisor is gone
+    if process.get("init") == "builtin":  # --init without catatonit: pid 1 stays as reaper
+        init_reaper.run_as_init()
     try:
         os.execve(exe, args, dict(e.split("=", 1) for e in env))
     except OSError as e:

@@ -120,6 +120,7 @@ class Started:
         self._reader = reader
         self._proxy = proxy
         self._code: int | None = None
+        self.detached = False  # the user typed the detach keys (the container runs on)
 
     def wait(self) -> int:
         """Foreground only: block until the container exits (its output fully relayed),
@@ -137,6 +138,10 @@ class Started:
                     break
                 if m.get("type") == protocol.EXIT:
                     code = int(m.get("code") or 0)
+                    break
+                if m.get("type") == "detached":
+                    self.detached = True
+                    code = 0
                     break
         finally:
             if self._proxy:

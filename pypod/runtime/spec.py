@@ -35,6 +35,15 @@ class ProcessSpec:
     no_new_privileges: bool = False
     # Capability names (e.g. "CHOWN" or "CAP_CHOWN"); None: podman's default set.
     capabilities: list[str] | None = None
+    # What a non-root user keeps (inheritable, permitted, effective, ambient): podman gives it
+    # exactly its --cap-add capabilities (within the bounding set above).
+    user_capabilities: list[str] = field(default_factory=list)
+    # A compiled seccomp program (struct sock_filter[]) in the container dir; "": unconfined.
+    seccomp: str = ""
+    # [[resource, soft, hard]] for setrlimit, e.g. ["RLIMIT_NOFILE", 1024, 2048]
+    rlimits: list = field(default_factory=list)
+    group_add: list[str] = field(default_factory=list)  # --group-add: gids or group names
+    init: str = ""  # "builtin": --init without catatonit (pid 1 stays, as a reaper)
     # podman creates a missing working directory that came from the image, but refuses one given
     # with -w (`workdir "/x" does not exist on container ID`, exit 126).
     create_cwd: bool = True
@@ -47,6 +56,7 @@ class RootfsSpec:
     work: str = ""
     path: str | None = None  # --rootfs DIR: bound, no overlay
     readonly: bool = False
+    readonly_tmpfs: bool = True  # --read-only-tmpfs: tmpfs on /run, /tmp, /var/tmp when readonly
 
 
 @dataclass
@@ -82,6 +92,10 @@ class ContainerSpec:
     cleanup_argv: list[str] | None = None
     log_path: str = ""  # k8s-file log ("" : no log)
     annotations: dict = field(default_factory=dict)
+    privileged: bool = False  # no masked or read-only /proc, /sys paths
+    userns: str = ""  # "" (the shared rootless namespace) | "keep-id" (a nested one of its own)
+    detach_keys: str | None = None  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)
+    cleanup_if_detached: bool = False  # a foreground `run --rm`: the CLI removes it unless detached
 
     def to_dict(self) -> dict:
         return asdict(self)

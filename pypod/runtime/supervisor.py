@@ -31,6 +31,7 @@ import time
 from pypod.linux import idmap, libc, proc, terminal, userns
 from pypod.linux.syscalls import Syscalls
 from pypod.runtime import exec as rexec
+from pypod.runtime import attach as rattach
 from pypod.runtime import init, jsonlite, logs, protocol
 from pypod.runtime import state as statemod
 
@@ -99,6 +100,18 @@ class Supervisor:
         self.master = -1  # the pty master with -t
         self.fuse_pid = 0
         self.stdin_open = False
+        self.net = None  # the network helper (slirp4netns/pasta) of the current run
+        self.netns_path: str | None = None
+        # attach: the socket, its clients (fd → frame reader), detach keys of a foreground -it
+        self.attach_sock = None
+        self.clients: dict = {}
+        self.stdin_w = -1  # -i without a foreground reader: a pipe that attach clients fill
+        self.detached = False
+        try:
+            keys = rattach.parse_detach_keys(self.spec.get("detach_keys"))
+        except rattach.DetachKeysError:
+            keys = rattach.parse_detach_keys(None)
+        self.detach = rattach.DetachMatcher(keys)
 
     # ------------------------------------------------------------------ plumbing
     def say(self, kind: str, **fields) -> None:
@@ -147,10 +160,22 @@ class Supervisor:
                 os.close(fd)
             if self.rootless:
                 userns.enter(self.mapping, self.holder_dir)
+                if self.spec.get("userns") == "keep-id":  # a namespace of its own, nested
+                    userns.create_keep_id(self.mapping)
             flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
-            if self.spec.get("network") != "host":
+            if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET
             libc.unshare(flags)
+            if self.netns_path:  # --network container:NAME | ns:PATH
+                try:
+                    nfd = os.open(self.netns_path, os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        libc.setns(nfd, libc.CLONE_NEWNET)
+                    finally:
+                        os.close(nfd)
+                except OSError as e:
+                    raise init.SetupError(f"join network namespace {self.netns_path}: "
+                                          f"{e.strerror}")
             sc = Syscalls()
             for w in init.mount_rootfs(sc, self.spec.get("rootfs") or {}, self.merged, self.facts):
                 protocol.send(st_w, protocol.WARNING, message=w)
@@ -199,13 +224,32 @@ class Supervisor:
     def start_container(self, first: bool) -> tuple[int, int]:
         """Fork the set-up child, get pid 1 exec'd; returns (stdout fd, stderr fd) to relay.
         Raises StartFailed."""
+        if self.spec.get("network", "").startswith(("container:", "ns:")):
+            from pypod.network import attach as netattach
+
+            try:
+                self.netns_path = netattach.join_path(self.spec, self.cdir)
+            except netattach.NetError as e:
+                raise StartFailed(e.code, e.message)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         st_r, st_w = os.pipe()
         go_r, go_w = os.pipe()
-        stdin = 0 if (first and self.foreground and self.process.get("stdin")) else _devnull()
+        if first and self.foreground and self.process.get("stdin"):
+            stdin = 0
+        elif self.process.get("stdin") and not self.process.get("terminal"):
+            stdin, w = os.pipe()  # attach clients write the container's stdin here
+            if self.stdin_w >= 0:
+                os.close(self.stdin_w)
+            self.stdin_w = w
+        else:
+            stdin = _devnull()
         fds = {"stdin": stdin, "stdout": out_w, "stderr": err_w, "status": st_w, "go": go_r}
-        close = [out_r, err_r, st_r, go_w, self.wake_r, self.wake_w]
+        close = [out_r, err_r, st_r, go_w, self.wake_r, self.wake_w, *self.clients]
+        if self.stdin_w >= 0:
+            close.append(self.stdin_w)
+        if self.attach_sock is not None:
+            close.append(self.attach_sock.fileno())
         if self.status_fd >= 0:
             close.append(self.status_fd)
         if self.log.fd >= 0:
@@ -251,10 +295,20 @@ class Supervisor:
                 self.mnt_fd = os.open(f"/proc/{pid1}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 self.mnt_fd = -1
-            if self.rootless and self.holder_dir:
+            if self.rootless and self.holder_dir and self.spec.get("userns") != "keep-id":
                 userns.register_holder(self.holder_dir, pid1)
             go = b"g"
-            if self.process.get("terminal"):
+            if self.spec.get("network") in ("slirp4netns", "pasta"):
+                # the helper configures the namespace while pid 1 mounts; ports before "go"
+                from pypod.network import attach as netattach
+
+                try:
+                    self.net = netattach.start(self.spec, pid1, self.cdir)
+                    netattach.finish(self.net, self.spec)
+                except netattach.NetError as e:
+                    error = {"code": e.code, "message": e.message}
+                    go = b""
+            if go and self.process.get("terminal"):
                 # the pty comes from pid 1's own devpts: wait until it has pivoted
                 while True:
                     m = reader.next()
@@ -298,6 +352,7 @@ class Supervisor:
             if pid1:
                 self.reap(block_for=pid1)
                 self.unregister()
+            self.stop_net()
             os.close(go_w)
             for fd in (out_r, err_r):
                 self.drain_to_log(fd)
@@ -318,6 +373,22 @@ class Supervisor:
                 self.log.write("stderr", data)
         except (BlockingIOError, OSError):
             return
+
+    def stop_ports(self) -> None:
+        if self.net is not None and not hasattr(self.net, "forwarder"):
+            self.stop_net()  # pasta: its own sockets are the published ports
+            return
+        fw = getattr(self.net, "forwarder", None)
+        if fw is not None:
+            self.net.forwarder = None
+            fw.stop()
+
+    def stop_net(self) -> None:
+        if self.net is not None:
+            from pypod.network import attach as netattach
+
+            net, self.net = self.net, None
+            netattach.stop(net)
 
     def close_master(self) -> None:
         if self.master >= 0:
@@ -489,6 +560,16 @@ class Supervisor:
         for fd in streams:
             poller.register(fd, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
+        if self.attach_sock is None:
+            try:
+                self.attach_sock = rattach.listen(self.cdir)
+            except OSError:
+                self.attach_sock = None
+        attach_fd = self.attach_sock.fileno() if self.attach_sock is not None else -1
+        if attach_fd >= 0:
+            poller.register(attach_fd, select.POLLIN)
+        for cfd in self.clients:
+            poller.register(cfd, select.POLLIN)
         # -it: relay our stdin to the pty (without -t the container has our stdin itself)
         self.stdin_open = self.master >= 0 and first and self.foreground and \
             bool(self.process.get("stdin"))
@@ -518,10 +599,16 @@ class Supervisor:
                         del streams[fd]
                         continue
                     self.log.write(streams[fd], data)
+                    if self.clients:
+                        self.attach_broadcast(streams[fd], data)
                     if self.relay:
                         self.relay_out(1 if streams[fd] == "stdout" else 2, data)
                 elif fd == 0 and self.stdin_open:
                     self.relay_stdin()
+                elif fd == attach_fd:
+                    self.attach_accept()
+                elif fd in self.clients:
+                    self.attach_input(fd)
                 elif fd == self.wake_r:
                     self.handle_signals()
                 elif fd == self.hc_fd:
@@ -542,6 +629,7 @@ class Supervisor:
         poller.unregister(self.wake_r)
         os.close(self.go_w)
         self.unregister()
+        self.stop_ports()  # the published TCP ports are free once the exit is reported
         if self.hc_pid:  # a check still running against a dead container
             try:
                 os.kill(self.hc_pid, 9)
@@ -566,11 +654,93 @@ class Supervisor:
             self.stdin_open = False
             self.poller_unregister(0)
             data = b"\x04"
+            hit = False
+        else:
+            data, hit = self.detach.feed(data)
         try:
             while data and self.master >= 0:
                 data = data[os.write(self.master, data):]
         except OSError:
             pass
+        if hit:
+            self.detach_foreground()
+
+    def detach_foreground(self) -> None:
+        """The detach keys: the launcher returns, the container runs on (logged, attachable)."""
+        self.detached = True
+        self.stdin_open = False
+        self.poller_unregister(0)
+        self.relay = False
+        null = os.open("/dev/null", os.O_RDWR)
+        for f in (0, 1, 2):
+            os.dup2(null, f)
+        os.close(null)
+        self.say("detached")
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1
+
+    # ------------------------------------------------------------------ attach clients
+    def attach_accept(self) -> None:
+        fd = rattach.accept_fd(self.attach_sock)
+        if fd >= 0:
+            self.clients[fd] = rattach.FrameReader()
+            self.poller.register(fd, select.POLLIN)
+
+    def attach_drop(self, fd: int) -> None:
+        self.poller_unregister(fd)
+        self.clients.pop(fd, None)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def attach_broadcast(self, stream: str, data: bytes) -> None:
+        msg = rattach.frame(rattach.OUT if stream == "stdout" else rattach.ERR, data)
+        for fd in list(self.clients):
+            try:
+                buf = msg
+                while buf:
+                    buf = buf[os.write(fd, buf):]
+            except OSError:
+                self.attach_drop(fd)
+
+    def attach_input(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            self.attach_drop(fd)
+            return
+        for kind, payload in self.clients[fd].feed(data):
+            target = self.master if self.master >= 0 else self.stdin_w
+            if kind == rattach.IN and target >= 0:
+                try:
+                    while payload:
+                        payload = payload[os.write(target, payload):]
+                except OSError:
+                    pass
+            elif kind == rattach.RESIZE and self.master >= 0:
+                try:
+                    rows, cols = (int(x) for x in payload.split())
+                except ValueError:
+                    continue
+                terminal.set_winsize(self.master, rows, cols)
+            elif kind == rattach.CLOSE_IN and self.master < 0 and self.stdin_w >= 0:
+                os.close(self.stdin_w)
+                self.stdin_w = -1
+
+    def attach_exit(self, code: int) -> None:
+        for fd in list(self.clients):
+            try:
+                os.write(fd, rattach.frame(rattach.EXIT, str(code).encode()))
+            except OSError:
+                pass
+            self.attach_drop(fd)
+        if self.stdin_w >= 0:
+            os.close(self.stdin_w)
+            self.stdin_w = -1
 
     def handle_signals(self) -> None:
         try:
@@ -623,6 +793,8 @@ class Supervisor:
                              supervisor_pid=self.me if self.should_restart(code) else 0,
                              health=self.health)
             self.say(protocol.EXIT, code=code)
+            self.attach_exit(code)
+            self.stop_net()  # slirp4netns/pasta (tens of ms to exit): after the report
             self.release_mnt()
             statemod.persist(self.cdir)
             if not self.should_restart(code):
@@ -633,6 +805,13 @@ class Supervisor:
             self.restart_count += 1
             first = False
         self.log.close()
+        if self.attach_sock is not None:
+            try:
+                os.unlink(os.path.join(self.cdir, rattach.SOCKET))
+            except OSError:
+                pass
+            self.attach_sock.close()
+            self.attach_sock = None
         if self.status_fd >= 0:
             os.close(self.status_fd)
             self.status_fd = -1
@@ -643,6 +822,8 @@ class Supervisor:
         argv = self.spec.get("cleanup_argv")
         if not (self.spec.get("auto_remove") and argv):
             return
+        if self.spec.get("cleanup_if_detached") and not self.detached:
+            return  # the foreground `run --rm` removes it itself
         try:
             null = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
             pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=null)

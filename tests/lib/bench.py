@@ -97,6 +97,75 @@ def bench_run(info, reg) -> None:
                "<= 0.8x podman")
 
 
+def _receive(port: int, expect: int, timeout: float = 30.0) -> float | None:
+    """Seconds to read `expect` bytes from 127.0.0.1:port (None if the stream fell short)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            time.sleep(0.05)
+            continue
+        n = 0
+        with s:
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                n += len(b)
+        if n == expect:
+            return time.perf_counter() - t0
+        if n:
+            return None
+        time.sleep(0.05)  # the server was not listening yet
+    return None
+
+
+def _throughput(tool: str, image: str, info, size: int = 100_000_000) -> float | None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    name = f"bench-tp-{os.getpid()}"
+    as_user([tool, "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", image, "sh", "-c",
+             f"head -c {size} /dev/zero | nc -l -p 80"], info)
+    try:
+        time.sleep(0.3)
+        dt = _receive(port, size)
+    finally:
+        as_user([tool, "rm", "-f", name], info, check=False)
+    return dt
+
+
+def bench_network(info, reg) -> None:
+    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+    if PODMAN:
+        as_user([PODMAN, "pull", "-q", reg["busybox"]], info)
+    t = median(lambda: as_user([user.PYPOD, "run", "--rm", reg["busybox"], "true"], info), 11)
+    p = median(lambda: as_user([PODMAN, "run", "--rm", reg["busybox"], "true"], info), 11) \
+        if PODMAN else None
+    report("run --rm busybox true (slirp4netns)", t, p, "<= 0.8x podman")
+    print("run --rm on a user network                   not measured: user networks are not "
+          "implemented yet", flush=True)
+    ours = [x for x in (_throughput(user.PYPOD, reg["busybox"], info) for _ in range(3)) if x]
+    theirs = [x for x in (_throughput(PODMAN, reg["busybox"], info) for _ in range(3)) if x] \
+        if PODMAN else []
+    if not ours:
+        print("published port throughput: pypod's transfers fell short", flush=True)
+        return
+    mine = 100 / statistics.median(ours)
+    line = f"{'100 MB through -p (MB/s, higher is better)':<44} pypod {mine:9.1f}"
+    if theirs:
+        pod = 100 / statistics.median(theirs)
+        line += f"      podman {pod:9.1f}      ratio {mine / pod:5.2f}"
+    print(line + "   (target >= 1.0x podman)", flush=True)
+
+
 def bench_ps(info, reg) -> None:
     as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
     for i in range(50):
@@ -146,8 +215,53 @@ def bench_memory(info, reg, n: int = 20) -> None:
     as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
 
 
+BUILD_FILE = """\
+FROM {base} AS build
+WORKDIR /src
+COPY a.txt .
+RUN cat a.txt > b.txt
+FROM {base}
+ENV A=1
+COPY --from=build /src/b.txt /app/
+LABEL x=y
+EXPOSE 80
+CMD ["cat", "/app/b.txt"]
+"""
+
+
+def bench_build(info, reg, runs: int = 3) -> None:
+    """A 10-step multi-stage Containerfile: cold (no cache, base image present) and rebuilt unchanged."""
+    ctx = tempfile.mkdtemp(prefix="pypod-bench-build-")
+    os.chmod(ctx, 0o755)
+    with open(os.path.join(ctx, "Containerfile"), "w") as f:
+        f.write(BUILD_FILE.format(base=reg["busybox"]))
+    with open(os.path.join(ctx, "a.txt"), "w") as f:
+        f.write("hello\n")
+    os.chmod(os.path.join(ctx, "Containerfile"), 0o644)
+    os.chmod(os.path.join(ctx, "a.txt"), 0o644)
+    try:
+        results = {}
+        for name, exe in (("pypod", user.PYPOD), ("podman", PODMAN)):
+            if not exe:
+                continue
+            cold = []
+            for _ in range(runs):
+                as_user([exe, "rmi", "-a", "-f"], info, check=False)
+                as_user([exe, "pull", "-q", "--tls-verify=false", reg["busybox"]], info)
+                cold.append(as_user([exe, "build", "-q", "-t", "bench", ctx], info))
+            warm = median(lambda: as_user([exe, "build", "-q", "-t", "bench", ctx], info), 7)
+            results[name] = (statistics.median(cold), warm)
+            print(f"bench: {name} build cold {results[name][0] * 1000:.0f} ms, cached {warm * 1000:.0f} ms", flush=True)
+            as_user([exe, "rmi", "-a", "-f"], info, check=False)
+        p = results.get("podman")
+        report("build 10 steps, cold", results["pypod"][0], p[0] if p else None, "<= 1.0x podman")
+        report("build 10 steps, cached rebuild", results["pypod"][1], p[1] if p else None, "<= 0.8x podman")
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
-    sections = argv or ["startup", "images", "pull", "run", "ps", "memory"]
+    sections = argv or ["startup", "images", "pull", "run", "ps", "memory", "network", "build"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -170,8 +284,12 @@ def main(argv: list[str]) -> int:
                 bench_run(info, refs)
             elif s == "ps":
                 bench_ps(info, refs)
+            elif s == "build":
+                bench_build(info, refs)
             elif s == "memory":
                 bench_memory(info, refs)
+            elif s == "network":
+                bench_network(info, refs)
             else:
                 print(f"bench: unknown section {s}", file=sys.stderr)
                 return 2
