@@ -19,26 +19,13 @@ import stat
 import sys
 import tarfile
 
-OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")
+from pypod.image.layerdiff import is_opaque, is_whiteout  # one definition of the overlay forms
+
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 # xattrs carried into layer tars (overlay's own are metadata of the unpacked form, never content)
 _KEEP_XATTR_PREFIXES = ("security.capability", "user.")
 _SKIP_XATTR_PREFIXES = ("user.overlay.", "trusted.overlay.")
-
-
-def is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def is_opaque(path: str) -> bool:
-    for name in OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
 
 
 def _xattrs(path: str) -> dict[str, str]:
