@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import time
+
 import pytest
 
 from tests.lib.user import pypod
@@ -203,3 +205,18 @@ def test_userns_keep_id(busybox, test_user, shared_tmp):
     assert ok("exec", "-u", "0", "k1", "id", "-u").stdout == "0\n"
     assert ok("inspect", "-f", "{{.HostConfig.UsernsMode}}", "k1").stdout.strip() == "keep-id"
     ok("rm", "-f", "-t", "0", "k1")
+
+
+def test_init_leaves_no_zombies(busybox):
+    # pid 1 becomes `sleep`, which never reaps: the orphaned `sleep 0.2` stays a zombie unless an init
+    # is pid 1 and collects it
+    maker = "(sleep 0.2 &); exec sleep 100"
+    check = "for s in /proc/[0-9]*/status; do grep -q '^State:.*Z' $s 2>/dev/null && echo zombie; done; true"
+    results = {}
+    for name, extra in (("plain", []), ("withinit", ["--init"])):
+        ok("run", "-d", "--name", name, *extra, busybox, "sh", "-c", maker)
+        time.sleep(1.0)
+        results[name] = ok("exec", name, "sh", "-c", check).stdout
+        ok("rm", "-f", name)
+    assert "zombie" in results["plain"]  # the check can fail
+    assert "zombie" not in results["withinit"]
