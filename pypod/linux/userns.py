@@ -135,13 +135,9 @@ class UsernsError(OSError):
     pass
 
 
-def create(m: idmap.IdMapping) -> None:
-    """unshare(CLONE_NEWUSER) and get mapped: by newuidmap/newgidmap run from a helper forked
-    before the unshare (still outside), or, for the single-id mapping, by writing our own maps."""
-    if m.single:
-        libc.unshare(libc.CLONE_NEWUSER)
-        idmap.write_own_single_map(m)
-        return
+def _unshare_mapped(map_it, what: str, default_error: str) -> None:
+    """unshare(CLONE_NEWUSER) and have a helper, forked before (so still outside, with the rights
+    to map us), write our maps: `map_it(pid)` runs in the helper and returns an error text or ""."""
     me = os.getpid()
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -152,7 +148,7 @@ def create(m: idmap.IdMapping) -> None:
             os.close(go_w)
             os.close(err_r)
             if os.read(go_r, 1) == b"u":
-                msg = idmap.apply_with_helpers(me, m)
+                msg = map_it(me)
                 if msg:
                     os.write(err_w, msg.encode())
                 code = 1 if msg else 0
@@ -182,8 +178,18 @@ def create(m: idmap.IdMapping) -> None:
         os.close(err_r)
         _, status = os.waitpid(helper, 0)
     if msg or os.waitstatus_to_exitcode(status) != 0:
-        raise UsernsError(1, "cannot set up the user namespace id mapping: "
-                          + (msg.decode(errors="replace") or "newuidmap/newgidmap failed"))
+        raise UsernsError(1, f"{what}: " + (msg.decode(errors="replace") or default_error))
+
+
+def create(m: idmap.IdMapping) -> None:
+    """unshare(CLONE_NEWUSER) and get mapped: by newuidmap/newgidmap run from a helper forked
+    before the unshare (still outside), or, for the single-id mapping, by writing our own maps."""
+    if m.single:
+        libc.unshare(libc.CLONE_NEWUSER)
+        idmap.write_own_single_map(m)
+        return
+    _unshare_mapped(lambda pid: idmap.apply_with_helpers(pid, m),
+                    "cannot set up the user namespace id mapping", "newuidmap/newgidmap failed")
 
 
 def enter(m: idmap.IdMapping | None = None, holder_dir: str | None = None, *,
@@ -234,47 +240,17 @@ def create_keep_id(m: idmap.IdMapping) -> None:
     keep-id maps, written by a helper forked before the unshare (it keeps CAP_SETUID/SETGID in
     the shared namespace, which writing a nested map needs)."""
     uid_text, gid_text = keep_id_maps(m)
-    me = os.getpid()
-    go_r, go_w = os.pipe()
-    err_r, err_w = os.pipe()
-    helper = os.fork()
-    if helper == 0:  # pragma: no cover - runs in the forked helper
-        code = 2
+
+    def write_maps(pid: int) -> str:
         try:
-            os.close(go_w)
-            os.close(err_r)
-            if os.read(go_r, 1) == b"u":
-                try:
-                    for name, text in (("uid_map", uid_text), ("gid_map", gid_text)):
-                        with open(f"/proc/{me}/{name}", "w") as f:
-                            f.write(text)
-                    code = 0
-                except OSError as e:
-                    os.write(err_w, f"{e.filename}: {e.strerror}".encode())
-                    code = 1
-        finally:
-            os._exit(code)
-    os.close(go_r)
-    os.close(err_w)
-    try:
-        try:
-            libc.unshare(libc.CLONE_NEWUSER)
-        except OSError:
-            os.close(go_w)
-            go_w = -1
-            raise
-        os.write(go_w, b"u")
-        os.close(go_w)
-        go_w = -1
-        msg = os.read(err_r, 4096)
-    finally:
-        if go_w >= 0:
-            os.close(go_w)
-        os.close(err_r)
-        _, status = os.waitpid(helper, 0)
-    if msg or os.waitstatus_to_exitcode(status) != 0:
-        raise UsernsError(1, "cannot set up the keep-id user namespace: "
-                          + (msg.decode(errors="replace") or "writing the id maps failed"))
+            for name, text in (("uid_map", uid_text), ("gid_map", gid_text)):
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(text)
+        except OSError as e:
+            return f"{e.filename}: {e.strerror}"
+        return ""
+
+    _unshare_mapped(write_maps, "cannot set up the keep-id user namespace", "writing the id maps failed")
     os.setresgid(0, 0, 0)  # the set-up continues as the namespace's root, as elsewhere
     os.setresuid(0, 0, 0)
     # the id change cleared "dumpable": without it the user's own helpers (slirp4netns, exec)
