@@ -170,7 +170,7 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
         import tty as ttymod
 
         raw_attrs = termios.tcgetattr(0)
-        ttymod.setraw(0)
+        ttymod.setraw(0, termios.TCSANOW)  # keep what was typed ahead
     old_winch = None
 
     def send(kind, payload=b""):

@@ -74,7 +74,9 @@ class _SigProxy:
 
         self.tty_fd = fd
         self.tty_attrs = termios.tcgetattr(fd)
-        tty.setraw(fd)
+        # TCSANOW, not setraw's default TCSAFLUSH: the container already runs, and what the
+        # user typed ahead (or a script wrote) must reach it, not be discarded
+        tty.setraw(fd, termios.TCSANOW)
 
     def _handler(self, signum, frame) -> None:
         if not self.pid:

@@ -651,6 +651,23 @@ def test_start_timing(mode):
     assert min(times) < 1000
 
 
+def _pty_chunks(master: int, timeout: float):
+    """What the pty master yields until EOF/EIO or `timeout` seconds: never blocks past it."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([master], [], [], left)[0]:
+            return
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
 def test_terminal(mode):
     """-it under a real pty: the container sees a tty on its own devpts, TERM=xterm, the
     window size, and our keystrokes."""
@@ -669,14 +686,7 @@ def test_terminal(mode):
     os.close(slave)
     out = b""
     sent = False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
+    for chunk in _pty_chunks(master, 20):
         out += chunk
         if not sent and b"33 101" in out:
             os.write(master, b"hello\r")
@@ -693,6 +703,29 @@ def test_terminal(mode):
     assert b"stdout F /dev/pts/0\r" in log
 
 
+def test_terminal_type_ahead(mode):
+    """What is typed before the container runs reaches it: going raw must not flush the input
+    (tty.setraw's default TCSAFLUSH did, and a CI run hung on it)."""
+    import pty
+
+    cdir, spec = mode.spec(["sh", "-c", "read line; echo got:$line"],
+                           process={"terminal": True, "stdin": True})
+    master, slave = pty.openpty()
+    os.write(master, b"early\r")
+    p = subprocess.Popen(mode.argv({"op": "run", "cdir": cdir, "spec": spec}), stdin=slave,
+                         stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
+    os.close(slave)
+    out = b""
+    for chunk in _pty_chunks(master, 20):
+        out += chunk
+        if b"got:" in out and out.endswith(b"\n"):
+            break
+    p.wait(timeout=20)
+    os.close(master)
+    assert p.returncode == 0, (out, p.stderr.read())
+    assert b"got:early" in out
+
+
 def test_exec_terminal(mode):
     import pty
 
@@ -706,18 +739,13 @@ def test_exec_terminal(mode):
         os.close(slave)
         out = b""
         sent = False
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and b"got:" not in out:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
+        for chunk in _pty_chunks(master, 20):
             out += chunk
             if not sent and b"/dev/pts/" in out:
                 os.write(master, b"abc\r")
                 sent = True
+            if b"got:" in out:
+                break
         p.wait(timeout=20)
         os.close(master)
         assert p.returncode == 4, (out, p.stderr.read())
