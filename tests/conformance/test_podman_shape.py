@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pytest
 
@@ -69,3 +68,52 @@ def test_errors_and_exit_codes_match(both):
 
 def test_ps_columns_match(both):
     assert pypod("ps").stdout.splitlines()[0] == podman("ps").stdout.splitlines()[0]
+
+
+NET_ERROR_CASES = [
+    ["network", "create", "pypodconf-a"],  # exists
+    ["network", "create", "bad name"],
+    ["network", "create", "host"],
+    ["network", "create", "--subnet", "10.199.0.0/24", "pypodconf-b"],  # overlaps pypodconf-a
+    ["network", "create", "--subnet", "foo", "pypodconf-b"],
+    ["network", "create", "--subnet", "10.198.0.0/24", "--gateway", "10.197.0.1", "pypodconf-b"],
+    ["network", "create", "--gateway", "10.197.0.1", "pypodconf-b"],
+    ["network", "create", "--subnet", "10.198.0.0/24", "--ip-range", "10.197.0.0/25", "pypodconf-b"],
+    ["network", "create", "-o", "foo=bar", "pypodconf-b"],
+    ["network", "create", "-d", "foo", "pypodconf-b"],
+    ["network", "rm", "pypodconf-nosuch"],
+    ["network", "rm", "podman"],
+    ["network", "inspect", "pypodconf-nosuch"],
+    ["network", "exists", "pypodconf-nosuch"],
+    ["network", "ls", "--filter", "foo=bar"],
+    ["network", "prune", "-f", "--filter", "name=x"],
+]
+
+
+def test_network_objects_match(clean_storage):
+    """`network create/inspect/ls/rm` and their errors, next to podman's (explicit subnets: the
+    automatic ones depend on what else each has)."""
+    names = ["pypodconf-a", "pypodconf-b"]
+    try:
+        for tool in (pypod, podman):
+            r = tool("network", "create", "--subnet", "10.199.0.0/16", "--ip-range", "10.199.3.0/24",
+                     "--label", "b=2", "--label", "a=1", "-o", "mtu=1400", "pypodconf-a")
+            assert (r.returncode, r.stdout) == (0, "pypodconf-a\n"), r.stderr
+        ours = json.loads(pypod("network", "inspect", "pypodconf-a").stdout)[0]
+        theirs = json.loads(podman("network", "inspect", "pypodconf-a").stdout)[0]
+        assert list(ours) == list(theirs)
+        for key in set(theirs) - {"id", "created", "network_interface"}:
+            assert ours[key] == theirs[key], key
+        fmt = "{{.Name}}|{{.Driver}}|{{.Labels}}|{{.Options}}|{{.Internal}}|{{.DNSEnabled}}"
+        assert pypod("network", "ls", "--filter", "name=pypodconf", "--format", fmt).stdout == \
+            podman("network", "ls", "--filter", "name=pypodconf", "--format", fmt).stdout
+        fmt = "{{range .Subnets}}{{.Subnet}} {{.Gateway}} {{.LeaseRange}}{{end}} {{json .Labels}}"
+        assert pypod("network", "inspect", "--format", fmt, "pypodconf-a").stdout == \
+            podman("network", "inspect", "--format", fmt, "pypodconf-a").stdout
+        assert pypod("network", "ls").stdout.splitlines()[0] == podman("network", "ls").stdout.splitlines()[0]
+        for args in NET_ERROR_CASES:
+            o, t = pypod(*args), podman(*args)
+            assert o.returncode == t.returncode, (args, o.stderr, t.stderr)
+            assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:], (args, o.stderr, t.stderr)
+    finally:
+        podman("network", "rm", "-f", *names)
