@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import os
 import sys
+import threading
 
 import pytest
 
@@ -183,3 +185,34 @@ def shared_tmp():
     os.chmod(d, 0o755)
     yield Path(d)
     shutil.rmtree(d, ignore_errors=True)
+
+
+class _HostHandler(http.server.BaseHTTPRequestHandler):
+    """Answers with the client address it sees."""
+
+    def do_GET(self):
+        body = f"host-server saw {self.client_address[0]}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def host_server():
+    """start(ip) → port of an HTTP server on the host saying which client address it saw."""
+    servers = []
+
+    def start(ip):
+        s = http.server.ThreadingHTTPServer((ip, 0), _HostHandler)
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        servers.append(s)
+        return s.server_address[1]
+
+    yield start
+    for s in servers:
+        s.shutdown()
+        s.server_close()

@@ -111,7 +111,10 @@ def create_params(fn):
         ("rm", Opt(False, "--rm", help="Remove container (and pod if created) after exit"), "bool"),
         ("interactive", Opt(False, "--interactive", "-i", help="Keep STDIN open even if not attached"), "bool"),
         ("tty", Opt(False, "--tty", "-t", help="Allocate a pseudo-TTY for container"), "bool"),
-        ("network", Opt(None, "--network", "--net", help="Connect a container to a network"), "Optional[str]"),
+        ("network", Opt([], "--network", "--net", help="Connect a container to a network"), "List[str]"),
+        ("network_alias", Opt([], "--network-alias", help="Add network-scoped alias for the container"), "List[str]"),
+        ("ip", Opt(None, "--ip", help="Specify a static IPv4 address for the container"), "Optional[str]"),
+        ("mac_address", Opt(None, "--mac-address", help="Container MAC address (e.g. 92:d0:c6:0a:29:33)"), "Optional[str]"),
         ("volume", Opt([], "--volume", "-v", help="Bind mount a volume into the container"), "List[str]"),
         ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), "List[str]"),
         ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), "List[str]"),
@@ -167,6 +170,9 @@ def _kw_create(kw: dict):
     for key in ("cap_add", "cap_drop", "security_opt", "ulimit", "group_add"):
         setattr(opts, key, list(kw.get(key) or []))
     opts.privileged = bool(kw.get("privileged"))
+    opts.network_aliases = list(kw.get("network_alias") or [])
+    opts.ip = kw.get("ip")
+    opts.mac_address = kw.get("mac_address")
     opts.init = bool(kw.get("init"))
     opts.init_path = kw.get("init_path")
     opts.userns = kw.get("userns")

@@ -131,6 +131,9 @@ class CreateOptions(Record):
         ("init_path", None),
         ("read_only_tmpfs", True),
         ("userns", None),
+        ("network_aliases", list),
+        ("ip", None),
+        ("mac_address", None),
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -339,14 +342,13 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
     from pypod.engine import networks as netmod
 
-    network, net_opts = netmod.parse_mode(
-        opts.network, ctx.rootless, lambda n: get_container(ctx, n).id)
+    network, net_opts = _network_mode(ctx, opts)
     ports: list = []
     if opts.publish or opts.publish_all:
         from pypod.network import ports as portmod
 
         ports = portmod.parse_all(opts.publish, image_cfg.get("ExposedPorts"), opts.publish_all)
-        if ports and not netmod.uses_ports(network):
+        if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
                 _warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
                       f"None network modes are in use")
@@ -549,6 +551,92 @@ def _norm_caps(names) -> list[str]:
     return out
 
 
+MODE_WORDS = ("", "default", "bridge", "none", "host", "private")
+
+
+def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
+    """--network (repeatable; NAME[:ip=…,mac=…,alias=…,interface_name=…]), --network-alias,
+    --ip, --mac-address → (spec mode, net settings). User networks: mode "bridge" and
+    net["networks"] = {NAME: {"aliases", "ip", "mac", "interface"}}."""
+    from pypod.engine import networks as netmod
+
+    given = opts.network
+    items = [given] if isinstance(given, str) else list(given or [])
+    items = [x for x in items if x is not None]
+    first = items[0] if items else ""
+    head = first.partition(":")[0]
+    if len(items) <= 1 and (head in MODE_WORDS or head in ("slirp4netns", "pasta", "container", "ns")
+                            or first == netmod.DEFAULT_NETWORK):
+        if opts.network_aliases:
+            raise InvalidArgument("--network-alias can only be set for user-defined networks")
+        if opts.ip or opts.mac_address:
+            if head not in ("", "default", "bridge", "private") and first != netmod.DEFAULT_NETWORK:
+                raise InvalidArgument(f"--ip and --mac-address cannot be used with --network {first}")
+        return netmod.parse_mode(first, ctx.rootless, lambda n: get_container(ctx, n).id)
+    networks: dict = {}
+    for item in items:
+        name, _, rest = item.partition(":")
+        if name in MODE_WORDS or name in ("slirp4netns", "pasta", "container", "ns") \
+                or name == netmod.DEFAULT_NETWORK:
+            raise InvalidArgument(f"--network {name} cannot be combined with other networks")
+        rec = netmod.find_network(ctx, name)
+        if rec is None:
+            raise PypodError(f"unable to find network with name or ID {name}: network not found")
+        ep: dict = {"aliases": [], "ip": "", "mac": "", "interface": ""}
+        for kv in [x for x in rest.split(",") if x]:
+            k, _, v = kv.partition("=")
+            if k == "alias":
+                ep["aliases"].append(v)
+            elif k == "ip":
+                ep["ip"] = v
+            elif k == "mac":
+                ep["mac"] = v
+            elif k == "interface_name":
+                ep["interface"] = v
+            else:
+                raise InvalidArgument(f"unknown option {k!r} for network {name}")
+        if rec["name"] in networks:
+            raise InvalidArgument(f"network {rec['name']} given twice")
+        networks[rec["name"]] = ep
+    first_ep = next(iter(networks.values()))
+    first_ep["aliases"] += list(opts.network_aliases or [])
+    if opts.ip:
+        if len(networks) > 1:
+            raise InvalidArgument("--ip can only be used with a single network: use "
+                                  "--network NAME:ip=ADDR for each")
+        first_ep["ip"] = opts.ip
+    if opts.mac_address:
+        if len(networks) > 1:
+            raise InvalidArgument("--mac-address can only be used with a single network: use "
+                                  "--network NAME:mac=ADDR for each")
+        first_ep["mac"] = opts.mac_address
+    import ipaddress
+
+    for n, ep in networks.items():
+        if ep["ip"]:
+            try:
+                ipaddress.IPv4Address(ep["ip"])
+            except ValueError:
+                raise InvalidArgument(f"{ep['ip']} is not an IPv4 address") from None
+        if ep["mac"] and not re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", ep["mac"]):
+            raise InvalidArgument(f"invalid MAC address {ep['mac']!r}")
+    return "bridge", {"networks": networks}
+
+
+def bridge_endpoints(ctx: Context, o: dict) -> list:
+    """[(network record, endpoint)] for the spec of a container on user networks."""
+    from pypod.engine import networks as netmod
+
+    out = []
+    for i, (name, ep) in enumerate(((o.get("net") or {}).get("networks") or {}).items()):
+        rec = netmod.find_network(ctx, name)
+        if rec is None:
+            raise PypodError(f"unable to find network with name or ID {name}: network not found")
+        out.append((rec, {"aliases": list(ep.get("aliases") or []), "want": ep.get("ip") or "",
+                          "mac": ep.get("mac") or "", "ifname": ep.get("interface") or f"eth{i}"}))
+    return out
+
+
 def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str]) -> str:
     lines = []
     if network == "host":
@@ -577,6 +665,14 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
         if host and not any(h.partition(":")[0] == "host.containers.internal" for h in add_hosts):
             lines.append(f"{host}\thost.containers.internal")
         lines.append(f"{ip or '127.0.1.1'}\t{names}")
+    elif network == "bridge":
+        from pypod.engine import networks as netmod
+        from pypod.network.rootlessnet import IP_TOKEN
+
+        host = netmod.host_ip()
+        if host and not any(h.partition(":")[0] == "host.containers.internal" for h in add_hosts):
+            lines.append(f"{host}\thost.containers.internal")
+        lines.append(f"{IP_TOKEN}\t{names}")
     else:
         lines.append(f"127.0.1.1\t{names}")
     return "\n".join(lines) + "\n"
@@ -605,6 +701,15 @@ def _resolv_conf(opts: dict) -> str:
 
         dns = cidr_addresses((opts.get("net") or {}).get("cidr") or "10.0.2.0/24")["dns"]
         servers = [dns] + [s for s in servers if s != dns]
+    if opts.get("network") == "bridge":
+        # the first network's name server when it has one (names of the network's containers),
+        # else slirp4netns's forwarder, reached through the shared namespace's NAT
+        # (ours alone: it forwards the rest; resolvers that ask all servers at once would take
+        # an upstream NXDOMAIN for a container's name)
+        gws = list(opts.get("_dns_servers") or [])
+        servers = gws if gws else ["10.0.2.3"] + servers
+        if gws:
+            search = ["dns.podman"] + [x for x in search if x != "dns.podman"]
     if opts.get("dns"):
         servers = list(opts["dns"])
     if opts.get("dns_search"):
@@ -675,11 +780,20 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                        terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")),
                        create_cwd=not o.get("workdir_given"))
     hc = o.get("healthcheck")
+    net = dict(o.get("net") or {})
+    ropts = o
+    if o.get("network") == "bridge":
+        eps = bridge_endpoints(ctx, o)
+        net["endpoints"] = eps
+        net["run_root"] = str(ctx.run_root)
+        net["uplink"] = _uplink_options()
+        ropts = dict(o, _dns_servers=[(n.get("subnets") or [{}])[0].get("gateway") for n, _ in eps
+                                      if n.get("dns_enabled")][:1])
     spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
                          mounts=_bind_mounts(o), network=o.get("network", "private"),
-                         net=dict(o.get("net") or {}),
+                         net=net,
                          hosts=_hosts_file(rec, hostname, o.get("network"), o.get("add_host") or []),
-                         resolv_conf=_resolv_conf(o), stop_signal=o.get("stop_signal", 15),
+                         resolv_conf=_resolv_conf(ropts), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
                          log_path=str(cdir / "ctr.log"), annotations=dict(rec.annotations))
@@ -688,6 +802,15 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     if o.get("rm"):
         spec.cleanup_argv = cleanup_argv(ctx, rec.id)
     return spec
+
+
+def _uplink_options() -> dict:
+    """How the shared network namespace reaches out: containers.conf's rootless network command
+    (slirp4netns unless it says pasta), as for the default network."""
+    from pypod.engine import networks as netmod
+
+    mode, opts = netmod.parse_mode("", True)
+    return dict(opts, kind=mode, ports=[])
 
 
 def cleanup_argv(ctx: Context, cid: str) -> list[str]:
@@ -1026,6 +1149,27 @@ def status_text(st: dict, now: float | None = None) -> str:
     return s.capitalize()
 
 
+def network_names(rec: ContainerRecord) -> list[str]:
+    """The user networks the container is on (podman's ps `Networks`)."""
+    if rec.options.get("network") != "bridge":
+        return []
+    return list(((rec.options.get("net") or {}).get("networks") or {}).keys())
+
+
+def _inspect_networks(rec: ContainerRecord, st: dict, running: bool) -> dict:
+    """NetworkSettings.Networks: an entry per user network; the address while it runs."""
+    live = (st.get("networks") or {}) if running else {}
+    out = {}
+    for name, ep in ((rec.options.get("net") or {}).get("networks") or {}).items():
+        a = live.get(name) or {}
+        out[name] = {"EndpointID": "", "Gateway": a.get("gateway", ""), "IPAddress": a.get("ip", ""),
+                     "IPPrefixLen": a.get("prefix", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
+                     "GlobalIPv6PrefixLen": 0, "MacAddress": a.get("mac", ""), "NetworkID": name,
+                     "DriverOpts": None, "IPAMConfig": None, "Links": None,
+                     "Aliases": [rec.id[:12], *(ep.get("aliases") or [])]}
+    return out
+
+
 def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
     from pypod.units import go_time, since
 
@@ -1046,7 +1190,7 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
         "ExitCode": st.get("exit_code", 0), "Exited": status == "exited", "ExitedAt": int(finished),
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
         "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
-        "Networks": [],
+        "Networks": network_names(rec),
         "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
@@ -1181,7 +1325,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
                             "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": False,
                             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": port_map,
                             "SandboxKey": f"/proc/{st.get('pid', 0)}/ns/net" if running else "",
-                            "Networks": {}},
+                            "Networks": _inspect_networks(rec, st, running)},
         "Namespace": "", "IsInfra": False, "IsService": False, "Config": config, "HostConfig": host_config,
         "SizeRw": 0 if size else None, "SizeRootFs": 0 if size else None,
     }

@@ -18,8 +18,9 @@ def pypod_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(pypod.__file__)))
 
 
-def lean_python_argv(module: str, args: list[str]) -> list[str]:
-    """argv for `main(argv)` of `module` in a fresh interpreter."""
+def lean_python_argv(module: str, args: list[str], *, site: bool = False) -> list[str]:
+    """argv for `main(argv)` of `module` in a fresh interpreter; site=True keeps site-packages
+    (for a module that needs pypod's dependencies, e.g. pyroute2)."""
     boot = (f"import sys;sys.path.insert(0,{pypod_parent()!r});"
             f"from {module} import main;main(sys.argv[1:])")
-    return [sys.executable, "-I", "-S", "-c", boot, *args]
+    return [sys.executable, *(() if site else ("-I", "-S")), "-c", boot, *args]

@@ -102,6 +102,8 @@ class Supervisor:
         self.stdin_open = False
         self.net = None  # the network helper (slirp4netns/pasta) of the current run
         self.netns_path: str | None = None
+        self.join_userns_pid = 0  # user networks: the holder's (see lease_addresses)
+        self.endpoints: list[dict] = []
         # attach: the socket, its clients (fd → frame reader), detach keys of a foreground -it
         self.attach_sock = None
         self.clients: dict = {}
@@ -158,7 +160,11 @@ class Supervisor:
             init.reset_signals()
             for fd in close:
                 os.close(fd)
-            if self.rootless:
+            if self.rootless and self.join_userns_pid:
+                # user networks: the namespace that owns the shared network namespace, where
+                # the holder can move a veth into ours
+                userns.join(self.join_userns_pid)
+            elif self.rootless:
                 userns.enter(self.mapping, self.holder_dir)
                 if self.spec.get("userns") == "keep-id":  # a namespace of its own, nested
                     userns.create_keep_id(self.mapping)
@@ -166,6 +172,14 @@ class Supervisor:
             if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET
             libc.unshare(flags)
+            if flags & libc.CLONE_NEWNET:
+                # podman's default sysctl: root in the container may ping (ICMP datagram sockets)
+                # without CAP_NET_RAW
+                try:
+                    with open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
+                        f.write("0 0")
+                except OSError:
+                    pass
             if self.netns_path:  # --network container:NAME | ns:PATH
                 try:
                     nfd = os.open(self.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -231,6 +245,8 @@ class Supervisor:
                 self.netns_path = netattach.join_path(self.spec, self.cdir)
             except netattach.NetError as e:
                 raise StartFailed(e.code, e.message)
+        if self.spec.get("network") == "bridge":
+            self.lease_addresses()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         st_r, st_w = os.pipe()
@@ -298,12 +314,15 @@ class Supervisor:
             if self.rootless and self.holder_dir and self.spec.get("userns") != "keep-id":
                 userns.register_holder(self.holder_dir, pid1)
             go = b"g"
-            if self.spec.get("network") in ("slirp4netns", "pasta"):
+            if self.spec.get("network") in ("slirp4netns", "pasta", "bridge"):
                 # the helper configures the namespace while pid 1 mounts; ports before "go"
                 from pypod.network import attach as netattach
 
                 try:
-                    self.net = netattach.start(self.spec, pid1, self.cdir)
+                    if self.spec.get("network") == "bridge":
+                        self.net = self.attach_endpoints(pid1)
+                    else:
+                        self.net = netattach.start(self.spec, pid1, self.cdir)
                     netattach.finish(self.net, self.spec)
                 except netattach.NetError as e:
                     error = {"code": e.code, "message": e.message}
@@ -362,6 +381,45 @@ class Supervisor:
             raise StartFailed(int(error.get("code") or 125), error.get("message") or "failed")
         self.go_w = go_w
         return out_r, err_r
+
+    def lease_addresses(self) -> None:
+        """User networks: make sure the shared namespace's holder runs and lease an address on
+        each network (before pid 1 exists: /etc/hosts names our address)."""
+        from pypod.network import rootlessnet
+
+        net = self.spec.get("net") or {}
+        pairs = [(n, dict(ep)) for n, ep in net.get("endpoints") or []]
+        owner = {"id": self.spec.get("id"), "name": self.spec.get("name"), "pid": self.me,
+                 "start": self.me_start}
+        try:
+            st = rootlessnet.lease(net["run_root"], self.holder_dir if self.rootless else None,
+                                   net.get("uplink") or {}, owner, pairs)
+        except rootlessnet.NetError as e:
+            raise StartFailed(e.code, e.message)
+        self.join_userns_pid = int(st["pid"]) if self.rootless else 0
+        self.endpoints = [rootlessnet.endpoint_request(n, ep) for n, ep in pairs]
+        hosts = self.spec.get("hosts") or ""
+        if self.endpoints and rootlessnet.IP_TOKEN in hosts:
+            with open(os.path.join(self.cdir, "hosts"), "w") as f:
+                f.write(hosts.replace(rootlessnet.IP_TOKEN, self.endpoints[0]["ip"]))
+
+    def attach_endpoints(self, pid1: int):
+        from pypod.network import rootlessnet
+
+        bn = rootlessnet.BridgeNet(self.spec["net"]["run_root"], self.spec.get("id"),
+                                   self.endpoints, pid1)
+        try:
+            bn.attach()
+        except rootlessnet.NetError:
+            bn.stop()
+            raise
+        nets = {}
+        for ep in self.endpoints:
+            i = bn.interfaces.get(ep["network"]) or {}
+            nets[ep["network"]] = {"ip": ep["ip"], "prefix": ep["prefix"], "gateway": ep["gateway"],
+                                   "mac": i.get("mac") or "", "ifname": ep["ifname"]}
+        self.write_state(fsync=False, networks=nets)
+        return bn
 
     def drain_to_log(self, fd: int) -> None:
         os.set_blocking(fd, False)

@@ -10,7 +10,6 @@ stop, kill, wait, state, exec. Needs pypod importable (PYTHONPATH or an installe
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 

@@ -290,7 +290,7 @@ def _find_pypod_process(parent_pid: int, timeout: float = 10.0) -> int:
                 continue
             try:
                 cmd = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
-                stat = open(f"/proc/{d}/stat").read()
+                open(f"/proc/{d}/stat").read()  # (still there?)
             except OSError:
                 continue
             if any(c.endswith(b"/pypod") for c in cmd[:2]) and b"run" in cmd:

@@ -4,7 +4,6 @@ kernel, real slirp4netns."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
 import subprocess
@@ -130,21 +129,26 @@ def _netns_client(tag: str):
     return ns, hip, nip, cleanup
 
 
+def get_in_netns(ns: str, url: str) -> subprocess.CompletedProcess:
+    """GET url from a client in network namespace `ns` (retrying while the server starts)."""
+    code = f"""
+import urllib.request, time
+for i in range(100):
+    try:
+        print(urllib.request.urlopen({url!r}, timeout=5).read().decode(), end=""); break
+    except OSError: time.sleep(0.1)
+"""
+    return subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code], capture_output=True,
+                          text=True, timeout=30)
+
+
 def test_server_sees_the_real_client_address(busybox):
     port, port6 = free_port(), free_port()
     ok("run", "-d", "--name", "src", "-p", f"{port}:80", "-p", f"[::1]:{port6}:80", busybox,
        "sh", "-c", HTTPD)
     ns, hip, nip, cleanup = _netns_client("a")
     try:
-        code = f"""
-import urllib.request, time
-for i in range(100):
-    try:
-        print(urllib.request.urlopen("http://{hip}:{port}/", timeout=5).read().decode(), end=""); break
-    except OSError: time.sleep(0.1)
-"""
-        r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code], capture_output=True,
-                           text=True, timeout=30)
+        r = get_in_netns(ns, f"http://{hip}:{port}/")
         assert r.stdout == "hello-from-ctr\n", r.stderr
         # a loopback client is itself, over IPv6 too
         assert get(f"http://127.0.0.1:{port}/") == "hello-from-ctr\n"
@@ -156,34 +160,6 @@ for i in range(100):
     finally:
         cleanup()
         ok("rm", "-f", "src")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"host-server saw {self.client_address[0]}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
-@pytest.fixture
-def host_server():
-    servers = []
-
-    def start(ip):
-        s = http.server.ThreadingHTTPServer((ip, 0), _Handler)
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-        servers.append(s)
-        return s.server_address[1]
-
-    yield start
-    for s in servers:
-        s.shutdown()
-        s.server_close()
 
 
 def _host_ip() -> str:
@@ -290,15 +266,7 @@ def test_pasta_and_a_missing_helper(busybox, shared_tmp):
        HTTPD)
     ns, hip, nip, cleanup = _netns_client("b")
     try:
-        code = f"""
-import urllib.request, time
-for i in range(100):
-    try:
-        print(urllib.request.urlopen("http://{hip}:{port}/", timeout=5).read().decode(), end=""); break
-    except OSError: time.sleep(0.1)
-"""
-        r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code], capture_output=True,
-                           text=True, timeout=30)
+        r = get_in_netns(ns, f"http://{hip}:{port}/")
         assert r.stdout == "hello-from-ctr\n", r.stderr
         logs = ok("logs", "pw").stdout + ok("logs", "pw").stderr
         assert f"[::ffff:{nip}]:" in logs, logs

@@ -1,0 +1,129 @@
+"""`network connect` / `network disconnect`: a container joins or leaves a user network — in its
+record, and, while it runs, at once (an address leased for its supervisor, a veth added or
+removed by the shared namespace's holder)."""
+
+from __future__ import annotations
+
+from pypod.engine.context import Context
+from pypod.errors import InvalidArgument, PypodError
+
+
+def _running_state(ctx: Context, rec) -> dict | None:
+    from pypod.engine import containers as ce
+    from pypod.runtime import state as statemod
+
+    st = ce.state_of(ctx, rec)
+    return st if statemod.is_running(st) and st.get("pid") else None
+
+
+def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | None = None,
+            ip: str | None = None, mac: str | None = None) -> None:
+    import ipaddress
+
+    from pypod.engine import containers as ce
+    from pypod.engine import networks as netmod
+
+    net = netmod.find_network(ctx, network)
+    if net is None:
+        raise PypodError(f"unable to find network with name or ID {network}: network not found")
+    rec = ce.get_container(ctx, container)
+    o = rec.options
+    if o.get("network") != "bridge":
+        raise PypodError(f"\"{o.get('network') or 'slirp4netns'}\" is not supported: "
+                         f"network connect is only possible for containers on user-defined networks")
+    if ip:
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise InvalidArgument(f"{ip} is not an IPv4 address") from None
+    networks = dict((o.get("net") or {}).get("networks") or {})
+    if net["name"] in networks:
+        raise PypodError(f"container {rec.id} is already connected to network "
+                         f"\"{net['name']}\": network is already connected")
+    used = {ep.get("interface") or f"eth{i}" for i, ep in enumerate(networks.values())}
+    i = 0
+    while f"eth{i}" in used:
+        i += 1
+    ep = {"aliases": list(aliases or []), "ip": ip or "", "mac": mac or "", "interface": f"eth{i}"}
+    st = _running_state(ctx, rec)
+    if st is not None:
+        _attach_live(ctx, rec, st, net, ep)
+    with ce.store(ctx).lock():
+        fresh = ce.get_container(ctx, rec.id)
+        n = dict(fresh.options.get("net") or {})
+        nets = dict(n.get("networks") or {})
+        nets[net["name"]] = ep
+        n["networks"] = nets
+        fresh.options = dict(fresh.options, net=n)
+        ce.store(ctx).save(fresh)
+
+
+def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
+    from pypod.linux import proc
+    from pypod.network import rootlessnet
+    from pypod.runtime import state as statemod
+
+    owner = {"id": rec.id, "name": rec.name, "pid": st.get("supervisor_pid"),
+             "start": st.get("supervisor_starttime") or proc.starttime(st.get("supervisor_pid") or 0)}
+    lease_ep = {"aliases": ep["aliases"], "want": ep["ip"], "mac": ep["mac"],
+                "ifname": ep["interface"]}
+    run_root = str(ctx.run_root)
+    from pypod.engine.containers import _uplink_options
+
+    try:
+        rootlessnet.lease(run_root, _userns_dir(ctx), _uplink_options(), owner, [(net, lease_ep)])
+        req = rootlessnet.endpoint_request(net, lease_ep)
+        resp = rootlessnet.request(run_root, {"op": "attach", "pid": int(st["pid"]),
+                                              "endpoints": [req]})
+    except rootlessnet.NetError as e:
+        rootlessnet.release(run_root, rec.id, [net["name"]])
+        raise PypodError(e.message) from None
+    i = (resp.get("interfaces") or {}).get(net["name"]) or {}
+    cdir = str(ctx.containers_dir / rec.id)
+    nets = dict(statemod.read_state(cdir).get("networks") or {})
+    nets[net["name"]] = {"ip": req["ip"], "prefix": req["prefix"], "gateway": req["gateway"],
+                         "mac": i.get("mac") or "", "ifname": req["ifname"]}
+    statemod.update_state(cdir, {"networks": nets})
+
+
+def _userns_dir(ctx: Context) -> str | None:
+    return str(ctx.run_root / "userns") if ctx.rootless else None
+
+
+def disconnect(ctx: Context, network: str, container: str, *, force: bool = False) -> None:
+    from pypod.engine import containers as ce
+    from pypod.engine import networks as netmod
+    from pypod.network import rootlessnet
+    from pypod.runtime import state as statemod
+
+    net = netmod.find_network(ctx, network)
+    if net is None:
+        raise PypodError(f"unable to find network with name or ID {network}: network not found")
+    rec = ce.get_container(ctx, container)
+    networks = dict((rec.options.get("net") or {}).get("networks") or {})
+    if net["name"] not in networks:
+        raise PypodError(f"container {rec.id} is not connected to network {net['name']}")
+    st = _running_state(ctx, rec)
+    if st is not None:
+        live = (st.get("networks") or {}).get(net["name"]) or {}
+        ifname = live.get("ifname") or networks[net["name"]].get("interface")
+        try:
+            if ifname:
+                rootlessnet.request(str(ctx.run_root), {"op": "detach", "pid": int(st["pid"]),
+                                                        "ifname": ifname})
+        except rootlessnet.NetError as e:
+            if not force:
+                raise PypodError(e.message) from None
+        rootlessnet.release(str(ctx.run_root), rec.id, [net["name"]])
+        cdir = str(ctx.containers_dir / rec.id)
+        nets = dict(statemod.read_state(cdir).get("networks") or {})
+        nets.pop(net["name"], None)
+        statemod.update_state(cdir, {"networks": nets})
+    with ce.store(ctx).lock():
+        fresh = ce.get_container(ctx, rec.id)
+        n = dict(fresh.options.get("net") or {})
+        nets = dict(n.get("networks") or {})
+        nets.pop(net["name"], None)
+        n["networks"] = nets
+        fresh.options = dict(fresh.options, net=n)
+        ce.store(ctx).save(fresh)
