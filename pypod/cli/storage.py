@@ -225,8 +225,8 @@ def prune(
                         "\t- all build cache\n\nAre you sure you want to continue? [y/N] "):
             return
     rep = eng.system_prune(state.context(), all_=all_, volumes=volumes, filters=filters)
-    for title, key in (("Deleted Containers", "containers"), ("Deleted Volumes", "volumes"),
-                       ("Deleted Images", "images")):
+    for title, key in (("Deleted Containers", "containers"), ("Deleted Networks", "networks"),
+                       ("Deleted Volumes", "volumes"), ("Deleted Images", "images")):
         if rep[key]:
             out(title)
             for x in rep[key]:

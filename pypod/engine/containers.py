@@ -632,6 +632,9 @@ def bridge_endpoints(ctx: Context, o: dict) -> list:
         rec = netmod.find_network(ctx, name)
         if rec is None:
             raise PypodError(f"unable to find network with name or ID {name}: network not found")
+        if not rec.get("subnets"):
+            raise PypodError(f"network {name} has no subnet (ipam driver \"none\"): pypod cannot "
+                             f"attach containers to it; create one with a subnet")
         out.append((rec, {"aliases": list(ep.get("aliases") or []), "want": ep.get("ip") or "",
                           "mac": ep.get("mac") or "", "ifname": ep.get("interface") or f"eth{i}"}))
     return out

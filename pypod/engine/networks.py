@@ -690,9 +690,19 @@ def _drop(ctx, name: str) -> bool:
     import shutil
 
     st = _store(ctx)
+    rec = st.get(name)
     with st.lock():
         gone = st.delete(name)
     shutil.rmtree(ctx.run_root / "networks" / name, ignore_errors=True)
+    if rec and rec.get("network_interface"):
+        from pypod.network import rootlessnet
+
+        if rootlessnet.holder_state(str(ctx.run_root)):  # its bridge (and name server) go now
+            try:
+                rootlessnet.request(str(ctx.run_root), {"op": "drop",
+                                                        "bridge": rec["network_interface"]})
+            except rootlessnet.NetError:
+                pass
     return gone
 
 

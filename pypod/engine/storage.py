@@ -94,6 +94,10 @@ def system_prune(ctx: Context, *, all_: bool = False, volumes: bool = False,
     if volumes:
         rep["volumes"] = vol.prune_volumes(ctx, [f for f in filters or [] if f.startswith("label")])
     rep["images"] = ie.prune(ctx, all_=all_, filters=filters)
+    from pypod.engine import networks as netmod
+
+    rep["networks"] = netmod.prune_networks(
+        ctx, [f for f in filters or [] if f.startswith(("label", "until"))])
     after = _dir_size(ctx.graph_root) if ctx.graph_root.exists() else 0
     rep["reclaimed"] = max(0, before - after)
     return rep
@@ -105,6 +109,20 @@ def _entries(d: Path) -> list[str]:
         return [str(d / n) for n in os.listdir(d)]
     except FileNotFoundError:
         return []
+
+
+def _stop_network_holder(ctx: Context) -> None:
+    """End the user networks' namespace holder (it would outlive its deleted state)."""
+    import signal
+
+    from pypod.network import rootlessnet
+
+    st = rootlessnet.holder_state(str(ctx.run_root))
+    if st:
+        try:
+            os.kill(int(st["pid"]), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def system_reset(ctx: Context) -> None:
@@ -119,6 +137,7 @@ def system_reset(ctx: Context) -> None:
     except (PypodError, OSError) as e:  # broken records must not stop a reset
         sys.stderr.write(f"WARN[0000] removing containers: {getattr(e, 'message', e)}\n")
     _unmount_all(ctx)
+    _stop_network_holder(ctx)
     left: list[str] = []
     for d in (ctx.graph_root, ctx.run_root):
         for p in _entries(d):

@@ -128,9 +128,7 @@ class Core:
         if ep["internal"]:
             self.apply_nft()
         if ep["dns"]:
-            # the address is on the bridge now; bind may still race DAD-less IPv4: no, it is
-            # usable at once
-            self.dns.bind(ep["gateway"])
+            self.dns.bind(ep["gateway"])  # (an IPv4 address is usable as soon as it is added)
 
     def drop(self, br: str) -> None:
         n = self.nets.pop(br, None)

@@ -179,6 +179,10 @@ def test_connect_disconnect_rm_and_teardown(busybox):
     assert pypod("container", "exists", "x").returncode == 1
     ok("rm", "-f", "-t", "0", "y")
     ok("network", "rm", "n2")
+    holder = json.load(open(os.path.join(info.runtime_dir, "pypod", "netns", "holder.json")))
+    r = subprocess.run(["nsenter", "-t", str(holder["pid"]), "-n", "ip", "-o", "link"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "veth" not in r.stdout and "podman" not in r.stdout, r.stdout
     run = os.path.join(info.runtime_dir, "pypod")
     assert not os.path.exists(os.path.join(run, "networks", "n1"))
     # the holder ends itself once no container is left (PYPOD_NETNS_GRACE, default 10 s)
@@ -187,6 +191,11 @@ def test_connect_disconnect_rm_and_teardown(busybox):
     while os.path.exists(state) and time.time() < end:
         time.sleep(0.5)
     assert not os.path.exists(state)
-    r = subprocess.run(["pgrep", "-u", str(info.uid), "-f", "pypod.network.holder"],
-                       capture_output=True, text=True)
+    end = time.time() + 5  # (its outer process ends slirp4netns, then itself)
+    while True:
+        r = subprocess.run(["pgrep", "-u", str(info.uid), "-f", "pypod.network.holder"],
+                           capture_output=True, text=True)
+        if r.stdout == "" or time.time() > end:
+            break
+        time.sleep(0.1)
     assert r.stdout == "", r.stdout
