@@ -82,15 +82,24 @@ def user_runtime_dir() -> Path:
     return fallback
 
 
+def _unshare_dir(var: str) -> Path | None:
+    """Inside `pypod unshare` we are uid 0 of the user's namespace, but the storage is still
+    the user's: `pypod unshare` passes its paths down (as podman's _CONTAINERS_* variables)."""
+    if os.geteuid() == 0 and os.environ.get("_CONTAINERS_USERNS_CONFIGURED") == "done":
+        v = os.environ.get(var)
+        return Path(v) if v else None
+    return None
+
+
 def default_graph_root() -> Path:
     if not is_rootless():
-        return Path("/var/lib/pypod/storage")
+        return _unshare_dir("_PYPOD_UNSHARE_GRAPHROOT") or Path("/var/lib/pypod/storage")
     return data_home() / "pypod" / "storage"
 
 
 def default_run_root() -> Path:
     if not is_rootless():
-        return Path("/run/pypod")
+        return _unshare_dir("_PYPOD_UNSHARE_RUNROOT") or Path("/run/pypod")
     return user_runtime_dir() / "pypod"
 
 

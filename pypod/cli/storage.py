@@ -24,7 +24,7 @@ def cp(
     """Copy files/folders between a container and the local filesystem."""
     from pypod.engine import cp as eng
 
-    eng.copy(state.context(), src, dest, archive=archive)
+    eng.copy(state.context(), src, dest, archive=archive, overwrite=overwrite)
 
 
 # -- mount / unmount (inside `pypod unshare` when rootless) ----------------------------------------

@@ -38,7 +38,7 @@ def split_ref(arg: str) -> tuple[str | None, str]:
 
 # -- Docker's rules, shared by both sides -----------------------------------------------------------
 def plan(dest: str, dest_kind: str | None, src_is_dir: bool, contents_only: bool, base: str,
-         where: str) -> str:
+         where: str, overwrite: bool = False) -> str:
     """The path the source's top entry becomes. dest_kind: 'dir' | 'file' | None (missing);
     `where` names the destination side in errors ("container NAME" or "the host")."""
     if dest_kind == "dir":
@@ -46,7 +46,7 @@ def plan(dest: str, dest_kind: str | None, src_is_dir: bool, contents_only: bool
             return dest
         return os.path.join(dest, base)
     if dest_kind == "file":
-        if src_is_dir:
+        if src_is_dir and not overwrite:
             raise CopyError(f"destination \"{dest}\" must be a directory when copying a directory")
         return dest
     if dest.endswith("/") and not src_is_dir:
@@ -70,7 +70,8 @@ def _mapper(top: str | None, target: str):
 
 
 # -- extraction, resolving every path inside `root` -------------------------------------------------
-def extract(stream, root: str, mapper, owner: tuple[int, int] | None, keep_ids: bool) -> None:
+def extract(stream, root: str, mapper, owner: tuple[int, int] | None, keep_ids: bool,
+            overwrite: bool = False) -> None:
     """Unpack a tar stream; `root` "/" for the host. owner: (uid, gid) to give every entry unless
     keep_ids (the tar's ids, `--archive=false`); None: keep the caller's (host side)."""
     from pypod.linux.rootpath import secure_join
@@ -88,7 +89,7 @@ def extract(stream, root: str, mapper, owner: tuple[int, int] | None, keep_ids: 
             if os.path.basename(cpath) and os.path.islink(host) and not ti.issym():
                 # an existing link as the last component: follow it inside the root
                 host = secure_join(root, cpath)
-            _make(tf, ti, host, root, mapper)
+            _make(tf, ti, host, root, mapper, overwrite)
             if ti.isdir():
                 dirs.append((host, ti))
             _owner_mode(host, ti, owner, keep_ids)
@@ -114,17 +115,25 @@ def _remove(host: str) -> None:
         os.unlink(host)
 
 
-def _make(tf, ti: tarfile.TarInfo, host: str, root: str, mapper) -> None:
+def _make(tf, ti: tarfile.TarInfo, host: str, root: str, mapper, overwrite: bool = False) -> None:
+    """One entry; a directory never silently replaces a file nor the other way round, unless
+    --overwrite (podman's rule)."""
     from pypod.linux.rootpath import secure_join
 
+    shown = _shown(host, root)
     if ti.isdir():
         if os.path.lexists(host) and not (os.path.isdir(host) and not os.path.islink(host)):
-            _remove(host)
+            if not overwrite:
+                raise CopyError(f"cannot overwrite non-directory \"{shown}\" with directory")
+            else:
+                _remove(host)
         if not os.path.isdir(host):
             os.makedirs(host, 0o755, exist_ok=True)
         return
     if os.path.isdir(host) and not os.path.islink(host):
-        raise CopyError(f"cannot overwrite directory \"{host}\" with non-directory")
+        if not overwrite:
+            raise CopyError(f"cannot overwrite directory \"{shown}\" with non-directory")
+        _remove(host)
     if os.path.lexists(host):
         os.unlink(host)
     if ti.isreg():
@@ -151,6 +160,13 @@ def _make(tf, ti: tarfile.TarInfo, host: str, root: str, mapper) -> None:
                      os.makedev(ti.devmajor, ti.devminor))
         except OSError:
             pass
+
+
+def _shown(host: str, root: str) -> str:
+    """A path as the user knows it (inside the container when root is its root)."""
+    if root in ("", "/"):
+        return host
+    return "/" + os.path.relpath(host, root).lstrip("./") if _inside(root, host) else host
 
 
 def _owner_mode(host: str, ti: tarfile.TarInfo, owner, keep_ids: bool) -> None:
@@ -252,7 +268,8 @@ def _fail(p, err: bytes) -> None:
     raise CopyError(text.removeprefix("Error: "))
 
 
-def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = False, out=None) -> None:
+def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = False, out=None,
+                        overwrite: bool = False) -> None:
     import subprocess
 
     base, contents_only = _base_and_contents(cpath)
@@ -278,8 +295,9 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
                 o.write(chunk)
             o.flush()
         else:
-            target = plan(dest, _kind(dest), kind == b"d", contents_only, base, "the host")
-            extract(p.stdout, "/", _mapper(base, os.path.abspath(target)), None, False)
+            target = plan(dest, _kind(dest), kind == b"d", contents_only, base, "the host",
+                          overwrite)
+            extract(p.stdout, "/", _mapper(base, os.path.abspath(target)), None, False, overwrite)
     finally:
         p.stdout.close()
         err = p.stderr.read()
@@ -288,11 +306,12 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
         _fail(p, err)
 
 
-def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None) -> None:
+def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None,
+                      overwrite: bool = False) -> None:
     import subprocess
 
     if src == "-":
-        req = {"op": "in", "path": cpath, "raw": True, "archive": archive}
+        req = {"op": "in", "path": cpath, "raw": True, "archive": archive, "overwrite": overwrite}
         p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
         try:
             data = stdin or sys.stdin.buffer
@@ -320,7 +339,7 @@ def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, 
     src_dir = os.path.isdir(host)
     me = os.getuid()
     req = {"op": "in", "path": cpath, "base": base, "src_dir": src_dir, "contents_only": contents_only,
-           "archive": archive}
+           "archive": archive, "overwrite": overwrite}
     p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
     try:
         write_tar(p.stdin, host, base, uid_map=lambda i: 0 if i == me else i)
@@ -340,7 +359,7 @@ def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, 
         _fail(p, err)
 
 
-def copy(ctx, src: str, dest: str, *, archive: bool = False) -> None:
+def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = False) -> None:
     from pypod.engine.containers import get_container
 
     sname, spath = split_ref(src)
@@ -351,10 +370,10 @@ def copy(ctx, src: str, dest: str, *, archive: bool = False) -> None:
         raise InvalidArgument(f"invalid arguments {src}, {dest} you must use just one container")
     if sname:
         rec = get_container(ctx, sname)
-        copy_from_container(ctx, rec, spath, dpath, archive=archive)
+        copy_from_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
     else:
         rec = get_container(ctx, dname)
-        copy_to_container(ctx, rec, spath, dpath, archive=archive)
+        copy_to_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
 
 
 # -- the container side (the worker, root in the user namespace) -----------------------------------
@@ -417,14 +436,17 @@ def worker(req: dict) -> None:
         if kind != "dir":
             raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
                             if kind is None else f"destination \"{path}\" must be a directory")
-        extract(sys.stdin.buffer, root, _mapper(None, path), _owner(req), not req.get("archive"))
+        extract(sys.stdin.buffer, root, _mapper(None, path), _owner(req), not req.get("archive"),
+                bool(req.get("overwrite")))
         return
     if kind is None:
         parent = os.path.dirname(path.rstrip("/")) or "/"
         if _kind(secure_join(root, parent)) != "dir":
             raise CopyError(f"\"{parent}\" could not be found on {where}: no such file or directory")
-    target = plan(path, kind, bool(req.get("src_dir")), bool(req.get("contents_only")), req["base"], where)
-    extract(sys.stdin.buffer, root, _mapper(req["base"], target), _owner(req), not req.get("archive"))
+    target = plan(path, kind, bool(req.get("src_dir")), bool(req.get("contents_only")), req["base"], where,
+                  bool(req.get("overwrite")))
+    extract(sys.stdin.buffer, root, _mapper(req["base"], target), _owner(req), not req.get("archive"),
+            bool(req.get("overwrite")))
 
 
 def _owner(req: dict) -> tuple[int, int]:

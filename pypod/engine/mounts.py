@@ -24,7 +24,7 @@ class MountRequest:
     """One parsed request, before volumes are created and sources checked."""
 
     __slots__ = ("type", "source", "destination", "flags", "nocopy", "chown", "overlay", "tmpfs_opts",
-                 "recursive", "propagation")
+                 "recursive", "propagation", "upperdir", "workdir")
 
     def __init__(self, type: str, source: str, destination: str):
         self.type = type
@@ -37,6 +37,8 @@ class MountRequest:
         self.tmpfs_opts: list[str] = []
         self.recursive = True
         self.propagation = ""
+        self.upperdir = ""  # O with upperdir=/workdir=: podman's persistent overlay
+        self.workdir = ""
 
     @property
     def readonly(self) -> bool:
@@ -68,6 +70,11 @@ def _apply_options(req: MountRequest, opts: list[str]) -> None:
             req.chown = True
         elif o == "O":
             req.overlay = True
+        elif o.startswith(("upperdir=", "workdir=")):
+            k, _, v = o.partition("=")
+            if not v.startswith("/"):
+                raise InvalidArgument(f"{k} {v!r}: must be an absolute path")
+            setattr(req, k, os.path.abspath(v))
         elif o == "nocopy":
             req.nocopy = True
         elif o in ("bind", "norbind"):
@@ -288,8 +295,14 @@ def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: st
         if r.destination in seen:
             raise InvalidArgument(f"{r.destination}: duplicate mount destination")
         seen.add(r.destination)
-        if r.overlay:
-            raise InvalidArgument(f"{r.destination}: the O (overlay) volume option is not supported by pypod yet")
+        if (r.upperdir or r.workdir) and not r.overlay:
+            raise InvalidArgument(f"{r.destination}: upperdir and workdir need the O option")
+        if bool(r.upperdir) != bool(r.workdir):
+            raise InvalidArgument(f"{r.destination}: O with upperdir needs workdir too (and the "
+                                  f"other way round)")
+        if r.overlay and r.type != "bind":
+            raise InvalidArgument(f"{r.destination}: the O (overlay) option needs a host "
+                                  f"directory as the source")
     out: list[dict] = []
     for m in volumes_from or []:
         if m["destination"] not in seen:
@@ -326,6 +339,17 @@ def _resolve_one(ctx, r: MountRequest, layers: list[str], layers_top_first: list
     if r.type == "bind":
         if not os.path.exists(r.source):
             raise PypodError(f"statfs {r.source}: no such file or directory")
+        if r.overlay:
+            # the host directory is the lower layer: the container's writes go to an upper dir
+            # (in the container's directory, discarded at each start, or upperdir= kept)
+            if not os.path.isdir(r.source):
+                raise PypodError(f"{r.source}: the O (overlay) option needs a directory")
+            for d in (r.upperdir, r.workdir):
+                if d and not os.path.isdir(d):
+                    raise PypodError(f"statfs {d}: no such file or directory")
+            return {"type": "overlay", "source": r.source, "destination": r.destination,
+                    "options": [f for f in r.flags if f not in ("rw", "ro")] + prop, "rw": True,
+                    "upperdir": r.upperdir, "workdir": r.workdir}
         if r.chown:
             vol.chown_tree(ctx, r.source, *_user_ids(layers_top_first, user))
         flags = [f for f in r.flags if f != "rw"]
@@ -382,8 +406,15 @@ def from_container(rec, mode: str = "") -> list[dict]:
 def runtime_mounts(resolved: list[dict]) -> list:
     from pypod.runtime.spec import Mount
 
-    return [Mount(type="bind" if m["type"] == "volume" else m["type"], source=m["source"],
-                  destination=m["destination"], options=list(m.get("options") or [])) for m in resolved]
+    out = []
+    for m in resolved:
+        opts = list(m.get("options") or [])
+        if m["type"] == "overlay":
+            opts += [f"upperdir={m['upperdir']}", f"workdir={m['workdir']}"] if m.get("upperdir") \
+                else ["fresh"]
+        out.append(Mount(type="bind" if m["type"] == "volume" else m["type"], source=m["source"],
+                         destination=m["destination"], options=opts))
+    return out
 
 
 def inspect_mounts(resolved: list[dict]) -> list[dict]:
@@ -398,6 +429,8 @@ def inspect_mounts(resolved: list[dict]) -> list[dict]:
                         "Destination": m["destination"], "Driver": "local", "Mode": "", "Options": opts,
                         "RW": bool(m.get("rw", True)), "Propagation": "rprivate"})
         else:
+            if m["type"] == "overlay":
+                opts = ["O", *opts]
             out.append({"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
                         "Mode": "", "Options": opts, "RW": bool(m.get("rw", True)), "Propagation": "rprivate"})
     return out

@@ -224,6 +224,29 @@ def _spec_mount(sc: Syscalls, root: str, m: dict) -> None:
                 _bind_remount(sc, target, set_f)
         except OSError as e:
             raise _err(f"bind mount {src} on {dest}", e)
+    elif mtype == "overlay":  # -v DIR:DST:O
+        src = m.get("source") or ""
+        opts = dict(o.partition("=")[::2] for o in m.get("options") or [] if "=" in o)
+        upper, work = opts.get("upperdir", ""), opts.get("workdir", "")
+        if not os.path.isdir(src) or not upper or not work:
+            raise SetupError(f"overlay volume {src} on {dest}: the source must be a directory")
+        if "fresh" in (m.get("options") or []):  # the last run's changes are discarded
+            import shutil
+
+            shutil.rmtree(os.path.dirname(upper), ignore_errors=True)
+        for d in (upper, work):
+            sc.makedirs(d, 0o755)
+        target = _mountpoint(sc, root, dest, True)
+        data = f"lowerdir={src},upperdir={upper},workdir={work}"
+        try:
+            try:
+                sc.mount("overlay", target, "overlay", 0, data + ",userxattr")
+            except OSError:
+                sc.mount("overlay", target, "overlay", 0, data)  # (root: no userxattr needed)
+            if set_f:
+                _bind_remount(sc, target, set_f & ~libc.MS_RDONLY)
+        except OSError as e:
+            raise _err(f"mount overlay volume {src} on {dest}", e)
     elif mtype == "tmpfs":
         target = _mountpoint(sc, root, dest, True)
         flags = (libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | set_f) & ~clear_f
@@ -235,6 +258,63 @@ def _spec_mount(sc: Syscalls, root: str, m: dict) -> None:
             raise _err(f"mount tmpfs on {dest}", e)
     else:
         raise SetupError(f"unsupported mount type {mtype!r} for {dest}")
+
+
+def _privileged_devices(sc: Syscalls, dev: str) -> None:
+    """--privileged: the host's devices (podman binds them in, rootless too); what the user may not
+    open stays unusable, but is there."""
+    import stat as st_
+
+    skip = {"console", "ptmx", "tty", "pts", "shm", "mqueue", *DEVICES}
+    for d in ("", "net", "dri", "snd", "input"):
+        base = os.path.join("/dev", d)
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        for name in names:
+            rel = os.path.join(d, name) if d else name
+            if rel in skip or name.startswith(("tty", "vcs", "pts")):
+                continue
+            src = os.path.join(base, name)
+            try:
+                mode = os.lstat(src).st_mode
+            except OSError:
+                continue
+            if not (st_.S_ISCHR(mode) or st_.S_ISBLK(mode)):
+                continue
+            target = os.path.join(dev, rel)
+            try:
+                sc.makedirs(os.path.dirname(target), 0o755)
+                sc.create_file(target, 0o600)
+                sc.mount(src, target, None, libc.MS_BIND)
+            except OSError:
+                continue
+
+
+def _add_entry(sc: Syscalls, root: str, cdir: str, fname: str, dest: str, entry: str,
+               field: int) -> None:
+    """A copy of the image's /etc/passwd (or group) with `entry` added when its id is missing,
+    bound over the original (the image stays untouched)."""
+    want = entry.split(":")[field]
+    path = secure_join(root, dest)
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) > field and parts[field] == want:
+            return
+    copy = os.path.join(cdir, f"keep-id-{fname}")
+    with open(copy, "w") as f:
+        f.write(text + ("" if not text or text.endswith("\n") else "\n") + entry + "\n")
+    try:
+        t = _mountpoint(sc, root, dest, False)
+        sc.mount(copy, t, None, libc.MS_BIND)
+    except OSError as e:
+        raise _err(f"bind mount {dest}", e)
 
 
 def _under(path: str, dests: set[str]) -> bool:
@@ -290,10 +370,14 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
         pass  # tolerated: podman's rootless containers on some kernels have none
     for name, target_ in DEV_LINKS:
         sc.symlink(target_, os.path.join(dev, name))
+    if spec.get("privileged"):
+        _privileged_devices(sc, dev)
 
     # /sys: a new sysfs needs our own network namespace (rootless); else the host's, read-only
     sysdir = _mountpoint(sc, root, "/sys", True)
-    ro_sys = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
+    ro_sys = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
+    if not spec.get("privileged"):  # --privileged: a writable /sys, as podman's
+        ro_sys |= libc.MS_RDONLY
     mounted = False
     if private_net or not host.rootless:
         try:
@@ -334,6 +418,13 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
             if fname == CONTAINERENV:
                 continue
             raise _err(f"bind mount {dest}", e)
+
+    # --userns=keep-id: the user has an entry in /etc/passwd and /etc/group, as podman adds
+    for key, fname, dest, field in (("passwd_entry", "passwd", "/etc/passwd", 2),
+                                    ("group_entry", "group", "/etc/group", 2)):
+        entry = spec.get(key)
+        if entry and dest not in user_dests:
+            _add_entry(sc, root, cdir, fname, dest, entry, field)
 
     # /etc/mtab → /proc/mounts when the image lacks it
     mtab = secure_join(root, "/etc/mtab")

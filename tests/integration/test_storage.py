@@ -161,3 +161,54 @@ def test_image_volume_gets_an_anonymous_volume_with_the_image_content(clean_stor
     assert ok("volume", "ls", "-q").stdout.split() == [mounts[0]["Name"]]
     ok("rm", "-v", cid)
     assert ok("volume", "ls", "-q").stdout == ""
+
+
+def test_overlay_volume_keeps_the_host_directory_unchanged(busybox, user_dir, test_user):
+    (user_dir / "seen").write_text("from-host\n")
+    os.chown(user_dir / "seen", test_user.uid, test_user.gid)
+    r = ok("run", "--name", "ov", "-v", f"{user_dir}:/data:O", busybox, "sh", "-c",
+           "cat /data/seen; echo new > /data/added; rm /data/seen; ls /data")
+    assert r.stdout == "from-host\nadded\n"
+    # the host directory is the lower layer only: nothing the container did reaches it
+    assert sorted(os.listdir(user_dir)) == ["seen"]
+    assert (user_dir / "seen").read_text() == "from-host\n"
+    # the next run starts from the host's content again (the upper layer is thrown away)
+    assert ok("start", "-a", "ov").stdout == "from-host\nadded\n"
+    info = json.loads(ok("inspect", "ov").stdout)[0]
+    assert info["Mounts"][0]["Source"] == str(user_dir) and "O" in info["Mounts"][0]["Options"]
+    # upperdir=/workdir= keep the changes where the user says
+    upper, work = user_dir.parent / "upper", user_dir.parent / "work"
+    for d in (upper, work):
+        d.mkdir()
+        os.chown(d, test_user.uid, test_user.gid)
+    ok("run", "--rm", "-v", f"{user_dir}:/data:O,upperdir={upper},workdir={work}", busybox,
+       "sh", "-c", "echo kept > /data/k")
+    assert (upper / "k").read_text() == "kept\n" and not (user_dir / "k").exists()
+    r = pypod("run", "--rm", "-v", "somevol:/data:O", busybox, "true")
+    assert r.returncode == 125 and "needs a host directory" in r.stderr
+
+
+def test_cp_overwrite_between_files_and_directories(busybox, user_dir):
+    ok("run", "--name", "cw", busybox, "sh", "-c", "mkdir -p /t/x && echo in-dir > /t/x/f; "
+       "echo a-file > /t/y")
+    (user_dir / "x").write_text("host-file-x")
+    (user_dir / "y").mkdir()
+    # a directory over a file, a file over a directory: refused without --overwrite
+    r = pypod("cp", "cw:/t/x", str(user_dir))
+    assert r.returncode == 125 and "cannot overwrite non-directory" in r.stderr, r.stderr
+    assert (user_dir / "x").read_text() == "host-file-x"
+    r = pypod("cp", "cw:/t/y", str(user_dir))
+    assert r.returncode == 125 and "cannot overwrite directory" in r.stderr, r.stderr
+    assert (user_dir / "y").is_dir()
+    ok("cp", "--overwrite", "cw:/t/x", str(user_dir))
+    ok("cp", "--overwrite", "cw:/t/y", str(user_dir))
+    assert (user_dir / "x" / "f").read_text() == "in-dir\n"
+    assert (user_dir / "y").read_text() == "a-file\n"
+
+
+def test_pypod_inside_unshare_sees_the_users_storage(busybox):
+    ok("volume", "create", "mine")
+    ok("create", "--name", "inside", busybox, "true")
+    outside = ok("images", "-q").stdout + ok("volume", "ls", "-q").stdout + ok("ps", "-aq").stdout
+    inside = ok("unshare", "sh", "-c", "pypod images -q; pypod volume ls -q; pypod ps -aq").stdout
+    assert inside == outside and "mine" in inside
