@@ -146,6 +146,8 @@ def create_params(fn):
         ("init", Opt(False, "--init", help="Run an init inside the container that forwards signals and reaps processes"), "bool"),
         ("init_path", Opt(None, "--init-path", help="Path to the container-init binary"), "Optional[str]"),
         ("userns", Opt(None, "--userns", help="User namespace to use (keep-id: your uid and gid inside)"), "Optional[str]"),
+        ("uidmap", Opt([], "--uidmap", help="UID map to use for the user namespace (container_uid:from_uid:amount)"), "List[str]"),
+        ("gidmap", Opt([], "--gidmap", help="GID map to use for the user namespace (container_gid:from_gid:amount)"), "List[str]"),
         ("read_only_tmpfs", Opt(True, "--read-only-tmpfs", help="When running containers in read-only mode mount a read-write tmpfs on /run, /tmp and /var/tmp"), "bool"),
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
@@ -171,6 +173,8 @@ def _kw_create(kw: dict):
         setattr(opts, key, list(kw.get(key) or []))
     opts.privileged = bool(kw.get("privileged"))
     opts.network_aliases = list(kw.get("network_alias") or [])
+    opts.uidmap = list(kw.get("uidmap") or [])
+    opts.gidmap = list(kw.get("gidmap") or [])
     opts.ip = kw.get("ip")
     opts.mac_address = kw.get("mac_address")
     opts.init = bool(kw.get("init"))

@@ -237,9 +237,15 @@ def keep_id_maps(m: idmap.IdMapping) -> tuple[str, str]:
 
 def create_keep_id(m: idmap.IdMapping) -> None:
     """From inside the shared namespace (as its root): unshare a nested user namespace with the
-    keep-id maps, written by a helper forked before the unshare (it keeps CAP_SETUID/SETGID in
-    the shared namespace, which writing a nested map needs)."""
-    uid_text, gid_text = keep_id_maps(m)
+    keep-id maps."""
+    create_nested(*keep_id_maps(m), "cannot set up the keep-id user namespace")
+
+
+def create_nested(uid_text: str, gid_text: str,
+                  what: str = "cannot set up the user namespace of --uidmap/--gidmap") -> None:
+    """A nested user namespace with the given maps, written by a helper forked before the
+    unshare (it keeps CAP_SETUID/SETGID in the shared namespace, which writing a nested map
+    needs)."""
 
     def write_maps(pid: int) -> str:
         try:
@@ -250,7 +256,7 @@ def create_keep_id(m: idmap.IdMapping) -> None:
             return f"{e.filename}: {e.strerror}"
         return ""
 
-    _unshare_mapped(write_maps, "cannot set up the keep-id user namespace", "writing the id maps failed")
+    _unshare_mapped(write_maps, what, "writing the id maps failed")
     os.setresgid(0, 0, 0)  # the set-up continues as the namespace's root, as elsewhere
     os.setresuid(0, 0, 0)
     # the id change cleared "dumpable": without it the user's own helpers (slirp4netns, exec)

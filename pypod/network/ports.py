@@ -211,3 +211,18 @@ def inspect_ports(mappings: list[dict]) -> dict:
         out.setdefault(f"{m['container_port']}/{m['protocol']}", []).append(
             {"HostIp": m["host_ip"], "HostPort": str(m["host_port"])})
     return out
+
+
+def json_ports(mappings: list[dict]) -> list[dict] | None:
+    """`ps --format json` Ports as podman's: consecutive mappings folded into ranges; None if none."""
+    out: list[dict] = []
+    for m in mappings or []:
+        last = out[-1] if out else None
+        if last and last["host_ip"] == m["host_ip"] and last["protocol"] == m["protocol"] and \
+                m["container_port"] == last["container_port"] + last["range"] and \
+                m["host_port"] == last["host_port"] + last["range"]:
+            last["range"] += 1
+            continue
+        out.append({"host_ip": m["host_ip"], "container_port": m["container_port"],
+                    "host_port": m["host_port"], "range": 1, "protocol": m["protocol"]})
+    return out or None

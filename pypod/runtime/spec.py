@@ -94,6 +94,10 @@ class ContainerSpec:
     annotations: dict = field(default_factory=dict)
     privileged: bool = False  # no masked or read-only /proc, /sys paths
     userns: str = ""  # "" (the shared rootless namespace) | "keep-id" (a nested one of its own)
+    passwd_entry: str = ""  # keep-id: the user's /etc/passwd and /etc/group lines
+    group_entry: str = ""
+    containerenv: str = ""  # /run/.containerenv (filled with --privileged, as podman)
+    limits: dict = field(default_factory=dict)  # cgroup limits to apply (pypod.linux.cgroups)
     detach_keys: str | None = None  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)
     cleanup_if_detached: bool = False  # a foreground `run --rm`: the CLI removes it unless detached
 

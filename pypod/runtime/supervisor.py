@@ -132,7 +132,7 @@ class Supervisor:
 
     def write_files(self) -> None:
         sp = self.spec
-        files = {".containerenv": "",
+        files = {".containerenv": sp.get("containerenv") or "",
                  "hostname": (sp.get("hostname", "") + "\n") if sp.get("hostname_file", True)
                  and sp.get("hostname") else None,
                  "hosts": sp.get("hosts") or None,
@@ -160,14 +160,21 @@ class Supervisor:
             init.reset_signals()
             for fd in close:
                 os.close(fd)
+            if self.spec.get("limits"):  # joined before pid 1 is forked: it inherits them
+                from pypod.linux import cgroups
+
+                try:
+                    cgroups.setup(self.spec.get("id") or "", self.spec["limits"])
+                except cgroups.CgroupError as e:
+                    raise init.SetupError(f"resource limits: {e.strerror}")
             if self.rootless and self.join_userns_pid:
                 # user networks: the namespace that owns the shared network namespace, where
                 # the holder can move a veth into ours
                 userns.join(self.join_userns_pid)
             elif self.rootless:
                 userns.enter(self.mapping, self.holder_dir)
-                if self.spec.get("userns") == "keep-id":  # a namespace of its own, nested
-                    userns.create_keep_id(self.mapping)
+            if self.rootless and self.spec.get("userns") == "keep-id":  # nested, of its own
+                userns.create_keep_id(self.mapping)
             flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
             if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET
@@ -854,6 +861,10 @@ class Supervisor:
             self.attach_exit(code)
             self.stop_net()  # slirp4netns/pasta (tens of ms to exit): after the report
             self.release_mnt()
+            if self.spec.get("limits"):
+                from pypod.linux import cgroups
+
+                cgroups.remove(cgroups.paths(self.spec.get("id") or "", self.spec["limits"]))
             statemod.persist(self.cdir)
             if not self.should_restart(code):
                 break

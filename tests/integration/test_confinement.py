@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import subprocess
-
 import time
 
 import pytest
@@ -204,7 +205,28 @@ def test_userns_keep_id(busybox, test_user, shared_tmp):
     assert ok("exec", "k1", "id", "-u").stdout == f"{u}\n"
     assert ok("exec", "-u", "0", "k1", "id", "-u").stdout == "0\n"
     assert ok("inspect", "-f", "{{.HostConfig.UsernsMode}}", "k1").stdout.strip() == "keep-id"
+    # the user has a name inside, as podman adds to /etc/passwd and /etc/group
+    r = ok("run", "--rm", "--userns=keep-id", busybox, "sh", "-c", "id -un; id -gn; grep -c . /etc/passwd")
+    name, gname, _ = r.stdout.split("\n", 2)
+    assert name == test_user.name and gname == grp.getgrgid(g).gr_name
     ok("rm", "-f", "-t", "0", "k1")
+
+
+def test_uidmap_gidmap_refused_clearly(busybox):
+    r = pypod("run", "--rm", "--uidmap", "0:1:5000", busybox, "true")
+    assert r.returncode == 125 and "--uidmap" in r.stderr and "keep-id" in r.stderr
+    r = pypod("run", "--rm", "--uidmap", "0:1", busybox, "true")
+    assert r.returncode == 125 and "container_id:host_id:amount" in r.stderr
+
+
+def test_privileged_devices_sys_and_containerenv(busybox):
+    r = ok("run", "--rm", "--name", "priv", "--privileged", busybox, "sh", "-c",
+           "cat /run/.containerenv; test -c /dev/net/tun && echo tun; grep ' /sys ' /proc/mounts")
+    assert 'name="priv"' in r.stdout and "rootless=1" in r.stdout and "\ntun\n" in r.stdout
+    assert " /sys sysfs rw," in r.stdout
+    r = ok("run", "--rm", busybox, "sh", "-c",
+           "wc -c < /run/.containerenv; test -e /dev/net/tun || echo no-tun; grep ' /sys ' /proc/mounts")
+    assert r.stdout.startswith("0\nno-tun\n") and " /sys sysfs ro," in r.stdout
 
 
 def test_init_leaves_no_zombies(busybox):
@@ -220,3 +242,43 @@ def test_init_leaves_no_zombies(busybox):
         ok("rm", "-f", name)
     assert "zombie" in results["plain"]  # the check can fail
     assert "zombie" not in results["withinit"]
+
+
+def test_resource_limits_root_cgroups_and_rootless_v1_warning(busybox, registry, tmp_path):
+    # rootless on this cgroup v1 host: podman's warning, the container runs; bad values are 125
+    r = pypod("run", "--rm", "--pids-limit", "20", "--memory", "64m", busybox, "true")
+    assert r.returncode == 0
+    assert "Resource limits are not supported and ignored on cgroups V1 rootless systems" in r.stderr
+    for args, text in ((["--memory", "abc"], 'invalid argument "abc" for "-m, --memory" flag'),
+                       (["--memory", "1k"], "minimum memory limit allowed is 6MB"),
+                       (["--cpus", "x"], 'for "--cpus" flag'),
+                       (["--cpuset-cpus", "a-b"], "--cpuset-cpus")):
+        r = pypod("run", "--rm", *args, busybox, "true")
+        assert r.returncode == 125 and text in r.stderr, (args, r.stderr)
+    # root: cgroupfs limits that hold
+    root = ["--root", str(tmp_path / "root-storage"), "--runroot", str(tmp_path / "run")]
+    env = {"CONTAINERS_REGISTRIES_CONF": "/home/pypodtest/.config/containers/registries.conf"}
+    r = pypod(*root, "run", "-d", "--name", "lim", "--pids-limit", "20", "--memory", "64m",
+              "--cpus", "0.5", registry["busybox"], "sh", "-c",
+              "i=0; while [ $i -lt 40 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; sleep 60", as_root=True, env=env)
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        pids = f"/sys/fs/cgroup/pypod/{cid}/pids.max" if v2 else f"/sys/fs/cgroup/pids/pypod/{cid}/pids.max"
+        mem = (f"/sys/fs/cgroup/pypod/{cid}/memory.max" if v2
+               else f"/sys/fs/cgroup/memory/pypod/{cid}/memory.limit_in_bytes")
+        assert open(pids).read().strip() == "20"
+        assert open(mem).read().strip() == str(64 << 20)
+        time.sleep(1)
+        current = f"/sys/fs/cgroup/pids/pypod/{cid}/pids.current" if not v2 else \
+            f"/sys/fs/cgroup/pypod/{cid}/pids.current"
+        assert int(open(current).read()) <= 20  # the 40 sleeps did not all start
+        info = json.loads(pypod(*root, "inspect", cid, as_root=True, env=env).stdout)[0]["HostConfig"]
+        assert (info["PidsLimit"], info["Memory"], info["NanoCpus"]) == (20, 64 << 20, 500000000)
+    finally:
+        pypod(*root, "rm", "-f", "-t", "0", cid, as_root=True, env=env)
+    end = time.time() + 5  # (the supervisor removes them after the exit)
+    while os.path.exists(os.path.dirname(pids)) and time.time() < end:
+        time.sleep(0.1)
+    assert not os.path.exists(os.path.dirname(pids))

@@ -45,3 +45,15 @@ def test_dead_leases_are_pruned_and_names_table():
     t = ipam.names_table(leases)
     assert t["web"] == ["10.89.3.2"] and t["api"] == ["10.89.3.2", "10.89.3.3"]
     assert t["a" * 12] == ["10.89.3.2"]
+
+
+def test_ps_json_ports_fold_ranges_as_podman():
+    from pypod.network.ports import json_ports
+
+    m = [{"host_ip": "", "host_port": 8000 + i, "container_port": 80 + i, "protocol": "tcp"}
+         for i in range(3)] + [{"host_ip": "127.0.0.1", "host_port": 9000, "container_port": 53,
+                                "protocol": "udp"}]
+    assert json_ports(m) == [
+        {"host_ip": "", "container_port": 80, "host_port": 8000, "range": 3, "protocol": "tcp"},
+        {"host_ip": "127.0.0.1", "container_port": 53, "host_port": 9000, "range": 1, "protocol": "udp"}]
+    assert json_ports([]) is None
