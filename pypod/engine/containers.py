@@ -338,13 +338,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     if opts.uidmap or opts.gidmap:
         if opts.userns and opts.userns not in ("private",):
             raise InvalidArgument(f"--userns={opts.userns} and --uidmap/--gidmap are mutually exclusive")
-        _id_map_text(opts.uidmap or opts.gidmap, "uidmap", ctx.rootless)
-        _id_map_text(opts.gidmap or opts.uidmap, "gidmap", ctx.rootless)
-        # The container's root would not be the user: it could not reach the container's own
-        # directory nor the image layers (0700, the user's), which podman solves with chowned
-        # copies of the layers. Not done yet: say so rather than half-work.
-        raise PypodError("--uidmap/--gidmap are not supported by pypod yet: use --userns=keep-id "
-                         "(your own uid inside) or the default mapping (root is you)")
+        confinement["userns"] = "maps"
+        confinement["uid_map"] = _id_map_text(opts.uidmap or opts.gidmap, "uidmap", ctx.rootless)
+        confinement["gid_map"] = _id_map_text(opts.gidmap or opts.uidmap, "gidmap", ctx.rootless)
     policy, max_restarts = _parse_restart(opts.restart)
     if opts.rm and policy not in ("no", ""):
         raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"")
@@ -619,6 +615,29 @@ def parse_limits(res: dict) -> dict:
     return out
 
 
+def _shifted_layer(ctx: Context, layer: str, uid_text: str, gid_text: str) -> str:
+    """The layer's copy with owners moved through the container's maps (made once, shared)."""
+    from pypod.store import shift
+
+    dst = ctx.graph_root / "overlay-shifted" / shift.map_key(uid_text, gid_text) / layer / "diff"
+    if dst.exists():
+        return str(dst)
+    import subprocess
+
+    from pypod.linux import userns as _userns
+    from pypod.linux.spawn import lean_python_argv
+
+    argv = lean_python_argv("pypod.store.shift", [str(ctx.images.layers.diff_dir(layer)), str(dst),
+                                                  uid_text, gid_text])
+    p = _userns.run_in_userns(argv, holder_dir=str(ctx.run_root / "userns"),
+                              stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate()
+    if p.returncode != 0 or not dst.exists():
+        raise PypodError((err or "").strip().removeprefix("Error: ") or
+                         f"cannot make the --uidmap copy of layer {layer[:12]}")
+    return str(dst)
+
+
 def _keep_id_entries() -> dict:
     """podman adds the user to the container's /etc/passwd and /etc/group with keep-id."""
     import grp
@@ -890,6 +909,9 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
             if img_rec is None:
                 raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
         lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
+        if o.get("userns") == "maps":  # layers whose owners follow --uidmap/--gidmap
+            lower = [_shifted_layer(ctx, l, o["uid_map"], o["gid_map"])
+                     for l in reversed(img_rec.layers)]
         (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
         (cdir / "work").mkdir(exist_ok=True, mode=0o700)
         rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
@@ -928,6 +950,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     _confinement_spec(ctx, o, cdir, proc, spec)
     spec.limits = dict(o.get("limits") or {})
     spec.userns = o.get("userns") or ""
+    spec.uid_map, spec.gid_map = o.get("uid_map") or "", o.get("gid_map") or ""
     spec.passwd_entry, spec.group_entry = o.get("passwd_entry") or "", o.get("group_entry") or ""
     if o.get("privileged"):  # podman fills /run/.containerenv for privileged containers only
         from pypod import __version__

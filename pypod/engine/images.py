@@ -579,6 +579,10 @@ def _remove_layer(ctx: Context, layer_id: str) -> None:
             return
         os.rename(src, dead)
     remove_tree(ctx, dead)
+    shifted = ctx.graph_root / "overlay-shifted"  # its --uidmap copies go with it
+    for key in (os.listdir(shifted) if shifted.is_dir() else []):
+        if (shifted / key / layer_id).exists():
+            remove_tree(ctx, shifted / key / layer_id)
 
 
 def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) -> list[str]:

@@ -24,12 +24,49 @@ from pypod.runtime import state as statemod
 NS_ORDER = ("user", "ipc", "uts", "net", "pid", "mnt")
 
 
+NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: the user namespace that owns it
+
+
+def _mount_owner_userns(pid: int) -> int | None:
+    """An fd of the user namespace owning `pid`'s mount namespace (None if unknown)."""
+    import fcntl
+
+    try:
+        mfd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fd = fcntl.ioctl(mfd, NS_GET_USERNS)
+        os.set_inheritable(fd, False)
+        return fd
+    except OSError:
+        return None
+    finally:
+        os.close(mfd)
+
+
 def enter_container(pid: int, rootless: bool) -> None:
-    """Join the namespaces of `pid` and chroot into its root (single-threaded caller)."""
+    """Join the namespaces of `pid` and chroot into its root (single-threaded caller).
+    The user namespace owning its mount namespace comes first (its root may join the others);
+    the process's own user namespace last when it is another one (--uidmap: pid 1 entered a
+    nested one after its mounts were made)."""
     fds = []
     try:
+        owner = _mount_owner_userns(pid)
+        me = proc.ns_id("self", "user")
+        theirs_user = proc.ns_id(pid, "user")
+        if theirs_user is None:
+            raise init.SetupError(f"container process {pid} is gone")
+        owner_id = f"user:[{os.fstat(owner).st_ino}]" if owner is not None else theirs_user
+        if owner is not None and owner_id != me:
+            fds.append(("user", owner))
+        elif owner is not None:
+            os.close(owner)
+        if owner is None and rootless and theirs_user != me:  # (an old kernel: the plain order)
+            fds.append(("user", os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)))
+            owner_id = theirs_user
         for ns in NS_ORDER:
-            if ns == "user" and not rootless:
+            if ns == "user":
                 continue
             theirs = proc.ns_id(pid, ns)
             if theirs is None:
@@ -37,6 +74,8 @@ def enter_container(pid: int, rootless: bool) -> None:
             if theirs == proc.ns_id("self", ns):
                 continue
             fds.append((ns, os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC)))
+        if theirs_user not in (owner_id, me):
+            fds.append(("user", os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)))
         root_fd = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         for _, fd in fds:

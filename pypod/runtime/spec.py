@@ -93,7 +93,11 @@ class ContainerSpec:
     log_path: str = ""  # k8s-file log ("" : no log)
     annotations: dict = field(default_factory=dict)
     privileged: bool = False  # no masked or read-only /proc, /sys paths
-    userns: str = ""  # "" (the shared rootless namespace) | "keep-id" (a nested one of its own)
+    # "" (the shared rootless namespace) | "keep-id" (a nested one of its own) | "maps"
+    # (--uidmap/--gidmap: pid 1 enters a nested one with these maps once its mounts are made)
+    userns: str = ""
+    uid_map: str = ""
+    gid_map: str = ""
     passwd_entry: str = ""  # keep-id: the user's /etc/passwd and /etc/group lines
     group_entry: str = ""
     containerenv: str = ""  # /run/.containerenv (filled with --privileged, as podman)

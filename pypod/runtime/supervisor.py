@@ -182,11 +182,19 @@ class Supervisor:
             if flags & libc.CLONE_NEWNET:
                 # podman's default sysctl: root in the container may ping (ICMP datagram sockets)
                 # without CAP_NET_RAW
-                try:
-                    with open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
-                        f.write("0 0")
-                except OSError:
-                    pass
+                sysctls = [("ipv4/ping_group_range", "0 0")]
+                if self.spec.get("userns") == "maps":
+                    # its processes live in a nested user namespace without rights over this
+                    # network namespace: low ports must not need CAP_NET_BIND_SERVICE here
+                    sysctls.append(("ipv4/ip_unprivileged_port_start", "0"))
+                for key, value in sysctls:
+                    try:
+                        with open(f"/proc/sys/net/{key}", "w") as f:
+                            f.write(value)
+                    except OSError:
+                        pass
+            if self.spec.get("userns") == "maps":
+                self._shift_upper()
             if self.netns_path:  # --network container:NAME | ns:PATH
                 try:
                     nfd = os.open(self.netns_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -210,6 +218,18 @@ class Supervisor:
         except BaseException as e:  # noqa: BLE001 - reported to the launcher
             init.fail(st_w, e)
         os._exit(0)
+
+    def _shift_upper(self) -> None:
+        """--uidmap: the container's root directory (the upper layer's) belongs to its root."""
+        from pypod.store.shift import parse_map, shift_id
+
+        rootfs = self.spec.get("rootfs") or {}
+        uid = shift_id(0, parse_map(self.spec.get("uid_map") or ""))
+        gid = shift_id(0, parse_map(self.spec.get("gid_map") or ""))
+        for d in (rootfs.get("upper"), rootfs.get("work")):
+            if d:
+                os.makedirs(d, 0o755, exist_ok=True)
+                os.chown(d, uid, gid)
 
     def _container_init(self, sc: Syscalls, fds: dict) -> None:
         """pid 1 of the container; never returns."""
@@ -235,6 +255,10 @@ class Supervisor:
                     sc.mount(pts, "/dev/console", None, libc.MS_BIND)
                 except OSError:
                     pass
+            if self.spec.get("userns") == "maps":
+                # --uidmap: the nested namespace last, once every mount is made and the network
+                # helpers (which join our user namespace to reach the network one) are set up
+                userns.create_nested(self.spec.get("uid_map") or "", self.spec.get("gid_map") or "")
             init.exec_process(self.process, hostname=self.spec.get("hostname") or "",
                               container_id=self.spec.get("id") or "", alive_fd=fds["go"])
         except BaseException as e:  # noqa: BLE001
@@ -318,7 +342,7 @@ class Supervisor:
                 self.mnt_fd = os.open(f"/proc/{pid1}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 self.mnt_fd = -1
-            if self.rootless and self.holder_dir and self.spec.get("userns") != "keep-id":
+            if self.rootless and self.holder_dir and self.spec.get("userns") not in ("keep-id", "maps"):
                 userns.register_holder(self.holder_dir, pid1)
             go = b"g"
             if self.spec.get("network") in ("slirp4netns", "pasta", "bridge"):

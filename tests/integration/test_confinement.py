@@ -212,9 +212,30 @@ def test_userns_keep_id(busybox, test_user, shared_tmp):
     ok("rm", "-f", "-t", "0", "k1")
 
 
-def test_uidmap_gidmap_refused_clearly(busybox):
-    r = pypod("run", "--rm", "--uidmap", "0:1:5000", busybox, "true")
-    assert r.returncode == 125 and "--uidmap" in r.stderr and "keep-id" in r.stderr
+def test_uidmap_gidmap(busybox, test_user, shared_tmp):
+    d = shared_tmp / "maps"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    sub = int(open("/etc/subuid").read().split(f"{test_user.name}:")[1].split(":")[0])
+    # container root is the first subordinate id (1 in the user's namespace), podman's meaning;
+    # the image's files are root's inside (shifted copies of the layers), so root may write them
+    r = ok("run", "--rm", "--uidmap", "0:1:5000", "-v", f"{d}:/t", busybox, "sh", "-c",
+           "id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u /bin/busybox; "
+           "echo changed > /etc/hostname.bak && touch /t/f && echo ok")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "0" and lines[1].split() == ["0", "1", "5000"], r.stdout
+    assert lines[2].split() == ["0", "1", "5000"]  # --gidmap defaults to --uidmap
+    assert lines[3:] == ["0", "ok"], r.stdout
+    assert os.stat(d / "f").st_uid == sub  # written by container root = the first subuid
+    # a low port without rights over the network namespace, and exec joins it all
+    ok("run", "-d", "--name", "mapped", "--uidmap", "0:1:5000", busybox, "httpd", "-f", "-p", "80")
+    try:
+        r = ok("exec", "mapped", "sh", "-c", "id -u; cat /proc/self/uid_map; netstat -ltn | grep -c :80")
+        assert r.stdout.split()[:4] == ["0", "0", "1", "5000"] and r.stdout.split()[-1] == "1"
+    finally:
+        ok("rm", "-f", "-t", "0", "mapped")
+    r = pypod("run", "--rm", "--uidmap", "0:1:99999999", busybox, "true")
+    assert r.returncode == 125 and "outside" in r.stderr
     r = pypod("run", "--rm", "--uidmap", "0:1", busybox, "true")
     assert r.returncode == 125 and "container_id:host_id:amount" in r.stderr
 
