@@ -199,3 +199,24 @@ def test_connect_disconnect_rm_and_teardown(busybox):
             break
         time.sleep(0.1)
     assert r.stdout == "", r.stdout
+
+
+def test_pasta_as_the_uplink_of_user_networks(busybox, host_server, shared_tmp):
+    conf = shared_tmp / "containers.conf"
+    conf.write_text('[network]\ndefault_rootless_network_cmd = "pasta"\n')
+    os.chmod(conf, 0o644)
+    env = {"CONTAINERS_CONF": str(conf)}
+    ok("network", "create", "viapasta")
+    # pasta gives the namespace the host's own address; its gateway address leads to the host's
+    # loopback (pasta's default mapping)
+    gw = subprocess.run(["ip", "-4", "route", "show", "default"], capture_output=True,
+                        text=True).stdout.split()[2]
+    port = host_server("127.0.0.1")
+    r = ok("run", "--rm", "--network", "viapasta", busybox, "wget", "-q", "-O", "-",
+           f"http://{gw}:{port}/", env=env)
+    assert r.stdout.startswith("host-server saw 127.0.0.1")
+    info = user_info()
+    holder = json.load(open(os.path.join(info.runtime_dir, "pypod", "netns", "holder.json")))
+    links = subprocess.run(["nsenter", "-t", str(holder["pid"]), "-n", "ip", "-o", "link"],
+                           capture_output=True, text=True).stdout
+    assert "tap0" not in links  # pasta's interface, not slirp4netns's
