@@ -7,7 +7,7 @@ _pypod() {
         "container attach") words="--detach-keys --latest --no-stdin --sig-proxy --help";;
         "container commit") words="--author --change --format --iidfile --include-volumes --message --pause --quiet --squash --help";;
         "container cp") words="--archive --overwrite --help";;
-        "container create") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --stop-signal --stop-timeout --tmpfs --tty --ulimit --user --userns --volume --volumes-from --workdir --help";;
+        "container create") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --gidmap --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --stop-signal --stop-timeout --tmpfs --tty --uidmap --ulimit --user --userns --volume --volumes-from --workdir --help";;
         "container diff") words="--format --latest --help";;
         "container exec") words="--detach --env --env-file --interactive --privileged --tty --user --workdir --help";;
         "container exists") words=" --help";;
@@ -22,7 +22,7 @@ _pypod() {
         "container rename") words=" --help";;
         "container restart") words="--all --latest --running --time --help";;
         "container rm") words="--all --force --ignore --latest --time --volumes --help";;
-        "container run") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --detach --detach-keys --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --sig-proxy --stop-signal --stop-timeout --tmpfs --tty --ulimit --user --userns --volume --volumes-from --workdir --help";;
+        "container run") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --detach --detach-keys --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --gidmap --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --sig-proxy --stop-signal --stop-timeout --tmpfs --tty --uidmap --ulimit --user --userns --volume --volumes-from --workdir --help";;
         "container start") words="--all --attach --filter --interactive --latest --sig-proxy --help";;
         "container stats") words="--all --format --no-stream --help";;
         "container stop") words="--all --filter --ignore --latest --time --help";;
@@ -47,7 +47,9 @@ _pypod() {
         "image tag") words=" --help";;
         "image tree") words="--whatrequires --help";;
         "image untag") words=" --help";;
+        "network connect") words="--alias --ip --mac-address --help";;
         "network create") words="--disable-dns --driver --gateway --ignore --internal --ip-range --ipam-driver --ipv6 --label --opt --subnet --help";;
+        "network disconnect") words="--force --help";;
         "network exists") words=" --help";;
         "network inspect") words="--format --help";;
         "network ls") words="--filter --format --no-trunc --noheading --quiet --help";;
@@ -72,7 +74,7 @@ _pypod() {
             "completion") words="--file --help";;
             "container") words="attach commit cp create diff exec exists export inspect kill logs mount pause prune ps rename restart rm run start stats stop top unmount unpause wait --help";;
             "cp") words="--archive --overwrite --help";;
-            "create") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --stop-signal --stop-timeout --tmpfs --tty --ulimit --user --userns --volume --volumes-from --workdir --help";;
+            "create") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --gidmap --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --stop-signal --stop-timeout --tmpfs --tty --uidmap --ulimit --user --userns --volume --volumes-from --workdir --help";;
             "diff") words="--format --latest --help";;
             "exec") words="--detach --env --env-file --interactive --privileged --tty --user --workdir --help";;
             "export") words="--output --help";;
@@ -89,7 +91,7 @@ _pypod() {
             "logout") words="--all --authfile --help";;
             "logs") words="--follow --latest --names --since --tail --timestamps --until --help";;
             "mount") words="--all --format --no-trunc --help";;
-            "network") words="create exists inspect ls prune rm --help";;
+            "network") words="connect create disconnect exists inspect ls prune rm --help";;
             "pause") words="--all --help";;
             "port") words="--all --latest --help";;
             "ps") words="--all --filter --format --last --latest --no-trunc --noheading --quiet --size --sort --help";;
@@ -99,7 +101,7 @@ _pypod() {
             "restart") words="--all --latest --running --time --help";;
             "rm") words="--all --force --ignore --latest --time --volumes --help";;
             "rmi") words="--all --force --ignore --no-prune --help";;
-            "run") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --detach --detach-keys --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --sig-proxy --stop-signal --stop-timeout --tmpfs --tty --ulimit --user --userns --volume --volumes-from --workdir --help";;
+            "run") words="--add-host --annotation --cap-add --cap-drop --cpu-shares --cpus --cpuset-cpus --detach --detach-keys --dns --dns-option --dns-search --entrypoint --env --env-file --env-host --gidmap --group-add --health-cmd --health-interval --health-retries --health-start-period --health-timeout --hostname --init --init-path --interactive --ip --label --mac-address --memory --memory-swap --mount --name --net --network --network-alias --no-healthcheck --pids-limit --platform --privileged --publish --publish-all --pull --quiet --read-only --read-only-tmpfs --replace --restart --rm --rootfs --security-opt --sig-proxy --stop-signal --stop-timeout --tmpfs --tty --uidmap --ulimit --user --userns --volume --volumes-from --workdir --help";;
             "save") words="--compress --format --multi-image-archive --output --quiet --uncompressed --help";;
             "start") words="--all --attach --filter --interactive --latest --sig-proxy --help";;
             "stats") words="--all --format --no-stream --help";;

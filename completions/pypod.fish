@@ -115,6 +115,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l entrypoint
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env-file
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env-host
+complete -c pypod -n '__fish_seen_subcommand_from create' -l gidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l group-add
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-cmd
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-interval
@@ -154,6 +155,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l stop-signal
 complete -c pypod -n '__fish_seen_subcommand_from create' -l stop-timeout
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tty
+complete -c pypod -n '__fish_seen_subcommand_from create' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l ulimit
 complete -c pypod -n '__fish_seen_subcommand_from create' -l user
 complete -c pypod -n '__fish_seen_subcommand_from create' -l userns
@@ -226,6 +228,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l entrypoint
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env-file
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env-host
+complete -c pypod -n '__fish_seen_subcommand_from run' -l gidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l group-add
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-cmd
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-interval
@@ -266,6 +269,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l stop-signal
 complete -c pypod -n '__fish_seen_subcommand_from run' -l stop-timeout
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tty
+complete -c pypod -n '__fish_seen_subcommand_from run' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l ulimit
 complete -c pypod -n '__fish_seen_subcommand_from run' -l user
 complete -c pypod -n '__fish_seen_subcommand_from run' -l userns
@@ -309,6 +313,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l entrypoint
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env-file
 complete -c pypod -n '__fish_seen_subcommand_from create' -l env-host
+complete -c pypod -n '__fish_seen_subcommand_from create' -l gidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l group-add
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-cmd
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-interval
@@ -348,6 +353,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l stop-signal
 complete -c pypod -n '__fish_seen_subcommand_from create' -l stop-timeout
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tty
+complete -c pypod -n '__fish_seen_subcommand_from create' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l ulimit
 complete -c pypod -n '__fish_seen_subcommand_from create' -l user
 complete -c pypod -n '__fish_seen_subcommand_from create' -l userns
@@ -487,6 +493,9 @@ complete -c pypod -n '__fish_seen_subcommand_from logs' -l until
 complete -c pypod -n '__fish_seen_subcommand_from mount' -l all
 complete -c pypod -n '__fish_seen_subcommand_from mount' -l format
 complete -c pypod -n '__fish_seen_subcommand_from mount' -l no-trunc
+complete -c pypod -n '__fish_seen_subcommand_from connect' -l alias
+complete -c pypod -n '__fish_seen_subcommand_from connect' -l ip
+complete -c pypod -n '__fish_seen_subcommand_from connect' -l mac-address
 complete -c pypod -n '__fish_seen_subcommand_from create' -l disable-dns
 complete -c pypod -n '__fish_seen_subcommand_from create' -l driver
 complete -c pypod -n '__fish_seen_subcommand_from create' -l gateway
@@ -498,6 +507,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l ipv6
 complete -c pypod -n '__fish_seen_subcommand_from create' -l label
 complete -c pypod -n '__fish_seen_subcommand_from create' -l opt
 complete -c pypod -n '__fish_seen_subcommand_from create' -l subnet
+complete -c pypod -n '__fish_seen_subcommand_from disconnect' -l force
 complete -c pypod -n '__fish_seen_subcommand_from inspect' -l format
 complete -c pypod -n '__fish_seen_subcommand_from ls' -l filter
 complete -c pypod -n '__fish_seen_subcommand_from ls' -l format
@@ -570,6 +580,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l entrypoint
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env-file
 complete -c pypod -n '__fish_seen_subcommand_from run' -l env-host
+complete -c pypod -n '__fish_seen_subcommand_from run' -l gidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l group-add
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-cmd
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-interval
@@ -610,6 +621,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l stop-signal
 complete -c pypod -n '__fish_seen_subcommand_from run' -l stop-timeout
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tty
+complete -c pypod -n '__fish_seen_subcommand_from run' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l ulimit
 complete -c pypod -n '__fish_seen_subcommand_from run' -l user
 complete -c pypod -n '__fish_seen_subcommand_from run' -l userns
