@@ -247,35 +247,14 @@ def _make_dirs(directory: Path) -> None:
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     import json
 
+    from pypod.store.db import write_atomic
+
     _make_dirs(path.parent)
     body = json.dumps(data, indent="\t").encode("utf-8")
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(body)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomic(path, body, 0o600, sync_dir=True)
     except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise PypodError(f"writing {path}: {e.strerror or e}") from None
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 def _login_key(registry: str) -> str:

@@ -13,20 +13,33 @@ if TYPE_CHECKING:
     from typing import Any, Iterator
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
-    """Write to a temp file beside `path`, fsync, rename over it."""
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
+                 sync_dir: bool = False) -> None:
+    """Write to a temp file beside `path` (exactly `mode`, whatever the umask), fsync, rename over
+    it; the temp file never outlives a failure. sync_dir: fsync the directory too (the rename
+    itself survives a crash)."""
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if sync_dir:
+        fsync_dir(os.path.dirname(path) or ".")
 
 
 def write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644) -> None:

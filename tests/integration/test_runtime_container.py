@@ -668,34 +668,45 @@ def _pty_chunks(master: int, timeout: float):
         yield chunk
 
 
-def test_terminal(mode):
-    """-it under a real pty: the container sees a tty on its own devpts, TERM=xterm, the
-    window size, and our keystrokes."""
-    import pty
-    import termios
-    import struct
+def _on_pty(argv: list[str], *, early: bytes = b"", answer: tuple[bytes, bytes] | None = None,
+            until: bytes = b"", winsize: tuple[int, int] | None = None):
+    """Run argv on a fresh pty: `early` is typed before it starts, answer[1] once answer[0] shows;
+    read until `until` shows (or EOF, or 20 s). (exit code, output, stderr)."""
     import fcntl
+    import pty
+    import struct
+    import termios
 
-    cdir, spec = mode.spec(["sh", "-c", "tty; echo $TERM; stty size; read line; echo got:$line; "
-                                        "test -c /dev/console && echo console"],
-                           process={"terminal": True, "stdin": True})
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    p = subprocess.Popen(mode.argv({"op": "run", "cdir": cdir, "spec": spec}), stdin=slave,
-                         stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
+    if winsize:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *winsize, 0, 0))
+    if early:
+        os.write(master, early)
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                         start_new_session=True)
     os.close(slave)
     out = b""
-    sent = False
     for chunk in _pty_chunks(master, 20):
         out += chunk
-        if not sent and b"33 101" in out:
-            os.write(master, b"hello\r")
-            sent = True
-        if b"console" in out:
+        if answer and answer[0] in out:
+            os.write(master, answer[1])
+            answer = None
+        if until and until in out and out.endswith(b"\n"):
             break
     p.wait(timeout=20)
     os.close(master)
-    assert p.returncode == 0, (out, p.stderr.read())
+    return p.returncode, out, p.stderr.read()
+
+
+def test_terminal(mode):
+    """-it under a real pty: the container sees a tty on its own devpts, TERM=xterm, the
+    window size, and our keystrokes."""
+    cdir, spec = mode.spec(["sh", "-c", "tty; echo $TERM; stty size; read line; echo got:$line; "
+                                        "test -c /dev/console && echo console"],
+                           process={"terminal": True, "stdin": True})
+    code, out, err = _on_pty(mode.argv({"op": "run", "cdir": cdir, "spec": spec}),
+                             winsize=(33, 101), answer=(b"33 101", b"hello\r"), until=b"console")
+    assert code == 0, (out, err)
     text = out.decode(errors="replace").replace("\r", "")
     assert "/dev/pts/0\nxterm\n33 101\n" in text
     assert "got:hello" in text and "console" in text
@@ -706,49 +717,21 @@ def test_terminal(mode):
 def test_terminal_type_ahead(mode):
     """What is typed before the container runs reaches it: going raw must not flush the input
     (tty.setraw's default TCSAFLUSH did, and a CI run hung on it)."""
-    import pty
-
     cdir, spec = mode.spec(["sh", "-c", "read line; echo got:$line"],
                            process={"terminal": True, "stdin": True})
-    master, slave = pty.openpty()
-    os.write(master, b"early\r")
-    p = subprocess.Popen(mode.argv({"op": "run", "cdir": cdir, "spec": spec}), stdin=slave,
-                         stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
-    os.close(slave)
-    out = b""
-    for chunk in _pty_chunks(master, 20):
-        out += chunk
-        if b"got:" in out and out.endswith(b"\n"):
-            break
-    p.wait(timeout=20)
-    os.close(master)
-    assert p.returncode == 0, (out, p.stderr.read())
+    code, out, err = _on_pty(mode.argv({"op": "run", "cdir": cdir, "spec": spec}),
+                             early=b"early\r", until=b"got:")
+    assert code == 0, (out, err)
     assert b"got:early" in out
 
 
 def test_exec_terminal(mode):
-    import pty
-
     cdir, res = mode.start(["sleep", "100"])
     try:
-        master, slave = pty.openpty()
-        p = subprocess.Popen(mode.argv({"op": "exec", "cdir": cdir, "process": {
+        code, out, err = _on_pty(mode.argv({"op": "exec", "cdir": cdir, "process": {
             "args": ["sh", "-c", "tty; read x; echo got:$x; exit 4"], "terminal": True,
-            "stdin": True}}), stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-            start_new_session=True)
-        os.close(slave)
-        out = b""
-        sent = False
-        for chunk in _pty_chunks(master, 20):
-            out += chunk
-            if not sent and b"/dev/pts/" in out:
-                os.write(master, b"abc\r")
-                sent = True
-            if b"got:" in out:
-                break
-        p.wait(timeout=20)
-        os.close(master)
-        assert p.returncode == 4, (out, p.stderr.read())
+            "stdin": True}}), answer=(b"/dev/pts/", b"abc\r"), until=b"got:")
+        assert code == 4, (out, err)
         text = out.decode(errors="replace").replace("\r", "")
         assert "/dev/pts/0\n" in text and "got:abc" in text
     finally:
