@@ -1,4 +1,5 @@
-"""The published-port forwarder for TCP (podman's "rootlessport", but keeping the client's address).
+"""The published-port forwarder for TCP and UDP (podman's "rootlessport", but keeping the client's
+address).
 
 Forked by the supervisor once the container's pid 1 exists (before "go"):
   1. binds and listens on every published TCP host port, in the host's network namespace — a
@@ -144,6 +145,80 @@ def _serve(c: socket.socket, peer: tuple, port: int, transparent: bool) -> None:
     u.close()
 
 
+UDP_IDLE = 60.0  # seconds without a reply before a UDP client's mapping is dropped
+
+
+def _udp_socket(peer: tuple, port: int, transparent: bool) -> socket.socket:
+    """A UDP socket in the container's namespace, connected to its loopback:port and bound to
+    the client's own address and port (IP_TRANSPARENT): the server sees the real client, and its
+    replies come back here through the loopback policy route."""
+    ip = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
+    v6 = ":" in ip
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        if transparent:
+            try:
+                if v6:
+                    s.setsockopt(socket.IPPROTO_IPV6, IPV6_TRANSPARENT, 1)
+                else:
+                    s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+                s.bind((ip, peer[1]))
+            except OSError:
+                s.close()
+                s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(("::1" if v6 else "127.0.0.1", port))
+        return s
+    except OSError:
+        s.close()
+        raise
+
+
+def _udp_back(u: socket.socket, hs: socket.socket, peer: tuple, clients: dict) -> None:
+    """Replies of the server to one client, until it is quiet for UDP_IDLE."""
+    u.settimeout(UDP_IDLE)
+    while True:
+        try:
+            data = u.recv(65535)
+        except OSError:  # (socket.timeout too)
+            break
+        try:
+            hs.sendto(data, peer)
+        except OSError:
+            pass
+    clients.pop(peer, None)
+    u.close()
+
+
+def _udp_loop(hs: socket.socket, port: int, transparent: bool) -> None:
+    clients: dict = {}
+    while True:
+        try:
+            data, peer = hs.recvfrom(65535)
+        except OSError:
+            return
+        u = clients.get(peer)
+        if u is None:
+            try:
+                u = _udp_socket(peer, port, transparent)
+            except OSError:
+                continue
+            clients[peer] = u
+            threading.Thread(target=_udp_back, args=(u, hs, peer, clients), daemon=True).start()
+        try:
+            u.send(data)
+        except OSError:
+            pass
+
+
+def listen_udp(ip: str, port: int) -> socket.socket:
+    v6 = ":" in ip
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    if v6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((ip or "0.0.0.0", port))
+    return s
+
+
 def _accept_loop(ls: socket.socket, port: int, transparent: bool) -> None:
     while True:
         try:
@@ -160,18 +235,21 @@ def run(ports: list[dict], pid: int, rootless: bool, ready_w: int, alive_r: int)
         any_v6 = [any(":" in (m.get("host_ip") or "") for m in ports)]
         for m in ports:
             ip = m.get("host_ip") or ""
+            proto = m.get("protocol") or "tcp"
+            bind = listen if proto == "tcp" else listen_udp
             try:
-                socks.append((listen(ip, int(m["host_port"])), int(m["container_port"])))
+                socks.append((bind(ip, int(m["host_port"])), int(m["container_port"]), proto))
                 if not ip:  # all addresses: IPv6 too, as podman's rootlessport (if the host has it)
                     try:
-                        socks.append((listen("::", int(m["host_port"])), int(m["container_port"])))
+                        socks.append((bind("::", int(m["host_port"])), int(m["container_port"]),
+                                      proto))
                         any_v6[0] = True
                     except OSError as e6:
                         if e6.errno not in (97, 99):  # EAFNOSUPPORT, EADDRNOTAVAIL: no IPv6
                             raise
             except OSError as e:
                 addr = f"[{ip}]" if ":" in ip else (ip or "0.0.0.0")
-                os.write(ready_w, f"rootlessport listen tcp {addr}:{m['host_port']}: bind: "
+                os.write(ready_w, f"rootlessport listen {proto} {addr}:{m['host_port']}: bind: "
                                   f"{(e.strerror or str(e)).lower()}\n".encode())
                 os._exit(1)
         from pypod.linux import libc
@@ -190,8 +268,9 @@ def run(ports: list[dict], pid: int, rootless: bool, ready_w: int, alive_r: int)
             libc.set_process_name("pypod-ports")
         except OSError:
             pass
-        for s, port in socks:
-            threading.Thread(target=_accept_loop, args=(s, port, transparent), daemon=True).start()
+        for s, port, proto in socks:
+            loop = _accept_loop if proto == "tcp" else _udp_loop
+            threading.Thread(target=loop, args=(s, port, transparent), daemon=True).start()
         os.write(ready_w, b"ok\n")
         os.close(ready_w)
     except BaseException as e:  # noqa: BLE001

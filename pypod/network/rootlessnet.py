@@ -278,10 +278,6 @@ class BridgeNet:
         self.interfaces = resp.get("interfaces") or {}
 
     def add_ports(self, ports: list[dict]) -> None:
-        udp = [m for m in ports if (m.get("protocol") or "tcp") != "tcp"]
-        if udp:
-            raise NetError(f"publishing UDP port {udp[0]['host_port']} on a user network is not "
-                           f"supported: use tcp, or the default network (slirp4netns)")
         if ports:
             from pypod.network import forwarder
 

@@ -126,20 +126,19 @@ class Slirp:
         return out.decode(errors="replace")
 
     def add_ports(self, ports: list[dict]) -> None:
-        """TCP through the forwarder (fast, the real client address, IPv6 too); UDP, and TCP
-        with port_handler=slirp4netns, through slirp4netns's own forwarding (IPv4 only)."""
-        tcp = [m for m in ports if (m.get("protocol") or "tcp") == "tcp"]
-        fwds = [m for m in ports if (m.get("protocol") or "tcp") != "tcp"]
+        """Through our forwarder (fast, the real client address, IPv6 too); with
+        port_handler=slirp4netns through slirp4netns's own forwarding (IPv4 only)."""
+        ours, fwds = list(ports), []
         if self.opts.get("port_handler") == "slirp4netns":
-            fwds, tcp = list(ports), []
+            fwds, ours = list(ports), []
         for m in fwds:
             if ":" in (m.get("host_ip") or ""):
                 raise NetError(f"slirp4netns cannot publish on the IPv6 address {m['host_ip']}: "
-                               f"use tcp with the default port handler, or --network pasta")
-        if tcp:
+                               f"use the default port handler, or --network pasta")
+        if ours:
             from pypod.network import forwarder
 
-            self.forwarder = forwarder.start(tcp, self.target, os.geteuid() != 0)
+            self.forwarder = forwarder.start(ours, self.target, os.geteuid() != 0)
         if fwds:
             self.wait_ready()
             self._add_hostfwds(fwds)

@@ -142,6 +142,57 @@ for i in range(100):
                           text=True, timeout=30)
 
 
+UDP_ECHO = """
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 9999))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b"seen " + peer[0].encode() + b" " + data, peer)
+"""
+
+
+def udp_echo_args(shared_tmp) -> list[str]:
+    """run arguments for a UDP echo server on :9999 that answers with the address it saw (the
+    host's python3, bound in: busybox has no UDP server)."""
+    script = shared_tmp / "udpecho.py"
+    script.write_text(UDP_ECHO)
+    script.chmod(0o644)
+    return ["-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro",
+            "-v", f"{script}:/udpecho.py:ro"]
+
+
+def udp_ask_in_netns(ns: str, ip: str, port: int) -> str:
+    """Send one datagram from network namespace `ns` (retrying while the server starts)."""
+    code = f"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for i in range(40):
+    s.sendto(b"ping", ({ip!r}, {port}))
+    try:
+        print(s.recvfrom(1000)[0].decode()); break
+    except OSError:
+        pass
+"""
+    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    return r.stdout.strip()
+
+
+def test_udp_published_port_keeps_the_client_address(busybox, shared_tmp):
+    port = free_port()
+    ok("run", "-d", "--name", "udp", "-p", f"{port}:9999/udp", *udp_echo_args(shared_tmp), busybox,
+       "/usr/bin/python3", "/udpecho.py")
+    ns, hip, nip, cleanup = _netns_client("c")
+    try:
+        assert udp_ask_in_netns(ns, hip, port) == f"seen ::ffff:{nip} ping"
+    finally:
+        cleanup()
+        ok("rm", "-f", "-t", "0", "udp")
+
+
 def test_server_sees_the_real_client_address(busybox):
     port, port6 = free_port(), free_port()
     ok("run", "-d", "--name", "src", "-p", f"{port}:80", "-p", f"[::1]:{port6}:80", busybox,

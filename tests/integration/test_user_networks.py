@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.integration.test_network import (HTTPD, _host_ip, _netns_client, free_port, get,
-                                            get_in_netns, port_free)
+                                            get_in_netns, port_free, udp_ask_in_netns, udp_echo_args)
 from tests.lib.user import pypod, user_info
 
 pytestmark = pytest.mark.integration
@@ -136,11 +136,13 @@ def test_static_ip_mac_outbound_internal_and_inspect(busybox, host_server):
     ok("rm", "-f", "-t", "0", "in1")
 
 
-def test_published_port_on_user_network_keeps_client_address(busybox):
+def test_published_port_on_user_network_keeps_client_address(busybox, shared_tmp):
     ok("network", "create", "pub")
-    port = free_port()
+    port, uport = free_port(), free_port()
     ok("run", "-d", "--name", "srv", "--network", "pub", "-p", f"{port}:80", busybox,
        "sh", "-c", HTTPD)
+    ok("run", "-d", "--name", "usrv", "--network", "pub", "-p", f"{uport}:9999/udp",
+       *udp_echo_args(shared_tmp), busybox, "/usr/bin/python3", "/udpecho.py")
     ns, hip, nip, cleanup = _netns_client("u")
     try:
         assert get(f"http://127.0.0.1:{port}/") == "hello-from-ctr\n"
@@ -149,9 +151,10 @@ def test_published_port_on_user_network_keeps_client_address(busybox):
         assert r.stdout == "hello-from-ctr\n", r.stderr
         logs = ok("logs", "srv").stdout + ok("logs", "srv").stderr
         assert f"[::ffff:{nip}]:" in logs, logs
+        assert udp_ask_in_netns(ns, hip, uport) == f"seen ::ffff:{nip} ping"  # UDP too
     finally:
         cleanup()
-        ok("rm", "-f", "-t", "0", "srv")
+        ok("rm", "-f", "-t", "0", "srv", "usrv")
     assert port_free(port)
 
 
