@@ -56,6 +56,7 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
         n["networks"] = nets
         fresh.options = dict(fresh.options, net=n)
         ce.store(ctx).save(fresh)
+    _update_spec(ctx, fresh)
 
 
 def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
@@ -84,6 +85,21 @@ def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
     nets[net["name"]] = {"ip": req["ip"], "prefix": req["prefix"], "gateway": req["gateway"],
                          "mac": i.get("mac") or "", "ifname": req["ifname"]}
     statemod.update_state(cdir, {"networks": nets})
+
+
+def _update_spec(ctx: Context, rec) -> None:
+    """The stored spec's endpoints follow the record: the next start (or restart) attaches them."""
+    from pypod.engine import containers as ce
+    from pypod.store import db
+
+    path = ctx.containers_dir / rec.id / "spec.json"
+    d = db.read_json(path)
+    if not d:
+        return
+    net = dict(d.get("net") or {})
+    net["endpoints"] = ce.bridge_endpoints(ctx, rec.options)
+    d["net"] = net
+    db.write_json(path, d)
 
 
 def _userns_dir(ctx: Context) -> str | None:
@@ -127,3 +143,4 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
         n["networks"] = nets
         fresh.options = dict(fresh.options, net=n)
         ce.store(ctx).save(fresh)
+    _update_spec(ctx, fresh)

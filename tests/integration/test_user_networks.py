@@ -175,6 +175,12 @@ def test_connect_disconnect_rm_and_teardown(busybox):
     assert " eth1@" not in ok("exec", "x", "ip", "-o", "link").stdout
     r = pypod("exec", "y", "nslookup", "ex")
     assert r.returncode != 0
+    # a stopped container: connect takes effect at its next start
+    ok("create", "--name", "later", "--network", "n1", busybox, "sh", "-c", "ip -o -4 addr show")
+    ok("network", "connect", "n2", "later")
+    out = ok("start", "-a", "later").stdout
+    assert " eth0 " in out and " eth1 " in out
+    ok("rm", "later")
     # rm refuses a network in use; -f removes its containers
     r = pypod("network", "rm", "n1")
     assert r.returncode != 0 and "associated containers" in r.stderr
