@@ -209,6 +209,22 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
 
 
 # -- start / stop / kill / restart / rm --------------------------------------------------------
+def _each(targets: list[str], act) -> None:
+    """act(name) for every target, printing what it returns (None: nothing); one target's error
+    does not stop the others, and all of them are reported at the end."""
+    from pypod.errors import PypodError
+
+    errors: list[PypodError] = []
+    for n in targets:
+        try:
+            shown = act(n)
+            if shown is not None:
+                out(shown)
+        except PypodError as e:
+            errors.append(e)
+    _raise_collected(errors)
+
+
 def start(
     names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
     attach: bool = Opt(False, "--attach", "-a", help="Attach container's STDOUT and STDERR"),
@@ -220,7 +236,7 @@ def start(
     detach_keys: Optional[str] = Opt(None, "--detach-keys", hidden=True),
 ):
     """Start one or more containers."""
-    from pypod.errors import ExitCode, InvalidArgument, PypodError
+    from pypod.errors import ExitCode, InvalidArgument
 
     ctx = _ctx()
     if filters:
@@ -233,14 +249,11 @@ def start(
         code = _eng().start_container(ctx, _get(targets[0]), attach=True, interactive=interactive,
                                       detach_keys=detach_keys)
         raise ExitCode(code)
-    errors: list[PypodError] = []
-    for n in targets:
-        try:
-            _eng().start_container(ctx, _get(n), interactive=interactive)
-            out(n)
-        except PypodError as e:
-            errors.append(e)
-    _raise_collected(errors)
+    def one(n: str) -> str:
+        _eng().start_container(ctx, _get(n), interactive=interactive)
+        return n
+
+    _each(targets, one)
 
 
 def stop(
@@ -252,7 +265,6 @@ def stop(
     filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions given"),
 ):
     """Stop one or more containers."""
-    from pypod.errors import PypodError
 
     ctx = _ctx()
     if all_:
@@ -261,19 +273,16 @@ def stop(
         targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
     else:
         targets = _names_or_latest(names or [], latest)
-    errors: list[PypodError] = []
-    for n in targets:
-        try:
-            rec = _eng().find_container(ctx, n)
-            if rec is None:
-                if ignore:
-                    continue
-                rec = _get(n)
-            _eng().stop_container(ctx, rec, timeout)
-            out(n)
-        except PypodError as e:
-            errors.append(e)
-    _raise_collected(errors)
+    def one(n: str) -> str | None:
+        rec = _eng().find_container(ctx, n)
+        if rec is None:
+            if ignore:
+                return None
+            rec = _get(n)
+        _eng().stop_container(ctx, rec, timeout)
+        return n
+
+    _each(targets, one)
 
 
 def kill(
@@ -283,20 +292,16 @@ def kill(
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
 ):
     """Kill one or more running containers with a specific signal."""
-    from pypod.errors import PypodError
     from pypod.signals import parse_signal
 
     sig = parse_signal(signal)
     ctx = _ctx()
     targets = [v.record.id for v in _eng().list_containers(ctx)] if all_ else _names_or_latest(names or [], latest)
-    errors: list[PypodError] = []
-    for n in targets:
-        try:
-            _eng().kill_container(ctx, _get(n), sig)
-            out(n)
-        except PypodError as e:
-            errors.append(e)
-    _raise_collected(errors)
+    def one(n: str) -> str:
+        _eng().kill_container(ctx, _get(n), sig)
+        return n
+
+    _each(targets, one)
 
 
 def restart(
@@ -307,23 +312,19 @@ def restart(
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
 ):
     """Restart one or more containers."""
-    from pypod.errors import PypodError
 
     ctx = _ctx()
     if all_ or running:
         targets = [v.record.id for v in _eng().list_containers(ctx, all_=not running)]
     else:
         targets = _names_or_latest(names or [], latest)
-    errors: list[PypodError] = []
-    for n in targets:
-        try:
-            rec = _get(n)
-            _eng().stop_container(ctx, rec, timeout)
-            _eng().start_container(ctx, rec)
-            out(rec.id)
-        except PypodError as e:
-            errors.append(e)
-    _raise_collected(errors)
+    def one(n: str) -> str:
+        rec = _get(n)
+        _eng().stop_container(ctx, rec, timeout)
+        _eng().start_container(ctx, rec)
+        return rec.id
+
+    _each(targets, one)
 
 
 def rm(
@@ -436,24 +437,20 @@ def wait(
     ignore: bool = Opt(False, "--ignore", help="Ignore if a container does not exist"),
 ):
     """Block on one or more containers."""
-    from pypod.errors import PypodError
     from pypod.units import parse_duration
 
     ctx = _ctx()
     iv = parse_duration(interval)
-    errors: list[PypodError] = []
-    for n in _names_or_latest(names or [], latest):
-        try:
-            rec = _eng().find_container(ctx, n)
-            if rec is None:
-                if ignore:
-                    out("-1")
-                    continue
-                rec = _get(n)
-            out(str(_eng().wait_container(ctx, rec, condition or None, iv)))
-        except PypodError as e:
-            errors.append(e)
-    _raise_collected(errors)
+
+    def one(n: str) -> str:
+        rec = _eng().find_container(ctx, n)
+        if rec is None:
+            if ignore:
+                return "-1"
+            rec = _get(n)
+        return str(_eng().wait_container(ctx, rec, condition or None, iv))
+
+    _each(_names_or_latest(names or [], latest), one)
 
 
 # -- exec / top / rename / exists / prune ------------------------------------------------------

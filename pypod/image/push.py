@@ -3,7 +3,8 @@
 Layers are re-created from storage (pypod.engine.transport.layer_blob), gzip-compressed. Before
 making a blob, the registry is asked (HEAD) for the digest that layer had last time: what it already
 has is skipped without reading the layer at all. Uploads are monolithic (POST, then PUT with the
-digest), the config follows, and the manifest (Docker schema 2 or OCI) is PUT last.
+digest; started again after a dropped connection or a 5xx), the config follows, and the manifest
+(Docker schema 2 or OCI) is PUT last.
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ import hashlib
 from pypod.errors import PypodError, RegistryError
 from pypod.image import mediatypes as mt
 from pypod.image.registry import RegistryClient, registry_error
+
+
+UPLOAD_TRIES = 3
+
+
+class _Transient(Exception):
+    """A failure another try may not have (carries the error to report if none succeeds)."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _checked(error: Exception, status: int) -> Exception:
+    """The error to raise for an HTTP status: transient for 5xx and 429."""
+    return _Transient(error) if status >= 500 or status == 429 else error
 
 
 class Pusher:
@@ -32,12 +49,27 @@ class Pusher:
         raise registry_error(r, f"checking whether a blob {digest} exists in {self.client.host}/{self.repository}")
 
     def upload(self, digest: str, path: str | None = None, data: bytes | None = None) -> None:
+        """Upload a blob; a dropped connection or a 5xx/429 answer starts the upload again
+        (three tries, with a short back-off), as podman's retries do."""
+        import time
+
+        for attempt in range(UPLOAD_TRIES):
+            try:
+                self._upload_once(digest, path, data)
+                return
+            except _Transient as e:
+                if attempt == UPLOAD_TRIES - 1:
+                    raise e.error from None
+                time.sleep(0.5 * 3 ** attempt)
+
+    def _upload_once(self, digest: str, path: str | None, data: bytes | None) -> None:
         repo = self.repository
         where = f"/v2/{repo}/blobs/uploads/"
-        r = self.client.request("POST", where, repository=repo, actions="pull,push")
+        r = self._request("POST", where)
         r.close()
         if r.status_code != 202:
-            raise registry_error(r, f"writing blob: initiating layer upload to {where} in {self.client.host}")
+            raise _checked(registry_error(r, f"writing blob: initiating layer upload to {where} in "
+                                             f"{self.client.host}"), r.status_code)
         loc = r.headers.get("Location")
         if not loc:
             raise RegistryError(f"writing blob: the registry {self.client.host} gave no upload location")
@@ -50,14 +82,20 @@ class Pusher:
                 import os
 
                 headers["Content-Length"] = str(os.fstat(f.fileno()).st_size)
-                r = self.client.request("PUT", url, repository=repo, actions="pull,push", headers=headers, data=f)
+                r = self._request("PUT", url, headers=headers, data=f)
         else:
             headers["Content-Length"] = str(len(data or b""))
-            r = self.client.request("PUT", url, repository=repo, actions="pull,push", headers=headers,
-                                    data=data or b"")
+            r = self._request("PUT", url, headers=headers, data=data or b"")
         r.close()
         if r.status_code not in (201, 204):
-            raise registry_error(r, f"writing blob: uploading layer to {self.client.host}/{repo}")
+            raise _checked(registry_error(r, f"writing blob: uploading layer to {self.client.host}/{repo}"),
+                           r.status_code)
+
+    def _request(self, method: str, url: str, **kw):
+        try:
+            return self.client.request(method, url, repository=self.repository, actions="pull,push", **kw)
+        except RegistryError as e:  # the connection failed: worth another try
+            raise _Transient(e) from None
 
     def put_manifest(self, reference: str, raw: bytes, media: str) -> str:
         repo = self.repository

@@ -80,6 +80,26 @@ def test_commit_push_rmi_pull_run_round_trip(clean_storage, registry, shared_tmp
     assert r.returncode == 125 and "connection refused" in r.stderr.lower()
 
 
+def test_push_retries_an_upload_the_registry_failed(clean_storage, registry, fault_proxy):
+    ok("pull", "-q", registry["busybox"])
+    # one 503 on an upload: the upload starts again and the push succeeds
+    fault_proxy.fail_next(status=503, times=1, match="/blobs/uploads/")
+    repo = f"retried-{secrets.token_hex(4)}"  # (the registry keeps its data between runs)
+    dest = f"{fault_proxy.host}/{repo}/busybox:1"
+    ok("push", registry["busybox"], dest)
+    statuses = [st for m, path, st in fault_proxy.log if "/blobs/uploads/" in path]
+    assert 503 in statuses and statuses[-1] in (201, 204)
+    ok("rmi", registry["busybox"])
+    ok("pull", "-q", dest)
+    # a registry that keeps failing: the push fails after the tries, naming what failed
+    fault_proxy.reset()
+    fault_proxy.fail_next(status=503, times=10, match="/blobs/uploads/")
+    r = pypod("push", dest, f"{fault_proxy.host}/{repo}/other:1")
+    assert r.returncode == 125 and "writing blob" in r.stderr and "injected fault" in r.stderr
+    tries = [st for m, path, st in fault_proxy.log if f"/{repo}/other/blobs/uploads/" in path]
+    assert tries == [503, 503, 503]
+
+
 def test_push_with_credentials(clean_storage, registry, basic_registry):
     ok("pull", "-q", registry["busybox"])
     dest = f"{basic_registry.host}/auth/busybox:{secrets.token_hex(4)}"
