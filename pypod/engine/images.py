@@ -513,7 +513,10 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
             targets.append((n, rec))
     for given, rec in targets:
         try:
+            hlen = 0 if all_ else len(ctx.images.config(rec.id).get("history") or [])
             _remove_one(ctx, given, rec, force, all_, usage, rep)
+            if not all_ and rec.id in rep.deleted:
+                _remove_dangling_parents(ctx, rec, hlen, usage, rep)
         except PypodError as e:
             rep.errors.append(e)
     if rep.errors:
@@ -555,6 +558,40 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
         _remove_containers(ctx, users)
     for l in doomed:
         _remove_layer(ctx, l)
+
+
+def _remove_dangling_parents(ctx: Context, gone: ImageRecord, gone_hist: int, usage: dict,
+                             rep: RemoveReport) -> None:
+    """After removing a built image, its unnamed parents (the build's intermediates) that no
+    other image and no container still builds on go too, nearest first — as podman's rmi."""
+    hist: dict[str, int] = {}
+
+    def history_len(rec: ImageRecord) -> int:
+        if rec.id not in hist:
+            hist[rec.id] = len(ctx.images.config(rec.id).get("history") or [])
+        return hist[rec.id]
+
+    def builds_on(child: ImageRecord, parent: ImageRecord) -> bool:
+        return child.id != parent.id and child.layers[:len(parent.layers)] == parent.layers and \
+            (len(child.layers) > len(parent.layers) or history_len(child) > history_len(parent))
+
+    hist[gone.id] = gone_hist  # (its config is gone with it)
+    while True:
+        recs = ctx.images.list()
+        parents = [r for r in recs if not r.names and r.layers and not usage.get(r.id)
+                   and (r.layers == gone.layers[:len(r.layers)])]
+        parents = [p for p in parents if len(p.layers) < len(gone.layers) or
+                   history_len(p) < hist.get(gone.id, 1 << 30)]
+        if not parents:
+            return
+        nearest = max(parents, key=lambda p: (len(p.layers), history_len(p)))
+        if any(builds_on(o, nearest) for o in recs):
+            return  # another image still builds on it (or on what is below it)
+        before = len(rep.deleted)
+        _remove_one(ctx, nearest.id, nearest, False, False, usage, rep)
+        if len(rep.deleted) == before:
+            return
+        gone = nearest
 
 
 def _remove_containers(ctx: Context, ids: list[str]) -> None:

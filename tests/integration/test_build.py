@@ -134,6 +134,13 @@ def test_seed_dockerfile_shape_with_local_base(busybox, shared_tmp):
     assert ok("run", "--rm", "app:1").stdout == "14 package.json\nconsole.log(1)\n"
     cfg = json.loads(ok("image", "inspect", "app:1").stdout)[0]["Config"]
     assert cfg["ExposedPorts"] == {"3000/tcp": {}} and cfg["WorkingDir"] == "/usr/src/app"
+    # rmi takes the build's unnamed intermediates with it (as podman), never the named base
+    base = ok("image", "inspect", "--format", "{{.Id}}", busybox).stdout.strip()
+    assert len(ok("images", "-a", "-q").stdout.split()) > 2
+    r = ok("rmi", "app:1")
+    assert r.stdout.startswith("Untagged: localhost/app:1\nDeleted: ")
+    assert len(r.stdout.splitlines()) > 2  # the intermediates were deleted too
+    assert ok("images", "-a", "-q", "--no-trunc").stdout.split() == [f"sha256:{base}"]
 
 
 def test_run_failure_names_the_step_and_keeps_its_code(busybox, shared_tmp):
