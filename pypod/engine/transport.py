@@ -89,7 +89,30 @@ def _gzip_member(chunk: bytes) -> bytes:
 
 
 def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob:
-    """Re-create a stored layer's tar (gzip-compressed when `compress`) in a file under `tmp`.
+    """A stored layer's tar (gzip-compressed when `compress`) in a file under `tmp`: the original
+    tar when its tar-split was kept at pull/load and still gives the layer's diff id, else one
+    re-created from the layer directory."""
+    from pypod.image.tarsplit import FILE_NAME
+
+    diff_dir = ctx.images.layers.diff_dir(chain)
+    if not diff_dir.is_dir():
+        raise PypodError(f"layer {chain[:12]} is missing from storage")
+    split = ctx.images.layers.path(chain) / FILE_NAME
+    rec = ctx.images.layers.get(chain)
+    want = getattr(rec, "diff_id", None) if rec else None
+    if want and split.exists():
+        try:
+            blob = _make_blob(ctx, chain, ["split", str(split), str(diff_dir)], tmp, compress)
+            if blob.diff_id == want:
+                return blob
+            os.unlink(blob.path)
+        except (PypodError, OSError):
+            pass
+    return _make_blob(ctx, chain, ["tar", str(diff_dir)], tmp, compress)
+
+
+def _make_blob(ctx: Context, chain: str, worker_args: list[str], tmp: Path, compress: bool) -> LayerBlob:
+    """Run the layer-tar worker and keep its output (compressed) in a file under `tmp`.
 
     Compression is pgzip's way: each 1 MiB of tar becomes one gzip member, compressed in parallel
     (zlib releases the GIL); a multi-member gzip stream is one valid gzip file, and fixed-size
@@ -97,10 +120,7 @@ def layer_blob(ctx: Context, chain: str, tmp: Path, compress: bool) -> LayerBlob
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    diff_dir = ctx.images.layers.diff_dir(chain)
-    if not diff_dir.is_dir():
-        raise PypodError(f"layer {chain[:12]} is missing from storage")
-    proc = _worker(ctx, ["tar", str(diff_dir)])
+    proc = _worker(ctx, worker_args)
     raw_h, comp_h = hashlib.sha256(), hashlib.sha256()
     raw_size = comp_size = 0
     path = tmp / (chain + (".tar.gz" if compress else ".tar"))

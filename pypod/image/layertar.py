@@ -264,6 +264,12 @@ def main(argv: list[str]) -> int:
             sys.stdout.write("\n")
             return 0
         out = open(1, "wb", buffering=1 << 20, closefd=False)
+        if cmd == "split":  # the layer's original tar: tar-split + the contents in its diff dir
+            from pypod.image.tarsplit import reassemble
+
+            reassemble(dirs[0], dirs[1], out)
+            out.flush()
+            return 0
         w = TarWriter(out)
         if cmd == "tar":
             write_layer(dirs[0], w)

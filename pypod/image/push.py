@@ -118,6 +118,14 @@ def push_image(ctx, rec, client: RegistryClient, repository: str, tag: str, fmt:
     layers = []
     try:
         for chain in rec.layers:
+            orig = ctx.images.layers.get(chain)
+            if orig is not None and orig.compressed_digest and orig.diff_id and \
+                    "gzip" in (orig.media_type or "") and pusher.has_blob(orig.compressed_digest):
+                # the very blob it was pulled as (same registry, or mounted there): nothing to make
+                progress.layer_skip(orig.compressed_digest)
+                layers.append(transport.LayerBlob("", orig.diff_id, orig.compressed_digest,
+                                                  orig.compressed_size or 0, True))
+                continue
             known = transport.recreated(ctx, chain)
             if known.get("gzip_digest") and known.get("diff_id") and pusher.has_blob(known["gzip_digest"]):
                 progress.layer_skip(known["gzip_digest"])

@@ -94,30 +94,44 @@ def unpack_layer(
     uid_map: Callable[[int], int | None] | None = None,
     gid_map: Callable[[int], int | None] | None = None,
     on_skip: Callable[[str], None] | None = None,
+    split_path: str | None = None,
 ) -> UnpackStats:
     """Unpack the (decompressed) tar `stream` into the existing empty directory `dest`.
 
     `uid_map`/`gid_map` translate tar ids to the ids to chown to (None: leave the owner alone).
     `on_skip(message)` hears about every skipped entry and every one-time notice.
+    `split_path`: also keep the tar without its file contents there (pypod.image.tarsplit).
     """
+    split = None
+    if split_path:
+        from pypod.image.tarsplit import Writer
+
+        split = Writer(split_path)
     unpacker = _Unpacker(dest, opaque_xattr, chown, uid_map, gid_map, on_skip)
     try:
-        unpacker.run(_Reader(stream))
+        unpacker.run(_Reader(stream, split))
+        if split is not None:
+            split.close()
+            split = None
     finally:
         unpacker.close()
+        if split is not None:
+            split.abort()
     return unpacker.stats
 
 
 class _Reader:
     """Sequential reads over the stream in 1 MiB chunks; never seeks."""
 
-    __slots__ = ("stream", "buf", "pos", "base")
+    __slots__ = ("stream", "buf", "pos", "base", "split", "entry")
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, split=None):
         self.stream = stream
         self.buf = b""
         self.pos = 0
         self.base = 0  # stream offset of buf[0]
+        self.split = split  # a tarsplit.Writer: every chunk goes by it
+        self.entry = b""  # the path whose content copy() writes
 
     @property
     def offset(self) -> int:
@@ -127,6 +141,8 @@ class _Reader:
         self.base += len(self.buf)
         self.buf = self.stream.read(CHUNK)
         self.pos = 0
+        if self.split is not None:
+            self.split.chunk(self.base, self.buf)
         return self.buf
 
     def read(self, n: int, eof_ok: bool = False) -> bytes:
@@ -151,6 +167,8 @@ class _Reader:
         return b"".join(parts)
 
     def copy(self, fd: int, n: int) -> None:
+        if self.split is not None:
+            self.split.file(self.offset, n, self.entry)
         write = os.write
         while n:
             avail = len(self.buf) - self.pos
@@ -178,10 +196,16 @@ class _Reader:
 
     def drain(self) -> None:
         """Read to EOF: the caller hashes the whole blob, padding included."""
+        self.base += len(self.buf)
         self.buf = b""
         self.pos = 0
-        while self.stream.read(CHUNK):
-            pass
+        while True:
+            chunk = self.stream.read(CHUNK)
+            if not chunk:
+                break
+            if self.split is not None:
+                self.split.chunk(self.base, chunk)
+            self.base += len(chunk)
 
 
 def _num(field_: bytes) -> int:
@@ -477,6 +501,7 @@ class _Unpacker:
                     self._make_room(pfd, base, path)
                     fd = os.open(base, _OPEN_FILE, 0o600, dir_fd=pfd)
                 consumed = True  # from here on the content is read, or we fail for good
+                r.entry = path
                 self._regular(r, fd, base, size, mode, uid, gid, mtime_ns, xattrs)
                 return True
             if kind == b"2":

@@ -20,7 +20,13 @@ def main(argv: list[str]) -> int:
     stdin = open(0, "rb", buffering=0, closefd=False)
     try:
         reader = DecompressingReader(stdin, compression)
-        stats = unpack_layer(reader, dest, opaque_xattr=opaque)
+        import os
+
+        from pypod.image.tarsplit import FILE_NAME
+
+        # the original tar's headers beside the layer's diff dir: push/save give it back exactly
+        split = os.path.join(os.path.dirname(os.path.abspath(dest)), FILE_NAME)
+        stats = unpack_layer(reader, dest, opaque_xattr=opaque, split_path=split)
         reader.drain()
         reader.close()
     except Exception as e:  # one line for the parent, which names the layer

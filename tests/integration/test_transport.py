@@ -80,6 +80,28 @@ def test_commit_push_rmi_pull_run_round_trip(clean_storage, registry, shared_tmp
     assert r.returncode == 125 and "connection refused" in r.stderr.lower()
 
 
+def test_pulled_image_keeps_its_id_through_push_and_save(clean_storage, registry, shared_tmp):
+    """The layers' original tars are kept (tar-split): pushing or saving a pulled image gives back
+    its diff ids, so the image id is the registry's own, and loading it back changes nothing."""
+    ok("pull", "-q", registry["layered"])
+    image_id = ok("image", "inspect", "--format", "{{.Id}}", registry["layered"]).stdout.strip()
+    dest = f"{registry.host}/kept-{secrets.token_hex(4)}/layered:1"
+    ok("push", registry["layered"], dest)
+    media, digest, raw = oci.get_manifest(registry.url, dest.split("/", 1)[1].rsplit(":", 1)[0], "1")
+    assert json.loads(raw)["config"]["digest"] == f"sha256:{image_id}"
+    os.chmod(shared_tmp, 0o777)
+    archive = shared_tmp / "kept.tar"
+    ok("save", "-q", "-o", str(archive), registry["layered"])
+    ok("rmi", registry["layered"])
+    ok("load", "-q", "-i", str(archive))
+    assert ok("image", "inspect", "--format", "{{.Id}}", registry["layered"]).stdout.strip() == image_id
+    assert run_layered_check(registry["layered"]) == LAYERED_OUT
+    # and a second save of the loaded image is the same archive
+    again = shared_tmp / "again.tar"
+    ok("save", "-q", "-o", str(again), registry["layered"])
+    assert again.read_bytes() == archive.read_bytes()
+
+
 def test_push_retries_an_upload_the_registry_failed(clean_storage, registry, fault_proxy):
     ok("pull", "-q", registry["busybox"])
     # one 503 on an upload: the upload starts again and the push succeeds

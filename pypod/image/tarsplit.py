@@ -1,0 +1,121 @@
+"""The original tar of a pulled layer, minus its file contents ("tar-split", as containers/storage
+keeps): with it, push and save give back the very tar the registry had — same diff id, same image
+id — instead of a re-created one.
+
+Written while a layer is unpacked: every byte of the uncompressed stream goes in verbatim (headers,
+PAX records, padding, the end blocks), except the contents of the regular files written into the
+layer, which become references (path, size). Reassembling reads those from the layer directory.
+The caller checks the result against the layer's diff id and re-creates the tar when it differs
+(a file written twice by one layer, a layer changed since).
+
+Format (gzip): MAGIC, then records: b"R" + u32 length + bytes | b"F" + u16 path length + u64 size +
+path (relative to the layer root).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from collections import deque
+
+MAGIC = b"PYPODTS1"
+FILE_NAME = "tar-split.gz"
+
+
+class SplitError(Exception):
+    pass
+
+
+class Writer:
+    def __init__(self, path: str):
+        self.path = path
+        self.tmp = f"{path}.tmp-{os.getpid()}"
+        self.f = gzip.open(self.tmp, "wb", compresslevel=1)
+        self.f.write(MAGIC)
+        self.chunks: deque = deque()  # (stream offset, bytes) not yet accounted for
+        self.pos = 0                  # stream offset up to which everything is recorded
+        self.raw = bytearray()
+
+    def chunk(self, base: int, data: bytes) -> None:
+        if data:
+            self.chunks.append((base, data))
+
+    def _raw_until(self, off: int) -> None:
+        while self.pos < off and self.chunks:
+            base, data = self.chunks[0]
+            end_abs = base + len(data)
+            if end_abs <= self.pos:
+                self.chunks.popleft()
+                continue
+            start = self.pos - base
+            end = min(len(data), off - base)
+            self.raw += data[start:end]
+            self.pos = base + end
+            if end == len(data):
+                self.chunks.popleft()
+        if len(self.raw) >= 1 << 16:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.raw:
+            self.f.write(b"R" + struct.pack(">I", len(self.raw)) + self.raw)
+            self.raw = bytearray()
+
+    def file(self, off: int, size: int, path: bytes) -> None:
+        """The `size` bytes at stream offset `off` are the content of `path`."""
+        self._raw_until(off)
+        self._flush()
+        self.f.write(b"F" + struct.pack(">HQ", len(path), size) + path)
+        self.pos = off + size
+
+    def close(self) -> None:
+        self._raw_until(1 << 62)
+        self._flush()
+        self.f.close()
+        os.rename(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self.f.close()
+        finally:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+def reassemble(split_path: str, root: str, out) -> None:
+    """Write the original tar to `out` (a binary file), contents read from layer dir `root`."""
+    from pypod.linux.rootpath import secure_join
+
+    with gzip.open(split_path, "rb") as f:
+        if f.read(len(MAGIC)) != MAGIC:
+            raise SplitError(f"{split_path}: not a tar-split file")
+        while True:
+            kind = f.read(1)
+            if not kind:
+                return
+            if kind == b"R":
+                (n,) = struct.unpack(">I", f.read(4))
+                data = f.read(n)
+                if len(data) != n:
+                    raise SplitError(f"{split_path}: truncated")
+                out.write(data)
+            elif kind == b"F":
+                plen, size = struct.unpack(">HQ", f.read(10))
+                rel = f.read(plen)
+                path = secure_join(root, os.fsdecode(rel))  # links resolve inside the layer
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    left = size
+                    while left:
+                        chunk = os.read(fd, min(left, 1 << 20))
+                        if not chunk:
+                            raise SplitError(f"{os.fsdecode(rel)}: shorter than its tar entry")
+                        out.write(chunk)
+                        left -= len(chunk)
+                finally:
+                    os.close(fd)
+            else:
+                raise SplitError(f"{split_path}: bad record {kind!r}")
