@@ -102,13 +102,13 @@ def unpack_layer(
     `on_skip(message)` hears about every skipped entry and every one-time notice.
     `split_path`: also keep the tar without its file contents there (pypod.image.tarsplit).
     """
-    split = None
-    if split_path:
-        from pypod.image.tarsplit import Writer
-
-        split = Writer(split_path)
     unpacker = _Unpacker(dest, opaque_xattr, chown, uid_map, gid_map, on_skip)
+    split = None
     try:
+        if split_path:
+            from pypod.image.tarsplit import Writer
+
+            split = Writer(split_path)
         unpacker.run(_Reader(stream, split))
         if split is not None:
             split.close()
