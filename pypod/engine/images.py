@@ -264,27 +264,29 @@ def _name_matches(name: str, repo: str, tag: str) -> bool:
     return repo == want_repo or repo.endswith("/" + want_repo)
 
 
+class _Lineage:
+    """Which image was built on which: `child` builds on `parent` when the parent's layers are a
+    prefix of the child's, with fewer layers or a shorter history (a metadata-only step: ENV,
+    LABEL, ...). History lengths are read from the configs once."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.hist: dict[str, int] = {}
+
+    def history_len(self, rec: ImageRecord) -> int:
+        if rec.id not in self.hist:
+            self.hist[rec.id] = len(self.ctx.images.config(rec.id).get("history") or [])
+        return self.hist[rec.id]
+
+    def builds_on(self, child: ImageRecord, parent: ImageRecord) -> bool:
+        return child.id != parent.id and child.layers[:len(parent.layers)] == parent.layers and \
+            (len(child.layers) > len(parent.layers) or self.history_len(child) > self.history_len(parent))
+
+
 def _intermediate_ids(ctx: Context, recs: list[ImageRecord]) -> set[str]:
-    """Unnamed images another image was built on (build intermediates): their layers are a prefix
-    of its layers, or the same layers with a shorter history (a metadata-only step: ENV, LABEL, ...)."""
-    out = set()
-    hist: dict[str, int] = {}
-
-    def history_len(rec: ImageRecord) -> int:
-        if rec.id not in hist:
-            hist[rec.id] = len(ctx.images.config(rec.id).get("history") or [])
-        return hist[rec.id]
-
-    for r in recs:
-        if r.names or not r.layers:
-            continue
-        for o in recs:
-            if o.id == r.id or o.layers[: len(r.layers)] != r.layers:
-                continue
-            if len(o.layers) > len(r.layers) or history_len(o) > history_len(r):
-                out.add(r.id)
-                break
-    return out
+    """Unnamed images another image was built on (build intermediates)."""
+    lin = _Lineage(ctx)
+    return {r.id for r in recs if not r.names and r.layers and any(lin.builds_on(o, r) for o in recs)}
 
 
 class ImageFilter:
@@ -513,10 +515,12 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
             targets.append((n, rec))
     for given, rec in targets:
         try:
-            hlen = 0 if all_ else len(ctx.images.config(rec.id).get("history") or [])
+            lin = _Lineage(ctx)
+            if not all_:
+                lin.history_len(rec)  # (read while its config is still there)
             _remove_one(ctx, given, rec, force, all_, usage, rep)
             if not all_ and rec.id in rep.deleted:
-                _remove_dangling_parents(ctx, rec, hlen, usage, rep)
+                _remove_dangling_parents(ctx, rec, lin, usage, rep)
         except PypodError as e:
             rep.errors.append(e)
     if rep.errors:
@@ -560,32 +564,19 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
         _remove_layer(ctx, l)
 
 
-def _remove_dangling_parents(ctx: Context, gone: ImageRecord, gone_hist: int, usage: dict,
+def _remove_dangling_parents(ctx: Context, gone: ImageRecord, lin: _Lineage, usage: dict,
                              rep: RemoveReport) -> None:
     """After removing a built image, its unnamed parents (the build's intermediates) that no
-    other image and no container still builds on go too, nearest first — as podman's rmi."""
-    hist: dict[str, int] = {}
-
-    def history_len(rec: ImageRecord) -> int:
-        if rec.id not in hist:
-            hist[rec.id] = len(ctx.images.config(rec.id).get("history") or [])
-        return hist[rec.id]
-
-    def builds_on(child: ImageRecord, parent: ImageRecord) -> bool:
-        return child.id != parent.id and child.layers[:len(parent.layers)] == parent.layers and \
-            (len(child.layers) > len(parent.layers) or history_len(child) > history_len(parent))
-
-    hist[gone.id] = gone_hist  # (its config is gone with it)
+    other image and no container still builds on go too, nearest first — as podman's rmi.
+    `lin` knows the removed image's history already (its config is gone with it)."""
     while True:
         recs = ctx.images.list()
-        parents = [r for r in recs if not r.names and r.layers and not usage.get(r.id)
-                   and (r.layers == gone.layers[:len(r.layers)])]
-        parents = [p for p in parents if len(p.layers) < len(gone.layers) or
-                   history_len(p) < hist.get(gone.id, 1 << 30)]
+        parents = [p for p in recs if not p.names and p.layers and not usage.get(p.id)
+                   and lin.builds_on(gone, p)]
         if not parents:
             return
-        nearest = max(parents, key=lambda p: (len(p.layers), history_len(p)))
-        if any(builds_on(o, nearest) for o in recs):
+        nearest = max(parents, key=lambda p: (len(p.layers), lin.history_len(p)))
+        if any(lin.builds_on(o, nearest) for o in recs):
             return  # another image still builds on it (or on what is below it)
         before = len(rep.deleted)
         _remove_one(ctx, nearest.id, nearest, False, False, usage, rep)
