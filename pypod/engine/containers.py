@@ -692,6 +692,11 @@ def _id_map_text(items: list[str], flag: str, rootless: bool) -> str:
 MODE_WORDS = ("", "default", "bridge", "none", "host", "private")
 
 
+def _is_mode(name: str) -> bool:
+    """A --network word that names a mode (parse_mode's), not a network."""
+    return name in MODE_WORDS or name in ("slirp4netns", "pasta", "container", "ns")
+
+
 def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
     """--network (repeatable; NAME[:ip=…,mac=…,alias=…,interface_name=…]), --network-alias,
     --ip, --mac-address → (spec mode, net settings). User networks: mode "bridge" and
@@ -703,8 +708,7 @@ def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
     items = [x for x in items if x is not None]
     first = items[0] if items else ""
     head = first.partition(":")[0]
-    if len(items) <= 1 and (head in MODE_WORDS or head in ("slirp4netns", "pasta", "container", "ns")
-                            or first == netmod.DEFAULT_NETWORK):
+    if len(items) <= 1 and (_is_mode(head) or first == netmod.DEFAULT_NETWORK):
         if opts.network_aliases:
             raise InvalidArgument("--network-alias can only be set for user-defined networks")
         if opts.ip or opts.mac_address:
@@ -714,12 +718,9 @@ def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
     networks: dict = {}
     for item in items:
         name, _, rest = item.partition(":")
-        if name in MODE_WORDS or name in ("slirp4netns", "pasta", "container", "ns") \
-                or name == netmod.DEFAULT_NETWORK:
+        if _is_mode(name) or name == netmod.DEFAULT_NETWORK:
             raise InvalidArgument(f"--network {name} cannot be combined with other networks")
-        rec = netmod.find_network(ctx, name)
-        if rec is None:
-            raise PypodError(f"unable to find network with name or ID {name}: network not found")
+        rec = netmod.get_network(ctx, name)
         ep: dict = {"aliases": [], "ip": "", "mac": "", "interface": ""}
         for kv in [x for x in rest.split(",") if x]:
             k, _, v = kv.partition("=")
@@ -767,9 +768,7 @@ def bridge_endpoints(ctx: Context, o: dict) -> list:
 
     out = []
     for i, (name, ep) in enumerate(((o.get("net") or {}).get("networks") or {}).items()):
-        rec = netmod.find_network(ctx, name)
-        if rec is None:
-            raise PypodError(f"unable to find network with name or ID {name}: network not found")
+        rec = netmod.get_network(ctx, name)
         if not rec.get("subnets"):
             raise PypodError(f"network {name} has no subnet (ipam driver \"none\"): pypod cannot "
                              f"attach containers to it; create one with a subnet")
@@ -819,7 +818,8 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
     return "\n".join(lines) + "\n"
 
 
-def _resolv_conf(opts: dict) -> str:
+def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
+    """network_dns: the name server of the container's user networks (the first one with DNS)."""
     servers, search, options = [], [], []
     try:
         for line in Path("/etc/resolv.conf").read_text().splitlines():
@@ -843,11 +843,11 @@ def _resolv_conf(opts: dict) -> str:
         dns = cidr_addresses((opts.get("net") or {}).get("cidr") or "10.0.2.0/24")["dns"]
         servers = [dns] + [s for s in servers if s != dns]
     if opts.get("network") == "bridge":
-        # the first network's name server when it has one (names of the network's containers),
-        # else slirp4netns's forwarder, reached through the shared namespace's NAT
-        # (ours alone: it forwards the rest; resolvers that ask all servers at once would take
-        # an upstream NXDOMAIN for a container's name)
-        gws = list(opts.get("_dns_servers") or [])
+        # a network's name server when one has it (names of the network's containers), else
+        # slirp4netns's forwarder, reached through the shared namespace's NAT (ours alone: it
+        # forwards the rest; resolvers that ask all servers at once would take an upstream
+        # NXDOMAIN for a container's name)
+        gws = list(network_dns or [])
         servers = gws if gws else ["10.0.2.3"] + servers
         if gws:
             search = ["dns.podman"] + [x for x in search if x != "dns.podman"]
@@ -925,14 +925,14 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                        create_cwd=not o.get("workdir_given"))
     hc = o.get("healthcheck")
     net = dict(o.get("net") or {})
-    ropts = o
+    network_dns: list[str] = []
     if o.get("network") == "bridge":
         eps = bridge_endpoints(ctx, o)
         net["endpoints"] = eps
         net["run_root"] = str(ctx.run_root)
         net["uplink"] = _uplink_options()
-        ropts = dict(o, _dns_servers=[(n.get("subnets") or [{}])[0].get("gateway") for n, _ in eps
-                                      if n.get("dns_enabled")][:1])
+        network_dns = [(n.get("subnets") or [{}])[0].get("gateway") for n, _ in eps
+                       if n.get("dns_enabled")][:1]
     mounts = _bind_mounts(o)
     for i, m in enumerate(mounts):
         if m.type == "overlay" and "fresh" in m.options:  # -v DIR:DST:O: a throw-away upper
@@ -943,7 +943,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          mounts=mounts, network=o.get("network", "private"),
                          net=net,
                          hosts=_hosts_file(rec, hostname, o.get("network"), o.get("add_host") or []),
-                         resolv_conf=_resolv_conf(ropts), stop_signal=o.get("stop_signal", 15),
+                         resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
                          log_path=str(cdir / "ctr.log"), annotations=dict(rec.annotations))

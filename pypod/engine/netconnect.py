@@ -23,9 +23,7 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
     from pypod.engine import containers as ce
     from pypod.engine import networks as netmod
 
-    net = netmod.find_network(ctx, network)
-    if net is None:
-        raise PypodError(f"unable to find network with name or ID {network}: network not found")
+    net = netmod.get_network(ctx, network)
     rec = ce.get_container(ctx, container)
     o = rec.options
     if o.get("network") != "bridge":
@@ -48,21 +46,12 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
     st = _running_state(ctx, rec)
     if st is not None:
         _attach_live(ctx, rec, st, net, ep)
-    with ce.store(ctx).lock():
-        fresh = ce.get_container(ctx, rec.id)
-        n = dict(fresh.options.get("net") or {})
-        nets = dict(n.get("networks") or {})
-        nets[net["name"]] = ep
-        n["networks"] = nets
-        fresh.options = dict(fresh.options, net=n)
-        ce.store(ctx).save(fresh)
-    _update_spec(ctx, fresh)
+    _set_endpoint(ctx, rec.id, net["name"], ep)
 
 
 def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
     from pypod.linux import proc
     from pypod.network import rootlessnet
-    from pypod.runtime import state as statemod
 
     owner = {"id": rec.id, "name": rec.name, "pid": st.get("supervisor_pid"),
              "start": st.get("supervisor_starttime") or proc.starttime(st.get("supervisor_pid") or 0)}
@@ -80,10 +69,39 @@ def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
         rootlessnet.release(run_root, rec.id, [net["name"]])
         raise PypodError(e.message) from None
     i = (resp.get("interfaces") or {}).get(net["name"]) or {}
-    cdir = str(ctx.containers_dir / rec.id)
+    _set_live(ctx, rec.id, net["name"], {"ip": req["ip"], "prefix": req["prefix"],
+                                         "gateway": req["gateway"], "mac": i.get("mac") or "",
+                                         "ifname": req["ifname"]})
+
+
+def _set_endpoint(ctx: Context, cid: str, network: str, ep: dict | None) -> None:
+    """The record's endpoint on `network` (None: none), and the stored spec after it."""
+    from pypod.engine import containers as ce
+
+    with ce.store(ctx).lock():
+        fresh = ce.get_container(ctx, cid)
+        n = dict(fresh.options.get("net") or {})
+        nets = dict(n.get("networks") or {})
+        if ep is None:
+            nets.pop(network, None)
+        else:
+            nets[network] = ep
+        n["networks"] = nets
+        fresh.options = dict(fresh.options, net=n)
+        ce.store(ctx).save(fresh)
+    _update_spec(ctx, fresh)
+
+
+def _set_live(ctx: Context, cid: str, network: str, info: dict | None) -> None:
+    """A running container's state: its address on `network` (None: gone)."""
+    from pypod.runtime import state as statemod
+
+    cdir = str(ctx.containers_dir / cid)
     nets = dict(statemod.read_state(cdir).get("networks") or {})
-    nets[net["name"]] = {"ip": req["ip"], "prefix": req["prefix"], "gateway": req["gateway"],
-                         "mac": i.get("mac") or "", "ifname": req["ifname"]}
+    if info is None:
+        nets.pop(network, None)
+    else:
+        nets[network] = info
     statemod.update_state(cdir, {"networks": nets})
 
 
@@ -110,11 +128,8 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
     from pypod.engine import containers as ce
     from pypod.engine import networks as netmod
     from pypod.network import rootlessnet
-    from pypod.runtime import state as statemod
 
-    net = netmod.find_network(ctx, network)
-    if net is None:
-        raise PypodError(f"unable to find network with name or ID {network}: network not found")
+    net = netmod.get_network(ctx, network)
     rec = ce.get_container(ctx, container)
     networks = dict((rec.options.get("net") or {}).get("networks") or {})
     if net["name"] not in networks:
@@ -131,16 +146,5 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
             if not force:
                 raise PypodError(e.message) from None
         rootlessnet.release(str(ctx.run_root), rec.id, [net["name"]])
-        cdir = str(ctx.containers_dir / rec.id)
-        nets = dict(statemod.read_state(cdir).get("networks") or {})
-        nets.pop(net["name"], None)
-        statemod.update_state(cdir, {"networks": nets})
-    with ce.store(ctx).lock():
-        fresh = ce.get_container(ctx, rec.id)
-        n = dict(fresh.options.get("net") or {})
-        nets = dict(n.get("networks") or {})
-        nets.pop(net["name"], None)
-        n["networks"] = nets
-        fresh.options = dict(fresh.options, net=n)
-        ce.store(ctx).save(fresh)
-    _update_spec(ctx, fresh)
+        _set_live(ctx, rec.id, net["name"], None)
+    _set_endpoint(ctx, rec.id, net["name"], None)

@@ -32,13 +32,6 @@ IPV6_TRANSPARENT = 75
 CHUNK = 1 << 20
 
 
-def _find_ip() -> str | None:
-    for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"):
-        if os.access(p, os.X_OK):
-            return p
-    return None
-
-
 def _ip(exe: str, *args: str) -> int:
     null = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
@@ -51,7 +44,9 @@ def _ip(exe: str, *args: str) -> int:
 
 def setup_routes(v6: bool) -> bool:
     """The loopback policy route (see above); False if it could not be made."""
-    exe = _find_ip()
+    from pypod.network.slirp import find
+
+    exe = find("ip")
     if exe is None:
         return False
     _ip(exe, "link", "set", "lo", "up")

@@ -29,19 +29,11 @@ import socket
 import sys
 import time
 
-from pypod.network import rootlessnet
+from pypod.network import rootlessnet, slirp
 from pypod.network.slirp import NetError
 
 GRACE = float(os.environ.get("PYPOD_NETNS_GRACE") or 10)
 TICK = 0.5
-
-
-def _find(name: str) -> str | None:
-    for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin", *os.environ.get("PATH", "").split(":")):
-        p = os.path.join(d or ".", name)
-        if os.access(p, os.X_OK) and not os.path.isdir(p):
-            return p
-    return None
 
 
 def _report(fd: int, msg: dict) -> None:
@@ -65,7 +57,7 @@ class Core:
         self.nets: dict[str, dict] = {}   # bridge → its endpoint request (network, subnet, …)
         self.gw2net: dict[str, str] = {}  # gateway address → network name (for the resolver)
         self.uplink = ""
-        self.nft = _find("nft")
+        self.nft = slirp.find("nft")
         self.dns = dns.Server(self.lookup, uplink_dns)
         self._cache: dict[str, tuple] = {}
         self.ctl: socket.socket | None = None
@@ -273,7 +265,7 @@ class Core:
         self.ctl = s
 
     def idle_exit_due(self, last_busy: float) -> tuple[bool, float]:
-        with rootlessnet.Locked(self.run_root):
+        with rootlessnet.locked(self.run_root):
             if rootlessnet.any_live_lease(self.run_root):
                 return False, time.monotonic()
             if time.monotonic() - last_busy < GRACE:
@@ -340,7 +332,7 @@ def _core(run_root: str, userns_dir: str | None, ready: int, to_outer: int, from
         core.setup()
         core.listen()
         me = {"pid": os.getpid(), "start": starttime(os.getpid())}
-        rootlessnet._write_json(os.path.join(core.dir, rootlessnet.HOLDER_STATE), me)
+        rootlessnet.write_state(os.path.join(core.dir, rootlessnet.HOLDER_STATE), me)
         _report(ready, me)
         os.close(ready)
         ready = -1
@@ -410,8 +402,6 @@ def main(argv: list[str]) -> None:
 
             helper = pasta.start(core, d, {"args": opts.get("args") or [], "path": opts.get("path")})
         else:
-            from pypod.network import slirp
-
             helper = slirp.start(core, d, {k: v for k, v in opts.items() if k != "kind"})
         helper.wait_ready()
         _report(from_outer_w, {"ok": True})

@@ -17,13 +17,13 @@ Imports: cheap standard-library modules only (the supervisor imports this).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
 import time
 
 from pypod.network.slirp import NetError
+from pypod.store import db
 
 HOLDER_STATE = "holder.json"
 IP_TOKEN = "@PYPOD-IP@"  # in a bridge container's hosts text: its address, known at start
@@ -39,36 +39,17 @@ def leases_path(run_root: str, network: str) -> str:
     return os.path.join(run_root, "networks", network, "leases.json")
 
 
-class Locked:
-    """The user-network lock (blocking, exclusive)."""
-
-    def __init__(self, run_root: str):
-        d = netns_dir(run_root)
-        os.makedirs(d, 0o700, exist_ok=True)
-        self.fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-    def __enter__(self):
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
+def locked(run_root: str):
+    """The user-network lock (blocking, exclusive), a context manager."""
+    d = netns_dir(run_root)
+    os.makedirs(d, 0o700, exist_ok=True)
+    return db.locked(os.path.join(d, "lock"))
 
 
-def _read_json(path: str, default):
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read() or b"null") or default
-    except (OSError, ValueError):
-        return default
-
-
-def _write_json(path: str, obj) -> None:
+def write_state(path: str, obj) -> None:
+    """Runtime state (no fsync: a reboot ends every lease and the holder anyway)."""
     os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.rename(tmp, path)
+    db.write_json(path, obj, 0o600, fsync=False)
 
 
 def lease_alive(v: dict) -> bool:
@@ -78,7 +59,7 @@ def lease_alive(v: dict) -> bool:
 
 
 def read_leases(run_root: str, network: str) -> dict:
-    return _read_json(leases_path(run_root, network), {})
+    return db.read_json(leases_path(run_root, network)) or {}
 
 
 def live_leases(run_root: str, network: str) -> dict:
@@ -100,7 +81,7 @@ def any_live_lease(run_root: str) -> bool:
 def holder_state(run_root: str) -> dict | None:
     from pypod.linux import proc
 
-    st = _read_json(os.path.join(netns_dir(run_root), HOLDER_STATE), None)
+    st = db.read_json(os.path.join(netns_dir(run_root), HOLDER_STATE))
     if st and proc.alive(st.get("pid"), st.get("start")):
         return st
     return None
@@ -228,11 +209,11 @@ def lease(run_root: str, userns_dir: str | None, opts: dict, owner: dict,
     "ifname"}) — "ip" is filled in. Returns the holder state."""
     from pypod.network import ipam
 
-    with Locked(run_root):
+    with locked(run_root):
         st = ensure_holder(run_root, userns_dir, opts)
         for net, ep in endpoints:
             path = leases_path(run_root, net["name"])
-            table = ipam.prune(_read_json(path, {}), lease_alive)
+            table = ipam.prune(db.read_json(path) or {}, lease_alive)
             for ip in [ip for ip, v in table.items() if v.get("id") == owner["id"]]:
                 if ep.get("want") and ip != ep["want"]:
                     del table[ip]  # a restart with another --ip (connect)
@@ -243,7 +224,7 @@ def lease(run_root: str, userns_dir: str | None, opts: dict, owner: dict,
             table[ep["ip"]] = {"id": owner["id"], "name": owner.get("name") or "",
                                "aliases": list(ep.get("aliases") or []), "pid": owner["pid"],
                                "start": owner["start"]}
-            _write_json(path, table)
+            write_state(path, table)
     return st
 
 
@@ -253,15 +234,15 @@ def release(run_root: str, cid: str, networks: list[str] | None = None) -> None:
         names = networks if networks is not None else os.listdir(os.path.join(run_root, "networks"))
     except OSError:
         return
-    with Locked(run_root):
+    with locked(run_root):
         for n in names:
             path = leases_path(run_root, n)
-            table = _read_json(path, None)
+            table = db.read_json(path)
             if not table:
                 continue
             keep = {ip: v for ip, v in table.items() if v.get("id") != cid and lease_alive(v)}
             if keep != table:
-                _write_json(path, keep)
+                write_state(path, keep)
 
 
 class BridgeNet:

@@ -14,10 +14,11 @@ if TYPE_CHECKING:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
-                 sync_dir: bool = False) -> None:
+                 sync_dir: bool = False, fsync: bool = True) -> None:
     """Write to a temp file beside `path` (exactly `mode`, whatever the umask), fsync, rename over
     it; the temp file never outlives a failure. sync_dir: fsync the directory too (the rename
-    itself survives a crash)."""
+    itself survives a crash). fsync=False: runtime state a reboot makes stale anyway (still
+    atomic: readers see the old or the new file)."""
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
@@ -28,7 +29,8 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -42,8 +44,8 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
         fsync_dir(os.path.dirname(path) or ".")
 
 
-def write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644) -> None:
-    write_atomic(path, json.dumps(obj, indent=1, sort_keys=False).encode(), mode)
+def write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644, fsync: bool = True) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=False).encode(), mode, fsync=fsync)
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
