@@ -175,6 +175,13 @@ def clean_storage(test_user, registry):
 
 
 @pytest.fixture
+def busybox(clean_storage, registry):
+    """The seeded busybox image, pulled into the test user's clean storage."""
+    user.pypod("pull", "-q", registry["busybox"], check=True)
+    return registry["busybox"]
+
+
+@pytest.fixture
 def shared_tmp():
     """A temp dir the test user can read (pytest's tmp_path lives under a 0700 dir of root's)."""
     import shutil

@@ -19,12 +19,6 @@ def ok(*args, **kw):
     return r
 
 
-@pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
-
-
 def write(d, files: dict):
     for rel, content in files.items():
         p = os.path.join(d, rel)

@@ -44,12 +44,6 @@ def ok(*args, **kw):
 
 
 @pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
-
-
-@pytest.fixture
 def sc_dir(shared_tmp):
     import platform
 

@@ -22,12 +22,6 @@ def ok(*args, **kw):
     return r
 
 
-@pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
-
-
 def wait_for(pred, timeout=15.0, step=0.1):
     end = time.time() + timeout
     while time.time() < end:

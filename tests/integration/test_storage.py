@@ -21,12 +21,6 @@ def ok(*args, **kw):
 
 
 @pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
-
-
-@pytest.fixture
 def user_dir(shared_tmp, test_user):
     d = shared_tmp / "owned"
     d.mkdir()

@@ -21,12 +21,6 @@ def ok(*args, **kw):
     return r
 
 
-@pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
-
-
 class Tmux:
     def __init__(self, name: str):
         self.sock = name

@@ -13,24 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.integration.test_network import (HTTPD, _host_ip, _netns_client, free_port, get,
-                                            get_in_netns, port_free, udp_ask_in_netns, udp_echo_args)
+                                            get_in_netns, ok, port_free, udp_ask_in_netns,
+                                            udp_echo_args)
 from tests.lib.user import pypod, user_info
 
 pytestmark = pytest.mark.integration
 
 # (busybox 1.35's wget crashes on a failed connection with -T: the tests use timeout(1))
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-@pytest.fixture
-def busybox(clean_storage, registry):
-    ok("pull", "-q", registry["busybox"])
-    return registry["busybox"]
 
 
 def serve(name: str) -> str:

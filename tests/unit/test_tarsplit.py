@@ -30,24 +30,29 @@ def _layer() -> bytes:
     return buf.getvalue()
 
 
-def test_reassembled_tar_is_the_original(tmp_path):
-    raw = _layer()
+def _unpacked(tmp_path, raw: bytes):
+    """(diff dir, tar-split path) of `raw` unpacked."""
     dest = tmp_path / "diff"
     dest.mkdir()
     split = tmp_path / tarsplit.FILE_NAME
     unpack_layer(io.BytesIO(raw), str(dest), chown=False, split_path=str(split))
+    return dest, split
+
+
+def _reassembled(dest, split) -> bytes:
     out = io.BytesIO()
     tarsplit.reassemble(str(split), str(dest), out)
-    assert out.getvalue() == raw
+    return out.getvalue()
+
+
+def test_reassembled_tar_is_the_original(tmp_path):
+    raw = _layer()
+    assert _reassembled(*_unpacked(tmp_path, raw)) == raw
 
 
 def test_a_changed_layer_gives_another_tar(tmp_path):
     raw = _layer()
-    dest = tmp_path / "diff"
-    dest.mkdir()
-    split = tmp_path / tarsplit.FILE_NAME
-    unpack_layer(io.BytesIO(raw), str(dest), chown=False, split_path=str(split))
+    dest, split = _unpacked(tmp_path, raw)
     (dest / "d" / "f").write_bytes(b"other" * 1000)
-    out = io.BytesIO()
-    tarsplit.reassemble(str(split), str(dest), out)
-    assert out.getvalue() != raw and len(out.getvalue()) == len(raw)  # the caller's digest check
+    out = _reassembled(dest, split)
+    assert out != raw and len(out) == len(raw)  # the caller's digest check tells
