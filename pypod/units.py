@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-import re
 import time
+
+# No datetime or re at import: `pypod images` and `ps` format times with the time module alone.
 
 _DEC = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 
@@ -58,23 +58,59 @@ def since(ts: float, now: float | None = None) -> str:
     return human_duration((now or time.time()) - ts) + " ago"
 
 
-_FRAC = re.compile(r"\.(\d+)")
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _digits(text: str, lo: int, hi: int) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(text)
+    n = int(text)
+    if not lo <= n <= hi:
+        raise ValueError(text)
+    return n
 
 
 def parse_time(text: str) -> float:
-    """RFC 3339 (with nanoseconds, Z or offset) → Unix seconds; 0.0 when empty or unparseable."""
+    """RFC 3339 (with nanoseconds, Z or offset; no zone = local time) → Unix seconds; 0.0 when
+    empty or unparseable."""
     if not text:
         return 0.0
-    t = text.strip().replace("Z", "+00:00")
-    m = _FRAC.search(t)
-    frac = 0.0
-    if m:
-        frac = float("0." + m.group(1))
-        t = t[: m.start()] + t[m.end():]
+    t = text.strip()
     try:
-        return _dt.datetime.fromisoformat(t).timestamp() + frac
+        date, _, clock = t.partition("T") if "T" in t else t.partition(" ")
+        ys, ms, ds = date.split("-")
+        y, mo, d = _digits(ys, 1, 9999), _digits(ms, 1, 12), _digits(ds, 1, 31)
+        off = None
+        if clock.endswith(("Z", "z")):
+            clock, off = clock[:-1], 0
+        else:
+            i = max(clock.rfind("+"), clock.rfind("-"))
+            if i > 0:
+                oh, _, om = clock[i + 1:].partition(":")
+                off = (_digits(oh, 0, 23) * 3600 + _digits(om or "0", 0, 59) * 60) * (-1 if clock[i] == "-" else 1)
+                clock = clock[:i]
+        hms, _, frac = clock.partition(".") if clock else ("00:00:00", "", "")
+        hs, mis, ss = hms.split(":")
+        h, mi, sec = _digits(hs, 0, 23), _digits(mis, 0, 59), _digits(ss, 0, 60)
+        if frac and not (frac.isdigit() and frac.isascii()):
+            raise ValueError(frac)
+        fraction = float("0." + frac) if frac else 0.0
+        if off is None:  # no zone: local time, as datetime.fromisoformat(...).timestamp()
+            return time.mktime((y, mo, d, h, mi, sec, 0, 0, -1)) + fraction
+        return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off + fraction
     except ValueError:
         return 0.0
+
+
+def _zone(tm: time.struct_time) -> str:
+    off = time.strftime("%z", tm)
+    return "Z" if off in ("+0000", "-0000", "") else f"{off[:3]}:{off[3:]}"
 
 
 def rfc3339_nano(ts: float | None = None, utc: bool = False) -> str:
@@ -84,27 +120,23 @@ def rfc3339_nano(ts: float | None = None, utc: bool = False) -> str:
     sec = int(ts)
     if ns >= 1_000_000_000:
         sec, ns = sec + 1, ns - 1_000_000_000
-    d = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc if utc else None).astimezone(
-        _dt.timezone.utc if utc else None)
-    base = d.strftime("%Y-%m-%dT%H:%M:%S")
+    tm = time.gmtime(sec) if utc else time.localtime(sec)
     frac = f".{ns:09d}".rstrip("0") if ns else ""
-    off = d.strftime("%z")
-    tz = "Z" if off in ("+0000", "") and utc else f"{off[:3]}:{off[3:]}" if off else "Z"
-    if off == "+0000":
-        tz = "Z"
-    return base + frac + tz
+    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + frac + _zone(tm)
 
 
 def go_time(ts: float) -> str:
     """Go's time.Time String(): `2024-01-02 15:04:05.123456789 +0000 UTC` (podman's CreatedAt)."""
-    d = _dt.datetime.fromtimestamp(int(ts)).astimezone()
+    tm = time.localtime(int(ts))
     ns = int(round((ts % 1) * 1e9))
     frac = f".{ns:09d}".rstrip("0") if ns else ""
-    return d.strftime("%Y-%m-%d %H:%M:%S") + frac + d.strftime(" %z %Z")
+    return time.strftime("%Y-%m-%d %H:%M:%S", tm) + frac + time.strftime(" %z %Z", tm)
 
 
 def parse_size(text: str) -> int:
     """'64m', '1g', '512k', '100' → bytes (binary units, as docker's RAMInBytes)."""
+    import re
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtpKMGTP]?)[iI]?[bB]?\s*", text or "")
     if not m:
         from pypod.errors import InvalidArgument
@@ -116,6 +148,8 @@ def parse_size(text: str) -> int:
 
 def parse_duration(text: str) -> float:
     """Go durations ('30s', '1m30s', '500ms', '2h') and plain seconds → seconds."""
+    import re
+
     t = (text or "").strip()
     if re.fullmatch(r"\d+(\.\d+)?", t):
         return float(t)

@@ -54,13 +54,14 @@ def pull(
 
 
 # -- list --------------------------------------------------------------------------------------
-def _summary(ctx, row, no_trunc: bool, usage: dict) -> dict:
+def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict:
     from pypod.engine.images import repo_digests
     from pypod.units import go_time, human_size, parse_time, since
 
     r = row.record
     created = parse_time(r.created)
     digest = r.digest
+    when = go_time(created) if created else ""
     return {
         "ID": ("sha256:" + r.id) if no_trunc else r.id[:12],
         "Id": r.id,
@@ -68,9 +69,9 @@ def _summary(ctx, row, no_trunc: bool, usage: dict) -> dict:
         "Tag": row.tag,
         "Digest": digest,
         "CreatedSince": since(created) if created else "",
-        "CreatedAt": go_time(created) if created else "",
+        "CreatedAt": when,
         "Created": int(created),
-        "CreatedTime": go_time(created) if created else "",
+        "CreatedTime": when,
         "Size": human_size(r.size),
         "VirtualSize": human_size(r.size),
         "SharedSize": "0 B",
@@ -81,7 +82,7 @@ def _summary(ctx, row, no_trunc: bool, usage: dict) -> dict:
         "Names": list(r.names),
         "RepoTags": list(r.names),
         "RepoDigests": repo_digests(r),
-        "Labels": _labels(ctx, r),
+        "Labels": _labels(ctx, r) if labels else {},
         "History": list(r.names),
     }
 
@@ -123,6 +124,8 @@ def images(
     ctx = state.context()
     rows = eng.list_images(ctx, all_=all_, filters=filters, name=name)
     usage = eng.containers_using(ctx) if fmt and ("Containers" in fmt or fmt == "json") else {}
+    # Labels live in each image's config: read them only for a format that may print them
+    labels = bool(fmt) and ("Labels" in fmt or "json" in fmt)
     if sort != "created":
         keys = {"id": lambda r: r.record.id, "repository": lambda r: r.repository, "tag": lambda r: r.tag,
                 "size": lambda r: r.record.size}
@@ -151,7 +154,7 @@ def images(
     cols = list(IMAGE_COLUMNS)
     if digests:
         cols.insert(2, ("DIGEST", "Digest"))
-    render([_summary(ctx, r, no_trunc, usage) for r in rows], fmt, columns=cols, noheading=noheading)
+    render([_summary(ctx, r, no_trunc, usage, labels) for r in rows], fmt, columns=cols, noheading=noheading)
 
 
 # -- inspect / exists ------------------------------------------------------------------------------

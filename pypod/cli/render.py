@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
@@ -12,6 +11,8 @@ if TYPE_CHECKING:
 
 def go_json(obj: Any, indent: int | None = 4) -> str:
     """JSON as Go's encoding/json prints it (HTML characters escaped, UTF-8 kept)."""
+    import json  # not at import: it brings re, which a plain listing never needs
+
     text = json.dumps(obj, indent=indent, ensure_ascii=False, separators=None if indent else (",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from pypod.engine.context import Context
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pypod.engine.context import Context
 
 
 def remove_tree(ctx: Context, path: Path) -> None:

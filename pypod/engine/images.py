@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
 
 from pypod.engine.cleanup import remove_tree
@@ -15,7 +13,10 @@ from pypod.record import Record
 from pypod.store.images import ImageRecord
 from pypod.units import parse_time
 
-_HEX = re.compile(r"^(sha256:)?[0-9a-f]{3,64}$")
+def _is_id(name: str) -> bool:
+    """`[sha256:]` and 3 to 64 lower-case hex digits: a (short) image id."""
+    bare = name.removeprefix("sha256:")
+    return 3 <= len(bare) <= 64 and not bare.strip("0123456789abcdef")
 
 
 # -- lookup ------------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def find_image(ctx: Context, name: str, records: list[ImageRecord] | None = None
     if not name:
         return None
     bare = name[7:] if name.startswith("sha256:") else name
-    if len(bare) == 64 and _HEX.match(bare):
+    if len(bare) == 64 and _is_id(bare):
         return next((r for r in recs if r.id == bare), None)
     fast = _find_fast(name, recs)
     if fast is not None:
@@ -92,7 +93,7 @@ def find_image(ctx: Context, name: str, records: list[ImageRecord] | None = None
                 repo, t = _split_name(n)
                 if t == want_tag and (repo.endswith("/" + path)):
                     return r
-    if _HEX.match(name):
+    if _is_id(name):
         hits = [r for r in recs if r.id.startswith(bare)]
         if len(hits) == 1:
             return hits[0]
@@ -143,7 +144,7 @@ def pull(ctx: Context, req: PullRequest) -> ImageRecord:
         if req.policy == "never":
             raise ImageNotFound(f"{req.name}: image not known")
     name = req.name[len("docker://"):] if req.name.startswith("docker://") else req.name
-    if _HEX.match(name) and find_image(ctx, name):
+    if _is_id(name) and find_image(ctx, name):
         return get_image(ctx, name)
     from pypod.config import load_registries
 
@@ -532,7 +533,7 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
 def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> None:
     store = ctx.images
     users = usage.get(rec.id, [])
-    by_id = by_all or given == rec.id or (_HEX.match(given) and rec.id.startswith(given.removeprefix("sha256:"))
+    by_id = by_all or given == rec.id or (_is_id(given) and rec.id.startswith(given.removeprefix("sha256:"))
                                           and given not in " ".join(rec.names))
     with store.lock():
         rec = store.get(rec.id)
@@ -699,6 +700,8 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
         if proc.returncode != 0:
             msg = err.decode(errors="replace").strip().splitlines()
             raise PypodError(f"importing layer: {msg[-1] if msg else 'unpack failed'}")
+        import json
+
         res = json.loads(out)
     except BaseException:
         remove_tree(ctx, tmp)
@@ -718,6 +721,8 @@ def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: l
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     if [nl.diff_id for nl in new_layers] != diff_ids[len(diff_ids) - len(new_layers):]:
         raise PypodError("storing image: the new layers do not match the config's diff ids")
+    import json
+
     chains = [hex_of(c) for c in chain_ids(diff_ids)]
     raw = json.dumps(config, separators=(",", ":")).encode()
     try:

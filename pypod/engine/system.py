@@ -102,7 +102,7 @@ def info_report(ctx: Context) -> dict:
     images = len(ctx.images.list())
     from pypod import paths
 
-    sock = (paths.user_runtime_dir() / "podman" / "podman.sock") if ctx.rootless else "/run/podman/podman.sock"
+    sock = os.path.join(paths.user_runtime_dir(), "podman", "podman.sock") if ctx.rootless else "/run/podman/podman.sock"
     host = {
         "Arch": _arch(), "BuildahVersion": "", "CgroupManager": "cgroupfs", "CgroupsVersion": _cgroups_version(),
         "CgroupControllers": [], "Conmon": {"Package": "pypod", "Path": "pypod-supervisor", "Version": f"pypod supervisor {__version__}"},

@@ -43,7 +43,7 @@ def default_holder_dir() -> str:
     """RUN_ROOT/userns (the CLI side: imports pypod.paths)."""
     from pypod import paths
 
-    return str(paths.default_run_root() / "userns")
+    return os.path.join(paths.default_run_root(), "userns")
 
 
 # --- /proc helpers ---

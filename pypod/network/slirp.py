@@ -144,7 +144,7 @@ class Slirp:
             self._add_hostfwds(fwds)
 
     def _add_hostfwds(self, ports: list[dict]) -> None:
-        from pypod.runtime import jsonlite
+        from pypod import jsonlite
 
         for m in ports:
             host_ip = m.get("host_ip") or "0.0.0.0"

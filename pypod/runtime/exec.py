@@ -18,7 +18,8 @@ import select
 import sys
 
 from pypod.linux import libc, proc, terminal
-from pypod.runtime import init, jsonlite, protocol
+from pypod import jsonlite
+from pypod.runtime import init, protocol
 from pypod.runtime import state as statemod
 
 NS_ORDER = ("user", "ipc", "uts", "net", "pid", "mnt")

@@ -21,7 +21,8 @@ import time
 
 from pypod.errors import PypodError
 from pypod.linux import proc
-from pypod.runtime import jsonlite, protocol
+from pypod import jsonlite
+from pypod.runtime import protocol
 from pypod.runtime import state as statemod
 
 FORWARD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -214,7 +215,7 @@ def _notice_dir(holder_dir: str | None) -> str | None:
     try:
         from pypod import paths
 
-        return str(paths.default_run_root())
+        return paths.default_run_root()
     except Exception:  # noqa: BLE001 - a notice is not worth failing for
         return None
 
@@ -243,7 +244,7 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
         if holder_dir is None:
             from pypod import paths  # (userns.default_holder_dir, without importing ctypes)
 
-            holder_dir = str(paths.default_run_root() / "userns")
+            holder_dir = os.path.join(paths.default_run_root(), "userns")
         from pypod.linux import idmap
 
         m = idmap.compute_mapping()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from pypod.runtime import jsonlite
+from pypod import jsonlite
 
 STARTED = "started"
 ERROR = "error"

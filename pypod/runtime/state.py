@@ -30,7 +30,7 @@ import fcntl
 import os
 
 from pypod.linux import proc
-from pypod.runtime import jsonlite
+from pypod import jsonlite
 from pypod.runtime.logs import timestamp
 
 STATE_FILE = "state.json"

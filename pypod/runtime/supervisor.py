@@ -32,7 +32,8 @@ from pypod.linux import idmap, libc, proc, terminal, userns
 from pypod.linux.syscalls import Syscalls
 from pypod.runtime import exec as rexec
 from pypod.runtime import attach as rattach
-from pypod.runtime import init, jsonlite, logs, protocol
+from pypod import jsonlite
+from pypod.runtime import init, logs, protocol
 from pypod.runtime import state as statemod
 
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
-from pathlib import Path
+
+from pypod import jsonlite
 
 TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from typing import Any
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
@@ -45,13 +44,15 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
 
 
 def write_json(path: str | os.PathLike, obj: Any, mode: int = 0o644, fsync: bool = True) -> None:
+    import json
+
     write_atomic(path, json.dumps(obj, indent=1, sort_keys=False).encode(), mode, fsync=fsync)
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     try:
         with open(path, "rb") as f:
-            return json.loads(f.read())
+            return jsonlite.loads(f.read())
     except FileNotFoundError:
         return default
     except ValueError:
@@ -68,18 +69,26 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def locked(path: str | os.PathLike, shared: bool = False) -> Iterator[None]:
-    """Hold an fcntl lock on `path` (created if missing) for the duration of the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+class locked:
+    """`with locked(path):` holds an fcntl lock on `path` (created if missing) for the block.
+    (A class, not contextlib.contextmanager: contextlib costs the read-only commands start-up.)"""
+
+    def __init__(self, path: str | os.PathLike, shared: bool = False):
+        self.path, self.shared, self.fd = path, shared, -1
+
+    def __enter__(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+        self.fd = -1
 
 
-def ensure_dir(path: str | os.PathLike, mode: int = 0o700) -> Path:
-    p = Path(path)
-    p.mkdir(parents=True, exist_ok=True, mode=mode)
-    return p
+def ensure_dir(path: str | os.PathLike, mode: int = 0o700) -> None:
+    os.makedirs(path, mode=mode, exist_ok=True)

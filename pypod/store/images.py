@@ -7,10 +7,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
+from pypod import jsonlite
 from pypod.record import Record
 from pypod.store import db
 from pypod.store.layers import LayerStore
@@ -37,16 +36,17 @@ class ImageRecord(Record):
 
 
 class ImageStore:
-    def __init__(self, graph_root: Path):
-        self.graph_root = Path(graph_root)
-        self.images_dir = self.graph_root / "images"
-        self.blobs_dir = self.graph_root / "blobs" / "sha256"
-        self.layers = LayerStore(self.graph_root)
-        self.lock_path = self.graph_root / "storage.lock"
+    # Paths are strings (os.path): the read-only commands never pay for importing pathlib.
+    def __init__(self, graph_root: str | os.PathLike):
+        self.graph_dir = os.fspath(graph_root)
+        self.images_dir = os.path.join(self.graph_dir, "images")
+        self.blobs_dir = os.path.join(self.graph_dir, "blobs", "sha256")
+        self.layers = LayerStore(self.graph_dir)
+        self.lock_path = os.path.join(self.graph_dir, "storage.lock")
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self, shared: bool = False):
-        db.ensure_dir(self.graph_root)
+        db.ensure_dir(self.graph_dir)
         return db.locked(self.lock_path, shared=shared)
 
     # -- blobs ---------------------------------------------------------------------------------
@@ -54,21 +54,22 @@ class ImageStore:
         import hashlib
 
         hexd = hashlib.sha256(data).hexdigest()
-        path = self.blobs_dir / hexd
-        if not path.exists():
+        path = os.path.join(self.blobs_dir, hexd)
+        if not os.path.exists(path):
             db.ensure_dir(self.blobs_dir)
             db.write_atomic(path, data)
         return "sha256:" + hexd
 
     def get_blob(self, digest: str) -> bytes | None:
         try:
-            return (self.blobs_dir / digest.split(":", 1)[-1]).read_bytes()
+            with open(os.path.join(self.blobs_dir, digest.split(":", 1)[-1]), "rb") as f:
+                return f.read()
         except FileNotFoundError:
             return None
 
     def config(self, image_id: str) -> dict:
         raw = self.get_blob(image_id)
-        return json.loads(raw) if raw else {}
+        return jsonlite.loads(raw) if raw else {}
 
     # -- records -------------------------------------------------------------------------------
     def list(self) -> list[ImageRecord]:
@@ -78,24 +79,24 @@ class ImageStore:
         except FileNotFoundError:
             return []
         for n in names:
-            d = db.read_json(self.images_dir / n / "image.json")
+            d = db.read_json(os.path.join(self.images_dir, n, "image.json"))
             if d:
                 out.append(ImageRecord.from_dict(d))
         return out
 
     def get(self, image_id: str) -> ImageRecord | None:
-        d = db.read_json(self.images_dir / image_id / "image.json")
+        d = db.read_json(os.path.join(self.images_dir, image_id, "image.json"))
         return ImageRecord.from_dict(d) if d else None
 
     def save(self, rec: ImageRecord) -> None:
         """Write a record; the caller holds the lock."""
-        db.ensure_dir(self.images_dir / rec.id)
-        db.write_json(self.images_dir / rec.id / "image.json", rec.to_dict())
+        db.ensure_dir(os.path.join(self.images_dir, rec.id))
+        db.write_json(os.path.join(self.images_dir, rec.id, "image.json"), rec.to_dict())
 
     def delete_record(self, image_id: str) -> None:
         import shutil
 
-        shutil.rmtree(self.images_dir / image_id, ignore_errors=True)
+        shutil.rmtree(os.path.join(self.images_dir, image_id), ignore_errors=True)
 
     def untag_everywhere(self, name: str, keep: str | None = None) -> None:
         """A name belongs to one image: drop it from every other record (caller holds the lock)."""

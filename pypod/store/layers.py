@@ -11,7 +11,6 @@ and is renamed into place under the storage lock.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pypod.record import Record
 from pypod.store import db
@@ -49,9 +48,20 @@ class LayerRecord(Record):
     __slots__ = tuple(n for n, _ in FIELDS)
 
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
 class LayerStore:
-    def __init__(self, graph_root: Path):
-        self.root = Path(graph_root) / "layers"
+    def __init__(self, graph_root: str | os.PathLike):
+        self.root_dir = os.path.join(os.fspath(graph_root), "layers")
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path  # on demand: the read-only commands never import pathlib
+
+        return Path(self.root_dir)
 
     def path(self, layer_id: str) -> Path:
         return self.root / layer_id
@@ -60,17 +70,17 @@ class LayerStore:
         return self.root / layer_id / "diff"
 
     def exists(self, layer_id: str) -> bool:
-        return (self.root / layer_id / "layer.json").exists()
+        return os.path.exists(os.path.join(self.root_dir, layer_id, "layer.json"))
 
     def get(self, layer_id: str) -> LayerRecord | None:
-        d = db.read_json(self.root / layer_id / "layer.json")
+        d = db.read_json(os.path.join(self.root_dir, layer_id, "layer.json"))
         if not d:
             return None
         return LayerRecord.from_dict(d)
 
     def ids(self) -> list[str]:
         try:
-            return [n for n in os.listdir(self.root) if not n.startswith(".")]
+            return [n for n in os.listdir(self.root_dir) if not n.startswith(".")]
         except FileNotFoundError:
             return []
 

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from pypod.linux.rootpath import secure_join
-from pypod.runtime import init, jsonlite, protocol
+from pypod import jsonlite
+from pypod.runtime import init, protocol
 
 
 def test_jsonlite_round_trip():

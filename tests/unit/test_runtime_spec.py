@@ -2,7 +2,7 @@
 
 import json
 
-from pypod.runtime import jsonlite
+from pypod import jsonlite
 from pypod.runtime.spec import ContainerSpec, Mount, ProcessSpec, RootfsSpec
 
 

@@ -34,6 +34,38 @@ def test_parse_time_roundtrip_with_nanoseconds():
     assert abs(units.parse_time(units.rfc3339_nano(1704164645.5)) - 1704164645.5) < 1e-6
 
 
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_times_agree_with_datetime_in_every_zone(tz, monkeypatch):
+    """parse_time/rfc3339_nano/go_time do without datetime (start-up): they must say what it says."""
+    import datetime as dt
+    import random
+    import time
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        for text in ["2024-02-29T23:59:59+05:30", "1999-12-31T00:00:00-08:00", "0001-01-01T00:00:00Z",
+                     "2100-03-01T12:00:00.000001Z", "2024-01-02T03:04:05", "2024-01-02"]:
+            bare = text.replace("Z", "+00:00").replace(".000001", "")
+            want = dt.datetime.fromisoformat(bare).timestamp() + (1e-6 if ".000001" in text else 0)
+            assert abs(units.parse_time(text) - want) < 1e-6, text
+        for bad in ["garbage", "2024-13-01T00:00:00Z", "2024-01-02T25:00:00Z", "2024-01-02T03:04:05.x1Z"]:
+            assert units.parse_time(bad) == 0.0, bad
+        rnd = random.Random(7)
+        for _ in range(500):
+            ts = rnd.uniform(0, 4e9)
+            local = dt.datetime.fromtimestamp(int(ts)).astimezone()
+            assert units.go_time(int(ts)) == local.strftime("%Y-%m-%d %H:%M:%S %z %Z")
+            text = units.rfc3339_nano(ts)
+            assert text[:19] == local.strftime("%Y-%m-%dT%H:%M:%S")
+            assert abs(units.parse_time(text) - ts) < 1e-6
+            assert units.rfc3339_nano(ts, utc=True).endswith("Z")
+            assert abs(units.parse_time(units.rfc3339_nano(ts, utc=True)) - ts) < 1e-6
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_parse_duration_and_size():
     assert units.parse_duration("1m30s") == 90
     assert units.parse_duration("500ms") == 0.5

@@ -1,8 +1,8 @@
 """JSON through the C accelerator `_json` directly.
 
 `import json` pulls in `re` (and with it enum, functools, collections …): ~10 ms and ~1 MiB in a
-fresh interpreter on a slow host. The supervisor only needs compact dumps and loads of trusted
-documents, which `_json`'s C scanner and encoder do on their own.
+fresh interpreter on a slow host. The supervisor and the reading of records (`images`, `ps`) only
+need compact dumps and loads of trusted documents, which `_json`'s C scanner and encoder do alone.
 """
 
 from __future__ import annotations
