@@ -300,8 +300,20 @@ def _fields_of(obj):
     return None
 
 
+class GoTime(str):
+    """A time stamp: RFC 3339 text in JSON (`{{json .Created}}`, inspect's output), but printed by a
+    template as Go prints a time.Time (its String(): `2023-11-14 22:13:20 +0000 UTC`)."""
+
+    def go_string(self) -> str:
+        from pypod.units import go_time_text
+
+        return go_time_text(self)
+
+
 def _fmt_arg(a, verb: str, flags: str = "", width=None, prec=None) -> str:
     """Format one operand like Go's fmt with the given verb."""
+    if isinstance(a, GoTime) and verb in "vsq":
+        a = a.go_string()  # a fmt.Stringer
     if a is None or a is _MISSING:
         if verb == "v":
             return _pad("<nil>", width, flags.replace("0", ""))
@@ -432,7 +444,7 @@ def _sprint(args) -> str:
     out = []
     prev_string = False
     for i, a in enumerate(args):
-        is_string = isinstance(a, str)
+        is_string = isinstance(a, str) and not isinstance(a, GoTime)
         if i > 0 and not is_string and not prev_string:
             out.append(" ")
         out.append(_fmt_arg(a, "v"))
@@ -1893,7 +1905,7 @@ class _State:
     def print_value(self, v) -> str:
         if v is None or v is _MISSING:
             return "<no value>"
-        if isinstance(v, str):
+        if isinstance(v, str) and not isinstance(v, GoTime):
             return str(v)
         return _fmt_arg(v, "v")
 

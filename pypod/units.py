@@ -79,33 +79,59 @@ def _digits(text: str, lo: int, hi: int) -> int:
 def parse_time(text: str) -> float:
     """RFC 3339 (with nanoseconds, Z or offset; no zone = local time) → Unix seconds; 0.0 when
     empty or unparseable."""
-    if not text:
-        return 0.0
-    t = text.strip()
     try:
-        date, _, clock = t.partition("T") if "T" in t else t.partition(" ")
-        ys, ms, ds = date.split("-")
-        y, mo, d = _digits(ys, 1, 9999), _digits(ms, 1, 12), _digits(ds, 1, 31)
-        off = None
-        if clock.endswith(("Z", "z")):
-            clock, off = clock[:-1], 0
-        else:
-            i = max(clock.rfind("+"), clock.rfind("-"))
-            if i > 0:
-                oh, _, om = clock[i + 1:].partition(":")
-                off = (_digits(oh, 0, 23) * 3600 + _digits(om or "0", 0, 59) * 60) * (-1 if clock[i] == "-" else 1)
-                clock = clock[:i]
-        hms, _, frac = clock.partition(".") if clock else ("00:00:00", "", "")
-        hs, mis, ss = hms.split(":")
-        h, mi, sec = _digits(hs, 0, 23), _digits(mis, 0, 59), _digits(ss, 0, 60)
-        if frac and not (frac.isdigit() and frac.isascii()):
-            raise ValueError(frac)
-        fraction = float("0." + frac) if frac else 0.0
-        if off is None:  # no zone: local time, as datetime.fromisoformat(...).timestamp()
-            return time.mktime((y, mo, d, h, mi, sec, 0, 0, -1)) + fraction
-        return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off + fraction
+        sec, frac, _ = _parse_rfc3339(text)
     except ValueError:
         return 0.0
+    return sec + (float("0." + frac) if frac else 0.0)
+
+
+def go_time_text(text: str) -> str:
+    """Go's time.Time String() of an RFC 3339 time stamp, in the zone it was written in (as a
+    time Go decoded from JSON): `2023-11-14 22:13:20.5 +0000 UTC`; the text itself if unparseable."""
+    try:
+        sec, frac, off = _parse_rfc3339(text)
+    except ValueError:
+        return text
+    frac = frac[:9].rstrip("0")
+    if off is None:
+        tm = time.localtime(sec)
+        zone = time.strftime("%z %Z", tm)
+    else:
+        tm = time.gmtime(sec + off)
+        sign, a = ("-", -off) if off < 0 else ("+", off)
+        num = f"{sign}{a // 3600:02d}{a % 3600 // 60:02d}"
+        zone = f"{num} {'UTC' if off == 0 and text.strip()[-1:] in 'Zz' else num}"
+    stamp = f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
+    return stamp + (f".{frac}" if frac else "") + " " + zone
+
+
+def _parse_rfc3339(text: str) -> tuple[int, str, int | None]:
+    """(whole Unix seconds, the fraction's digits, the zone's offset in seconds or None for local
+    time); ValueError if it is not a time."""
+    if not text:
+        raise ValueError("empty time")
+    t = text.strip()
+    date, _, clock = t.partition("T") if "T" in t else t.partition(" ")
+    ys, ms, ds = date.split("-")
+    y, mo, d = _digits(ys, 1, 9999), _digits(ms, 1, 12), _digits(ds, 1, 31)
+    off = None
+    if clock.endswith(("Z", "z")):
+        clock, off = clock[:-1], 0
+    else:
+        i = max(clock.rfind("+"), clock.rfind("-"))
+        if i > 0:
+            oh, _, om = clock[i + 1:].partition(":")
+            off = (_digits(oh, 0, 23) * 3600 + _digits(om or "0", 0, 59) * 60) * (-1 if clock[i] == "-" else 1)
+            clock = clock[:i]
+    hms, _, frac = clock.partition(".") if clock else ("00:00:00", "", "")
+    hs, mis, ss = hms.split(":")
+    h, mi, sec = _digits(hs, 0, 23), _digits(mis, 0, 59), _digits(ss, 0, 60)
+    if frac and not (frac.isdigit() and frac.isascii()):
+        raise ValueError(frac)
+    if off is None:  # no zone: local time, as datetime.fromisoformat(...).timestamp()
+        return int(time.mktime((y, mo, d, h, mi, sec, 0, 0, -1))), frac, None
+    return _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off, frac, off
 
 
 def _zone(tm: time.struct_time) -> str:

@@ -62,6 +62,7 @@ def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict
     created = parse_time(r.created)
     digest = r.digest
     when = go_time(created) if created else ""
+    size = ctx.images.size(r)
     return {
         "ID": ("sha256:" + r.id) if no_trunc else r.id[:12],
         "Id": r.id,
@@ -72,8 +73,8 @@ def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict
         "CreatedAt": when,
         "Created": int(created),
         "CreatedTime": when,
-        "Size": human_size(r.size),
-        "VirtualSize": human_size(r.size),
+        "Size": human_size(size),
+        "VirtualSize": human_size(size),
         "SharedSize": "0 B",
         "ReadOnly": False,
         "IsReadOnly": False,
@@ -96,11 +97,12 @@ def _json_summary(ctx, rec, usage) -> dict:
     from pypod.units import parse_time
 
     created = parse_time(rec.created)
+    size = ctx.images.size(rec)
     import datetime as dt
 
     return {
         "Id": rec.id, "ParentId": "", "RepoTags": None, "RepoDigests": repo_digests(rec),
-        "Size": rec.size, "SharedSize": 0, "VirtualSize": rec.size, "Labels": _labels(ctx, rec) or None,
+        "Size": size, "SharedSize": 0, "VirtualSize": size, "Labels": _labels(ctx, rec) or None,
         "Containers": len(usage.get(rec.id, [])), "Names": list(rec.names) or None, "Digest": rec.digest,
         "History": list(rec.names) or None, "Created": int(created),
         "CreatedAt": dt.datetime.fromtimestamp(int(created), dt.timezone.utc).isoformat().replace("+00:00", "Z"),
@@ -128,7 +130,7 @@ def images(
     labels = bool(fmt) and ("Labels" in fmt or "json" in fmt)
     if sort != "created":
         keys = {"id": lambda r: r.record.id, "repository": lambda r: r.repository, "tag": lambda r: r.tag,
-                "size": lambda r: r.record.size}
+                "size": lambda r: ctx.images.size(r.record)}
         if sort not in keys:
             from pypod.errors import InvalidArgument
 

@@ -1411,14 +1411,16 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     running = status in ("running", "paused")
     hc = o.get("healthcheck")
     health = st.get("health") or {}
+    from pypod.template import GoTime  # printed by templates as Go prints a time.Time
+
     zero = "0001-01-01T00:00:00Z"
     state = {
         "OciVersion": "1.0.2-dev", "Status": status, "Running": running, "Paused": status == "paused",
         "Restarting": False, "OOMKilled": bool(st.get("oom_killed")), "Dead": False,
         "Pid": st.get("pid", 0) if running else 0, "ConmonPid": st.get("supervisor_pid", 0) if running else 0,
         "ExitCode": st.get("exit_code", 0), "Error": st.get("error", ""),
-        "StartedAt": st.get("started_at") or zero, "FinishedAt": st.get("finished_at") or zero,
-        "CheckpointedAt": zero, "RestoredAt": zero,
+        "StartedAt": GoTime(st.get("started_at") or zero), "FinishedAt": GoTime(st.get("finished_at") or zero),
+        "CheckpointedAt": GoTime(zero), "RestoredAt": GoTime(zero),
     }
     if hc:
         state["Health"] = {"Status": health.get("status", "starting"), "FailingStreak": health.get("failing_streak", 0),
@@ -1485,7 +1487,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.get("ulimits") or []],
     }
     return {
-        "Id": rec.id, "Created": rec.created, "Path": rec.command[0] if rec.command else "",
+        "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
         "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),

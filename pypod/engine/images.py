@@ -234,7 +234,8 @@ def containers_using(ctx: Context) -> dict[str, list[str]]:
 def list_images(ctx: Context, all_: bool = False, filters: list[str] | None = None,
                 name: str | None = None) -> list[ImageRow]:
     recs = ctx.images.list()
-    recs.sort(key=lambda r: parse_time(r.created), reverse=True)
+    # newest first; images created at the same time in the order they were stored, as podman
+    recs.sort(key=lambda r: (-parse_time(r.created), parse_time(r.stored_at)))
     parents = _intermediate_ids(ctx, recs) if not all_ else set()
     flt = ImageFilter(ctx, filters or [], recs)
     rows: list[ImageRow] = []
@@ -382,6 +383,8 @@ def _label_match(ctx: Context, r: ImageRecord, k: str, v: str, has_value: bool) 
 
 def inspect_image(ctx: Context, rec: ImageRecord) -> dict:
     """podman's `image inspect` JSON for one image."""
+    from pypod.template import GoTime
+
     cfg = ctx.images.config(rec.id)
     c = cfg.get("config") or {}
     layers = [ctx.images.layers.diff_dir(l) for l in rec.layers]
@@ -398,14 +401,14 @@ def inspect_image(ctx: Context, rec: ImageRecord) -> dict:
         "RepoDigests": repo_digests(rec),
         "Parent": "",
         "Comment": next((h.get("comment", "") for h in hist if h.get("comment")), ""),
-        "Created": cfg.get("created") or rec.created or "0001-01-01T00:00:00Z",
+        "Created": GoTime(cfg.get("created") or rec.created or "0001-01-01T00:00:00Z"),
         "Config": _go_config(c),
         "Version": cfg.get("docker_version", ""),
         "Author": cfg.get("author", ""),
         "Architecture": cfg.get("architecture", ""),
         "Os": cfg.get("os", ""),
-        "Size": rec.size,
-        "VirtualSize": rec.size,
+        "Size": ctx.images.size(rec),
+        "VirtualSize": ctx.images.size(rec),
         "GraphDriver": graph,
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
         "Labels": c.get("Labels") or None,

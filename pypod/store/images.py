@@ -67,6 +67,17 @@ class ImageStore:
         except FileNotFoundError:
             return None
 
+    def size(self, rec: ImageRecord) -> int:
+        """An image's size as podman (containers/storage ImageSize) counts it: its layers, plus the
+        metadata stored with it — the config, and the manifest twice (by digest and as "manifest")."""
+        size = rec.size
+        for digest, times in ((rec.id, 1), (rec.manifest_digest, 2)):
+            try:
+                size += times * os.stat(os.path.join(self.blobs_dir, digest.split(":", 1)[-1])).st_size
+            except (FileNotFoundError, ValueError):
+                pass
+        return size
+
     def config(self, image_id: str) -> dict:
         raw = self.get_blob(image_id)
         return jsonlite.loads(raw) if raw else {}

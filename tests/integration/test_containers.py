@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -66,6 +67,11 @@ def test_detached_lifecycle(busybox):
     assert info["State"]["Status"] == "running" and info["State"]["Running"] is True
     assert info["State"]["Pid"] > 0 and info["Id"] == cid and info["Name"] == "web"
     assert ok("inspect", "--format", "{{.State.Status}} {{.Config.Hostname}}", "web").stdout.strip() == "running box"
+    # times: RFC 3339 in the JSON, Go's time.Time String() in a template (as podman prints them)
+    started = ok("inspect", "--format", "{{.State.StartedAt}}|{{.State.FinishedAt}}", "web").stdout.strip()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})? [+-]\d{4} \S+"
+    assert re.fullmatch(f"{stamp}\\|0001-01-01 00:00:00 \\+0000 UTC", started), started
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", info["State"]["StartedAt"])
     assert ok("stop", "web").stdout.strip() == "web"
     assert "got TERM" in ok("logs", "web").stdout
     assert ok("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web").stdout.strip() == "exited 0"

@@ -186,6 +186,16 @@ def _pypod(args, input, env, timeout, root, check, cwd, as_root, text):
                        cwd=cwd)
 
 
+def podman(*args, **kw) -> subprocess.CompletedProcess:
+    """podman (4.3, Debian's) as the test user: the reference pypod's output is compared with.
+    scripts/test installs it, so its absence is a failure, not a skip."""
+    import shutil
+
+    exe = shutil.which("podman")
+    assert exe, "podman is not installed: scripts/test installs it (apt-get install podman runc)"
+    return run_as_user([exe, *args], **kw)
+
+
 def pypod(*args, input=None, env: Mapping[str, str | None] | None = None, timeout: float = 120,
           root=None, check: bool = False, cwd: str | None = None,
           as_root: bool = False) -> subprocess.CompletedProcess:

@@ -169,3 +169,19 @@ def test_registry_connection_errors_are_one_plain_line():
     ch = parse_www_authenticate('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"')
     assert ch.scheme == "bearer" and ch.params == {"realm": "https://auth.example/token", "service": "reg",
                                                    "scope": "repository:a/b:pull"}
+
+
+def test_time_stamps_print_as_go_prints_a_time():
+    """`{{.Created}}`/`{{.State.StartedAt}}` print Go's time.Time String(); JSON keeps RFC 3339."""
+    from pypod.template import GoTime, Template
+
+    assert units.go_time_text("2023-11-14T22:13:20Z") == "2023-11-14 22:13:20 +0000 UTC"
+    assert units.go_time_text("2023-11-14T22:13:20.120000000Z") == "2023-11-14 22:13:20.12 +0000 UTC"
+    assert units.go_time_text("2023-11-14T22:13:20.5+05:30") == "2023-11-14 22:13:20.5 +0530 +0530"
+    assert units.go_time_text("0001-01-01T00:00:00Z") == "0001-01-01 00:00:00 +0000 UTC"  # Go's zero time
+    assert units.go_time_text("not a time") == "not a time"
+    t = Template('{{.C}}|{{json .C}}|{{printf "%s" .C}}|{{.C}}{{.C}}')
+    out = t.execute({"C": GoTime("2023-11-14T22:13:20Z")})
+    assert out == ('2023-11-14 22:13:20 +0000 UTC|"2023-11-14T22:13:20Z"|2023-11-14 22:13:20 +0000 UTC|'
+                   '2023-11-14 22:13:20 +0000 UTC2023-11-14 22:13:20 +0000 UTC')
+    assert json.loads(json.dumps({"C": GoTime("2023-11-14T22:13:20Z")})) == {"C": "2023-11-14T22:13:20Z"}
