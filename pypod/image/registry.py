@@ -269,6 +269,12 @@ def _short(e: BaseException | None) -> str:
                 "registries.conf, or use --tls-verify=false)")
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "x509: certificate signed by unknown authority (see --cert-dir, or --tls-verify=false)"
+    m = re.search(r"(?:sslv3|tlsv1\d?) alert ([a-z ]+)", text)
+    if m:  # the server refused the handshake: Go's "remote error: tls: bad certificate"
+        alert = m.group(1).strip()
+        hint = (" (the registry wants a client certificate: client.cert and client.key in --cert-dir or "
+                "in certs.d/HOST)" if "certificate" in alert else "")
+        return f"remote error: tls: {alert}{hint}"
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     if m:
         return m.group(1).strip()

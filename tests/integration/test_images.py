@@ -180,6 +180,56 @@ def test_broken_connection_is_resumed(clean_storage, registry, fault_proxy):
     assert "retrying" in r.stderr
 
 
+def test_tls_registry_is_verified(clean_storage, registry, shared_tmp):
+    """An HTTPS registry signed by a CA the system does not know: refused with podman's x509 message,
+    then trusted through --cert-dir and through ~/.config/containers/certs.d/HOST/ (podman's places);
+    --tls-verify=false skips the check; a registry that wants a client certificate gets the
+    client.cert/client.key found beside the CA."""
+    import shutil
+
+    from tests.lib.registry import RegistryServer, make_tls
+    from tests.lib.user import write_user_file
+
+    os.makedirs(shared_tmp / "tls")
+    tls = make_tls(str(shared_tmp / "tls"))
+    certs = shared_tmp / "certs"
+    os.makedirs(certs)
+    shutil.copy(tls.ca, certs / "ca.crt")
+    os.chmod(certs, 0o755)
+    user_certs = os.path.join(clean_storage.home, ".config/containers/certs.d")
+    servers = []
+    try:
+        for client_certs in (False, True):
+            server = RegistryServer("open", str(shared_tmp / f"reg-{client_certs}"), data_dir=seedimg.OPEN_REGISTRY_DIR,
+                                    tls=tls, client_certs=client_certs).start()
+            servers.append(server)
+            ref = registry["busybox"].replace(registry.host, server.host)
+            r = pypod("pull", "-q", ref)
+            assert r.returncode == 125 and r.stderr.startswith("Error: "), r.stderr
+            if not client_certs:
+                assert "x509: certificate signed by unknown authority" in r.stderr, r.stderr
+                ok("pull", "-q", "--cert-dir", str(certs), ref)
+                ok("rmi", ref)
+                write_user_file(os.path.join(user_certs, server.host, "ca.crt"), open(tls.ca).read())
+                ok("pull", "-q", ref)
+                ok("rmi", ref)
+                shutil.rmtree(user_certs)
+                ok("pull", "-q", "--tls-verify=false", ref)
+                ok("rmi", ref)
+            else:  # the CA alone is not enough: the server asks for a client certificate
+                r = pypod("pull", "-q", "--cert-dir", str(certs), ref)
+                assert r.returncode == 125 and "remote error: tls: bad certificate" in r.stderr, r.stderr
+                shutil.copy(tls.client, certs / "client.cert")
+                shutil.copy(tls.client_key, certs / "client.key")
+                ok("pull", "-q", "--cert-dir", str(certs), ref)
+            assert ok("images", "-q").stdout.strip() == ("" if not client_certs else
+                                                          ok("images", "-q", ref).stdout.strip())
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(user_certs, ignore_errors=True)
+
+
 def test_hostile_layer_writes_nothing_outside(clean_storage, registry):
     for p in seedimg.HOSTILE_TARGETS:
         assert not os.path.exists(p)

@@ -6,7 +6,8 @@
     reg.stop()
 
 Flavours: "open" (no auth), "basic" (htpasswd, bcrypt), "token" (Bearer tokens from a
-TokenServer, see tokenserver.py). All plain HTTP on 127.0.0.1.
+TokenServer, see tokenserver.py). Plain HTTP on 127.0.0.1, or HTTPS with `tls=make_tls(dir)` (a
+test CA, a server certificate for localhost, and a client certificate the server may require).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -46,11 +48,12 @@ def _die_with_parent():
         pass
 
 
-def wait_http(url: str, timeout: float, ok_statuses=(200, 401), proc=None) -> int:
+def wait_http(url: str, timeout: float, ok_statuses=(200, 401), proc=None, context=None) -> int:
     """Poll `url` until it answers with one of ok_statuses; return the status."""
     deadline = time.monotonic() + timeout
     last = "no answer"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=context))
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with status {proc.returncode} before {url} "
@@ -78,10 +81,46 @@ def tail(path: str, lines: int = 40) -> str:
         return f"(no log: {e})"
 
 
+class TLSFiles:
+    """PEM files made by make_tls()."""
+
+    def __init__(self, d: str):
+        self.dir = d
+        self.ca, self.ca_key = os.path.join(d, "ca.crt"), os.path.join(d, "ca.key")
+        self.server, self.server_key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+        self.client, self.client_key = os.path.join(d, "client.cert"), os.path.join(d, "client.key")
+
+
+def make_tls(d: str) -> TLSFiles:
+    """A throw-away CA, a server certificate for localhost/127.0.0.1 and a client certificate,
+    both signed by it (openssl)."""
+    t = TLSFiles(d)
+
+    def ssl_(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=d)
+
+    ssl_("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2", "-subj", "/CN=pypod-test-ca",
+         "-keyout", t.ca_key, "-out", t.ca)
+    for name, crt, key, ext in (("localhost", t.server, t.server_key,
+                                 "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+                                ("pypod-test-client", t.client, t.client_key, "extendedKeyUsage=clientAuth")):
+        csr = os.path.join(d, f"{name}.csr")
+        extfile = os.path.join(d, f"{name}.ext")
+        with open(extfile, "w") as f:
+            f.write(ext + "\n")
+        ssl_("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr)
+        ssl_("x509", "-req", "-in", csr, "-CA", t.ca, "-CAkey", t.ca_key, "-CAcreateserial", "-days", "2",
+             "-sha256", "-extfile", extfile, "-out", crt)
+    for path in os.listdir(d):
+        os.chmod(os.path.join(d, path), 0o644)  # the test user reads them (keys of a throw-away CA)
+    return t
+
+
 class RegistryServer:
     def __init__(self, kind: str = "open", workdir: str | None = None, *,
                  data_dir: str | None = None, token_server=None, port: int | None = None,
-                 username: str = USERNAME, password: str = PASSWORD):
+                 username: str = USERNAME, password: str = PASSWORD, tls: TLSFiles | None = None,
+                 client_certs: bool = False):
         if kind not in ("open", "basic", "token"):
             raise ValueError(f"registry kind must be open, basic or token, not {kind!r}")
         if kind == "token" and token_server is None:
@@ -96,6 +135,7 @@ class RegistryServer:
         self.token_server = token_server
         self.port = port
         self.username, self.password = username, password
+        self.tls, self.client_certs = tls, client_certs
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(workdir, "registry.log")
         self.config_path = os.path.join(workdir, "config.yml")
@@ -108,7 +148,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return f"{'https' if self.tls else 'http'}://localhost:{self.port}"
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -133,6 +173,10 @@ class RegistryServer:
             "http": {"addr": f"127.0.0.1:{self.port}", "secret": "pypod-test-secret",
                      "headers": {"X-Content-Type-Options": ["nosniff"]}},
         }
+        if self.tls:
+            cfg["http"]["tls"] = {"certificate": self.tls.server, "key": self.tls.server_key}
+            if self.client_certs:
+                cfg["http"]["tls"]["clientcas"] = [self.tls.ca]
         if self.kind == "basic":
             htpasswd = os.path.join(self.workdir, "htpasswd")
             out = subprocess.run(["htpasswd", "-Bbn", self.username, self.password],
@@ -166,8 +210,14 @@ class RegistryServer:
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=env, cwd=self.workdir, preexec_fn=_die_with_parent)
             log.close()
+            context = None
+            if self.tls:
+                context = ssl.create_default_context(cafile=self.tls.ca)
+                context.check_hostname = False
+                context.load_cert_chain(self.tls.client, self.tls.client_key)
             try:
-                wait_http(f"http://127.0.0.1:{self.port}/v2/", timeout, proc=self.proc)
+                wait_http(f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v2/", timeout,
+                          proc=self.proc, context=context)
             except (RuntimeError, TimeoutError) as e:
                 self.stop()
                 logtext = tail(self.log_path)
@@ -177,7 +227,7 @@ class RegistryServer:
                     f"docker-registry ({self.kind}) did not start on 127.0.0.1:{self.port}: {e}\n"
                     f"config: {self.config_path}\nlog {self.log_path}:\n{logtext}") from None
             break
-        if self.host not in RUNNING_HOSTS:
+        if self.host not in RUNNING_HOSTS and not self.tls:  # a TLS registry is verified, not insecure
             RUNNING_HOSTS.append(self.host)
         return self
 
