@@ -230,6 +230,38 @@ def test_tls_registry_is_verified(clean_storage, registry, shared_tmp):
         shutil.rmtree(user_certs, ignore_errors=True)
 
 
+def test_mirror_alias_and_blocked_registry(clean_storage, registry):
+    """registries.conf as a user offline would write it: Docker Hub's library served by a mirror
+    (Docker Hub itself is out of reach here, so only the mirror can answer), a short-name alias,
+    and a blocked registry."""
+    from tests.lib.user import write_user_file
+
+    write_user_file(clean_storage.registries_conf, f"""
+unqualified-search-registries = ["docker.io"]
+
+[[registry]]
+prefix = "docker.io/library"
+location = "docker.io/library"
+[[registry.mirror]]
+location = "{registry.host}"
+insecure = true
+
+[[registry]]
+location = "blocked.example"
+blocked = true
+
+[aliases]
+"tiny" = "docker.io/library/busybox"
+""")
+    ok("pull", "-q", "busybox")
+    assert inspect("busybox", "{{.RepoTags}}") == "[docker.io/library/busybox:latest]"
+    ok("pull", "-q", "tiny:1")  # an alias names a repository; the tag comes from the short name
+    assert "docker.io/library/busybox:1" in ok("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    r = pypod("pull", "blocked.example/some/image")
+    assert r.returncode == 125 and "blocked" in r.stderr and r.stderr.startswith("Error: "), r.stderr
+    assert ok("run", "--rm", "--network", "none", "busybox", "echo", "from the mirror").stdout == "from the mirror\n"
+
+
 def test_hostile_layer_writes_nothing_outside(clean_storage, registry):
     for p in seedimg.HOSTILE_TARGETS:
         assert not os.path.exists(p)
