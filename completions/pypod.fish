@@ -123,6 +123,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l health-retries
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-start-period
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-timeout
 complete -c pypod -n '__fish_seen_subcommand_from create' -l hostname
+complete -c pypod -n '__fish_seen_subcommand_from create' -l http-proxy
 complete -c pypod -n '__fish_seen_subcommand_from create' -l init
 complete -c pypod -n '__fish_seen_subcommand_from create' -l init-path
 complete -c pypod -n '__fish_seen_subcommand_from create' -l interactive
@@ -137,6 +138,9 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l net
 complete -c pypod -n '__fish_seen_subcommand_from create' -l network
 complete -c pypod -n '__fish_seen_subcommand_from create' -l network-alias
 complete -c pypod -n '__fish_seen_subcommand_from create' -l no-healthcheck
+complete -c pypod -n '__fish_seen_subcommand_from create' -l no-hosts
+complete -c pypod -n '__fish_seen_subcommand_from create' -l passwd
+complete -c pypod -n '__fish_seen_subcommand_from create' -l passwd-entry
 complete -c pypod -n '__fish_seen_subcommand_from create' -l pids-limit
 complete -c pypod -n '__fish_seen_subcommand_from create' -l platform
 complete -c pypod -n '__fish_seen_subcommand_from create' -l privileged
@@ -157,6 +161,8 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tty
 complete -c pypod -n '__fish_seen_subcommand_from create' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from create' -l unsetenv
+complete -c pypod -n '__fish_seen_subcommand_from create' -l unsetenv-all
 complete -c pypod -n '__fish_seen_subcommand_from create' -l user
 complete -c pypod -n '__fish_seen_subcommand_from create' -l userns
 complete -c pypod -n '__fish_seen_subcommand_from create' -l volume
@@ -236,6 +242,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l health-retries
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-start-period
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-timeout
 complete -c pypod -n '__fish_seen_subcommand_from run' -l hostname
+complete -c pypod -n '__fish_seen_subcommand_from run' -l http-proxy
 complete -c pypod -n '__fish_seen_subcommand_from run' -l init
 complete -c pypod -n '__fish_seen_subcommand_from run' -l init-path
 complete -c pypod -n '__fish_seen_subcommand_from run' -l interactive
@@ -250,6 +257,9 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l net
 complete -c pypod -n '__fish_seen_subcommand_from run' -l network
 complete -c pypod -n '__fish_seen_subcommand_from run' -l network-alias
 complete -c pypod -n '__fish_seen_subcommand_from run' -l no-healthcheck
+complete -c pypod -n '__fish_seen_subcommand_from run' -l no-hosts
+complete -c pypod -n '__fish_seen_subcommand_from run' -l passwd
+complete -c pypod -n '__fish_seen_subcommand_from run' -l passwd-entry
 complete -c pypod -n '__fish_seen_subcommand_from run' -l pids-limit
 complete -c pypod -n '__fish_seen_subcommand_from run' -l platform
 complete -c pypod -n '__fish_seen_subcommand_from run' -l privileged
@@ -271,6 +281,8 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tty
 complete -c pypod -n '__fish_seen_subcommand_from run' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from run' -l unsetenv
+complete -c pypod -n '__fish_seen_subcommand_from run' -l unsetenv-all
 complete -c pypod -n '__fish_seen_subcommand_from run' -l user
 complete -c pypod -n '__fish_seen_subcommand_from run' -l userns
 complete -c pypod -n '__fish_seen_subcommand_from run' -l volume
@@ -321,6 +333,7 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l health-retries
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-start-period
 complete -c pypod -n '__fish_seen_subcommand_from create' -l health-timeout
 complete -c pypod -n '__fish_seen_subcommand_from create' -l hostname
+complete -c pypod -n '__fish_seen_subcommand_from create' -l http-proxy
 complete -c pypod -n '__fish_seen_subcommand_from create' -l init
 complete -c pypod -n '__fish_seen_subcommand_from create' -l init-path
 complete -c pypod -n '__fish_seen_subcommand_from create' -l interactive
@@ -335,6 +348,9 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l net
 complete -c pypod -n '__fish_seen_subcommand_from create' -l network
 complete -c pypod -n '__fish_seen_subcommand_from create' -l network-alias
 complete -c pypod -n '__fish_seen_subcommand_from create' -l no-healthcheck
+complete -c pypod -n '__fish_seen_subcommand_from create' -l no-hosts
+complete -c pypod -n '__fish_seen_subcommand_from create' -l passwd
+complete -c pypod -n '__fish_seen_subcommand_from create' -l passwd-entry
 complete -c pypod -n '__fish_seen_subcommand_from create' -l pids-limit
 complete -c pypod -n '__fish_seen_subcommand_from create' -l platform
 complete -c pypod -n '__fish_seen_subcommand_from create' -l privileged
@@ -355,6 +371,8 @@ complete -c pypod -n '__fish_seen_subcommand_from create' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from create' -l tty
 complete -c pypod -n '__fish_seen_subcommand_from create' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from create' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from create' -l unsetenv
+complete -c pypod -n '__fish_seen_subcommand_from create' -l unsetenv-all
 complete -c pypod -n '__fish_seen_subcommand_from create' -l user
 complete -c pypod -n '__fish_seen_subcommand_from create' -l userns
 complete -c pypod -n '__fish_seen_subcommand_from create' -l volume
@@ -588,6 +606,7 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l health-retries
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-start-period
 complete -c pypod -n '__fish_seen_subcommand_from run' -l health-timeout
 complete -c pypod -n '__fish_seen_subcommand_from run' -l hostname
+complete -c pypod -n '__fish_seen_subcommand_from run' -l http-proxy
 complete -c pypod -n '__fish_seen_subcommand_from run' -l init
 complete -c pypod -n '__fish_seen_subcommand_from run' -l init-path
 complete -c pypod -n '__fish_seen_subcommand_from run' -l interactive
@@ -602,6 +621,9 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l net
 complete -c pypod -n '__fish_seen_subcommand_from run' -l network
 complete -c pypod -n '__fish_seen_subcommand_from run' -l network-alias
 complete -c pypod -n '__fish_seen_subcommand_from run' -l no-healthcheck
+complete -c pypod -n '__fish_seen_subcommand_from run' -l no-hosts
+complete -c pypod -n '__fish_seen_subcommand_from run' -l passwd
+complete -c pypod -n '__fish_seen_subcommand_from run' -l passwd-entry
 complete -c pypod -n '__fish_seen_subcommand_from run' -l pids-limit
 complete -c pypod -n '__fish_seen_subcommand_from run' -l platform
 complete -c pypod -n '__fish_seen_subcommand_from run' -l privileged
@@ -623,6 +645,8 @@ complete -c pypod -n '__fish_seen_subcommand_from run' -l tmpfs
 complete -c pypod -n '__fish_seen_subcommand_from run' -l tty
 complete -c pypod -n '__fish_seen_subcommand_from run' -l uidmap
 complete -c pypod -n '__fish_seen_subcommand_from run' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from run' -l unsetenv
+complete -c pypod -n '__fish_seen_subcommand_from run' -l unsetenv-all
 complete -c pypod -n '__fish_seen_subcommand_from run' -l user
 complete -c pypod -n '__fish_seen_subcommand_from run' -l userns
 complete -c pypod -n '__fish_seen_subcommand_from run' -l volume

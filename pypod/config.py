@@ -593,7 +593,7 @@ class EngineConfig:
     image_default_transport: str = "docker://"
     # [containers]
     default_ulimits: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=lambda: [DEFAULT_PATH_ENV])
+    env: list[str] = field(default_factory=lambda: [DEFAULT_PATH_ENV, "TERM=xterm"])
     default_capabilities: list[str] | None = None  # None: DEFAULT_CAPABILITIES
     default_sysctls: list[str] = field(default_factory=list)
     dns_servers: list[str] = field(default_factory=list)
@@ -603,6 +603,7 @@ class EngineConfig:
     init_path: str | None = None
     http_proxy: bool = True
     no_hosts: bool = False
+    base_hosts_file: str = ""
     log_driver: str = "k8s-file"
     log_size_max: int = -1
     pids_limit: int = 2048
@@ -644,6 +645,7 @@ _ENGINE_KEYS = (
     ("containers", "init_path", "init_path", "str?"),
     ("containers", "http_proxy", "http_proxy", bool),
     ("containers", "no_hosts", "no_hosts", bool),
+    ("containers", "base_hosts_file", "base_hosts_file", str),
     ("containers", "log_driver", "log_driver", str),
     ("containers", "log_size_max", "log_size_max", int),
     ("containers", "pids_limit", "pids_limit", int),

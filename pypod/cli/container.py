@@ -149,6 +149,12 @@ def create_params(fn):
         ("uidmap", Opt([], "--uidmap", help="UID map to use for the user namespace (container_uid:from_uid:amount)"), "List[str]"),
         ("gidmap", Opt([], "--gidmap", help="GID map to use for the user namespace (container_gid:from_gid:amount)"), "List[str]"),
         ("read_only_tmpfs", Opt(True, "--read-only-tmpfs", help="When running containers in read-only mode mount a read-write tmpfs on /run, /tmp and /var/tmp"), "bool"),
+        ("http_proxy", Opt(None, "--http-proxy", help="Set proxy environment variables in the container based on the host proxy vars (default true)"), "Optional[bool]"),
+        ("unsetenv", Opt([], "--unsetenv", help="Unset environment default variables in container"), "List[str]"),
+        ("unsetenv_all", Opt(False, "--unsetenv-all", help="Unset all default environment variables in container"), "bool"),
+        ("no_hosts", Opt(None, "--no-hosts", help="Do not create /etc/hosts within the container, instead use the version from the image"), "Optional[bool]"),
+        ("passwd", Opt(True, "--passwd", help="add entries to /etc/passwd and /etc/group"), "bool"),
+        ("passwd_entry", Opt(None, "--passwd-entry", help="Entry to write to /etc/passwd"), "Optional[str]"),
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
@@ -181,6 +187,12 @@ def _kw_create(kw: dict):
     opts.init_path = kw.get("init_path")
     opts.userns = kw.get("userns")
     opts.read_only_tmpfs = bool(kw.get("read_only_tmpfs", True))
+    opts.http_proxy = kw.get("http_proxy")
+    opts.unsetenv = list(kw.get("unsetenv") or [])
+    opts.unsetenv_all = bool(kw.get("unsetenv_all"))
+    opts.no_hosts = kw.get("no_hosts")
+    opts.passwd = bool(kw.get("passwd", True))
+    opts.passwd_entry = kw.get("passwd_entry")
     return opts
 
 

@@ -764,7 +764,8 @@ class Builder:
                                  workdir=c.get("WorkingDir") or "/", user=c.get("User") or "",
                                  network=self.opts.network, volumes=list(self.opts.volumes), pull="never",
                                  add_host=list(self.opts.add_hosts), dns=list(self.opts.dns),
-                                 no_healthcheck=True, rm=False)
+                                 no_healthcheck=True, rm=False,
+                                 passwd=False)  # buildah adds no passwd lines: they would land in the layer
         self.out.flush()
         rec, code = ce.run(self.ctx, copts, detach=False)
         try:

@@ -136,6 +136,12 @@ class CreateOptions(Record):
         ("gidmap", list),
         ("ip", None),
         ("mac_address", None),
+        ("http_proxy", None),  # None: containers.conf http_proxy
+        ("unsetenv", list),
+        ("unsetenv_all", False),
+        ("no_hosts", None),  # None: containers.conf no_hosts
+        ("passwd", True),
+        ("passwd_entry", None),
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -151,6 +157,30 @@ def _parse_env_list(items: list[str], host_env: dict) -> list[str]:
         elif e in host_env:
             out.append(f"{e}={host_env[e]}")
     return out
+
+
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY",
+              "no_proxy", "NO_PROXY")
+
+
+def _container_env(opts: CreateOptions, conf, image_env: list[str]) -> list[str]:
+    """podman's order: its defaults (PATH, container, containers.conf env: TERM=xterm), the
+    host's whole environment (--env-host) or its proxy variables (--http-proxy, default on),
+    the image's Env, --env-file, --env; then --unsetenv / --unsetenv-all."""
+    host_env = dict(os.environ)
+    env = merge_env(["PATH=" + DEFAULT_PATH, "container=pypod"], list(conf.env))
+    if opts.env_host:
+        env = merge_env(env, [f"{k}={v}" for k, v in host_env.items()])
+    elif opts.http_proxy if opts.http_proxy is not None else conf.http_proxy:
+        env = merge_env(env, [f"{k}={host_env[k]}" for k in _PROXY_ENV if k in host_env])
+    env = merge_env(env, image_env)
+    extra: list[str] = []
+    for f in opts.env_file:
+        extra.extend(_parse_env_list(_read_env_file(f), host_env))
+    extra.extend(_parse_env_list(opts.env, host_env))
+    env = merge_env([] if opts.unsetenv_all else env, extra)
+    drop = set(opts.unsetenv or [])
+    return [e for e in env if e.partition("=")[0] not in drop]
 
 
 def _read_env_file(path: str) -> list[str]:
@@ -316,15 +346,13 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     from pypod.engine import mounts as _mounts
 
     resolved_mounts = _mounts.resolve_for_create(ctx, opts, image_cfg, img_rec, rootfs_path)
-    host_env = dict(os.environ)
-    env = merge_env(["PATH=" + DEFAULT_PATH], list(image_cfg.get("Env") or []))
-    extra: list[str] = []
-    if opts.env_host:
-        extra.extend(f"{k}={v}" for k, v in host_env.items())
-    for f in opts.env_file:
-        extra.extend(_parse_env_list(_read_env_file(f), host_env))
-    extra.extend(_parse_env_list(opts.env, host_env))
-    env = merge_env(env, extra)
+    from pypod.config import engine_config
+
+    conf = engine_config()
+    env = _container_env(opts, conf, list(image_cfg.get("Env") or []))
+    no_hosts = opts.no_hosts if opts.no_hosts is not None else conf.no_hosts
+    if opts.no_hosts and opts.add_host:
+        raise InvalidArgument("--no-hosts and --add-host cannot be set together")
     confinement = _confinement_options(opts)
     if opts.userns and opts.userns not in ("host", "private"):
         if opts.userns != "keep-id":
@@ -403,6 +431,8 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "publish": opts.publish, "resources": opts.resources, "net": net_opts, "limits": limits,
             "publish_all": bool(opts.publish_all),
             "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
+            "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
+            "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
             **confinement,
         }
         cs.save(rec)
@@ -777,44 +807,85 @@ def bridge_endpoints(ctx: Context, o: dict) -> list:
     return out
 
 
-def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str]) -> str:
-    lines = []
-    if network == "host":
-        try:
-            lines.append(Path("/etc/hosts").read_text().rstrip("\n"))
-        except OSError:
-            pass
-    else:
-        lines += ["127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4",
-                  "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6"]
-    for h in add_hosts:
-        name, _, ip = h.partition(":")
-        if not ip:
-            raise InvalidArgument(f"invalid --add-host {h!r}: use HOST:IP")
-        lines.append(f"{ip}\t{name}")
+def _hosts_entries(text: str) -> list[tuple[str, list[str]]]:
+    """A hosts file's entries, comments and address-only lines dropped (as podman reads it)."""
+    out = []
+    for line in text.splitlines():
+        fields = line.partition("#")[0].split()
+        if len(fields) >= 2:
+            out.append((fields[0], fields[1:]))
+    return out
+
+
+def _check_add_host(h: str) -> tuple[str, str]:
+    """HOST:IP as podman checks it (same messages)."""
+    name, sep, ip = h.partition(":")
+    if not sep or not name:
+        raise InvalidArgument(f'bad format for add-host: "{h}"')
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidArgument(f'invalid IP address in add-host: "{ip}"') from None
+    return name, ip
+
+
+def _base_hosts(base: str, lower: list[str]) -> str:
+    """containers.conf base_hosts_file: "" the host's /etc/hosts, "image" the image's, "none"
+    nothing, else that file."""
+    if base == "none":
+        return ""
+    if base == "image":
+        for layer in lower:  # top-most first
+            p = os.path.join(layer, "etc", "hosts")
+            if os.path.lexists(p):
+                if not os.path.isfile(p) or os.path.islink(p):
+                    return ""
+                return Path(p).read_text(errors="replace")
+        return ""
+    try:
+        return Path(base or "/etc/hosts").read_text(errors="replace")
+    except FileNotFoundError:
+        if base:
+            raise PypodError(f"open {base}: no such file or directory") from None
+        return ""
+
+
+def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str],
+                base_text: str) -> str:
+    """/etc/hosts as podman 4.3 writes it: --add-host entries, then the base file's, then
+    localhost, host.containers.internal and the container's own names — each of these only
+    with the names nobody listed before."""
+    entries = [(ip, [name]) for name, ip in map(_check_add_host, add_hosts)]
+    entries += _hosts_entries(base_text)
     names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
     net = rec.options.get("net") or {}
-    if network in ("slirp4netns", "pasta"):
-        from pypod.engine import networks as netmod
+    from pypod.engine import networks as netmod
 
-        if network == "slirp4netns":
-            ip, gw, _ = netmod.container_ip(network, net)
-            host = gw if net.get("allow_host_loopback") else netmod.host_ip()
-        else:
-            ip = host = netmod.host_ip()
-        if host and not any(h.partition(":")[0] == "host.containers.internal" for h in add_hosts):
-            lines.append(f"{host}\thost.containers.internal")
-        lines.append(f"{ip or '127.0.1.1'}\t{names}")
+    host = netmod.host_ip()
+    own = "127.0.0.1"
+    if network == "slirp4netns":
+        ip, gw, _ = netmod.container_ip(network, net)
+        host = gw if net.get("allow_host_loopback") else host
+        own = ip or own
+    elif network == "pasta":
+        own = host or own
     elif network == "bridge":
-        from pypod.engine import networks as netmod
         from pypod.network.rootlessnet import IP_TOKEN
 
-        host = netmod.host_ip()
-        if host and not any(h.partition(":")[0] == "host.containers.internal" for h in add_hosts):
-            lines.append(f"{host}\thost.containers.internal")
-        lines.append(f"{IP_TOKEN}\t{names}")
-    else:
-        lines.append(f"127.0.1.1\t{names}")
+        own = IP_TOKEN
+    special = [("127.0.0.1", ["localhost"]), ("::1", ["localhost"])]
+    if host:
+        special.append((host, ["host.containers.internal"]))
+    if network != "host":
+        special.append((own, names.split()))
+    lines = [f"{ip}\t{' '.join(n)}" for ip, n in entries]
+    seen = {n for _, ns in entries for n in ns}
+    for ip, ns in special:
+        free = [n for n in ns if n not in seen]
+        if free:
+            lines.append(f"{ip}\t{' '.join(free)}")
     return "\n".join(lines) + "\n"
 
 
@@ -942,7 +1013,10 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
                          mounts=mounts, network=o.get("network", "private"),
                          net=net,
-                         hosts=_hosts_file(rec, hostname, o.get("network"), o.get("add_host") or []),
+                         hosts="" if o.get("no_hosts") else _hosts_file(
+                             rec, hostname, o.get("network"), o.get("add_host") or [],
+                             _base_hosts(o.get("base_hosts_file") or "",
+                                         rootfs.lower or [rootfs.path or "/nonexistent"])),
                          resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
@@ -952,6 +1026,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     spec.userns = o.get("userns") or ""
     spec.uid_map, spec.gid_map = o.get("uid_map") or "", o.get("gid_map") or ""
     spec.passwd_entry, spec.group_entry = o.get("passwd_entry") or "", o.get("group_entry") or ""
+    spec.passwd, spec.passwd_template = bool(o.get("passwd")), o.get("passwd_template") or ""
     if o.get("privileged"):  # podman fills /run/.containerenv for privileged containers only
         from pypod import __version__
 

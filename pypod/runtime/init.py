@@ -26,7 +26,7 @@ from pypod.linux import caps, libc, seccomp
 from pypod.linux.rootpath import secure_join
 from pypod.linux.syscalls import Syscalls
 from pypod.runtime import init_reaper, protocol
-from pypod.runtime.users import UserError, resolve
+from pypod.runtime.users import UserError, missing_entries, resolve
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -292,29 +292,66 @@ def _privileged_devices(sc: Syscalls, dev: str) -> None:
                 continue
 
 
-def _add_entry(sc: Syscalls, root: str, cdir: str, fname: str, dest: str, entry: str,
-               field: int) -> None:
-    """A copy of the image's /etc/passwd (or group) with `entry` added when its id is missing,
-    bound over the original (the image stays untouched)."""
-    want = entry.split(":")[field]
-    path = secure_join(root, dest)
-    try:
-        with open(path, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        parts = line.split(":")
-        if len(parts) > field and parts[field] == want:
-            return
-    copy = os.path.join(cdir, f"keep-id-{fname}")
-    with open(copy, "w") as f:
-        f.write(text + ("" if not text or text.endswith("\n") else "\n") + entry + "\n")
-    try:
-        t = _mountpoint(sc, root, dest, False)
-        sc.mount(copy, t, None, libc.MS_BIND)
-    except OSError as e:
-        raise _err(f"bind mount {dest}", e)
+_ADDED_GROUP_LINES: list[str] = []  # by _etc_entries in this pid 1, ignored by prepare_process
+
+
+def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set[str]) -> None:
+    """The lines podman adds to /etc/passwd and /etc/group: the user with keep-id, a numeric -u
+    the image does not know (unless --passwd=false). Appended to the container's own files, as
+    podman does (so that useradd still works); with a read-only or --rootfs root, a copy with
+    the lines added is bound over the file instead (the image or the user's tree stays
+    untouched). Nothing is made where the image has no such file or a mount covers it."""
+    texts = {}
+    for fname in ("passwd", "group"):
+        path = secure_join(root, f"/etc/{fname}")
+        try:
+            with open(path, errors="replace") as f:
+                texts[fname] = (path, f.read())
+        except OSError:
+            texts[fname] = (path, None)
+    adds: dict[str, list[str]] = {"passwd": [], "group": []}
+    for fname, key in (("passwd", "passwd_entry"), ("group", "group_entry")):
+        entry, text = spec.get(key), texts[fname][1] or ""
+        if entry and not any(line.split(":")[2:3] == entry.split(":")[2:3]
+                             for line in text.splitlines()):
+            adds[fname].append(entry)
+    proc = spec.get("process") or {}
+    if spec.get("passwd") and proc.get("user"):
+        pw_text = (texts["passwd"][1] or "") + "".join(f"\n{e}" for e in adds["passwd"])
+        gr_text = (texts["group"][1] or "") + "".join(f"\n{e}" for e in adds["group"])
+        try:
+            pw, gr = missing_entries(proc["user"], proc.get("cwd") or "/", spec.get("passwd_template") or "",
+                                     pw_text, gr_text)
+        except UserError as e:
+            raise SetupError(str(e))
+        adds["passwd"] += [pw] if pw else []
+        adds["group"] += [gr] if gr else []
+        if gr:  # podman looks the user's groups up before this line exists: not a membership
+            _ADDED_GROUP_LINES.append(gr)
+    rootfs = spec.get("rootfs") or {}
+    in_place = not rootfs.get("readonly") and not rootfs.get("path")
+    for fname in ("passwd", "group"):
+        path, text = texts[fname]
+        dest = f"/etc/{fname}"
+        if not adds[fname] or text is None or dest in user_dests:
+            continue
+        lines = "".join(e + "\n" for e in adds[fname])
+        if text and not text.endswith("\n"):
+            lines = "\n" + lines
+        if in_place:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.write(fd, lines.encode())
+            finally:
+                os.close(fd)
+            continue
+        copy = os.path.join(cdir, f"etc-{fname}")
+        with open(copy, "w") as f:
+            f.write(text + lines)
+        try:
+            sc.mount(copy, _mountpoint(sc, root, dest, False), None, libc.MS_BIND)
+        except OSError as e:
+            raise _err(f"bind mount {dest}", e)
 
 
 def _under(path: str, dests: set[str]) -> bool:
@@ -419,12 +456,7 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
                 continue
             raise _err(f"bind mount {dest}", e)
 
-    # --userns=keep-id: the user has an entry in /etc/passwd and /etc/group, as podman adds
-    for key, fname, dest, field in (("passwd_entry", "passwd", "/etc/passwd", 2),
-                                    ("group_entry", "group", "/etc/group", 2)):
-        entry = spec.get(key)
-        if entry and dest not in user_dests:
-            _add_entry(sc, root, cdir, fname, dest, entry, field)
+    _etc_entries(sc, spec, cdir, root, user_dests)
 
     # /etc/mtab → /proc/mounts when the image lacks it
     mtab = secure_join(root, "/etc/mtab")
@@ -554,8 +586,10 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
     if not args:
         raise SetupError("no command specified")
     try:
-        user = resolve(process.get("user") or "", _read_text("/etc/passwd"),
-                       _read_text("/etc/group"))
+        group_text = _read_text("/etc/group")
+        if _ADDED_GROUP_LINES:
+            group_text = "\n".join(l for l in group_text.splitlines() if l not in _ADDED_GROUP_LINES)
+        user = resolve(process.get("user") or "", _read_text("/etc/passwd"), group_text)
     except UserError as e:
         raise SetupError(str(e))
     for g in process.get("group_add") or []:  # --group-add: numeric, or a name in /etc/group

@@ -100,6 +100,10 @@ class ContainerSpec:
     gid_map: str = ""
     passwd_entry: str = ""  # keep-id: the user's /etc/passwd and /etc/group lines
     group_entry: str = ""
+    # --passwd (podman's default): a numeric -u the image's /etc/passwd lacks gets a line there
+    # (and its group one in /etc/group); --passwd-entry's template for that line
+    passwd: bool = False
+    passwd_template: str = ""
     containerenv: str = ""  # /run/.containerenv (filled with --privileged, as podman)
     limits: dict = field(default_factory=dict)  # cgroup limits to apply (pypod.linux.cgroups)
     detach_keys: str | None = None  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)

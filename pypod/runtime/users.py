@@ -34,6 +34,7 @@ def _int(s: str) -> int | None:
 
 
 def resolve(spec: str, passwd_text: str, group_text: str) -> ExecUser:
+    explicit = bool((spec or "").strip())
     user, _, group = (spec or "").partition(":")
     user = user.strip()
     group = group.strip()
@@ -76,6 +77,45 @@ def resolve(spec: str, passwd_text: str, group_text: str) -> ExecUser:
             g = _int(f[2])
             if name in members and g is not None and g not in groups:
                 groups.append(g)
-    if gid not in groups:
+    if not explicit:  # podman: no -u and no image USER, no supplementary groups at all
+        groups = []
+    elif gid not in groups:
         groups.insert(0, gid)
     return ExecUser(uid, gid, groups, home, name)
+
+
+def _has(rows: list[list[str]], key: str) -> bool:
+    """runc's lookup: a numeric key matches the id field, a name the name field."""
+    return any(f[0] == key or (key.isdigit() and len(f) > 2 and f[2] == key) for f in rows)
+
+
+def missing_entries(spec: str, cwd: str, template: str, passwd_text: str,
+                    group_text: str) -> tuple[str, str]:
+    """podman's /etc/passwd and /etc/group lines for a numeric -u the image does not know
+    (generateUserPasswdEntry/generateUserGroupEntry): ("", "") when nothing is missing.
+    `template` is --passwd-entry ($USERNAME $UID $GID $NAME $HOME)."""
+    user, _, group = (spec or "").partition(":")
+    user, group = user.strip(), group.strip()
+    pw_line = gr_line = ""
+    if user.isdigit() and not _has(_lines(passwd_text), user):
+        gid = "0"
+        if group.isdigit():
+            gid = group
+        elif group:
+            for f in _lines(group_text):
+                if f[0] == group and len(f) > 2 and f[2].isdigit():
+                    gid = f[2]
+                    break
+            else:
+                raise UserError(f"unable to get gid {group} from group file: "
+                                f"no matching entries in group file")
+        if template:
+            pw_line = (template.replace("$USERNAME", user).replace("$UID", user)
+                       .replace("$GID", gid).replace("$NAME", "container user")
+                       .replace("$HOME", cwd))
+        else:
+            pw_line = f"{user}:*:{user}:{gid}:container user:{cwd}:/bin/sh"
+    want = group or user
+    if want.isdigit() and not _has(_lines(group_text), want):
+        gr_line = f"{want}:x:{want}:{user}"
+    return pw_line, gr_line

@@ -140,3 +140,50 @@ def test_network_objects_match(clean_storage):
             assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:], (args, o.stderr, t.stderr)
     finally:
         podman("network", "rm", "-f", *names)
+
+
+def _normalized(text: str, names: list[str]) -> str:
+    """A container's view with its own id and name (which differ between the two) blanked."""
+    import re
+
+    text = text.replace("container=pypod", "container=ENGINE").replace("container=podman", "container=ENGINE")
+    for n in names:
+        text = text.replace(n, "NAME")
+    return re.sub(r"\b[0-9a-f]{12}\b", "ID", text)
+
+
+INSIDE = [
+    # environment, groups and /etc/hosts of a plain run (slirp4netns)
+    (["--name", "{n}"], "env | sort; id; cat /etc/hosts"),
+    # a numeric user the image does not know gets podman's passwd and group lines
+    (["--name", "{n}", "-u", "1000:1000"], "tail -1 /etc/passwd; tail -1 /etc/group; whoami; id"),
+    (["--name", "{n}", "-u", "4321:5"], "tail -1 /etc/passwd; tail -1 /etc/group; id"),
+    (["--name", "{n}", "-u", "1000", "--read-only"], "tail -1 /etc/passwd; grep -c . /etc/passwd"),
+    (["--name", "{n}", "-u", "1000", "--passwd=false"], "grep -c 1000 /etc/passwd; whoami"),
+    (["--name", "{n}", "-u", "1234:5", "-w", "/tmp",
+      "--passwd-entry", "$USERNAME:x:$UID:$GID:$NAME:$HOME:/bin/false"], "tail -1 /etc/passwd"),
+    # hosts: other networks, --add-host before the base file, names already listed not repeated
+    (["--name", "{n}", "--network", "none", "--add-host", "a:1.2.3.4", "--add-host", "b:::1"], "cat /etc/hosts"),
+    (["--name", "{n}", "--network", "host", "--add-host", "localhost:9.9.9.9"], "cat /etc/hosts"),
+    (["--name", "{n}", "--no-hosts"], "cat /etc/hosts"),
+    (["--name", "{n}", "-e", "HTTP_PROXY=x", "--unsetenv", "TERM"], "env | sort"),
+    (["--name", "{n}", "-t"], "env | sort"),
+]
+
+
+def test_the_container_looks_as_under_podman(both):
+    """What the process sees — environment, ids, /etc/passwd, /etc/group, /etc/hosts — is
+    podman's, for the options that shape it; and bad --add-host values fail alike."""
+    for i, (opts, script) in enumerate(INSIDE):
+        out = []
+        for tool, run in (("pypod", pypod), ("podman", podman)):
+            name = f"inside-{tool}-{i}"
+            r = run("run", "--rm", *[o.format(n=name) for o in opts], both, "sh", "-c", script)
+            out.append((r.returncode, _normalized(r.stdout, [name])))
+        assert out[0] == out[1], (opts, script, out)
+    for bad in ("bad", ":1.1.1.1", "a:1.2.3"):
+        o, t = pypod("run", "--rm", "--add-host", bad, both, "true"), podman("run", "--rm", "--add-host", bad, both, "true")
+        assert (o.returncode, o.stderr.strip()) == (t.returncode, t.stderr.strip()), bad
+    o = pypod("run", "--rm", "--no-hosts", "--add-host", "a:1.1.1.1", both, "true")
+    t = podman("run", "--rm", "--no-hosts", "--add-host", "a:1.1.1.1", both, "true")
+    assert (o.returncode, o.stderr.strip()) == (t.returncode, t.stderr.strip())

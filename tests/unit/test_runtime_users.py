@@ -11,8 +11,27 @@ GROUP = "root:x:0:\nalice:x:1000:\nstaff:x:50:alice,bob\nwheel:x:10:bob\nsvcg:x:
 
 
 def test_default_is_root():
-    u = resolve("", PASSWD, GROUP)
+    u = resolve("", PASSWD, GROUP)  # podman: no user given, no supplementary groups
+    assert (u.uid, u.gid, u.groups, u.home) == (0, 0, [], "/root")
+    u = resolve("0", PASSWD, GROUP)
     assert (u.uid, u.gid, u.groups, u.home) == (0, 0, [0], "/root")
+
+
+def test_missing_numeric_user_gets_podman_entries():
+    from pypod.runtime.users import missing_entries
+
+    assert missing_entries("1000", "/", "", PASSWD, GROUP) == ("", "")  # alice has it
+    assert missing_entries("4242", "/w", "", PASSWD, GROUP) == (
+        "4242:*:4242:0:container user:/w:/bin/sh", "4242:x:4242:4242")
+    assert missing_entries("4242:staff", "/", "", PASSWD, GROUP) == (
+        "4242:*:4242:50:container user:/:/bin/sh", "")
+    assert missing_entries("4242:77", "/", "", PASSWD, GROUP) == (
+        "4242:*:4242:77:container user:/:/bin/sh", "77:x:77:4242")
+    assert missing_entries("alice", "/", "", PASSWD, GROUP) == ("", "")  # names: never
+    assert missing_entries("4242:5", "/h", "$USERNAME:x:$UID:$GID:$NAME:$HOME:/bin/false",
+                           PASSWD, GROUP)[0] == "4242:x:4242:5:container user:/h:/bin/false"
+    with pytest.raises(UserError, match="unable to get gid nogroup"):
+        missing_entries("4242:nogroup", "/", "", PASSWD, GROUP)
 
 
 def test_name():
