@@ -155,6 +155,24 @@ def create_params(fn):
         ("no_hosts", Opt(None, "--no-hosts", help="Do not create /etc/hosts within the container, instead use the version from the image"), "Optional[bool]"),
         ("passwd", Opt(True, "--passwd", help="add entries to /etc/passwd and /etc/group"), "bool"),
         ("passwd_entry", Opt(None, "--passwd-entry", help="Entry to write to /etc/passwd"), "Optional[str]"),
+        ("label_file", Opt([], "--label-file", help="Read in a line delimited file of labels"), "List[str]"),
+        ("expose", Opt([], "--expose", help="Expose a port or a range of ports"), "List[str]"),
+        ("shm_size", Opt(None, "--shm-size", help="Size of /dev/shm (format: <number>[<unit>], where unit = b (bytes), k (kibibytes), m (mebibytes), or g (gibibytes))"), "Optional[str]"),
+        ("umask", Opt(None, "--umask", help="Set umask in container (default \"0022\")"), "Optional[str]"),
+        ("tz", Opt(None, "--tz", help="Set timezone in container"), "Optional[str]"),
+        ("sysctl", Opt([], "--sysctl", help="Sysctl options"), "List[str]"),
+        ("device", Opt([], "--device", help="Add a host device to the container"), "List[str]"),
+        ("cidfile", Opt(None, "--cidfile", help="Write the container ID to the file"), "Optional[str]"),
+        ("pidfile", Opt(None, "--pidfile", help="Write the container process ID to the file"), "Optional[str]"),
+        ("log_driver", Opt(None, "--log-driver", help="Logging driver for the container (k8s-file, json-file, none, passthrough)"), "Optional[str]"),
+        ("log_opt", Opt([], "--log-opt", help="Logging driver options (path=, max-size=, tag=)"), "List[str]"),
+        ("oom_score_adj", Opt(None, "--oom-score-adj", help="Tune the host's OOM preferences (-1000 to 1000)"), "Optional[int]"),
+        ("tls_verify", Opt(None, "--tls-verify", help="Require HTTPS and verify certificates when contacting registries (default true)"), "Optional[bool]"),
+        ("authfile", Opt(None, "--authfile", help="Path of the authentication file"), "Optional[str]"),
+        ("creds", Opt(None, "--creds", help="Credentials (USERNAME:PASSWORD) to use for authenticating to a registry"), "Optional[str]"),
+        ("arch", Opt(None, "--arch", help="use ARCH instead of the architecture of the machine for choosing images"), "Optional[str]"),
+        ("os", Opt(None, "--os", help="use OS instead of the running OS for choosing images"), "Optional[str]"),
+        ("variant", Opt(None, "--variant", help="Use VARIANT instead of the running architecture variant for choosing images"), "Optional[str]"),
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
@@ -193,6 +211,11 @@ def _kw_create(kw: dict):
     opts.no_hosts = kw.get("no_hosts")
     opts.passwd = bool(kw.get("passwd", True))
     opts.passwd_entry = kw.get("passwd_entry")
+    for key in ("label_file", "expose", "sysctl", "device", "log_opt"):
+        setattr(opts, key, list(kw.get(key) or []))
+    for key in ("shm_size", "umask", "tz", "cidfile", "pidfile", "log_driver", "oom_score_adj", "tls_verify",
+                "authfile", "creds", "arch", "os", "variant"):
+        setattr(opts, key, kw.get(key))
     return opts
 
 
@@ -208,13 +231,20 @@ def create(**kw):
 def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in background and print container ID"),
         sig_proxy: bool = Opt(True, "--sig-proxy", help="Proxy received signals to the process"),
         detach_keys: Optional[str] = Opt(None, "--detach-keys", help="Override the key sequence for detaching a container"),
+        rmi: bool = Opt(False, "--rmi", help="Remove container image unless used by other containers"),
         **kw):
     """Run a command in a new container."""
     opts = _kw_create(kw)
+    if rmi:
+        opts.rm = opts.rmi = True  # podman: --rmi implies --rm
     rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys)
     if detach:
         out(rec.id)
         return 0
+    if rmi and rec.image_id:  # quietly kept when another container uses it, as podman
+        from pypod.engine import images as ie
+
+        ie.remove_images(_ctx(), [rec.image_id])
     from pypod.errors import ExitCode
 
     raise ExitCode(code)
@@ -235,6 +265,25 @@ def _each(targets: list[str], act) -> None:
         except PypodError as e:
             errors.append(e)
     _raise_collected(errors)
+
+
+def _cid_files(paths: List[str], ignore: bool = False) -> List[str]:
+    """The ids that --cidfile files hold (written by create/run --cidfile)."""
+    from pypod.errors import PypodError
+
+    ids = []
+    for p in paths:
+        try:
+            with open(p) as f:
+                ids.append(f.read().strip())
+        except OSError as e:
+            if ignore and e.errno == 2:
+                continue
+            raise PypodError(f"reading CIDFile: open {p}: {(e.strerror or str(e)).lower()}") from None
+    return ids
+
+
+_CIDFILE_HELP = "Read the container ID from the file"
 
 
 def start(
@@ -275,10 +324,12 @@ def stop(
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
     ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
     filters: List[str] = Opt([], "--filter", "-f", help="Filter output based on conditions given"),
+    cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
 ):
     """Stop one or more containers."""
 
     ctx = _ctx()
+    names = list(names or []) + _cid_files(cidfile, ignore)
     if all_:
         targets = [v.record.id for v in _eng().list_containers(ctx)]
     elif filters:
@@ -302,12 +353,14 @@ def kill(
     signal: str = Opt("KILL", "--signal", "-s", help="Signal to send to the container"),
     all_: bool = Opt(False, "--all", "-a", help="Signal all running containers"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
 ):
     """Kill one or more running containers with a specific signal."""
     from pypod.signals import parse_signal
 
     sig = parse_signal(signal)
     ctx = _ctx()
+    names = list(names or []) + _cid_files(cidfile)
     targets = [v.record.id for v in _eng().list_containers(ctx)] if all_ else _names_or_latest(names or [], latest)
     def one(n: str) -> str:
         _eng().kill_container(ctx, _get(n), sig)
@@ -322,10 +375,12 @@ def restart(
     all_: bool = Opt(False, "--all", "-a", help="Restart all non-running containers"),
     running: bool = Opt(False, "--running", help="Restart only running containers"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
+    cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
 ):
     """Restart one or more containers."""
 
     ctx = _ctx()
+    names = list(names or []) + _cid_files(cidfile)
     if all_ or running:
         targets = [v.record.id for v in _eng().list_containers(ctx, all_=not running)]
     else:
@@ -348,10 +403,16 @@ def rm(
     timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
     depend: bool = Opt(False, "--depend", hidden=True),
+    cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
+    rmi_image: Optional[str] = Opt(None, "--rmi-image", hidden=True),  # run -d --rmi's clean-up
 ):
     """Remove one or more containers."""
     from pypod.errors import InvalidArgument
 
+    if cidfile:
+        names = list(names or []) + _cid_files(cidfile, ignore)
+        if not names and not all_ and not latest:
+            return  # --ignore, and no file held a container
     if not names and not all_ and not latest:
         raise InvalidArgument("you must provide at least one name or id")
     if latest:
@@ -360,6 +421,10 @@ def rm(
                                    volumes=volumes)
     for r in rep.removed:
         out(r)
+    if rmi_image and rep.removed:  # quietly kept when another container uses it
+        from pypod.engine import images as ie
+
+        ie.remove_images(_ctx(), [rmi_image])
     if rep.errors:
         codes = {e.exit_code for e in rep.errors}
         last = rep.errors[-1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from pypod.errors import PypodError
+
 
 def _since(value: str | None) -> float | None:
     if not value:
@@ -35,7 +37,10 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
     recs = [ce.get_container(ctx, n) for n in names]
     multi = with_names or len(recs) > 1
     for rec in recs:
-        path = ce.store(ctx).dir(rec.id) / "ctr.log"
+        path = ce.log_path(ctx, rec)
+        if path is None:
+            raise PypodError(f"this container is using the '{rec.options.get('log_driver')}' log driver, "
+                             f"cannot read logs: this container is not logging output")
         name_prefix = (rec.name.encode() + b" ") if multi else b""
         records, offset = ce.read_logs(path, since=t_since, until=t_until, tail=tail)
         at_line_start = True

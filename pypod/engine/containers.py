@@ -142,6 +142,25 @@ class CreateOptions(Record):
         ("no_hosts", None),  # None: containers.conf no_hosts
         ("passwd", True),
         ("passwd_entry", None),
+        ("label_file", list),
+        ("expose", list),
+        ("shm_size", None),
+        ("umask", None),  # None: containers.conf umask
+        ("tz", None),  # None: containers.conf tz
+        ("sysctl", list),
+        ("device", list),
+        ("cidfile", None),
+        ("pidfile", None),
+        ("log_driver", None),  # None: containers.conf log_driver
+        ("log_opt", list),
+        ("oom_score_adj", None),
+        ("tls_verify", None),
+        ("authfile", None),
+        ("creds", None),
+        ("arch", None),
+        ("os", None),
+        ("variant", None),
+        ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -297,7 +316,9 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
         if opts.pull == "never":
             raise PypodError(f"{opts.image}: image not known")
         rec = ie.pull(ctx, ie.PullRequest(name=opts.image, quiet=opts.quiet_pull, platform=opts.platform,
-                                          policy="always"))
+                                          os=opts.os, arch=opts.arch, variant=opts.variant,
+                                          creds=opts.creds, authfile=opts.authfile,
+                                          tls_verify=opts.tls_verify, policy="always"))
     return rec
 
 
@@ -353,7 +374,18 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     no_hosts = opts.no_hosts if opts.no_hosts is not None else conf.no_hosts
     if opts.no_hosts and opts.add_host:
         raise InvalidArgument("--no-hosts and --add-host cannot be set together")
+    if opts.cidfile and os.path.exists(opts.cidfile):
+        raise PypodError(f"container id file exists. Ensure another container is not using it or "
+                         f"delete {opts.cidfile}")
+    extras = _more_options(opts, conf)
+    if conf.init and not opts.init:  # containers.conf init = true
+        opts.init = True
     confinement = _confinement_options(opts)
+    given = {u.partition("=")[0] for u in opts.ulimit or []}
+    confinement["ulimits"] = [_parse_ulimit(u) for u in conf.default_ulimits
+                              if u.partition("=")[0] not in given] + confinement["ulimits"]
+    if conf.default_capabilities is not None:
+        confinement["default_caps"] = list(conf.default_capabilities)
     if opts.userns and opts.userns not in ("host", "private"):
         if opts.userns != "keep-id":
             raise InvalidArgument(f"unrecognized namespace mode {opts.userns} passed")
@@ -379,11 +411,22 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     from pypod.engine import networks as netmod
 
     network, net_opts = _network_mode(ctx, opts)
+    own_net = not (network == "host" or network.startswith(("container:", "ns:")))
+    for item in conf.default_sysctls:  # containers.conf's, where they apply; --sysctl wins
+        for key, value in _sysctls([item]).items():
+            if own_net or not key.startswith("net."):
+                extras["sysctls"].setdefault(key, value)
+    if not own_net:
+        for key, value in extras["sysctls"].items():
+            if key.startswith("net."):
+                raise InvalidArgument(f"sysctl {key}={value} can't be set since Network Namespace set to "
+                                      f"{network.partition(':')[0]}: invalid argument")
     ports: list = []
     if opts.publish or opts.publish_all:
         from pypod.network import ports as portmod
 
-        ports = portmod.parse_all(opts.publish, image_cfg.get("ExposedPorts"), opts.publish_all)
+        ports = portmod.parse_all(opts.publish, {**(image_cfg.get("ExposedPorts") or {}),
+                                                 **extras["expose"]}, opts.publish_all)
         if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
                 _warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
@@ -392,6 +435,8 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         portmod.assign_random(ports)
     net_opts["ports"] = ports
     labels = dict(image_cfg.get("Labels") or {})
+    for f in opts.label_file:  # --label-file first, --label wins
+        labels.update(_labels(_read_env_file(f)))
     labels.update(_labels(opts.labels))
     if opts.replace and opts.name:
         old = find_container(ctx, opts.name)
@@ -426,14 +471,15 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "hostname": opts.hostname or "", "stop_signal": stop_signal, "stop_timeout": stop_timeout,
             "restart": policy, "restart_max": max_restarts, "rm": opts.rm, "interactive": opts.interactive,
             "tty": opts.tty, "network": network, "volumes": opts.volumes, "tmpfs": opts.tmpfs,
-            "read_only": opts.read_only, "dns": opts.dns, "dns_search": opts.dns_search,
-            "dns_option": opts.dns_option, "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
+            "read_only": opts.read_only, "dns": opts.dns or list(conf.dns_servers),
+            "dns_search": opts.dns_search or list(conf.dns_searches),
+            "dns_option": opts.dns_option or list(conf.dns_options), "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
             "publish": opts.publish, "resources": opts.resources, "net": net_opts, "limits": limits,
             "publish_all": bool(opts.publish_all),
             "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
             "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
-            **confinement,
+            "rmi": bool(opts.rmi), **extras, **confinement,
         }
         cs.save(rec)
     try:
@@ -447,7 +493,150 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
 
         remove_anonymous(ctx, rec)
         raise
+    if opts.cidfile:
+        try:
+            fd = os.open(opts.cidfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            with os.fdopen(fd, "w") as f:
+                f.write(rec.id)
+        except OSError as e:
+            remove_containers(ctx, [rec.id], force=True)
+            raise PypodError(f"opening cidfile: open {opts.cidfile}: {(e.strerror or str(e)).lower()}") from None
     return rec
+
+
+_IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+def _sysctls(items: list[str]) -> dict:
+    """--sysctl KEY=VALUE: only the namespaced ones podman allows."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidArgument(f"{item} is invalid, sysctl values must be in the form of KEY=VALUE")
+        if not (key in _IPC_SYSCTLS or key.startswith(("net.", "fs.mqueue."))) or ".." in key \
+                or "/" in key:
+            raise InvalidArgument(f"sysctl '{key}' is not allowed")
+        out[key] = value
+    return out
+
+
+def _exposed(items: list[str]) -> dict:
+    """--expose PORT[-PORT][/PROTO] → ExposedPorts keys."""
+    out = {}
+    for item in items:
+        port, _, proto = item.partition("/")
+        proto = proto or "tcp"
+        lo, dash, hi = port.partition("-")
+        try:
+            a = int(lo)
+            b = int(hi) if dash else a
+        except ValueError as e:
+            bad = hi if dash and lo.isdigit() else lo
+            raise InvalidArgument(f'invalid range format for --expose: {item}: strconv.ParseUint: '
+                                  f'parsing "{bad}": invalid syntax') from e
+        if proto not in ("tcp", "udp", "sctp") or not (0 < a <= b <= 65535):
+            raise InvalidArgument(f"invalid port format for --expose: {item}")
+        for p in range(a, b + 1):
+            out[f"{p}/{proto}"] = {}
+    return out
+
+
+def _devices(items: list[str]) -> list[dict]:
+    """--device HOST[:CONTAINER][:PERMISSIONS]: the host's device node bound into /dev."""
+    out = []
+    for item in items:
+        parts = item.split(":")
+        src = parts[0]
+        dst = parts[1] if len(parts) > 1 and parts[1].startswith("/") else src
+        perms = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+        if len(parts) > 3 or not src.startswith("/") or not perms or set(perms) - set("rwm"):
+            raise InvalidArgument(f"invalid device specification: {item}")
+        try:
+            os.stat(src)
+        except OSError as e:
+            raise PypodError(f"stat {src}: {(e.strerror or str(e)).lower()}") from None
+        out.append({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perms})
+    return out
+
+
+_LOG_DRIVERS = ("k8s-file", "json-file", "none", "passthrough")
+
+
+def _decimal_size(text: str) -> int:
+    """go-units FromHumanSize: '10m' / '10MB' → 10000000 (decimal units, as podman's log max-size)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtpKMGTP]?)[bB]?\s*", text or "")
+    if not m:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    return int(float(m.group(1)) * 1000 ** " kmgtp".index(m.group(2).lower() or " "))
+
+
+def _go_human_size(n: int) -> str:
+    """go-units HumanSize: 10000000 → '10MB', 0 → '0B'."""
+    x, i = float(n), 0
+    while x >= 1000 and i < 5:
+        x, i = x / 1000, i + 1
+    return f"{x:.4g}{['B', 'kB', 'MB', 'GB', 'TB', 'PB'][i]}"
+
+
+def _more_options(opts: CreateOptions, conf) -> dict:
+    """The options podman users set in scripts beyond the core ones, checked as podman does,
+    with containers.conf's defaults where podman has one."""
+    from pypod.units import parse_size
+
+    out: dict = {"expose": _exposed(opts.expose), "sysctls": _sysctls(opts.sysctl),
+                 "devices": _devices(opts.device), "cidfile": opts.cidfile or "",
+                 "pidfile": os.path.abspath(opts.pidfile) if opts.pidfile else ""}
+    shm = 0
+    if opts.shm_size:
+        try:
+            shm = parse_size(opts.shm_size)
+        except InvalidArgument:
+            raise InvalidArgument(f"unable to translate --shm-size: invalid size: '{opts.shm_size}'") from None
+    elif conf.shm_size != "65536k":
+        try:
+            shm = parse_size(conf.shm_size)
+        except InvalidArgument:
+            raise PypodError(f"containers.conf: [containers] shm_size: invalid size: '{conf.shm_size}'") from None
+    out["shm_size"] = shm
+    umask = opts.umask if opts.umask is not None else conf.umask
+    if not re.fullmatch(r"[0-7]{1,4}", umask or ""):
+        raise InvalidArgument(f"running container create option: invalid umask string {umask}: invalid argument")
+    out["umask"] = umask.rjust(4, "0")
+    tz = opts.tz if opts.tz is not None else (conf.tz or "")
+    if tz:
+        zone = "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
+        if not os.path.isfile(zone) or ".." in tz.split("/"):
+            raise PypodError(f"running container create option: stat {zone}: no such file or directory")
+    out["tz"] = tz
+    driver = opts.log_driver or conf.log_driver
+    if driver not in _LOG_DRIVERS:
+        if driver == "journald":
+            raise PypodError("the journald log driver needs systemd's journal, which pypod does not use: "
+                             "use --log-driver k8s-file (the default) or none")
+        raise InvalidArgument("running container create option: invalid log driver: invalid argument")
+    log_opts: dict = {}
+    for item in opts.log_opt:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("path", "max-size", "tag"):
+            raise InvalidArgument(f"running container create option: invalid log option {item!r}: "
+                                  f"expected path=, max-size= or tag=: invalid argument")
+        if key == "max-size":
+            try:
+                value = str(_decimal_size(value))
+            except InvalidArgument:
+                raise InvalidArgument(f"running container create option: invalid max-size {value!r}") from None
+        if key == "path":
+            value = os.path.abspath(value)
+        log_opts[key] = value
+    out["log_driver"] = "k8s-file" if driver == "json-file" else driver
+    out["log_opts"] = log_opts
+    if opts.oom_score_adj is not None and not -1000 <= opts.oom_score_adj <= 1000:
+        raise InvalidArgument(f"oom_score_adj must be between -1000 and 1000: {opts.oom_score_adj}")
+    out["oom_score_adj"] = opts.oom_score_adj
+    return out
 
 
 def _confinement_options(opts: CreateOptions) -> dict:
@@ -540,7 +729,8 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
         bounding = capsmod.all_caps()
     else:
         try:
-            bounding = capsmod.merge(capsmod.DEFAULT_CAPS, o.get("cap_add") or [], o.get("cap_drop") or [])
+            bounding = capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
+                                     o.get("cap_drop") or [])
         except ValueError as e:
             raise PypodError(str(e))
     proc.capabilities = bounding
@@ -967,6 +1157,35 @@ def _bind_mounts(opts: dict) -> list:
     return mounts
 
 
+def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
+    """The spec's part of _more_options: umask, oom score, /dev/shm size, sysctls, devices,
+    the time zone, --pidfile, the log's size limit."""
+    from pypod.runtime.spec import Mount
+
+    proc.umask = int(o.get("umask") or "0022", 8)
+    proc.oom_score_adj = o.get("oom_score_adj")
+    spec.shm_size = int(o.get("shm_size") or 0)
+    spec.sysctls = dict(o.get("sysctls") or {})
+    spec.pid_file = o.get("pidfile") or ""
+    spec.log_size_max = int((o.get("log_opts") or {}).get("max-size") or -1)
+    for d in o.get("devices") or []:
+        # the permissions are device-cgroup rules: not applied rootless (podman neither)
+        spec.mounts.append(Mount(type="bind", source=d["PathOnHost"], destination=d["PathInContainer"],
+                                 options=["bind"]))
+    tz = o.get("tz")
+    if tz:  # a copy of the zone file bound over /etc/localtime, as podman
+        import shutil
+
+        zone = "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
+        copy = cdir / "localtime"
+        try:
+            shutil.copyfile(zone, copy)
+        except OSError as e:
+            raise PypodError(f"setting the time zone {tz}: {e.strerror or e}") from None
+        spec.mounts.append(Mount(type="bind", source=str(copy), destination="/etc/localtime",
+                                 options=["bind", "ro"]))
+
+
 def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     from pypod.runtime.spec import ContainerSpec, ProcessSpec, RootfsSpec
 
@@ -1020,7 +1239,8 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
-                         log_path=str(cdir / "ctr.log"), annotations=dict(rec.annotations))
+                         log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations))
+    _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
     spec.limits = dict(o.get("limits") or {})
     spec.userns = o.get("userns") or ""
@@ -1035,6 +1255,8 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                              f'rootless={1 if ctx.rootless else 0}\n')
     if o.get("rm"):
         spec.cleanup_argv = cleanup_argv(ctx, rec.id)
+        if o.get("rmi") and rec.image_id:  # run -d --rmi: the image goes with the container
+            spec.cleanup_argv += ["--rmi-image", rec.image_id]
     return spec
 
 
@@ -1520,8 +1742,9 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Entrypoint": " ".join(rec.entrypoint) if rec.entrypoint else "", "OnBuild": None,
         "Labels": rec.labels or None, "Annotations": rec.annotations or {},
         "StopSignal": o.get("stop_signal", 15), "StopTimeout": o.get("stop_timeout", 10),
-        "CreateCommand": o.get("create_command") or [], "Umask": "0022", "Timeout": 0,
-        "Passwd": True, "sdNotifyMode": "container",
+        "CreateCommand": o.get("create_command") or [], "Umask": o.get("umask") or "0022", "Timeout": 0,
+        "Timezone": o.get("tz") or "",
+        "Passwd": o.get("passwd", True), "sdNotifyMode": "container",
     }
     if hc:
         config["Healthcheck"] = {"Test": hc["test"], "Interval": int(hc["interval"] * 1e9),
@@ -1539,10 +1762,15 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         from pypod.network.ports import inspect_ports
 
         port_map = inspect_ports(o["net"]["ports"])
+    for key in o.get("expose") or {}:  # --expose without -p: listed with no binding, as podman
+        port_map.setdefault(key, None)
     host_config = {
         "Binds": [v for v in o.get("volumes", []) if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
-        "ContainerIDFile": "", "LogConfig": {"Type": "k8s-file", "Config": None, "Path": str(cdir / "ctr.log"),
-                                             "Tag": "", "Size": "0B"},
+        "ContainerIDFile": o.get("cidfile") or "",
+        "LogConfig": {"Type": o.get("log_driver") or "k8s-file", "Config": None,
+                      "Path": str(log_path(ctx, rec) or ""), "Tag": (o.get("log_opts") or {}).get("tag", ""),
+                      "Size": _go_human_size(int((o.get("log_opts") or {}).get("max-size") or 0))},
+        "Devices": [dict(d) for d in o.get("devices") or []], "Sysctls": dict(o.get("sysctls") or {}),
         "NetworkMode": netmod.display_mode(net, ctx.rootless),
         "PortBindings": port_map, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
                                                "MaximumRetryCount": o.get("restart_max", 0)},
@@ -1551,11 +1779,11 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
         "ExtraHosts": o.get("add_host", []), "GroupAdd": list(o.get("group_add") or []),
         "Init": bool(o.get("init")), "IpcMode": "shareable", "Cgroup": "",
-        "Cgroups": "default", "Links": None, "OomScoreAdj": 0, "PidMode": "private", "Privileged": bool(o.get("privileged")),
+        "Cgroups": "default", "Links": None, "OomScoreAdj": o.get("oom_score_adj") or 0, "PidMode": "private", "Privileged": bool(o.get("privileged")),
         "PublishAllPorts": bool(o.get("publish_all")), "ReadonlyRootfs": bool(o.get("read_only")),
         "SecurityOpt": list(o.get("security_opt") or []),
         "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.get("tmpfs", [])}, "UTSMode": "private",
-        "UsernsMode": o.get("userns") or "", "ShmSize": 65536000, "Runtime": "oci", "ConsoleSize": [0, 0],
+        "UsernsMode": o.get("userns") or "", "ShmSize": int(o.get("shm_size") or 65536000), "Runtime": "oci", "ConsoleSize": [0, 0],
         "CpuShares": lim.get("cpu_shares", 0), "Memory": lim.get("memory", 0),
         "MemorySwap": lim.get("memory_swap", 0), "CpusetCpus": lim.get("cpuset_cpus", ""),
         "NanoCpus": int(lim.get("cpus", 0) * 1e9), "PidsLimit": lim.get("pids_limit", 2048),
@@ -1567,7 +1795,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
-        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": "", "Name": rec.name,
+        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.get("pidfile") or "", "Name": rec.name,
         "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "EffectiveCaps": [], "BoundingCaps": [], "ExecIDs": st.get("exec_ids", []),
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},
@@ -1603,6 +1831,14 @@ def parse_log_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
         else:
             return None
     return ts.decode(), stream.decode(), tag == b"F", rest
+
+
+def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
+    """Where the container's k8s-file log is (--log-opt path=), None for --log-driver none."""
+    o = rec.options
+    if o.get("log_driver") in ("none", "passthrough"):
+        return None
+    return Path((o.get("log_opts") or {}).get("path") or store(ctx).dir(rec.id) / "ctr.log")
 
 
 def read_logs(path: Path, *, since: float | None = None, until: float | None = None, tail: int = -1):

@@ -395,8 +395,9 @@ def setup_mounts(sc: Syscalls, spec: dict, cdir: str, root: str, host: HostFacts
         sc.mount("devpts", os.path.join(dev, "pts"), "devpts", libc.MS_NOSUID | libc.MS_NOEXEC,
                  pts_opts)
         sc.makedirs(os.path.join(dev, "shm"), 0o1777)
+        shm = f"{spec['shm_size']}" if spec.get("shm_size") else "65536k"
         sc.mount("shm", os.path.join(dev, "shm"), "tmpfs",
-                 libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, "mode=1777,size=65536k")
+                 libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, f"mode=1777,size={shm}")
     except OSError as e:
         raise _err(f"mount /dev ({e.filename or ''})", e)
     sc.makedirs(os.path.join(dev, "mqueue"), 0o755)
@@ -741,6 +742,13 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
     parent that died just before is noticed too."""
     user, env, cwd, args = prepare_process(process, hostname=hostname, container_id=container_id)
     apply_rlimits(process)
+    if process.get("oom_score_adj") is not None:  # --oom-score-adj (rootless: only upwards)
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(process["oom_score_adj"]))
+        except OSError as e:
+            raise SetupError(f"set oom_score_adj to {process['oom_score_adj']}: "
+                             f"{(e.strerror or str(e)).lower()}")
     nnp = bool(process.get("no_new_privileges"))
     if not nnp:  # loading needs CAP_SYS_ADMIN (in our user namespace) without no_new_privs
         apply_seccomp(process)
@@ -769,7 +777,7 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
         if exe is None:
             raise exec_failure(arg0, OSError(2, "No such file or directory"), True)
     reset_signals()
-    os.umask(0o022)  # podman's default for container processes
+    os.umask(process.get("umask", 0o022))  # podman's default: 0022 (containers.conf umask)
     if pdeathsig:
         libc.prctl(libc.PR_SET_PDEATHSIG, 9)
     if alive_fd >= 0:

@@ -77,16 +77,34 @@ def read_log(path: str) -> list[tuple[str, str, bytes]]:
 class LogWriter:
     """Append-only k8s-file writer (no fsync: a log, not a record)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, size_max: int = -1):
         self.fd = -1
+        self.size_max = size_max  # > 0: truncate to empty rather than grow past it (conmon's)
+        self.size = 0
         if path:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            if size_max > 0:
+                self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
         if self.fd < 0 or not data:
             return
         buf = format_chunk(stream, data)
+        if self.size_max <= 0:
+            self._write(buf)
+            return
+        for line in buf.splitlines(keepends=True):  # line by line, as conmon checks the size
+            if self.size + len(line) > self.size_max:
+                try:
+                    os.ftruncate(self.fd, 0)
+                except OSError:
+                    pass
+                self.size = 0
+            self.size += len(line)
+            self._write(line)
+
+    def _write(self, buf: bytes) -> None:
         try:
             while buf:
                 n = os.write(self.fd, buf)

@@ -47,6 +47,8 @@ class ProcessSpec:
     # podman creates a missing working directory that came from the image, but refuses one given
     # with -w (`workdir "/x" does not exist on container ID`, exit 126).
     create_cwd: bool = True
+    umask: int = 0o022  # --umask (containers.conf umask)
+    oom_score_adj: int | None = None  # --oom-score-adj
 
 
 @dataclass
@@ -104,6 +106,10 @@ class ContainerSpec:
     # (and its group one in /etc/group); --passwd-entry's template for that line
     passwd: bool = False
     passwd_template: str = ""
+    shm_size: int = 0  # --shm-size in bytes (0: podman's default, 65536k)
+    sysctls: dict = field(default_factory=dict)  # --sysctl net.*, kernel.shm*, …: set in the new namespaces
+    pid_file: str = ""  # --pidfile: the container's pid 1, as the host sees it, written at each start
+    log_size_max: int = -1  # --log-opt max-size: the log is truncated when it would grow past it
     containerenv: str = ""  # /run/.containerenv (filled with --privileged, as podman)
     limits: dict = field(default_factory=dict)  # cgroup limits to apply (pypod.linux.cgroups)
     detach_keys: str | None = None  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)

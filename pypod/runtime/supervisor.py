@@ -73,7 +73,7 @@ class Supervisor:
             gid5_mapped=(not self.rootless) or bool(self.mapping and self.mapping.has_gid(5)),
             fuse_overlayfs=idmap.find_helper("fuse-overlayfs"))
         self.merged = os.path.join(cdir, "merged")
-        self.log = logs.LogWriter(self.spec.get("log_path") or "")
+        self.log = logs.LogWriter(self.spec.get("log_path") or "", self.spec.get("log_size_max", -1))
         self.pid1 = 0
         self.pid1_status: int | None = None
         self.relay = foreground
@@ -194,6 +194,15 @@ class Supervisor:
                             f.write(value)
                     except OSError:
                         pass
+            # --sysctl: in the namespaces just made (net.* needs the new netns, kernel.shm*,
+            # kernel.msg*, kernel.sem and fs.mqueue.* the new ipc one); a refusal fails the start
+            for key, value in (self.spec.get("sysctls") or {}).items():
+                try:
+                    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                        f.write(value)
+                except OSError as e:
+                    raise init.SetupError(f"setting sysctl {key}={value}: "
+                                          f"{(e.strerror or str(e)).lower()}") from None
             if self.spec.get("userns") == "maps":
                 self._shift_upper()
             if self.netns_path:  # --network container:NAME | ns:PATH
@@ -642,6 +651,12 @@ class Supervisor:
                          started_at=logs.timestamp(), finished_at="", error="", exit_code=0,
                          restart_count=self.restart_count, health=self.health,
                          rootless=self.rootless)
+        if self.spec.get("pid_file"):  # --pidfile: rewritten at each start, as conmon does
+            try:
+                with open(self.spec["pid_file"], "w") as f:
+                    f.write(str(self.pid1))
+            except OSError as e:
+                self.say(protocol.WARNING, message=f"writing --pidfile {self.spec['pid_file']}: {e.strerror}")
         self.say(protocol.STARTED, pid=self.pid1, supervisor_pid=self.me)
         streams = {out_r: "stdout", err_r: "stderr"}
         if self.master >= 0:
