@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pypod.cli.params import Arg, Opt, ann_text
@@ -193,8 +194,12 @@ def _kw_create(kw: dict):
             "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus"]
     opts = _common_create(*[kw[k] for k in keys])
     opts.volumes_from = list(kw.get("volumes_from") or [])
-    for key in ("cap_add", "cap_drop", "security_opt", "ulimit", "group_add"):
+    for key in ("security_opt", "ulimit", "group_add"):
         setattr(opts, key, list(kw.get(key) or []))
+    for key in ("cap_add", "cap_drop"):  # podman: repeated, or comma-separated
+        setattr(opts, key, [c for v in kw.get(key) or [] for c in v.split(",") if c])
+    opts.create_command = [os.path.basename(sys.argv[0]) if not sys.argv[0].endswith("__main__.py")
+                           else "pypod", *sys.argv[1:]]
     opts.privileged = bool(kw.get("privileged"))
     opts.network_aliases = list(kw.get("network_alias") or [])
     opts.uidmap = list(kw.get("uidmap") or [])

@@ -161,6 +161,7 @@ class CreateOptions(Record):
         ("os", None),
         ("variant", None),
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
+        ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -384,6 +385,13 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     given = {u.partition("=")[0] for u in opts.ulimit or []}
     confinement["ulimits"] = [_parse_ulimit(u) for u in conf.default_ulimits
                               if u.partition("=")[0] not in given] + confinement["ulimits"]
+    if not any(u[0] == "RLIMIT_NOFILE" for u in confinement["ulimits"]):
+        # podman: open files up to the hard limit (capped at 1048576), not the login's 1024
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+        confinement["ulimits"].insert(0, ["RLIMIT_NOFILE", hard, hard])
     if conf.default_capabilities is not None:
         confinement["default_caps"] = list(conf.default_capabilities)
     if opts.userns and opts.userns not in ("host", "private"):
@@ -479,7 +487,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
             "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
-            "rmi": bool(opts.rmi), **extras, **confinement,
+            "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
         }
         cs.save(rec)
     try:
@@ -767,16 +775,25 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
     proc.seccomp = str(prog_path)
 
 
-def _norm_caps(names) -> list[str]:
+def _inspect_caps(o: dict) -> dict:
+    """podman's capability fields: the bounding set, what the process has (root: all of it;
+    another user: its --cap-add ones), and CapAdd/CapDrop relative to Docker's default set."""
     from pypod.linux import caps as capsmod
 
-    out = []
-    for c in names or []:
-        try:
-            out.append(capsmod.normalize(c))
-        except ValueError:
-            pass
-    return out
+    if o.get("privileged"):
+        every = sorted(capsmod.all_caps())
+        return {"BoundingCaps": every, "EffectiveCaps": every, "CapAdd": [], "CapDrop": []}
+    try:
+        bounding = set(capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
+                                     o.get("cap_drop") or []))
+        added = {capsmod.normalize(c) for c in o.get("cap_add") or []}
+    except ValueError:
+        return {"BoundingCaps": [], "EffectiveCaps": [], "CapAdd": [], "CapDrop": []}
+    docker = {capsmod.normalize(c) for c in [*capsmod.DEFAULT_CAPS, "AUDIT_WRITE", "MKNOD", "NET_RAW"]}
+    user = (o.get("user") or "").partition(":")[0]
+    effective = bounding if user in ("", "0", "root") else (bounding if "CAP_ALL" in added else added & bounding)
+    return {"BoundingCaps": sorted(bounding), "EffectiveCaps": sorted(effective),
+            "CapAdd": sorted(bounding - docker), "CapDrop": sorted(docker - bounding)}
 
 
 def parse_limits(res: dict) -> dict:
@@ -1717,7 +1734,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Pid": st.get("pid", 0) if running else 0, "ConmonPid": st.get("supervisor_pid", 0) if running else 0,
         "ExitCode": st.get("exit_code", 0), "Error": st.get("error", ""),
         "StartedAt": GoTime(st.get("started_at") or zero), "FinishedAt": GoTime(st.get("finished_at") or zero),
-        "CheckpointedAt": GoTime(zero), "RestoredAt": GoTime(zero),
+        "CheckpointedAt": GoTime(zero), "RestoredAt": GoTime(zero), "CgroupPath": "",
     }
     if hc:
         state["Health"] = {"Status": health.get("status", "starting"), "FailingStreak": health.get("failing_streak", 0),
@@ -1764,6 +1781,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         port_map = inspect_ports(o["net"]["ports"])
     for key in o.get("expose") or {}:  # --expose without -p: listed with no binding, as podman
         port_map.setdefault(key, None)
+    caps = _inspect_caps(o)
     host_config = {
         "Binds": [v for v in o.get("volumes", []) if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
         "ContainerIDFile": o.get("cidfile") or "",
@@ -1775,7 +1793,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "PortBindings": port_map, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
                                                "MaximumRetryCount": o.get("restart_max", 0)},
         "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None,
-        "CapAdd": _norm_caps(o.get("cap_add")), "CapDrop": _norm_caps(o.get("cap_drop")),
+        "CapAdd": caps["CapAdd"], "CapDrop": caps["CapDrop"],
         "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
         "ExtraHosts": o.get("add_host", []), "GroupAdd": list(o.get("group_add") or []),
         "Init": bool(o.get("init")), "IpcMode": "shareable", "Cgroup": "",
@@ -1788,6 +1806,12 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "MemorySwap": lim.get("memory_swap", 0), "CpusetCpus": lim.get("cpuset_cpus", ""),
         "NanoCpus": int(lim.get("cpus", 0) * 1e9), "PidsLimit": lim.get("pids_limit", 2048),
         "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.get("ulimits") or []],
+        # resource fields pypod has no option for: podman's zero values, so templates find them
+        "BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
+        "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CgroupConf": None, "CgroupParent": "",
+        "CpuCount": 0, "CpuPercent": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0, "CpusetMems": "", "DiskQuota": 0, "IOMaximumBandwidth": 0, "IOMaximumIOps": 0,
+        "Isolation": "", "KernelMemory": 0, "MemoryReservation": 0, "MemorySwappiness": 0, "OomKillDisable": False,
     }
     return {
         "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
@@ -1797,7 +1821,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
         "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.get("pidfile") or "", "Name": rec.name,
         "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "", "EffectiveCaps": [], "BoundingCaps": [], "ExecIDs": st.get("exec_ids", []),
+        "AppArmorProfile": "", "EffectiveCaps": caps["EffectiveCaps"], "BoundingCaps": caps["BoundingCaps"], "ExecIDs": st.get("exec_ids", []),
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},
         "Mounts": mounts, "Dependencies": [],
         "NetworkSettings": {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,

@@ -154,7 +154,7 @@ def _normalized(text: str, names: list[str]) -> str:
 
 INSIDE = [
     # environment, groups and /etc/hosts of a plain run (slirp4netns)
-    (["--name", "{n}"], "env | sort; id; cat /etc/hosts"),
+    (["--name", "{n}"], "env | sort; id; cat /etc/hosts; ulimit -n; ulimit -Hn"),
     # a numeric user the image does not know gets podman's passwd and group lines
     (["--name", "{n}", "-u", "1000:1000"], "tail -1 /etc/passwd; tail -1 /etc/group; whoami; id"),
     (["--name", "{n}", "-u", "4321:5"], "tail -1 /etc/passwd; tail -1 /etc/group; id"),
@@ -187,3 +187,46 @@ def test_the_container_looks_as_under_podman(both):
     o = pypod("run", "--rm", "--no-hosts", "--add-host", "a:1.1.1.1", both, "true")
     t = podman("run", "--rm", "--no-hosts", "--add-host", "a:1.1.1.1", both, "true")
     assert (o.returncode, o.stderr.strip()) == (t.returncode, t.stderr.strip())
+
+
+def _paths(obj, path=""):
+    """Every key path of a JSON document with its value's type (lists: their first item)."""
+    if isinstance(obj, dict):
+        return {p: t for k, v in obj.items() for p, t in _paths(v, f"{path}.{k}").items()} | {path: "dict"}
+    if isinstance(obj, list):
+        return ({path: "list"} | _paths(obj[0], path + "[]")) if obj else {path: "list"}
+    return {path: type(obj).__name__}
+
+
+def test_container_inspect_matches_podman(both):
+    """A container made with the same options by both: every key podman's inspect has, pypod's
+    has with the same type (null aside), and the values scripts read agree."""
+    opts = ["-p", "18089:80", "-e", "A=1", "-l", "x=y", "--cap-add", "NET_RAW,SYS_ADMIN", "--cap-drop", "CHOWN",
+            "-u", "1000", "--expose", "9000", "--tz", "Asia/Tokyo", "--umask", "0027", "--shm-size", "1m",
+            "--log-opt", "max-size=10m", "--health-cmd", "true"]
+    ours, theirs = {}, {}
+    for tool, run, into in (("pypod", pypod, ours), ("podman", podman, theirs)):
+        r = run("create", "--name", "insp", *opts, both, "sleep", "100")
+        assert r.returncode == 0, (tool, r.stderr)
+        into.update(json.loads(run("inspect", "insp").stdout)[0])
+        run("rm", "insp")
+    a, b = _paths(ours), _paths(theirs)
+    # podman's own annotations and omitted-when-empty fields are podman's business
+    missing = [p for p in b if p not in a and not p.startswith(".Config.Annotations.")
+               and p not in (".Config.HealthcheckOnFailureAction", ".HostConfig.Ulimits[].Name")]
+    assert missing == [], missing
+    differ = [p for p in b if p in a and a[p] != b[p] and "NoneType" not in (a[p], b[p])]
+    assert differ == [], differ
+    for keys in (("HostConfig", "CapAdd"), ("HostConfig", "CapDrop"), ("BoundingCaps",), ("EffectiveCaps",),
+                 ("Config", "Env"), ("Config", "Labels"), ("Config", "User"), ("Config", "Umask"),
+                 ("HostConfig", "ShmSize"), ("HostConfig", "PortBindings"), ("NetworkSettings", "Ports"),
+                 ("HostConfig", "LogConfig", "Size"), ("Config", "StopSignal"), ("State", "Status"),
+                 ("Config", "Cmd"), ("Config", "Healthcheck", "Test"), ("HostConfig", "RestartPolicy")):
+        x, y = ours, theirs
+        for k in keys:
+            x, y = x[k], y[k]
+        if keys == ("Config", "Env"):
+            x = [e.replace("container=pypod", "container=podman") for e in x]
+            x, y = sorted(e for e in x if not e.startswith("HOSTNAME=")), sorted(e for e in y if not e.startswith("HOSTNAME="))
+        assert x == y, keys
+    assert ours["Config"]["CreateCommand"][1:] == theirs["Config"]["CreateCommand"][1:]
