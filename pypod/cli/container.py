@@ -565,6 +565,10 @@ def exec_(
     code = _eng().exec_in(ctx, rec, list(command), env=_parse_env_list(items, dict(os.environ)), user=user,
                           workdir=workdir, interactive=interactive, tty=tty, detach=detach,
                           privileged=privileged)
+    if detach:  # podman prints the exec session's id
+        import secrets
+
+        out(secrets.token_hex(32))
     raise ExitCode(code)
 
 

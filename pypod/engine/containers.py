@@ -1909,8 +1909,7 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
         raise PypodError("can only create exec sessions on running containers: container state improper")
     o = rec.options
     base_env = o.get("env", [])
-    hostname = o.get("hostname") or rec.id[:12]
-    full_env = merge_env(merge_env(base_env, [f"HOSTNAME={hostname}"]), env)
+    full_env = merge_env(base_env, env)  # podman: the container's Env, no HOSTNAME
     if tty:
         full_env = merge_env(full_env, ["TERM=xterm"])
     proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.get("workdir") or "/",

@@ -247,7 +247,7 @@ def main(argv: list[str]) -> None:
                 os.close(status_fd)  # the launcher sees EOF once the child has exec'd
 
         code = run_in_container(int(st["pid"]), process or {}, rootless=bool(st.get("rootless")),
-                                hostname=spec.get("hostname") or "",
+                                hostname="",  # podman: exec sessions get no HOSTNAME of their own
                                 container_id=spec.get("id") or "", status_fd=status_fd,
                                 detach=detach, on_forked=forked,
                                 tty=bool((process or {}).get("terminal")) and not detach)

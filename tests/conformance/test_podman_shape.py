@@ -230,3 +230,23 @@ def test_container_inspect_matches_podman(both):
             x, y = sorted(e for e in x if not e.startswith("HOSTNAME=")), sorted(e for e in y if not e.startswith("HOSTNAME="))
         assert x == y, keys
     assert ours["Config"]["CreateCommand"][1:] == theirs["Config"]["CreateCommand"][1:]
+
+
+def test_exec_matches_podman(both):
+    """exec sessions see what podman's see (the container's env without HOSTNAME, its workdir,
+    -u/-w/-e), fail alike, and -d prints a session id."""
+    import re
+
+    for run in (pypod, podman):
+        assert run("run", "-d", "--name", "ex", "-e", "A=1", "-w", "/tmp", both, "sleep", "300").returncode == 0
+    try:
+        for args in (["sh", "-c", "env | sort; pwd; id; ulimit -n"], ["-u", "1000:1000", "id"],
+                     ["-w", "/", "-e", "B=2", "sh", "-c", "pwd; echo $A$B"], ["sh", "-c", "exit 3"],
+                     ["nosuchcmd"], ["/etc/passwd"]):
+            o, t = pypod("exec", "ex", *args), podman("exec", "ex", *args)
+            assert (o.returncode, _normalized(o.stdout, [])) == (t.returncode, _normalized(t.stdout, [])), args
+        o, t = pypod("exec", "-d", "ex", "true"), podman("exec", "-d", "ex", "true")
+        assert re.fullmatch(r"[0-9a-f]{64}\n", o.stdout) and re.fullmatch(r"[0-9a-f]{64}\n", t.stdout)
+    finally:
+        for run in (pypod, podman):
+            run("rm", "-f", "-t", "0", "ex")

@@ -193,7 +193,13 @@ def podman(*args, **kw) -> subprocess.CompletedProcess:
 
     exe = shutil.which("podman")
     assert exe, "podman is not installed: scripts/test installs it (apt-get install podman runc)"
-    return run_as_user([exe, *args], **kw)
+    r = run_as_user([exe, *args], **kw)
+    if "invalid internal status" in (r.stderr if isinstance(r.stderr, str) else r.stderr.decode()):
+        # podman's containers were killed with the test user's processes (wipe_storage): its
+        # state still calls them running. podman's own remedy, then once more.
+        run_as_user([exe, "system", "migrate"])
+        r = run_as_user([exe, *args], **kw)
+    return r
 
 
 def pypod(*args, input=None, env: Mapping[str, str | None] | None = None, timeout: float = 120,
