@@ -457,6 +457,7 @@ def ps(
     e = _eng()
     ctx = _ctx()
     views = e.list_containers(ctx, all_=all_, filters=filters, last=last, latest=latest)
+    views.reverse()  # podman 4.3 lists the oldest first (-n: the newest N, still oldest first)
     if sort != "created":
         key = {"command": lambda v: " ".join(v.record.command), "id": lambda v: v.record.id,
                "image": lambda v: v.record.image_name, "names": lambda v: v.record.name,

@@ -1657,13 +1657,13 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
     return {
         "ID": rec.id if no_trunc else rec.id[:12], "Id": rec.id,
         "Image": rec.image_name, "ImageID": rec.image_id, "Command": cmd,
-        "CreatedHuman": since(created), "Created": int(created), "CreatedAt": go_time(created),
+        "CreatedHuman": since(created), "Created": go_time(created), "CreatedAt": go_time(created),
         "RunningFor": since(created), "Status": status_text(st), "State": status,
         "Ports": format_ports(rec), "Names": rec.name, "Labels": rec.labels or {},
-        "ExitCode": st.get("exit_code", 0), "Exited": status == "exited", "ExitedAt": int(finished),
+        "ExitCode": st.get("exit_code") or 0, "Exited": status == "exited", "ExitedAt": int(finished),
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
         "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
-        "Networks": network_names(rec),
+        "Networks": ",".join(network_names(rec)),  # podman's psReporter joins them
         "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
@@ -1692,7 +1692,7 @@ def ps_json(ctx: Context, v: ContainerView) -> dict:
     return {
         "AutoRemove": bool(rec.options.get("rm")), "Command": rec.command, "CreatedAt": since_text(rec.created),
         "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
-        "ExitCode": st.get("exit_code", 0), "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
+        "ExitCode": st.get("exit_code") or 0, "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
         "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
         "Networks": network_names(rec), "Pid": st.get("pid", 0), "Pod": "", "PodName": "",
         "Ports": _json_ports(rec), "Size": None,
@@ -1732,7 +1732,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "OciVersion": "1.0.2-dev", "Status": status, "Running": running, "Paused": status == "paused",
         "Restarting": False, "OOMKilled": bool(st.get("oom_killed")), "Dead": False,
         "Pid": st.get("pid", 0) if running else 0, "ConmonPid": st.get("supervisor_pid", 0) if running else 0,
-        "ExitCode": st.get("exit_code", 0), "Error": st.get("error", ""),
+        "ExitCode": st.get("exit_code") or 0, "Error": st.get("error", ""),
         "StartedAt": GoTime(st.get("started_at") or zero), "FinishedAt": GoTime(st.get("finished_at") or zero),
         "CheckpointedAt": GoTime(zero), "RestoredAt": GoTime(zero), "CgroupPath": "",
     }
