@@ -489,7 +489,7 @@ def inspect(
     for n in names:
         rec = _eng().find_container(ctx, n)
         if rec is None:
-            errors.append(f"no such container \"{n}\"")
+            errors.append(f"no such container {n}")
             continue
         results.append(_eng().inspect_container(ctx, rec, size=size))
     emit(results, fmt, errors)

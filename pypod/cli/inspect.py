@@ -30,9 +30,9 @@ def emit(results: list, fmt: Optional[str], errors: list[str], kind: str = "") -
 
                 raise InvalidArgument(str(e)) from None
     else:
-        if results or not errors:
-            out(go_json(results, indent=5))  # podman's inspect indents by five
+        out(go_json(results, indent=5))  # podman's inspect indents by five; "[]" when none is found
     if errors:
+        errors = [e if e.startswith("inspecting object: ") else f"inspecting object: {e}" for e in errors]
         for e in errors[:-1]:
             sys.stderr.write(f"Error: {e}\n")
         raise NotFound(errors[-1])
@@ -60,6 +60,22 @@ def inspect(
         from pypod.engine import images as ie
 
         finders.append(lambda n: (lambda r: ie.inspect_image(ctx, r) if r else None)(ie.find_image(ctx, n)))
+    if type_ in ("all", "volume"):
+        from pypod.engine import volumes as ve
+
+        finders.append(lambda n: (lambda r: ve.inspect_volume(ctx, r) if r else None)(ve.vstore(ctx).get(n)))
+    if type_ in ("all", "network"):
+        from pypod.engine import networks as ne
+
+        def network(n):
+            rec = ne.find_network(ctx, n)
+            if rec is not None and fmt and fmt.strip() != "json":
+                from pypod.cli.network import _GoNetwork  # templates see podman's field names
+
+                return _GoNetwork(rec)
+            return rec
+
+        finders.append(network)
     if type_ not in ("all", "container", "image", "volume", "network", "pod"):
         from pypod.errors import InvalidArgument
 
@@ -75,8 +91,10 @@ def inspect(
                 results.append(r)
                 break
         else:
-            what = {"image": "image", "container": "container"}.get(type_, "object")
-            errors.append(f"no such {what}: \"{n}\"" if type_ != "all" else f"no such object: \"{n}\"")
+            errors.append({"image": f"{n}: image not known", "container": f"no such container {n}",
+                           "volume": f"no such volume {n}", "pod": f"no such pod {n}",
+                           "network": f"network {n}: unable to find network with name or ID {n}: network not found",
+                           }.get(type_, f'no such object: "{n}"'))
     emit(results, fmt, errors)
 
 

@@ -1409,8 +1409,8 @@ def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
 
     st = state_of(ctx, rec)
     if st.get("status") not in ("running", "paused"):
-        raise ContainerStateImproper(f"can only kill running containers. {rec.id} is in state "
-                                     f"{st.get('status')}: container state improper")
+        raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
+                         f"{st.get('status')}: container state improper")
     launch.kill(str(store(ctx).dir(rec.id)), sig)
 
 
@@ -1422,7 +1422,7 @@ def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | N
     for c in conds:
         if c not in ("created", "running", "paused", "stopped", "exited", "healthy", "unhealthy", "configured",
                      "removing", "stopping", "unknown"):
-            raise InvalidArgument(f"{c!r} is not a valid container state")
+            raise InvalidArgument(f"unknown container state: {c}: invalid argument")
     return launch.wait(str(store(ctx).dir(rec.id)), conds, interval)
 
 
@@ -1442,7 +1442,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
         for n in names:
             rec = find_container(ctx, n)
             if rec is None:
-                if not ignore:
+                if not (ignore or force):  # podman 4.3: rm -f of a missing name is no error
                     rep.errors.append(RemoveMissing(f"no container with name or ID \"{n}\" found: no such container"))
                 continue
             targets.append((n, rec))
@@ -1500,7 +1500,8 @@ def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
     with cs.lock():
         for r in cs.list():
             if r.name == new:
-                raise PypodError(f"renaming container {rec.name}: the name \"{new}\" is already in use by {r.id}")
+                raise PypodError(f"renaming container {rec.id}: name {new} already in use, cannot rename "
+                                 f"container {rec.id}: container already exists")
         rec = cs.get(rec.id)
         rec.name = new
         cs.save(rec)
@@ -1906,7 +1907,9 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
 
     st = state_of(ctx, rec)
     if st.get("status") != "running":
-        raise PypodError("can only create exec sessions on running containers: container state improper")
+        err = PypodError("can only create exec sessions on running containers: container state improper")
+        err.exit_code = 255  # podman's exec: its generic error code
+        raise err
     o = rec.options
     base_env = o.get("env", [])
     full_env = merge_env(base_env, env)  # podman: the container's Env, no HOSTNAME
@@ -1980,7 +1983,7 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
 def top(ctx: Context, rec: ContainerRecord) -> list[list[str]]:
     st = state_of(ctx, rec)
     if st.get("status") != "running":
-        raise ContainerStateImproper(f"top can only be used on running containers: container state improper")
+        raise PypodError("top can only be used on running containers")
     pid = st.get("pid")
     try:
         ns = os.readlink(f"/proc/{pid}/ns/pid")

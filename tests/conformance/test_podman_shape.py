@@ -286,3 +286,25 @@ def test_exec_matches_podman(both):
     finally:
         for run in (pypod, podman):
             run("rm", "-f", "-t", "0", "ex")
+
+
+def test_state_errors_match_podman(both):
+    """Verbs on containers in the wrong state, or missing, fail as podman's: same line, same code."""
+    import re
+
+    for run in (pypod, podman):
+        assert run("run", "-d", "--name", "up", both, "sleep", "300").returncode == 0
+        assert run("create", "--name", "cr", both, "true").returncode == 0
+    try:
+        for args in (["kill", "cr"], ["top", "cr"], ["exec", "cr", "true"], ["rm", "up"], ["rm", "-f", "nosuch"],
+                     ["rm", "nosuch"], ["wait", "--condition", "bogus", "up"], ["rename", "up", "cr"],
+                     ["inspect", "--type", "container", "nosuch"], ["inspect", "--type", "image", "up"],
+                     ["inspect", "nosuch"], ["container", "inspect", "nosuch"], ["image", "inspect", "nosuch"],
+                     ["stop", "nosuch"], ["start", "nosuch"], ["pause", "up"], ["attach", "cr"],
+                     ["kill", "-s", "FOO", "up"], ["create", "--name", "up", both]):
+            o, t = pypod(*args), podman(*args)
+            ids = lambda s: re.sub(r"[0-9a-f]{64}", "ID", s)  # noqa: E731
+            assert (o.returncode, ids(o.stdout), ids(o.stderr)) == (t.returncode, ids(t.stdout), ids(t.stderr)), args
+    finally:
+        for run in (pypod, podman):
+            run("rm", "-a", "-f", "-t", "0")
