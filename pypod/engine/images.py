@@ -457,12 +457,17 @@ def normalize_new_name(name: str) -> str:
 
     if name.startswith("docker://"):
         name = name[9:]
-    if reference.is_short_name(name):
-        path, tag, digest = reference.parse_short(name)
-        if digest:
-            raise InvalidArgument(f"{name}: a tag is required, not a digest")
-        return f"localhost/{path}:{tag or 'latest'}"
-    ref = reference.parse(name)
+    try:
+        if reference.is_short_name(name):
+            path, tag, digest = reference.parse_short(name)
+            if digest:
+                raise InvalidArgument(f"{name}: a tag is required, not a digest")
+            return f"localhost/{path}:{tag or 'latest'}"
+        ref = reference.parse(name)
+    except PypodError as e:
+        if str(e) not in ("invalid reference format", "repository name must be lowercase"):
+            raise
+        raise InvalidArgument(f'normalizing name "{name}": normalizing name "{name}": {e}') from None
     if ref.digest:
         raise InvalidArgument(f"{name}: a tag is required, not a digest")
     return str(ref)
@@ -513,7 +518,7 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
         for n in names:
             rec = find_image(ctx, n)
             if rec is None:
-                if not ignore:
+                if not (ignore or force):  # podman 4.3: rmi -f of a missing name is no error
                     rep.errors.append(RemoveMissing(f"{n}: image not known"))
                 continue
             targets.append((n, rec))

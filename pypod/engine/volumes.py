@@ -214,7 +214,7 @@ def remove_volumes(ctx: Context, names: list[str], *, force: bool = False, all_:
         try:
             rec = vstore(ctx).get(n)
             if rec is None:
-                if ignore:
+                if ignore or force:  # podman 4.3: volume rm -f of a missing name is no error
                     continue
                 raise RemoveMissing(f"no volume with name \"{n}\" found: no such volume")
             cids = used.get(rec.name) or []

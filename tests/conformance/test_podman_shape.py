@@ -79,10 +79,12 @@ def test_listing_and_inspect_match_podman(clean_storage, registry):
 
 def test_errors_and_exit_codes_match(both):
     for args in (["rmi", "nosuch:image"], ["image", "exists", "nosuch"], ["rm", "nosuchctr"],
-                 ["inspect", "nosuchthing"], ["logs", "nosuchctr"]):
+                 ["inspect", "nosuchthing"], ["logs", "nosuchctr"], ["rmi", "-f", "nosuch:1", "nosuch:2"],
+                 ["tag", both, "bad//name"], ["tag", both, "UPPER:1"], ["tag", "nosuch", "x"],
+                 ["volume", "rm", "nosuch"], ["volume", "rm", "-f", "nosuch"], ["network", "rm", "-f", "nosuch"]):
         o, t = pypod(*args), podman(*args)
         assert o.returncode == t.returncode, (args, o.stderr, t.stderr)
-        assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:] or args[0] == "inspect", (args, o.stderr, t.stderr)
+        assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:], (args, o.stderr, t.stderr)
 
 
 def test_ps_columns_match(both):
