@@ -8,7 +8,7 @@ import time
 from pypod.errors import PypodError
 
 
-def _since(value: str | None) -> float | None:
+def _since(value: str | None, flag: str = "--since") -> float | None:
     if not value:
         return None
     from pypod.errors import InvalidArgument
@@ -20,7 +20,7 @@ def _since(value: str | None) -> float | None:
     try:
         return float(value) if value.replace(".", "", 1).isdigit() else time.time() - parse_duration(value)
     except InvalidArgument:
-        raise InvalidArgument(f"invalid time {value!r}: use RFC 3339, a Unix time or a duration (10m)") from None
+        raise InvalidArgument(f'parsing {flag} "{value}": unable to interpret time value') from None
 
 
 def _write(stream: str, data: bytes, prefix: bytes) -> None:
@@ -33,15 +33,15 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
               timestamps: bool, with_names: bool) -> None:
     from pypod.engine import containers as ce
 
-    t_since, t_until = _since(since), _since(until)
+    t_since, t_until = _since(since), _since(until, "--until")
     recs = [ce.get_container(ctx, n) for n in names]
-    multi = with_names or len(recs) > 1
+    multi = len(recs) > 1  # podman 4.3: prefixes only with several containers, --names: names not ids
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
             raise PypodError(f"this container is using the '{rec.options.get('log_driver')}' log driver, "
                              f"cannot read logs: this container is not logging output")
-        name_prefix = (rec.name.encode() + b" ") if multi else b""
+        name_prefix = ((rec.name if with_names else rec.id[:12]).encode() + b" ") if multi else b""
         records, offset = ce.read_logs(path, since=t_since, until=t_until, tail=tail)
         at_line_start = True
         for ts, stream, data in records:

@@ -310,3 +310,27 @@ def test_state_errors_match_podman(both):
     finally:
         for run in (pypod, podman):
             run("rm", "-a", "-f", "-t", "0")
+
+
+def test_logs_match_podman(both):
+    """logs of one and of two containers, --tail/--since/--until/--names, and bad times, as podman's."""
+    import re
+
+    for run in (pypod, podman):
+        run("run", "--name", "lg", both, "sh", "-c", "echo one; echo two >&2; printf partial; echo; echo three")
+        run("run", "--name", "lg2", both, "echo", "second")
+    try:
+        ids = lambda s: re.sub(r"\b[0-9a-f]{12}\b", "ID", s)  # noqa: E731
+        for args, ordered in ((["lg"], True), (["--tail", "2", "lg"], True), (["--tail", "0", "lg"], True),
+                              (["-n", "lg"], True), (["--since", "1h", "lg"], True),
+                              (["--until", "2000-01-01T00:00:00Z", "lg"], True),
+                              (["lg", "lg2"], False), (["-n", "lg", "lg2"], False),
+                              (["--since", "bogus", "lg"], True), (["--until", "bogus", "lg"], True)):
+            o, t = pypod("logs", *args), podman("logs", *args)
+            a, b = ids(o.stdout).splitlines(), ids(t.stdout).splitlines()
+            if not ordered:  # podman reads several containers' logs at once: its order varies
+                a, b = sorted(a), sorted(b)
+            assert (o.returncode, a, ids(o.stderr)) == (t.returncode, b, ids(t.stderr)), args
+    finally:
+        for run in (pypod, podman):
+            run("rm", "-a", "-f", "-t", "0")
