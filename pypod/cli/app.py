@@ -198,8 +198,10 @@ def dispatch(argv: list[str]) -> int:
     except HelpRequested:
         return _show_help(["--help"])
     root.callback_fn(**parse_values)
-    if word is None:
-        return _show_help(["--help"])
+    if word is None:  # podman: the help, then an error
+        _show_help(["--help"])
+        sys.stderr.write("Error: missing command 'pypod COMMAND'\n")
+        return 125
     path = f"pypod {word}"
     if word in root.groups:
         group = root.groups[word]
@@ -207,9 +209,12 @@ def dispatch(argv: list[str]) -> int:
         if sub is None:
             if any(a in ("-h", "--help") for a in post):
                 return _show_help([word, "--help"])
-            return _show_help([word, "--help"])
+            _show_help([word, "--help"])
+            sys.stderr.write(f"Error: missing command 'pypod {word} COMMAND'\n")
+            return 125
         if sub not in group.commands:
-            raise UsageError(f"unrecognized command `pypod {word} {sub}`", f"pypod {word}")
+            raise UsageError(f"unrecognized command `pypod {word} {sub}`", f"pypod {word}",
+                             f"Try 'pypod {word} --help' for more information")
         cmd = group.commands[sub]
         rest = post[:post.index(sub)] + post[post.index(sub) + 1:]
         path = f"pypod {word} {sub}"
@@ -217,7 +222,8 @@ def dispatch(argv: list[str]) -> int:
         cmd = root.commands[word]
         rest = post
     else:
-        raise UsageError(f"unrecognized command `pypod {word}`", "pypod")
+        raise UsageError(f"unrecognized command `pypod {word}`", "pypod",
+                         "Try 'pypod --help' for more information")
     try:
         rv = invoke(cmd, rest, path)
     except HelpRequested:

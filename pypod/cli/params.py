@@ -117,8 +117,8 @@ class Group:
 
 # -- parsing -------------------------------------------------------------------------------------
 class UsageError(InvalidArgument):
-    def __init__(self, message: str, command_path: str):
-        super().__init__(message, hint=f"See '{command_path} --help'")
+    def __init__(self, message: str, command_path: str, hint: str = ""):
+        super().__init__(message, hint=hint or f"See '{command_path} --help'")
 
 
 class HelpRequested(Exception):

@@ -87,6 +87,14 @@ def test_errors_and_exit_codes_match(both):
         assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:], (args, o.stderr, t.stderr)
 
 
+def test_usage_errors_match(clean_storage):
+    """Unknown and missing commands: podman's lines (its name for ours) and code."""
+    for args in ([], ["image"], ["nosuchcmd"], ["image", "nosuch"], ["run", "--nosuchflag", "x"]):
+        o, t = pypod(*args), podman(*args)
+        ours = o.stderr.replace("pypod", "podman").splitlines()
+        assert (o.returncode, ours[-2:]) == (t.returncode, t.stderr.splitlines()[-2:]), args
+
+
 def test_ps_columns_match(both):
     assert pypod("ps").stdout.splitlines()[0] == podman("ps").stdout.splitlines()[0]
 
