@@ -131,20 +131,7 @@ def export(
         sys.stdout.flush()
         transport.export_container(ctx, name, sys.stdout.buffer)
         return
-    import os
-
-    final = os.path.abspath(output)
-    part = final + ".pypod-partial"
-    try:
-        with open(part, "wb") as f:
-            transport.export_container(ctx, name, f)
-        os.replace(part, final)
-    except BaseException:
-        try:
-            os.unlink(part)
-        except OSError:
-            pass
-        raise
+    transport.write_output_file(output, lambda f: transport.export_container(ctx, name, f))
 
 
 # -- diff -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import stat as _st
 import sys
 import tarfile
 
-from pypod.errors import InvalidArgument, PypodError
+from pypod.errors import ContainerNotFound, InvalidArgument, PypodError
 
 
 class CopyError(PypodError):
@@ -278,7 +278,7 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
         if dkind is None:
             parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
             if not os.path.isdir(parent):
-                raise CopyError(f"\"{parent}\" could not be found on the host: no such file or directory")
+                raise CopyError(f"\"{dest}\" could not be found on the host: no such file or directory")
     p = _worker(ctx, rec, {"op": "out", "path": cpath, "base": base}, stdout=subprocess.PIPE)
     try:
         # the first byte tells us the source kind: d(irectory) or f(ile)
@@ -360,19 +360,20 @@ def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, 
 
 
 def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = False) -> None:
-    from pypod.engine.containers import get_container
-
     sname, spath = split_ref(src)
     dname, dpath = split_ref(dest)
     if sname and dname:
         raise InvalidArgument("copying between containers is not supported")
     if not sname and not dname:
         raise InvalidArgument(f"invalid arguments {src}, {dest} you must use just one container")
+    from pypod.engine.containers import find_container
+
+    rec = find_container(ctx, sname or dname)
+    if rec is None:
+        raise ContainerNotFound(f'container "{sname or dname}" does not exist')
     if sname:
-        rec = get_container(ctx, sname)
         copy_from_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
     else:
-        rec = get_container(ctx, dname)
         copy_to_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
 
 

@@ -222,6 +222,8 @@ def save(ctx: Context, images: list[str], fmt: str, *, output: str | None, strea
     if fmt == "oci-dir" and not output:
         raise InvalidArgument("an output directory is required with --format oci-dir: use -o DIR")
     recs = [(n, get_image(ctx, n)) for n in images]
+    if output and fmt != "oci-dir" and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise PypodError(f'opening file "{output}": open {output}: no such file or directory')  # before any work
     compress = fmt != "docker-archive"
     tmp = work_dir(ctx)
     try:
@@ -257,18 +259,7 @@ def save(ctx: Context, images: list[str], fmt: str, *, output: str | None, strea
             archive.write_oci_layout(archive.DirSink(output), saved)
             return
         if output:
-            final = os.path.abspath(output)
-            part = final + ".pypod-partial"
-            try:
-                with open(part, "wb") as f:
-                    _write_archive(fmt, f, saved)
-                os.replace(part, final)
-            except BaseException:
-                try:
-                    os.unlink(part)
-                except OSError:
-                    pass
-                raise
+            write_output_file(output, lambda f: _write_archive(fmt, f, saved))
         else:
             _write_archive(fmt, stream, saved)
     finally:
@@ -687,3 +678,24 @@ def _push_registry(ctx: Context, req: PushRequest, rec: ImageRecord, ref) -> str
         with open(req.digestfile, "w") as f:
             f.write(digest)
     return digest
+
+
+def write_output_file(output: str, write) -> None:
+    """-o FILE: written beside it and renamed into place, so a failure leaves no half file;
+    a file that cannot be made fails as podman says it."""
+    final = os.path.abspath(output)
+    part = final + ".pypod-partial"
+    try:
+        f = open(part, "wb")
+    except OSError as e:
+        raise PypodError(f'creating file "{output}": open {output}: {(e.strerror or str(e)).lower()}') from None
+    try:
+        with f:
+            write(f)
+        os.replace(part, final)
+    except BaseException:
+        try:
+            os.unlink(part)
+        except OSError:
+            pass
+        raise

@@ -81,7 +81,8 @@ def test_errors_and_exit_codes_match(both):
     for args in (["rmi", "nosuch:image"], ["image", "exists", "nosuch"], ["rm", "nosuchctr"],
                  ["inspect", "nosuchthing"], ["logs", "nosuchctr"], ["rmi", "-f", "nosuch:1", "nosuch:2"],
                  ["tag", both, "bad//name"], ["tag", both, "UPPER:1"], ["tag", "nosuch", "x"],
-                 ["volume", "rm", "nosuch"], ["volume", "rm", "-f", "nosuch"], ["network", "rm", "-f", "nosuch"]):
+                 ["volume", "rm", "nosuch"], ["volume", "rm", "-f", "nosuch"], ["network", "rm", "-f", "nosuch"],
+                 ["save", "-o", "/nonexistent/x.tar", both], ["cp", "nosuch:/x", "/tmp"]):
         o, t = pypod(*args), podman(*args)
         assert o.returncode == t.returncode, (args, o.stderr, t.stderr)
         assert o.stderr.splitlines()[-1:] == t.stderr.splitlines()[-1:], (args, o.stderr, t.stderr)
@@ -311,7 +312,9 @@ def test_state_errors_match_podman(both):
                      ["inspect", "--type", "container", "nosuch"], ["inspect", "--type", "image", "up"],
                      ["inspect", "nosuch"], ["container", "inspect", "nosuch"], ["image", "inspect", "nosuch"],
                      ["stop", "nosuch"], ["start", "nosuch"], ["pause", "up"], ["attach", "cr"],
-                     ["kill", "-s", "FOO", "up"], ["create", "--name", "up", both]):
+                     ["kill", "-s", "FOO", "up"], ["create", "--name", "up", both],
+                     ["export", "-o", "/nonexistent/x.tar", "up"], ["cp", "up:/nonexist", "/tmp/x"],
+                     ["cp", "up:/etc/passwd", "/nonexistent/x"], ["cp", "/nonexistent", "up:/tmp"]):
             o, t = pypod(*args), podman(*args)
             ids = lambda s: re.sub(r"[0-9a-f]{64}", "ID", s)  # noqa: E731
             assert (o.returncode, ids(o.stdout), ids(o.stderr)) == (t.returncode, ids(t.stdout), ids(t.stderr)), args
