@@ -415,7 +415,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     from pypod.signals import parse_signal
 
     stop_signal = parse_signal(opts.stop_signal or image_cfg.get("StopSignal") or "SIGTERM")
-    stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else 10
+    stop_timeout = opts.stop_timeout if opts.stop_timeout is not None else conf.stop_timeout
     from pypod.engine import networks as netmod
 
     network, net_opts = _network_mode(ctx, opts)

@@ -150,7 +150,8 @@ def test_containers_conf_defaults(busybox, shared_tmp):
     conf.write_text('[containers]\nenv = ["TERM=vt220", "FROMCONF=1"]\ndns_servers = ["192.0.2.53"]\n'
                     'dns_searches = ["example.test"]\ndefault_ulimits = ["nofile=512:1024"]\ntz = "Asia/Tokyo"\n'
                     'umask = "0077"\nshm_size = "2m"\ndefault_capabilities = ["CHOWN", "KILL"]\nno_hosts = true\n'
-                    'log_driver = "none"\ninit = true\ndefault_sysctls = ["net.ipv4.ip_forward=1"]\n')
+                    'log_driver = "none"\ninit = true\ndefault_sysctls = ["net.ipv4.ip_forward=1"]\n'
+                    '[engine]\nstop_timeout = 3\n')
     os.chmod(conf, 0o644)
     env = {"CONTAINERS_CONF": str(conf)}
     script = ("echo $FROMCONF $TERM; grep -v '^#' /etc/resolv.conf; ulimit -n; date +%Z; umask; "
@@ -167,6 +168,7 @@ def test_containers_conf_defaults(busybox, shared_tmp):
     assert rest[5:7] == ["nohosts", "1"]
     assert rest[7] != "sh"  # init = true: an init is pid 1, not the command
     assert pypod("logs", "conf", env=env).returncode == 125  # log_driver = "none"
+    assert inspect("conf")["Config"]["StopTimeout"] == 3  # [engine] stop_timeout
     # the command line wins
     r = ok("run", "--rm", "-e", "FROMCONF=cli", "--dns", "192.0.2.54", "--ulimit", "nofile=256:256", "--tz", "UTC",
            "--umask", "0022", "--shm-size", "1m", "--cap-add", "NET_RAW", "--sysctl", "net.ipv4.ip_forward=0",
