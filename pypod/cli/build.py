@@ -60,6 +60,20 @@ def build(
     cache_from: List[str] = Opt([], "--cache-from", help="remote repository list to utilise as potential cache source.", hidden=True),
     cache_to: List[str] = Opt([], "--cache-to", help="remote repository list to utilise as potential cache destination.", hidden=True),
     disable_compression: bool = Opt(False, "--disable-compression", "-D", help="don't compress layers by default", hidden=True),
+    arch: Optional[str] = Opt(None, "--arch", help="set the ARCH of the image to the provided value instead of the architecture of the host"),
+    os_: Optional[str] = Opt(None, "--os", help="set the OS to the provided value instead of the current operating system of the host"),
+    variant: Optional[str] = Opt(None, "--variant", help="override the variant of the specified image"),
+    from_: Optional[str] = Opt(None, "--from", help="image name used to replace the value in the first FROM instruction in the Containerfile"),
+    cap_add: List[str] = Opt([], "--cap-add", help="add the specified capability when running"),
+    cap_drop: List[str] = Opt([], "--cap-drop", help="drop the specified capability when running"),
+    security_opt: List[str] = Opt([], "--security-opt", help="security options"),
+    device: List[str] = Opt([], "--device", help="additional devices to be used within containers"),
+    shm_size: Optional[str] = Opt(None, "--shm-size", help="size of '/dev/shm'. The format is <number><unit>."),
+    ulimit: List[str] = Opt([], "--ulimit", help="ulimit options"),
+    http_proxy: bool = Opt(True, "--http-proxy", help="pass through HTTP Proxy environment variables"),
+    no_hosts: bool = Opt(False, "--no-hosts", help="do not create new /etc/hosts files for RUN instructions, use the one from the base image"),
+    dns_search: List[str] = Opt([], "--dns-search", help="set custom DNS search domains"),
+    dns_option: List[str] = Opt([], "--dns-option", help="set custom DNS options"),
 ):
     """Build an image using instructions from Containerfiles."""
     import os
@@ -88,13 +102,24 @@ def build(
         raise InvalidArgument(f"unrecognized image type \"{fmt}\"")
     if timestamp is None and os.environ.get("SOURCE_DATE_EPOCH", "").strip().isdigit():
         timestamp = int(os.environ["SOURCE_DATE_EPOCH"])
+    if arch or os_ or variant:  # --arch/--os/--variant: the platform, piece by piece
+        from pypod.image.platform import host_arch
+
+        if platform:
+            raise InvalidArgument("--platform and --arch/--os/--variant cannot be used together")
+        platform = "/".join(p for p in (os_ or "linux", arch or host_arch(), variant) if p)
+    run_options = {"cap_add": [c for v in cap_add for c in v.split(",") if c],
+                   "cap_drop": [c for v in cap_drop for c in v.split(",") if c],
+                   "security_opt": list(security_opt), "device": list(device), "shm_size": shm_size,
+                   "ulimit": list(ulimit), "http_proxy": http_proxy, "no_hosts": no_hosts or None,
+                   "dns_search": list(dns_search), "dns_option": list(dns_option)}
     opts = eng.BuildOptions(context=context or ".", file=files[0] if files else None, tags=tags,
                             build_args=_build_args(build_args), target=target, no_cache=no_cache, pull=policy,
                             labels=labels, layers=layers, squash=squash, quiet=quiet, iidfile=iidfile,
                             format=fmt, network=network, volumes=volumes, timestamp=timestamp,
                             platform=platform, tls_verify=None if tls_verify is None else tls_verify.lower() not in ("false", "0"),
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
-                            add_hosts=add_hosts, dns=dns)
+                            add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options)
     image_id = eng.build(ctx, opts)
     out(image_id)
 

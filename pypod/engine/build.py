@@ -51,6 +51,8 @@ class BuildOptions(Record):
         ("ignorefile", None),
         ("add_hosts", list),
         ("dns", list),
+        ("from_image", None),       # --from: replaces the first stage's FROM image
+        ("run_options", dict),      # CreateOptions fields for the RUN containers (--cap-add, --device, …)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -161,6 +163,8 @@ class Builder:
             cf = parser.parse(text)
         except parser.ParseError as e:
             raise PypodError(str(e)) from None
+        if self.opts.from_image and cf.stages:  # --from: the first FROM's image, as buildah
+            cf.stages[0].base = self.opts.from_image
         self.cf = cf
         esc = cf.escape
         meta: dict[str, str] = {}
@@ -765,7 +769,8 @@ class Builder:
                                  network=self.opts.network, volumes=list(self.opts.volumes), pull="never",
                                  add_host=list(self.opts.add_hosts), dns=list(self.opts.dns),
                                  no_healthcheck=True, rm=False,
-                                 passwd=False)  # buildah adds no passwd lines: they would land in the layer
+                                 passwd=False,  # buildah adds no passwd lines: they would land in the layer
+                                 **self.opts.run_options)
         self.out.flush()
         rec, code = ce.run(self.ctx, copts, detach=False)
         try:

@@ -209,3 +209,23 @@ def test_context_tarball_on_stdin_and_onbuild(busybox, shared_tmp):
     # the OCI format has no ONBUILD: podman's warning, and the trigger is dropped
     r = ok("build", "-t", "oci", "-", input=f"FROM {busybox}\nONBUILD RUN true\n")
     assert "ONBUILD is not supported for OCI image format" in r.stderr
+
+
+def test_run_options_reach_the_build(busybox, registry, shared_tmp):
+    """podman build's options for the RUN containers (--cap-add, --device, --shm-size, --ulimit,
+    --dns-search, --security-opt) reach them; --from replaces the first FROM; --arch picks that
+    platform of a multi-arch base."""
+    ctx = shared_tmp / "ctx"
+    write(ctx, {"Containerfile": "FROM nosuch/base\nRUN grep CapBnd /proc/self/status; ls /dev/xnull; "
+                                 "df -k /dev/shm | tail -1; ulimit -n; grep search /etc/resolv.conf\n"})
+    r = ok("build", "--from", busybox, "--cap-add", "NET_RAW", "--device", "/dev/null:/dev/xnull",
+           "--shm-size", "1m", "--ulimit", "nofile=300:300", "--dns-search", "example.test",
+           "--security-opt", "no-new-privileges", "-t", "opts", str(ctx))
+    assert "CapBnd:\t00000000800425fb" in r.stdout  # the default set plus NET_RAW (bit 13)
+    assert "/dev/xnull" in r.stdout and " 1024 " in r.stdout and "\n300\n" in r.stdout
+    assert "search example.test" in r.stdout
+    write(ctx, {"Containerfile": f"FROM {registry['multiarch']}\nLABEL built=yes\n"})
+    ok("build", "--arch", "arm64", "-t", "armimg", str(ctx))
+    assert ok("image", "inspect", "--format", "{{.Architecture}}", "armimg").stdout.strip() == "arm64"
+    r = pypod("build", "--arch", "arm64", "--platform", "linux/amd64", str(ctx))
+    assert r.returncode == 125 and "cannot be used together" in r.stderr
