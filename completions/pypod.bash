@@ -31,7 +31,7 @@ _pypod() {
         "container unpause") words="--all --help";;
         "container wait") words="--condition --ignore --interval --latest --help";;
         "healthcheck run") words=" --help";;
-        "image build") words="--add-host --arch --authfile --build-arg --cap-add --cap-drop --cert-dir --creds --device --dns --dns-option --dns-search --file --force-rm --format --from --http-proxy --ignorefile --iidfile --label --layers --network --no-cache --no-hosts --os --platform --pull --quiet --rm --security-opt --shm-size --squash --tag --target --timestamp --tls-verify --ulimit --variant --volume --help";;
+        "image build") words="--add-host --arch --authfile --build-arg --cap-add --cap-drop --cert-dir --creds --device --dns --dns-option --dns-search --env --file --force-rm --format --from --http-proxy --ignorefile --iidfile --label --layers --network --no-cache --no-hosts --os --platform --pull --quiet --rm --security-opt --shm-size --squash --tag --target --timestamp --tls-verify --ulimit --unsetenv --variant --volume --help";;
         "image diff") words="--format --latest --help";;
         "image exists") words=" --help";;
         "image history") words="--format --human --no-trunc --quiet --help";;
@@ -69,7 +69,7 @@ _pypod() {
         "volume rm") words="--all --force --time --help";;
         *) case "$w1" in
             "attach") words="--detach-keys --latest --no-stdin --sig-proxy --help";;
-            "build") words="--add-host --arch --authfile --build-arg --cap-add --cap-drop --cert-dir --creds --device --dns --dns-option --dns-search --file --force-rm --format --from --http-proxy --ignorefile --iidfile --label --layers --network --no-cache --no-hosts --os --platform --pull --quiet --rm --security-opt --shm-size --squash --tag --target --timestamp --tls-verify --ulimit --variant --volume --help";;
+            "build") words="--add-host --arch --authfile --build-arg --cap-add --cap-drop --cert-dir --creds --device --dns --dns-option --dns-search --env --file --force-rm --format --from --http-proxy --ignorefile --iidfile --label --layers --network --no-cache --no-hosts --os --platform --pull --quiet --rm --security-opt --shm-size --squash --tag --target --timestamp --tls-verify --ulimit --unsetenv --variant --volume --help";;
             "commit") words="--author --change --format --iidfile --include-volumes --message --pause --quiet --squash --help";;
             "completion") words="--file --help";;
             "container") words="attach commit cp create diff exec exists export inspect kill logs mount pause prune ps rename restart rm run start stats stop top unmount unpause wait --help";;

@@ -63,6 +63,7 @@ complete -c pypod -n '__fish_seen_subcommand_from build' -l device
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns-option
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns-search
+complete -c pypod -n '__fish_seen_subcommand_from build' -l env
 complete -c pypod -n '__fish_seen_subcommand_from build' -l file
 complete -c pypod -n '__fish_seen_subcommand_from build' -l force-rm
 complete -c pypod -n '__fish_seen_subcommand_from build' -l format
@@ -88,6 +89,7 @@ complete -c pypod -n '__fish_seen_subcommand_from build' -l target
 complete -c pypod -n '__fish_seen_subcommand_from build' -l timestamp
 complete -c pypod -n '__fish_seen_subcommand_from build' -l tls-verify
 complete -c pypod -n '__fish_seen_subcommand_from build' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from build' -l unsetenv
 complete -c pypod -n '__fish_seen_subcommand_from build' -l variant
 complete -c pypod -n '__fish_seen_subcommand_from build' -l volume
 complete -c pypod -n '__fish_seen_subcommand_from commit' -l author
@@ -478,6 +480,7 @@ complete -c pypod -n '__fish_seen_subcommand_from build' -l device
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns-option
 complete -c pypod -n '__fish_seen_subcommand_from build' -l dns-search
+complete -c pypod -n '__fish_seen_subcommand_from build' -l env
 complete -c pypod -n '__fish_seen_subcommand_from build' -l file
 complete -c pypod -n '__fish_seen_subcommand_from build' -l force-rm
 complete -c pypod -n '__fish_seen_subcommand_from build' -l format
@@ -503,6 +506,7 @@ complete -c pypod -n '__fish_seen_subcommand_from build' -l target
 complete -c pypod -n '__fish_seen_subcommand_from build' -l timestamp
 complete -c pypod -n '__fish_seen_subcommand_from build' -l tls-verify
 complete -c pypod -n '__fish_seen_subcommand_from build' -l ulimit
+complete -c pypod -n '__fish_seen_subcommand_from build' -l unsetenv
 complete -c pypod -n '__fish_seen_subcommand_from build' -l variant
 complete -c pypod -n '__fish_seen_subcommand_from build' -l volume
 complete -c pypod -n '__fish_seen_subcommand_from diff' -l format

@@ -74,6 +74,8 @@ def build(
     no_hosts: bool = Opt(False, "--no-hosts", help="do not create new /etc/hosts files for RUN instructions, use the one from the base image"),
     dns_search: List[str] = Opt([], "--dns-search", help="set custom DNS search domains"),
     dns_option: List[str] = Opt([], "--dns-option", help="set custom DNS options"),
+    env: List[str] = Opt([], "--env", help="set environment variable for the image"),
+    unsetenv: List[str] = Opt([], "--unsetenv", help="unset environment variable from final image"),
 ):
     """Build an image using instructions from Containerfiles."""
     import os
@@ -119,7 +121,8 @@ def build(
                             format=fmt, network=network, volumes=volumes, timestamp=timestamp,
                             platform=platform, tls_verify=None if tls_verify is None else tls_verify.lower() not in ("false", "0"),
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
-                            add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options)
+                            add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options,
+                            env=list(env), unsetenv=list(unsetenv))
     image_id = eng.build(ctx, opts)
     out(image_id)
 

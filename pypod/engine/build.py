@@ -52,6 +52,8 @@ class BuildOptions(Record):
         ("add_hosts", list),
         ("dns", list),
         ("from_image", None),       # --from: replaces the first stage's FROM image
+        ("env", list),              # --env K=V / K: set in every stage (so RUN sees it) and the image
+        ("unsetenv", list),         # --unsetenv K: removed from every stage's environment
         ("run_options", dict),      # CreateOptions fields for the RUN containers (--cap-add, --device, …)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
@@ -230,6 +232,13 @@ class Builder:
         rest = parser.expand(stage.from_instr.rest, self.meta, esc)
         self.say(f"{prefix}STEP 1/{total}: FROM {rest}" if len(shown) > 1 else f"{prefix}STEP 1/{total}: FROM")
         image_id, config = self._base(base_name, stage)
+        if self.opts.env or self.opts.unsetenv:
+            cc = config.setdefault("config", {})
+            for item in self.opts.env:
+                k, sep, v = item.partition("=")
+                if sep or k in os.environ:
+                    _set_env(cc, k, v if sep else os.environ[k])
+            cc["Env"] = [e for e in cc.get("Env") or [] if e.partition("=")[0] not in self.opts.unsetenv]
         self.stage_args: dict[str, str] = {}
         self.shell = list((config.get("config") or {}).get("Shell") or DEFAULT_SHELL)
         self.cmd_set = False
@@ -434,6 +443,10 @@ class Builder:
                 labels[k] = v
             c["Labels"] = labels
             extra += "\nlabels:" + json.dumps(self.opts.labels)
+        if self.opts.env or self.opts.unsetenv:  # they change every step's config
+            extra += "\nenv:" + json.dumps([self.opts.env, self.opts.unsetenv])
+            if is_last and self.opts.unsetenv:  # out of the final image, whatever ENV said
+                c["Env"] = [e for e in c.get("Env") or [] if e.partition("=")[0] not in self.opts.unsetenv]
         k = cache.key(image_id or "scratch", ins.cmd, json.dumps(flags, sort_keys=True), rest, extra,
                       str(self.opts.timestamp), self.opts.format,
                       json.dumps(self.stage_args, sort_keys=True) if cmd == "RUN" else "")

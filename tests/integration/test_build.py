@@ -224,6 +224,14 @@ def test_run_options_reach_the_build(busybox, registry, shared_tmp):
     assert "CapBnd:\t00000000800425fb" in r.stdout  # the default set plus NET_RAW (bit 13)
     assert "/dev/xnull" in r.stdout and " 1024 " in r.stdout and "\n300\n" in r.stdout
     assert "search example.test" in r.stdout
+    # --env: in the RUN steps and the image; --unsetenv: out of it; the cache tells them apart
+    write(ctx, {"Containerfile": f"FROM {busybox}\nENV DROPME=1\nRUN echo \"built with $FOO\"\n"})
+    r = ok("build", "--env", "FOO=bar", "--unsetenv", "DROPME", "-t", "envimg", str(ctx))
+    assert "built with bar" in r.stdout
+    env = ok("image", "inspect", "--format", "{{json .Config.Env}}", "envimg").stdout
+    assert '"FOO=bar"' in env and "DROPME" not in env.replace("ENV DROPME", "")
+    r = ok("build", "-t", "plain", str(ctx))
+    assert "built with \n" in r.stdout and "Using cache" not in r.stdout.split("RUN")[-1]
     write(ctx, {"Containerfile": f"FROM {registry['multiarch']}\nLABEL built=yes\n"})
     ok("build", "--arch", "arm64", "-t", "armimg", str(ctx))
     assert ok("image", "inspect", "--format", "{{.Architecture}}", "armimg").stdout.strip() == "arm64"
