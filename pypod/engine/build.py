@@ -106,6 +106,11 @@ def _env_dict(env: list[str]) -> dict:
     return out
 
 
+def _drop_env(cfg: dict, keys: list[str]) -> None:
+    """--unsetenv: these variables out of a config's Env."""
+    cfg["Env"] = [e for e in cfg.get("Env") or [] if e.partition("=")[0] not in keys]
+
+
 def _set_env(cfg: dict, key: str, value: str) -> None:
     env = [e for e in (cfg.get("Env") or []) if e.partition("=")[0] != key]
     env.append(f"{key}={value}")
@@ -238,7 +243,7 @@ class Builder:
                 k, sep, v = item.partition("=")
                 if sep or k in os.environ:
                     _set_env(cc, k, v if sep else os.environ[k])
-            cc["Env"] = [e for e in cc.get("Env") or [] if e.partition("=")[0] not in self.opts.unsetenv]
+            _drop_env(cc, self.opts.unsetenv)
         self.stage_args: dict[str, str] = {}
         self.shell = list((config.get("config") or {}).get("Shell") or DEFAULT_SHELL)
         self.cmd_set = False
@@ -446,7 +451,7 @@ class Builder:
         if self.opts.env or self.opts.unsetenv:  # they change every step's config
             extra += "\nenv:" + json.dumps([self.opts.env, self.opts.unsetenv])
             if is_last and self.opts.unsetenv:  # out of the final image, whatever ENV said
-                c["Env"] = [e for e in c.get("Env") or [] if e.partition("=")[0] not in self.opts.unsetenv]
+                _drop_env(c, self.opts.unsetenv)
         k = cache.key(image_id or "scratch", ins.cmd, json.dumps(flags, sort_keys=True), rest, extra,
                       str(self.opts.timestamp), self.opts.format,
                       json.dumps(self.stage_args, sort_keys=True) if cmd == "RUN" else "")

@@ -589,6 +589,11 @@ def _go_human_size(n: int) -> str:
     return f"{x:.4g}{['B', 'kB', 'MB', 'GB', 'TB', 'PB'][i]}"
 
 
+def _zone_file(tz: str) -> str:
+    """--tz ZONE (or local): the host file whose copy becomes the container's /etc/localtime."""
+    return "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
+
+
 def _more_options(opts: CreateOptions, conf) -> dict:
     """The options podman users set in scripts beyond the core ones, checked as podman does,
     with containers.conf's defaults where podman has one."""
@@ -615,7 +620,7 @@ def _more_options(opts: CreateOptions, conf) -> dict:
     out["umask"] = umask.rjust(4, "0")
     tz = opts.tz if opts.tz is not None else (conf.tz or "")
     if tz:
-        zone = "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
+        zone = _zone_file(tz)
         if not os.path.isfile(zone) or ".." in tz.split("/"):
             raise PypodError(f"running container create option: stat {zone}: no such file or directory")
     out["tz"] = tz
@@ -737,8 +742,7 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
         bounding = capsmod.all_caps()
     else:
         try:
-            bounding = capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
-                                     o.get("cap_drop") or [])
+            bounding = _bounding_caps(o)
         except ValueError as e:
             raise PypodError(str(e))
     proc.capabilities = bounding
@@ -775,6 +779,15 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
     proc.seccomp = str(prog_path)
 
 
+def _bounding_caps(o: dict) -> list[str]:
+    """The container's bounding set: the default set (containers.conf's, else podman's) with
+    --cap-add and --cap-drop applied. ValueError for an unknown capability."""
+    from pypod.linux import caps as capsmod
+
+    return capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
+                         o.get("cap_drop") or [])
+
+
 def _inspect_caps(o: dict) -> dict:
     """podman's capability fields: the bounding set, what the process has (root: all of it;
     another user: its --cap-add ones), and CapAdd/CapDrop relative to Docker's default set."""
@@ -784,8 +797,7 @@ def _inspect_caps(o: dict) -> dict:
         every = sorted(capsmod.all_caps())
         return {"BoundingCaps": every, "EffectiveCaps": every, "CapAdd": [], "CapDrop": []}
     try:
-        bounding = set(capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
-                                     o.get("cap_drop") or []))
+        bounding = set(_bounding_caps(o))
         added = {capsmod.normalize(c) for c in o.get("cap_add") or []}
     except ValueError:
         return {"BoundingCaps": [], "EffectiveCaps": [], "CapAdd": [], "CapDrop": []}
@@ -1193,10 +1205,9 @@ def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
     if tz:  # a copy of the zone file bound over /etc/localtime, as podman
         import shutil
 
-        zone = "/etc/localtime" if tz == "local" else os.path.join("/usr/share/zoneinfo", tz)
         copy = cdir / "localtime"
         try:
-            shutil.copyfile(zone, copy)
+            shutil.copyfile(_zone_file(tz), copy)
         except OSError as e:
             raise PypodError(f"setting the time zone {tz}: {e.strerror or e}") from None
         spec.mounts.append(Mount(type="bind", source=str(copy), destination="/etc/localtime",
@@ -1649,6 +1660,7 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
 
     rec, st = v.record, v.state
     created = parse_time(rec.created)
+    created_at = go_time(created)  # podman prints .Created and .CreatedAt alike
     started = parse_time(st.get("started_at", ""))
     finished = parse_time(st.get("finished_at", ""))
     cmd = " ".join(rec.command)
@@ -1658,7 +1670,7 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
     return {
         "ID": rec.id if no_trunc else rec.id[:12], "Id": rec.id,
         "Image": rec.image_name, "ImageID": rec.image_id, "Command": cmd,
-        "CreatedHuman": since(created), "Created": go_time(created), "CreatedAt": go_time(created),
+        "CreatedHuman": since(created), "Created": created_at, "CreatedAt": created_at,
         "RunningFor": since(created), "Status": status_text(st), "State": status,
         "Ports": format_ports(rec), "Names": rec.name, "Labels": rec.labels or {},
         "ExitCode": st.get("exit_code") or 0, "Exited": status == "exited", "ExitedAt": int(finished),

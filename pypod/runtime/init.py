@@ -301,6 +301,9 @@ def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set
     podman does (so that useradd still works); with a read-only or --rootfs root, a copy with
     the lines added is bound over the file instead (the image or the user's tree stays
     untouched). Nothing is made where the image has no such file or a mount covers it."""
+    proc = spec.get("process") or {}
+    if not (spec.get("passwd_entry") or spec.get("group_entry") or (spec.get("passwd") and proc.get("user"))):
+        return  # nothing could be added: the files are not even read
     texts = {}
     for fname in ("passwd", "group"):
         path = secure_join(root, f"/etc/{fname}")
@@ -315,7 +318,6 @@ def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set
         if entry and not any(line.split(":")[2:3] == entry.split(":")[2:3]
                              for line in text.splitlines()):
             adds[fname].append(entry)
-    proc = spec.get("process") or {}
     if spec.get("passwd") and proc.get("user"):
         pw_text = (texts["passwd"][1] or "") + "".join(f"\n{e}" for e in adds["passwd"])
         gr_text = (texts["group"][1] or "") + "".join(f"\n{e}" for e in adds["group"])
