@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.lib import user
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -272,7 +273,7 @@ def test_resource_limits_root_cgroups_and_rootless_v1_warning(busybox, registry,
         assert r.returncode == 125 and text in r.stderr, (args, r.stderr)
     # root: cgroupfs limits that hold
     root = ["--root", str(tmp_path / "root-storage"), "--runroot", str(tmp_path / "run")]
-    env = {"CONTAINERS_REGISTRIES_CONF": "/home/pypodtest/.config/containers/registries.conf"}
+    env = {"CONTAINERS_REGISTRIES_CONF": f"{user.TEST_HOME}/.config/containers/registries.conf"}
     r = pypod(*root, "run", "-d", "--name", "lim", "--pids-limit", "20", "--memory", "64m",
               "--cpus", "0.5", registry["busybox"], "sh", "-c",
               "i=0; while [ $i -lt 40 ]; do (sleep 30 &) 2>/dev/null; i=$((i+1)); done; sleep 60", as_root=True, env=env)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.lib import user
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -180,7 +181,7 @@ def test_restart_policy_on_failure(busybox):
 
 def test_root_mode_works_too(registry, tmp_path):
     root = str(tmp_path / "root-storage")
-    env = {"CONTAINERS_REGISTRIES_CONF": "/home/pypodtest/.config/containers/registries.conf"}
+    env = {"CONTAINERS_REGISTRIES_CONF": f"{user.TEST_HOME}/.config/containers/registries.conf"}
     r = pypod("--root", root, "--runroot", str(tmp_path / "run"), "run", "--rm", registry["busybox"], "echo", "root ok",
               as_root=True, env=env)
     assert r.returncode == 0, r.stderr
@@ -311,11 +312,11 @@ def test_foreground_run_forwards_signals_and_logs_follow(busybox):
     from tests.lib.user import as_user_argv
 
     script = "trap 'echo caught; exit 3' TERM; echo started; while true; do sleep 0.1; done"
-    p = subprocess.Popen(as_user_argv(["/opt/pypod-test/venv/bin/pypod", "run", "--name", "fg", busybox,
+    p = subprocess.Popen(as_user_argv([user.PYPOD, "run", "--name", "fg", busybox,
                                        "sh", "-c", script]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: "started" in pypod("logs", "fg").stdout)
-        follower = subprocess.Popen(as_user_argv(["/opt/pypod-test/venv/bin/pypod", "logs", "-f", "fg"]),
+        follower = subprocess.Popen(as_user_argv([user.PYPOD, "logs", "-f", "fg"]),
                                     stdout=subprocess.PIPE, text=True)
         os.kill(_find_pypod_process(p.pid), signal.SIGTERM)
         out, err = p.communicate(timeout=20)

@@ -11,11 +11,11 @@ import threading
 import pytest
 
 from tests.lib import images as seedimg
+from tests.lib import user
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
 
-SUBUID_START = 100000  # tests/lib/user.py gives pypodtest 100000:65536
 
 
 def ok(*args, **kw):
@@ -107,9 +107,10 @@ def test_layered_image_is_unpacked_for_the_rootless_overlay(clean_storage, regis
     a, b = os.lstat(os.path.join(upper, "data/keep2")), os.lstat(os.path.join(upper, "data/hard2"))
     assert a.st_ino == b.st_ino and a.st_nlink == 2
     assert os.readlink(os.path.join(upper, "data/link")) == "keep"
-    # image uid 1000 is container uid 1000: host uid SUBUID_START + 999
+    # image uid 1000 is container uid 1000: host uid (the test user's subuid start) + 999
     st = os.lstat(os.path.join(upper, "data/owned"))
-    assert (st.st_uid, st.st_gid) == (SUBUID_START + 999, SUBUID_START + 999)
+    start = user.subid_range()[0]
+    assert (st.st_uid, st.st_gid) == (start + 999, start + 999)
     # root-owned files belong to the user itself; setuid survives
     st = os.lstat(os.path.join(upper, "bin/suid"))
     assert st.st_mode & 0o7777 == 0o4755
@@ -346,7 +347,7 @@ def test_bad_references_and_flags(clean_storage, registry):
 
 
 def test_start_up_does_not_import_heavy_modules(test_user):
-    py = "/opt/pypod-test/venv/bin/python"
+    py = user.PYTHON
     for args in (["--version"], ["images"]):
         r = subprocess.run(["runuser", "-u", test_user.name, "--", "env", f"HOME={test_user.home}",
                             f"XDG_RUNTIME_DIR={test_user.runtime_dir}", py, "-X", "importtime", "-m", "pypod", *args],

@@ -21,8 +21,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-TEST_USER = "pypodtest"
-SUBID_START, SUBID_COUNT = 100000, 65536
+from tests.lib.user import TEST_USER, subid_range  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
@@ -38,28 +37,11 @@ def _pypod_parent() -> str:
 
 
 def ensure_test_user() -> pwd.struct_passwd:
-    """Idempotent: the user, pypodtest:100000:65536 in /etc/subuid and /etc/subgid,
-    /run/user/UID (0700, owned by it)."""
-    try:
-        pw = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "-m", "-s", "/bin/bash", TEST_USER], check=False)
-        pw = pwd.getpwnam(TEST_USER)
-    for f in ("/etc/subuid", "/etc/subgid"):
-        try:
-            text = open(f).read()
-        except FileNotFoundError:
-            text = ""
-        if not any(line.split(":")[0] == TEST_USER for line in text.splitlines()):
-            with open(f, "a") as fh:
-                if text and not text.endswith("\n"):
-                    fh.write("\n")
-                fh.write(f"{TEST_USER}:{SUBID_START}:{SUBID_COUNT}\n")
-    rd = f"/run/user/{pw.pw_uid}"
-    os.makedirs(rd, exist_ok=True)
-    os.chown(rd, pw.pw_uid, pw.pw_gid)
-    os.chmod(rd, 0o700)
-    return pw
+    """Idempotent: the test user with its subuid/subgid range and /run/user/UID (tests/lib/user.py)."""
+    from tests.lib import user as test_user_lib
+
+    test_user_lib.ensure_user()
+    return pwd.getpwnam(TEST_USER)
 
 
 def _build_layers(base: str, owner_uid: int, owner_gid: int, alice_uid: int, alice_gid: int):
@@ -103,9 +85,10 @@ class Mode:
         self.driver = driver
         os.makedirs(self.base)
         if self.rootless:
-            # container uid 0 ↔ the user; container uid 1000 ↔ SUBID_START + 999
+            # container uid 0 ↔ the user; container uid 1000 ↔ the subuid range's start + 999
+            start, _ = subid_range(TEST_USER)
             self.lower = _build_layers(os.path.join(self.base, "layers"), self.uid, self.gid,
-                                       SUBID_START + 999, SUBID_START + 999)
+                                       start + 999, start + 999)
         else:
             self.lower = _build_layers(os.path.join(self.base, "layers"), 0, 0, 1000, 1000)
         os.chown(self.base, self.uid, self.gid)
@@ -295,7 +278,7 @@ def test_uid_map_inside(mode):
     assert rc == 0
     rows = [tuple(int(x) for x in line.split()) for line in out.decode().splitlines()]
     if mode.rootless:
-        assert rows == [(0, mode.uid, 1), (1, SUBID_START, SUBID_COUNT)]
+        assert rows == [(0, mode.uid, 1), (1, *subid_range(TEST_USER))]
     else:
         assert rows == [(0, 0, 4294967295)]
 

@@ -12,8 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-TEST_USER = "pypodtest"
-SUBID_START, SUBID_COUNT = 100000, 65536
+from tests.lib.user import TEST_USER, subid_range  # noqa: E402
 
 
 def _pypod_parent() -> str:
@@ -54,6 +53,7 @@ def test_run_in_userns_maps_subids(user):
     """)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.split("\n")
+    SUBID_START, SUBID_COUNT = subid_range(TEST_USER)
     assert lines[0] == f"{SUBID_COUNT + 1} 0 {user.pw_uid} 1;1 {SUBID_START} {SUBID_COUNT};"
     assert lines[1] == "0"
     rows = [tuple(int(x) for x in line.split()) for line in lines[2:4]]
@@ -82,7 +82,8 @@ def test_files_owned_by_subids_and_remove_tree(user):
     """)
     try:
         assert p.returncode == 0, p.stderr
-        assert p.stdout.split("\n")[:3] == [f"{SUBID_START + 999} {SUBID_START + 999}", "denied",
+        start = subid_range(TEST_USER)[0]
+        assert p.stdout.split("\n")[:3] == [f"{start + 999} {start + 999}", "denied",
                                            "False"]
     finally:
         subprocess.run(["rm", "-rf", d])

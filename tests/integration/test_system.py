@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from pypod import __version__
+from tests.lib import user
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def test_info(clean_storage):
     assert json.loads(pypod("info", "--format", "json").stdout)["host"]["ociRuntime"]["name"] == "pypod"
     uidmap = json.loads(pypod("info", "--format", "{{json .Host.IDMappings.UIDMap}}").stdout)
     assert uidmap[0] == {"container_id": 0, "host_id": clean_storage.uid, "size": 1}
-    assert uidmap[1]["host_id"] == 100000
+    assert uidmap[1]["host_id"] == user.subid_range()[0]
     # --root and --runroot move storage, as podman's global flags do
     assert pypod("--root", "/tmp/pypod-x-root", "info", "--format", "{{.Store.GraphRoot}}").stdout.strip() \
         == "/tmp/pypod-x-root"

@@ -1,7 +1,7 @@
 """The pypod test environment, as Python (used by tests/conftest.py; importable on its own).
 
 Modules
-  user.py        the test user `pypodtest`; pypod(*args) / pypod_bytes / sh_as_user run as it via
+  user.py        the test user (`pypodtest`, or $PYPOD_TEST_USER); pypod(*args) / pypod_bytes / sh_as_user run as it via
                  `runuser -u pypodtest -- env -i ... /opt/pypod-test/venv/bin/pypod ARGS`;
                  wipe_storage(), write_registries_conf().
   registry.py    RegistryServer("open"|"basic"|"token"): Debian's docker-registry on 127.0.0.1.

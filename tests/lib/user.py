@@ -15,13 +15,16 @@ import subprocess
 import time
 from typing import Mapping, Sequence
 
-TEST_USER = "pypodtest"
-TEST_HOME = "/home/pypodtest"
-VENV = "/opt/pypod-test/venv"
+# PYPOD_TEST_USER / PYPOD_TEST_BASE (scripts/test reads the same two) let two test runs share a
+# machine, each with its own user, storage and venv.
+TEST_USER = os.environ.get("PYPOD_TEST_USER") or "pypodtest"
+TEST_HOME = f"/home/{TEST_USER}"
+BASE = os.environ.get("PYPOD_TEST_BASE") or "/opt/pypod-test"
+VENV = f"{BASE}/venv"
 PYPOD = f"{VENV}/bin/pypod"
 PYTHON = f"{VENV}/bin/python"
 USER_PATH = f"{VENV}/bin:/usr/local/bin:/usr/bin:/bin"
-SUBID_START, SUBID_COUNT = 100000, 65536
+SUBID_COUNT = 65536
 DEVICES = ("/dev/net/tun", "/dev/fuse")
 
 
@@ -69,9 +72,36 @@ def _has_subid(path: str, name: str, uid: int) -> bool:
     return False
 
 
+def subid_range(name: str = TEST_USER, path: str = "/etc/subuid") -> tuple[int, int]:
+    """The user's first subordinate id range (start, count) as the file gives it: never assume
+    100000 (Debian's useradd hands out the next free range)."""
+    uid = str(pwd.getpwnam(name).pw_uid)
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(":")
+            if len(parts) == 3 and parts[0] in (name, uid):
+                return int(parts[1]), int(parts[2])
+    raise KeyError(f"{name} has no range in {path}")
+
+
+def _next_free_subid(path: str) -> int:
+    """Where useradd would start the next range: past every range in the file (at least 100000)."""
+    end = 100000
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(":")
+                if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                    end = max(end, int(parts[1]) + int(parts[2]))
+    except FileNotFoundError:
+        pass
+    return end
+
+
 def ensure_user(name: str = TEST_USER, home: str = TEST_HOME) -> UserInfo:
-    """Root only, idempotent: the user, its subuid/subgid range, its /run/user/UID (0700), and
-    /dev/net/tun, /dev/fuse opened to everyone (0666) for slirp4netns and fuse-overlayfs."""
+    """Root only, idempotent: the user, its subuid/subgid range (the next free one, as useradd
+    chooses), its /run/user/UID (0700), and /dev/net/tun, /dev/fuse opened to everyone (0666)
+    for slirp4netns and fuse-overlayfs."""
     if os.geteuid() != 0:
         raise PermissionError("ensure_user needs root")
     try:
@@ -82,8 +112,9 @@ def ensure_user(name: str = TEST_USER, home: str = TEST_HOME) -> UserInfo:
     info = user_info(name)
     for path in ("/etc/subuid", "/etc/subgid"):
         if not _has_subid(path, name, info.uid):
+            start = _next_free_subid(path)
             with open(path, "a") as f:
-                f.write(f"{name}:{SUBID_START}:{SUBID_COUNT}\n")
+                f.write(f"{name}:{start}:{SUBID_COUNT}\n")
     os.makedirs(info.home, exist_ok=True)
     os.chown(info.home, info.uid, info.gid)
     os.makedirs("/run/user", mode=0o755, exist_ok=True)
@@ -235,7 +266,8 @@ def sh_as_user(cmd: str, *, input=None, env=None, timeout: float = 120, check: b
 
 
 def _in_id_range(uid: int, info: UserInfo) -> bool:
-    return uid == info.uid or SUBID_START <= uid < SUBID_START + SUBID_COUNT
+    start, count = subid_range(info.name)
+    return uid == info.uid or start <= uid < start + count
 
 
 def user_pids(info: UserInfo | None = None) -> list[int]:
