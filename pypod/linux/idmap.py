@@ -85,10 +85,9 @@ class IdMapping:
         """The one-line warning for the single-id fallback ('' when there is a full mapping)."""
         if not self.single:
             return ""
-        u = self.user or str(self.uid)
         return (f"WARN[0000] {self.fallback_reason}: running with a single-uid mapping (only root "
                 f"exists in containers; files of other users show as nobody). Fix: "
-                f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {u}")
+                f"{usermod_fix(self.user or str(self.uid))}")
 
 
 def _to_host(ranges: list[IdRange], cid: int) -> int | None:
@@ -103,6 +102,46 @@ def _to_container(ranges: list[IdRange], hid: int) -> int | None:
         if r.host_id <= hid < r.host_id + r.size:
             return r.container_id + (hid - r.host_id)
     return None
+
+
+# shadow's defaults (login.defs SUB_UID_MIN/MAX, SUB_UID_COUNT): where useradd puts a new range.
+SUBID_MIN, SUBID_MAX, SUBID_COUNT = 100000, 600100000, 65536
+
+
+def free_subid_start(texts: list[str], count: int = SUBID_COUNT) -> int:
+    """The lowest start of `count` ids that no range in any of `texts` (subuid and subgid files)
+    overlaps, from SUBID_MIN on, as useradd chooses one — never a range another user holds."""
+    taken: list[tuple[int, int]] = []
+    for text in texts:
+        for line in text.splitlines():
+            parts = line.strip().split(":")
+            if len(parts) == 3 and not parts[0].startswith("#"):
+                try:
+                    s, c = int(parts[1]), int(parts[2])
+                except ValueError:
+                    continue
+                if c > 0:
+                    taken.append((s, s + c))
+    start = SUBID_MIN
+    for s, e in sorted(taken):
+        if s >= start + count:
+            break
+        start = max(start, e)
+    return start if start + count - 1 <= SUBID_MAX else SUBID_MIN
+
+
+def usermod_fix(user: str) -> str:
+    """The command that gives `user` a free subordinate range (read from the files now)."""
+    texts = []
+    for path in (SUBUID_FILE, SUBGID_FILE):
+        try:
+            with open(path) as f:
+                texts.append(f.read())
+        except OSError:
+            pass
+    s = free_subid_start(texts)
+    r = f"{s}-{s + SUBID_COUNT - 1}"
+    return f"usermod --add-subuids {r} --add-subgids {r} {user}"
 
 
 def parse_subid(text: str, user: str, uid: int) -> list[tuple[int, int]]:

@@ -48,7 +48,20 @@ def test_compute_mapping_fallback_without_range():
     assert not m.has_gid(5)
     w = m.warning()
     assert "\n" not in w and "/etc/subuid" in w and "/etc/subgid" in w
-    assert "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 zed" in w
+    assert w.endswith(idmap.usermod_fix("zed")) and " zed" in w
+
+
+def test_free_subid_start_is_a_range_no_one_holds():
+    # as useradd: the lowest gap of 65536 from 100000 on, over both files
+    assert idmap.free_subid_start([]) == 100000
+    assert idmap.free_subid_start(["alice:100000:65536\n"]) == 165536
+    uids, gids = "alice:100000:65536\nbob:300000:65536\n", "carol:165536:1000\n"
+    assert idmap.free_subid_start([uids, gids]) == 166536
+    assert idmap.free_subid_start(["x:100000:1000\ny:170000:65536\n"]) == 101000
+    assert idmap.free_subid_start(["# c:0:1\nbad line\nz:1:2:3\n"]) == 100000
+    s = idmap.free_subid_start([uids, gids])
+    assert "usermod --add-subuids" in idmap.usermod_fix("zed")
+    assert s + 65535 < 300000
 
 
 def test_compute_mapping_fallback_without_helpers():
