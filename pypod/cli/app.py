@@ -111,7 +111,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 def _root_group():
     from pypod.cli.params import Group, Opt
 
-    root = Group(help="Manage pods, containers and images (a podman-compatible, daemonless, rootless engine).")
+    root = Group(help="Manage pods, containers and images")
 
     @root.callback()
     def root_options(
@@ -167,21 +167,31 @@ def build(argv: list[str]):
 
 
 def _show_help(argv: list[str]) -> int:
-    """Help is rendered by typer, from the same declarations (the slow path is fine here)."""
-    from pypod.cli.params import to_typer
+    """podman's help for the command path in argv (options and `--help` are ignored)."""
+    from pypod.cli import help as helptext
+    from pypod.cli.params import UsageError
 
-    root = build(argv if _command_word(argv) else [])
-    app = to_typer(root)
-    import typer
-
-    cmd = typer.main.get_command(app)
-    try:
-        cmd.main(args=argv, prog_name="pypod", standalone_mode=False)
-    except typer.Exit as e:
-        return e.exit_code
-    except Exception as e:  # a usage error while rendering help: say it plainly
-        sys.stderr.write(f"Error: {e}\n")
-        return 125
+    words = [a for a in argv if not a.startswith("-")]
+    root = build(words[:1] if words else [])
+    node, path = root, "pypod"
+    for w in words:
+        if isinstance(node, type(root)) and w in node.groups:
+            node, path = node.groups[w], f"{path} {w}"
+        elif isinstance(node, type(root)) and w in node.commands:
+            node, path = node.commands[w], f"{path} {w}"
+        elif node is root and w == "help":
+            sys.stdout.write(helptext.HELP_COMMAND)
+            return 0
+        else:
+            raise UsageError(f"unrecognized command `{path} {w}`", path,
+                             f"Try '{path} --help' for more information")
+    if node is root:
+        text = helptext.render_group(root, path, _root_command(root).params())
+    elif isinstance(node, type(root)):
+        text = helptext.render_group(node, path)
+    else:
+        text = helptext.render_command(node, path)
+    sys.stdout.write(text)
     return 0
 
 
@@ -198,6 +208,12 @@ def dispatch(argv: list[str]) -> int:
     except HelpRequested:
         return _show_help(["--help"])
     root.callback_fn(**parse_values)
+    if word in ("__complete", "__completeNoDesc"):  # the shell completion scripts' one call
+        from pypod.cli.complete import complete
+
+        return complete(post, describe=word == "__complete")
+    if word == "help":  # cobra's help command: `pypod help [COMMAND...]`
+        return _show_help(post)
     if word is None:  # podman: the help, then an error
         _show_help(["--help"])
         sys.stderr.write("Error: missing command 'pypod COMMAND'\n")
@@ -222,8 +238,13 @@ def dispatch(argv: list[str]) -> int:
         cmd = root.commands[word]
         rest = post
     else:
+        from pypod.cli.help import suggestions
+
+        near = suggestions(word, sorted([*root.groups, *root.commands, "help"]))
+        also = "".join(f"\t{n}\n" for n in near)
         raise UsageError(f"unrecognized command `pypod {word}`", "pypod",
-                         "Try 'pypod --help' for more information")
+                         (f"\nDid you mean this?\n{also}\n" if near else "")
+                         + "Try 'pypod --help' for more information")
     try:
         rv = invoke(cmd, rest, path)
     except HelpRequested:
@@ -246,11 +267,20 @@ def run(argv: list[str]) -> int:
     try:
         return dispatch(hoist_global_options(argv))
     except BaseException as e:  # the one boundary
+        if isinstance(e, KeyboardInterrupt):
+            # We are on the way out: a second Ctrl-C must not interrupt the exit with a
+            # traceback of its own (podman exits quietly however often it is pressed).
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if isinstance(e, SystemExit):
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        return report(e, debug)
+        try:
+            return report(e, debug)
+        except KeyboardInterrupt:
+            return 130
     finally:
         try:
             sys.stdout.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, KeyboardInterrupt):
             pass
