@@ -574,7 +574,7 @@ def exec_(
 
 
 def top(container: str = Arg(..., metavar="CONTAINER"),
-        descriptors: Optional[List[str]] = Arg(None, metavar="[FORMAT-DESCRIPTORS]")):
+        descriptors: Optional[List[str]] = Arg(None, metavar="[FORMAT-DESCRIPTORS|ARGS...]")):
     """Display the running processes of a container."""
     from pypod import template
 

@@ -4,8 +4,8 @@ Every command is a plain function whose parameters default to `Opt(...)`/`Arg(..
 as typer's `typer.Option`/`typer.Argument`. On the hot path (every command a script runs) a small
 parser here reads those declarations and calls the function: it speaks cobra's (podman's) flag
 syntax and costs a few milliseconds, where importing typer and building its click tree costs well
-over 100 ms. typer is still what renders `--help` and the shell completions: `to_typer()` turns the
-same declarations into a typer app.
+over 100 ms. `--help` (cli/help.py) and shell completion (cli/complete.py) read the same
+declarations.
 """
 
 from __future__ import annotations
@@ -220,44 +220,56 @@ def parse(cmd: Command, argv: list[str], cmd_path: str) -> dict:
                 j += 1
                 continue
             inline = rest[1:] if rest.startswith("=") else (rest or None)
-            i = _take(flags[flag], flag, inline, argv, i, values, cmd_path)
+            i = _take(flags[flag], flag, inline, argv, i, values, cmd_path, f"'{a[j]}' in {a}")
             break
-    # positionals
+    # podman's checkAllLatestAndIDs, for every command with --latest whose arguments are containers
+    # (exec's, top's and port's further arguments are a command, descriptors, a port)
+    latest = bool(values.get("latest")) and cmd.name not in _LATEST_WITH_ARGS
+    if latest:
+        if args:
+            raise UsageError("--latest and containers cannot be used together", cmd_path)
+        if values.get("all_"):
+            raise UsageError("--all and --latest cannot be used together", cmd_path)
+    _check_count(positionals, len(args), cmd_path, latest)
     k = 0
     for name, p, kind, is_list in positionals:
         if is_list:
             rest = args[k:]
             k = len(args)
-            if not rest and p.default is REQUIRED:
-                raise UsageError(f"requires at least {1 + _required_before(positionals, name)} arg(s), "
-                                 f"only received {len(args)}", cmd_path)
             values[name] = [_convert(x, kind, name, cmd_path) for x in rest] if rest else (
                 None if p.default is REQUIRED else p.default)
+        elif k < len(args):
+            values[name] = _convert(args[k], kind, name, cmd_path)
+            k += 1
         else:
-            if k < len(args):
-                values[name] = _convert(args[k], kind, name, cmd_path)
-                k += 1
-            elif p.default is REQUIRED:
-                n_req = sum(1 for _, q, _, _ in positionals if q.default is REQUIRED)
-                raise UsageError(f"requires at least {n_req} arg(s), only received {len(args)}", cmd_path)
-            else:
-                values[name] = p.default
-    if k < len(args):
-        raise UsageError(f"accepts at most {k} arg(s), received {len(args)}", cmd_path)
+            values[name] = p.default
     return values
 
 
-def _required_before(positionals, name) -> int:
-    n = 0
-    for pname, p, _, _ in positionals:
-        if pname == name:
-            return n
-        if p.default is REQUIRED:
-            n += 1
-    return n
+_LATEST_WITH_ARGS = ("exec", "top", "port")
 
 
-def _take(spec, flag: str, inline: str | None, argv: list[str], i: int, values: dict, cmd_path: str) -> int:
+def _check_count(positionals, n: int, cmd_path: str, latest: bool = False) -> None:
+    """cobra's argument validators, in their words (scripts and podman's tests match them).
+    With --latest the container argument is the latest container: none may be given."""
+    lo = 0 if latest else sum(1 for _, p, _, _ in positionals if p.default is REQUIRED)
+    hi = None if any(is_list for *_, is_list in positionals) else len(positionals)
+    if lo <= n and (hi is None or n <= hi):
+        return
+    if hi == 0:
+        raise UsageError(f"`{cmd_path}` takes no arguments", cmd_path)
+    if lo == hi:
+        raise UsageError(f"accepts {lo} arg(s), received {n}", cmd_path)
+    if n < lo:
+        raise UsageError(f"requires at least {lo} arg(s), only received {n}", cmd_path)
+    if lo:
+        raise UsageError(f"accepts between {lo} and {hi} arg(s), received {n}", cmd_path)
+    raise UsageError(f"accepts at most {hi} arg(s), received {n}", cmd_path)
+
+
+def _take(spec, flag: str, inline: str | None, argv: list[str], i: int, values: dict, cmd_path: str,
+          shown: str = "") -> int:
+    """Store the flag's value; `shown` is how pflag names a short flag in its errors ('h' in -h)."""
     name, p, kind, is_list = spec
     if kind == "bool" and p.flag_value is None:
         values[name] = True if inline is None else _convert(inline, "bool", flag, cmd_path)
@@ -269,7 +281,7 @@ def _take(spec, flag: str, inline: str | None, argv: list[str], i: int, values: 
             value = argv[i]
             i += 1
         else:
-            raise UsageError(f"flag needs an argument: {flag}", cmd_path)
+            raise UsageError(f"flag needs an argument: {shown or flag}", cmd_path)
     else:
         value = inline
     v = _convert(value, kind if kind != "bool" else "str", flag, cmd_path)
@@ -283,61 +295,3 @@ def _take(spec, flag: str, inline: str | None, argv: list[str], i: int, values: 
 def invoke(cmd: Command, argv: list[str], cmd_path: str):
     values = parse(cmd, argv, cmd_path)
     return cmd.fn(**values)
-
-
-# -- typer, for --help and completions ------------------------------------------------------------
-def to_typer(group: Group, root_help: str = ""):
-    """The same commands as a typer app (imports typer: only for help and completion scripts)."""
-    import inspect
-
-    import typer
-
-    def convert(cmd: Command):
-        new = []
-        for name, p, ann in cmd.params():
-            t = _eval_ann(ann)
-            default = p.default
-            if isinstance(p, Opt):
-                extra = {}
-                if p.flag_value is not None:
-                    extra = {"flag_value": p.flag_value, "is_flag": False}
-                info = typer.Option(default, *p.decls, help=p.help, hidden=p.hidden, metavar=p.metavar, **extra)
-            else:
-                mv = p.metavar.strip("[]") if p.metavar else None
-                info = typer.Argument(default, help=p.help, metavar=mv, hidden=p.hidden)
-            new.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=info, annotation=t))
-
-        def wrapper(**kw):
-            return cmd.fn(**kw)
-
-        wrapper.__signature__ = inspect.Signature(new)
-        wrapper.__doc__ = cmd.fn.__doc__
-        wrapper.__name__ = cmd.fn.__name__
-        return wrapper
-
-    def build(g: Group, help_text: str):
-        app = typer.Typer(help=help_text or g.help, no_args_is_help=True, add_completion=False,
-                          pretty_exceptions_enable=False, rich_markup_mode=None)
-        if g.callback_fn is not None:
-            app.callback()(convert(Command("root", g.callback_fn, None, False, True, ("--help",))))
-        for name, cmd in g.commands.items():
-            settings = {"help_option_names": list(cmd.help_flags)}
-            if not cmd.interspersed:
-                settings["allow_interspersed_args"] = False
-            app.command(name, help=cmd.help, hidden=cmd.hidden, context_settings=settings)(convert(cmd))
-        for name, sub in g.groups.items():
-            app.add_typer(build(sub, sub.help), name=name)
-        return app
-
-    return build(group, root_help)
-
-
-def _eval_ann(ann: str):
-    import typing
-
-    ns = {"Optional": typing.Optional, "List": typing.List, "list": list, "str": str, "int": int,
-          "bool": bool, "float": float}
-    try:
-        return eval(ann, ns)  # noqa: S307 - annotations written in this package
-    except Exception:
-        return str
