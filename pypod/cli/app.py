@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # a module not written yet is skipped.
 NOUNS = {
     "image": ("pypod.cli.image", "pypod.cli.build", "pypod.cli.transport"),
-    "system": ("pypod.cli.system", "pypod.cli.storage"),
+    "system": ("pypod.cli.system", "pypod.cli.storage", "pypod.cli.service"),
     "login": ("pypod.cli.login",),
     "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport", "pypod.cli.storage",
                   "pypod.cli.attach"),

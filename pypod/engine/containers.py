@@ -1480,7 +1480,42 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
     return rep
 
 
+EXIT_CODE_KEEP = 300  # seconds an exit code outlives its container (podman keeps them 5 minutes)
+
+
+def _keep_exit_code(ctx: Context, cid: str) -> None:
+    """Remember the exit code of a container about to be removed: a Docker client that waits
+    for condition=removed (`docker run --rm`) asks for it after the container is gone."""
+    from pypod.runtime.state import read_state
+
+    code = (read_state(str(store(ctx).dir(cid))) or {}).get("exit_code")
+    if code is None:
+        return
+    d = os.path.join(ctx.run_dir, "exits")
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        now = time.time()
+        with os.scandir(d) as it:
+            for e in it:  # bounded: old ones go as new ones come
+                if now - e.stat().st_mtime > EXIT_CODE_KEEP:
+                    os.unlink(e.path)
+        with open(os.path.join(d, cid), "w") as f:
+            f.write(str(int(code)))
+    except OSError:
+        pass
+
+
+def last_exit_code(ctx: Context, cid: str) -> int | None:
+    """The exit code of a container removed in the last EXIT_CODE_KEEP seconds."""
+    try:
+        with open(os.path.join(ctx.run_dir, "exits", cid)) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
 def _destroy(ctx: Context, cid: str) -> None:
+    _keep_exit_code(ctx, cid)
     cs = store(ctx)
     with cs.lock():
         dead = cs.trash(cid)

@@ -1,0 +1,138 @@
+"""Image routes in Docker's shapes (image names hold `/` and `:`: the routes match them greedily)."""
+
+from __future__ import annotations
+
+from pypod.api.http import HTTPError
+from pypod.api.router import route
+
+
+def _images():
+    from pypod.engine import images
+
+    return images
+
+
+def lookup(ctx, name: str):
+    rec = _images().find_image(ctx, name)
+    if rec is None:
+        raise HTTPError(404, f"No such image: {name}")
+    return rec
+
+
+@route("GET", "/images/json")
+def list_images(req, ctx) -> None:
+    from pypod.units import parse_time
+
+    ie = _images()
+    using = ie.containers_using(ctx)
+    seen: dict[str, dict] = {}
+    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    for row in ie.list_images(ctx, all_=req.qbool("all"), filters=flt):
+        rec = row.record
+        item = seen.get(rec.id)
+        if item is None:
+            cfg = ctx.images.config(rec.id)
+            item = seen[rec.id] = {
+                "Id": "sha256:" + rec.id, "ParentId": "", "RepoTags": [],
+                "RepoDigests": ie.repo_digests(rec), "Created": int(parse_time(rec.created)),
+                "Size": ctx.images.size(rec), "SharedSize": -1, "VirtualSize": ctx.images.size(rec),
+                "Labels": (cfg.get("config") or {}).get("Labels") or {},
+                "Containers": len(using.get(rec.id, [])),
+            }
+        if row.tag != "<none>":
+            item["RepoTags"].append(f"{row.repository}:{row.tag}")
+    for item in seen.values():
+        item["RepoTags"] = item["RepoTags"] or None
+    req.h.send_json(200, list(seen.values()))
+
+
+def _docker_config(c: dict) -> dict:
+    return {"Hostname": "", "Domainname": "", "User": c.get("User", ""), "Env": c.get("Env") or [],
+            "Cmd": c.get("Cmd"), "Entrypoint": c.get("Entrypoint"), "WorkingDir": c.get("WorkingDir", ""),
+            "Labels": c.get("Labels") or {}, "ExposedPorts": c.get("ExposedPorts"),
+            "Volumes": c.get("Volumes"), "StopSignal": c.get("StopSignal", ""), "OnBuild": c.get("OnBuild"),
+            "Image": "", "AttachStdin": False, "AttachStdout": False, "AttachStderr": False, "Tty": False,
+            "OpenStdin": False, "StdinOnce": False}
+
+
+@route("GET", "/images/{name:.*}/json")
+def inspect(req, ctx) -> None:
+    ie = _images()
+    rec = lookup(ctx, req.params["name"])
+    cfg = ctx.images.config(rec.id)
+    created = cfg.get("created") or rec.created or ""
+    req.h.send_json(200, {
+        "Id": "sha256:" + rec.id, "RepoTags": list(rec.names), "RepoDigests": ie.repo_digests(rec),
+        "Parent": "", "Comment": "", "Created": created, "Container": "", "DockerVersion": "",
+        "Author": cfg.get("author", ""), "Config": _docker_config(cfg.get("config") or {}),
+        "Architecture": cfg.get("architecture", ""), "Os": cfg.get("os", ""),
+        "Size": ctx.images.size(rec), "VirtualSize": ctx.images.size(rec),
+        "GraphDriver": {"Name": "overlay", "Data": {}},
+        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
+        "Metadata": {"LastTagTime": ""},
+    })
+
+
+@route("GET", "/images/{name:.*}/history")
+def history(req, ctx) -> None:
+    from pypod.units import parse_time
+
+    rec = lookup(ctx, req.params["name"])
+    out = []
+    for h in _images().history(ctx, rec):
+        out.append({"Id": h.get("id") or "<missing>", "Created": int(parse_time(str(h.get("created", "")))),
+                    "CreatedBy": h.get("created_by", ""), "Tags": h.get("tags") or None,
+                    "Size": h.get("size", 0), "Comment": h.get("comment", "")})
+    req.h.send_json(200, out)
+
+
+@route("POST", "/images/{name:.*}/tag")
+def tag(req, ctx) -> None:
+    rec = lookup(ctx, req.params["name"])
+    repo, t = req.q("repo"), req.q("tag") or "latest"
+    if not repo:
+        raise HTTPError(400, "repo is required (?repo=NAME&tag=TAG)")
+    _images().tag(ctx, rec.id, [f"{repo}:{t}"])
+    req.h.send_bytes(201, b"")
+
+
+@route("DELETE", "/images/{name:.*}")
+def remove(req, ctx) -> None:
+    name = req.params["name"]
+    lookup(ctx, name)
+    rep = _images().remove_images(ctx, [name], force=req.qbool("force"))
+    if rep.errors:
+        raise rep.errors[0]
+    out = [{"Untagged": u} for u in rep.untagged]
+    out += [{"Deleted": "sha256:" + d if len(d) == 64 else d} for d in rep.deleted]
+    req.h.send_json(200, out)
+
+
+@route("POST", "/images/create")
+def create(req, ctx) -> None:
+    """Pull (fromImage): a JSON progress stream, or a 404/500 before it starts."""
+    from pypod.errors import PypodError
+
+    image = req.q("fromImage")
+    if not image:
+        raise HTTPError(400, "fromImage is required (importing with fromSrc is not supported)")
+    tag = req.q("tag") or ""
+    ref = image
+    if tag:
+        ref = f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
+    elif "@" not in image and ":" not in image.rsplit("/", 1)[-1]:
+        ref = f"{image}:latest"
+    ie = _images()
+    stream = req.h.start_stream()
+    repo, _, t = ref.rpartition(":") if "@" not in ref else (ref.split("@")[0], "", ref.split("@")[1])
+    stream.json({"status": f"Pulling from {repo.split('/', 1)[-1] if '/' in repo else repo}", "id": t})
+    try:
+        rec = ie.pull(ctx, ie.PullRequest(name=ref, quiet=True, policy="always"))
+    except PypodError as e:
+        stream.json({"errorDetail": {"message": e.message}, "error": e.message})
+        stream.close()
+        return
+    if rec.digest:
+        stream.json({"status": f"Digest: {rec.digest}"})
+    stream.json({"status": f"Status: Downloaded newer image for {ref}"})
+    stream.close()

@@ -1,0 +1,90 @@
+"""System routes: ping, version, info (what every client calls first), and the BuildKit probes."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from pypod.api.router import route
+
+
+@route("GET", "/_ping")
+def ping(req, ctx) -> None:
+    from pypod.api.server import API_VERSION
+
+    extra = {"Builder-Version": "1", "Docker-Experimental": "false", "Swarm": "inactive",
+             "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+    if req.h.command == "HEAD":
+        req.h.send_response(200)
+        req.h.common_headers()
+        for k, v in extra.items():
+            req.h.send_header(k, v)
+        req.h.send_header("Content-Type", "text/plain; charset=utf-8")
+        req.h.send_header("Content-Length", "0")
+        req.h.end_headers()
+        req.h.wfile.flush()
+        return
+    assert API_VERSION
+    req.h.send_bytes(200, b"OK", "text/plain; charset=utf-8", extra)
+
+
+def _version_body() -> dict:
+    from pypod import __version__
+    from pypod.api.server import API_VERSION, MIN_API_VERSION
+    from pypod.engine import system
+
+    rep = system.version_report()["Server"]
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch,
+               "KernelVersion": platform.release(), "GitCommit": "", "GoVersion": rep["GoVersion"],
+               "BuildTime": rep["BuiltTime"], "Experimental": "false"}
+    return {"Platform": {"Name": f"pypod {__version__}"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "", "GoVersion": rep["GoVersion"], "Os": "linux", "Arch": arch,
+            "KernelVersion": platform.release(), "BuildTime": rep["BuiltTime"], "Experimental": False}
+
+
+@route("GET", "/version")
+def version(req, ctx) -> None:
+    req.h.send_json(200, _version_body())
+
+
+@route("GET", "/info")
+def info(req, ctx) -> None:
+    from pypod import __version__
+    from pypod.engine import system
+
+    rep = system.info_report(ctx)
+    host, store = rep["Host"], rep["Store"]
+    cs = store["ContainerStore"]
+    dist = host.get("Distribution") or {}
+    req.h.send_json(200, {
+        "ID": "", "Name": host["Hostname"], "ServerVersion": __version__,
+        "OperatingSystem": f"{dist.get('Distribution', 'linux')} {dist.get('Version', '')}".strip(),
+        "OSType": "linux", "OSVersion": dist.get("Version", ""), "Architecture": platform.machine(),
+        "KernelVersion": host["Kernel"], "NCPU": host["CPUs"], "MemTotal": host["MemTotal"],
+        "Containers": cs["Number"], "ContainersRunning": cs["Running"], "ContainersPaused": cs["Paused"],
+        "ContainersStopped": cs["Stopped"], "Images": store["ImageStore"]["Number"],
+        "Driver": store["GraphDriverName"], "DriverStatus": [], "DockerRootDir": store["GraphRoot"],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge"], "Log": ["k8s-file", "json-file", "none"]},
+        "CgroupDriver": "cgroupfs", "CgroupVersion": host["CgroupsVersion"].lstrip("v"),
+        "LoggingDriver": host["LogDriver"], "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
+                                                      "ControlAvailable": False},
+        "Runtimes": {"pypod": {"path": "pypod"}}, "DefaultRuntime": "pypod",
+        "SecurityOptions": ["name=rootless"] if ctx.rootless else [],
+        "IndexServerAddress": "https://index.docker.io/v1/", "RegistryConfig": {},
+        "HttpProxy": os.environ.get("HTTP_PROXY", ""), "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
+        "NoProxy": os.environ.get("NO_PROXY", ""), "Labels": [], "ExperimentalBuild": False,
+        "Warnings": [],
+    })
+
+
+@route("POST", "/grpc")
+def grpc(req, ctx) -> None:
+    req.h.send_error_json(404, "BuildKit is not supported: use DOCKER_BUILDKIT=0 (the classic builder)")
+
+
+@route("POST", "/session")
+def session(req, ctx) -> None:
+    grpc(req, ctx)

@@ -1,0 +1,224 @@
+"""The real docker CLI against `pypod system service` on a unix socket, as the test user.
+
+Each test starts its own service (the storage fixture kills the user's processes between tests)
+and talks to it with /usr/local/bin/docker through DOCKER_HOST, as a user of Docker's tools would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.lib import user
+from tests.lib.user import as_user_argv, pypod, run_as_user
+
+pytestmark = pytest.mark.integration
+
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+
+
+class Service:
+    def __init__(self, info):
+        self.sock = f"/tmp/pypod-api-{info.uid}.sock"
+        self.proc = None
+
+    def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.proc = subprocess.Popen(as_user_argv([user.PYPOD, "system", "service", "--time", "0",
+                                                   f"unix://{self.sock}"]),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        end = time.time() + 20
+        while time.time() < end:
+            if os.path.exists(self.sock):
+                s = socket.socket(socket.AF_UNIX)
+                try:
+                    s.connect(self.sock)
+                    return self
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            if self.proc.poll() is not None:
+                raise AssertionError(f"service exited: {self.proc.communicate()}")
+            time.sleep(0.05)
+        raise AssertionError("service did not listen")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            self.proc.wait(10)
+
+    def docker(self, *args, input=None, timeout=120, env=None):
+        e = {"DOCKER_HOST": f"unix://{self.sock}", "DOCKER_CONFIG": f"{user.TEST_HOME}/.docker-test",
+             "PATH": f"{os.path.dirname(DOCKER)}:{user.USER_PATH}"}
+        e.update(env or {})
+        return run_as_user([DOCKER, *args], input=input, timeout=timeout, env=e)
+
+
+@pytest.fixture
+def api(busybox, test_user):
+    svc = Service(test_user).start()
+    yield svc
+    svc.stop()
+
+
+def ok(r):
+    assert r.returncode == 0, (r.args[-6:], r.stdout, r.stderr)
+    return r
+
+
+def test_version_info_and_negotiation(api):
+    out = ok(api.docker("version")).stdout
+    assert "API version:      1.41 (minimum version 1.24)" in out
+    assert "Server: pypod" in out
+    r = api.docker("version", env={"DOCKER_API_VERSION": "1.99"})
+    assert "client version 1.99 is too new. Maximum supported API version is 1.41" in r.stdout + r.stderr
+    assert "Swarm: inactive" in ok(api.docker("info")).stdout
+
+
+def test_run_rm_output_exit_code_and_stdin(api, busybox):
+    r = ok(api.docker("run", "--rm", busybox, "echo", "hi"))
+    assert r.stdout == "hi\n"
+    r = api.docker("run", "--rm", busybox, "sh", "-c", "echo e >&2; exit 7")
+    assert (r.returncode, r.stdout, r.stderr) == (7, "", "e\n")
+    r = ok(api.docker("run", "-i", "--rm", busybox, "cat", input="p\n"))
+    assert r.stdout == "p\n"
+    # --rm: nothing left behind, in docker's view and pypod's
+    assert ok(api.docker("ps", "-aq")).stdout == ""
+    assert pypod("ps", "-aq").stdout == ""
+
+
+def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
+    cid = ok(api.docker("run", "-d", "--name", "web", "-p", "8080:80", "-e", "A=1", "-l", "k=v", busybox,
+                        "sh", "-c", "echo one; echo two; echo three; trap 'exit 0' TERM; "
+                        "while true; do sleep 0.1; done")).stdout.strip()
+    assert len(cid) == 64
+    ps = ok(api.docker("ps")).stdout
+    assert "0.0.0.0:8080->80/tcp" in ps and "web" in ps and "Up " in ps
+    assert ok(api.docker("ps", "-a", "--filter", "label=k=v", "-q")).stdout.strip() == cid[:12]
+    assert ok(api.docker("inspect", "-f", "{{.State.Status}} {{.Name}}", "web")).stdout.strip() == "running /web"
+    env = json.loads(ok(api.docker("inspect", "-f", "{{json .Config.Env}}", "web")).stdout)
+    assert "A=1" in env
+    time.sleep(0.5)
+    assert ok(api.docker("logs", "--tail", "2", "web")).stdout == "two\nthree\n"
+    assert ok(api.docker("stop", "-t", "5", "web")).stdout.strip() == "web"
+    assert ok(api.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web")).stdout.strip() \
+        == "exited 0"
+    assert "web" in pypod("ps", "-a", "--format", "{{.Names}}").stdout
+    ok(api.docker("rm", "web"))
+    r = api.docker("inspect", "web")
+    assert r.returncode == 1 and "No such object: web" in r.stderr
+
+
+def test_kill_and_force_remove(api, busybox):
+    ok(api.docker("run", "-d", "--name", "k", busybox, "sleep", "100"))
+    ok(api.docker("kill", "k"))
+    assert ok(api.docker("inspect", "-f", "{{.State.ExitCode}}", "k")).stdout.strip() == "137"
+    r = api.docker("kill", "k")
+    assert r.returncode == 1 and "is not running" in r.stderr
+    ok(api.docker("run", "-d", "--name", "f", busybox, "sleep", "100"))
+    r = api.docker("rm", "f")
+    assert r.returncode == 1 and "cannot remove a running container" in r.stderr
+    ok(api.docker("rm", "-f", "f", "k"))
+    assert pypod("ps", "-aq").stdout == ""
+    r = api.docker("rm", "nosuch")
+    assert r.returncode == 1 and "No such container: nosuch" in r.stderr
+
+
+def test_images_and_volumes(api, busybox):
+    assert busybox.rsplit(":", 1)[0] in ok(api.docker("images")).stdout
+    ok(api.docker("volume", "create", "vol1"))
+    assert "vol1" in ok(api.docker("volume", "ls")).stdout
+    assert json.loads(ok(api.docker("volume", "inspect", "vol1")).stdout)[0]["Name"] == "vol1"
+    ok(api.docker("run", "--rm", "-v", "vol1:/data", busybox, "sh", "-c", "echo x > /data/f"))
+    assert "vol1" in pypod("volume", "ls", "-q").stdout
+    ok(api.docker("volume", "rm", "vol1"))
+    assert pypod("volume", "ls", "-q").stdout == ""
+
+
+def test_hostile_requests_leave_the_service_answering(api):
+    """Bad JSON, a body larger than declared, a huge header, a slowloris: 4xx or dropped,
+    nothing created, and the service still answers."""
+    def raw(data: bytes, read=True, timeout=5.0) -> bytes:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(timeout)
+        s.connect(api.sock)
+        try:
+            s.sendall(data)
+            if not read:
+                return b""
+            out = b""
+            while True:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                out += b
+                if b"\r\n\r\n" in out and (b"Content-Length: " in out or b"\r\n0\r\n" in out):
+                    head, _, body = out.partition(b"\r\n\r\n")
+                    n = [int(x.split(b": ")[1]) for x in head.split(b"\r\n") if x.startswith(b"Content-Length")]
+                    if n and len(body) >= n[0]:
+                        break
+            return out
+        finally:
+            s.close()
+
+    body = b"{not json"
+    r = raw(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert r.startswith(b"HTTP/1.1 400"), r[:200]
+    assert b'"message"' in r
+    r = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n{}")
+    assert r.startswith(b"HTTP/1.1 413"), r[:200]
+    r = raw(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 431") or r.startswith(b"HTTP/1.1 400") or r == b"", r[:200]
+    # a body shorter than declared, then silence: dropped after the request timeout, no container
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(api.sock)
+    s.sendall(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Image\":")
+    # ... and a slowloris next to it: the service keeps answering others meanwhile
+    s2 = socket.socket(socket.AF_UNIX)
+    s2.connect(api.sock)
+    s2.sendall(b"GET /ver")
+    r = raw(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 200") and r.endswith(b"OK"), r
+    s.close()
+    s2.close()
+    r = raw(b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 200") and r.endswith(b"[]\n"), r
+    r = raw(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 404") and b'"message"' in r
+    assert pypod("ps", "-aq").stdout == ""
+
+
+def test_idle_timeout_ends_the_service_not_its_containers(busybox, test_user):
+    svc = Service(test_user)
+    sock = svc.sock
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = subprocess.Popen(as_user_argv([user.PYPOD, "system", "service", "--time", "1", f"unix://{sock}"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        end = time.time() + 10
+        while not os.path.exists(sock) and time.time() < end:
+            time.sleep(0.05)
+        assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
+        r = svc.docker("run", "-d", "--name", "stays", busybox, "sleep", "100")
+        assert r.returncode == 0, r.stderr
+        p.wait(timeout=15)  # idle for a second: it ends by itself
+        assert not os.path.exists(sock)
+        assert pypod("inspect", "-f", "{{.State.Status}}", "stays").stdout.strip() == "running"
+    finally:
+        if p.poll() is None:
+            p.kill()
+        pypod("rm", "-f", "-t", "0", "stays")
