@@ -106,3 +106,57 @@ def list_networks(req, ctx) -> None:
 @route("GET", "/networks/{name}")
 def inspect_network(req, ctx) -> None:
     req.h.send_json(200, _network_json(ctx, _network(ctx, req.params["name"])))
+
+
+@route("POST", "/networks/create")
+def create_network(req, ctx) -> None:
+    body = req.h.json_body()
+    name = body.get("Name") or ""
+    if not name:
+        raise HTTPError(400, "a network name is required (Name)")
+    if _networks().find_network(ctx, name) is not None:
+        raise HTTPError(409, f"network with name {name} already exists")
+    cfg = ((body.get("IPAM") or {}).get("Config") or [])
+    net = _networks().create_network(
+        ctx, name, subnet=[c["Subnet"] for c in cfg if c.get("Subnet")] or None,
+        gateway=[c["Gateway"] for c in cfg if c.get("Gateway")] or None,
+        internal=bool(body.get("Internal")), labels=body.get("Labels") or {},
+        options=body.get("Options") or {}, driver=body.get("Driver") or "bridge",
+        ipv6=bool(body.get("EnableIPv6")))
+    req.h.send_json(201, {"Id": net.get("id", ""), "Warning": ""})
+
+
+@route("DELETE", "/networks/{name}")
+def remove_network(req, ctx) -> None:
+    net = _network(ctx, req.params["name"])
+    _networks().remove_network(ctx, net["name"])
+    req.h.send_bytes(204, b"")
+
+
+@route("POST", "/networks/{name}/connect")
+def connect(req, ctx) -> None:
+    from pypod.engine import netconnect
+
+    net = _network(ctx, req.params["name"])
+    body = req.h.json_body()
+    ep = body.get("EndpointConfig") or {}
+    ip = ((ep.get("IPAMConfig") or {}).get("IPv4Address")) or None
+    netconnect.connect(ctx, net["name"], body.get("Container") or "", aliases=list(ep.get("Aliases") or []),
+                       ip=ip)
+    req.h.send_bytes(200, b"")
+
+
+@route("POST", "/networks/{name}/disconnect")
+def disconnect(req, ctx) -> None:
+    from pypod.engine import netconnect
+
+    net = _network(ctx, req.params["name"])
+    body = req.h.json_body()
+    netconnect.disconnect(ctx, net["name"], body.get("Container") or "", force=bool(body.get("Force")))
+    req.h.send_bytes(200, b"")
+
+
+@route("POST", "/networks/prune")
+def prune_networks(req, ctx) -> None:
+    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    req.h.send_json(200, {"NetworksDeleted": _networks().prune_networks(ctx, flt)})

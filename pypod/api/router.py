@@ -91,7 +91,8 @@ class Request:
 
 class Router:
     def __init__(self, ctx):
-        from pypod.api import compat_containers, compat_images, compat_system, compat_volumes  # noqa: F401 - registers
+        from pypod.api import (compat_containers, compat_exec, compat_images, compat_system,  # noqa: F401
+                               compat_volumes)  # (importing them registers their routes)
 
         self.ctx = ctx
 

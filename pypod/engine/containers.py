@@ -1948,7 +1948,10 @@ def read_logs(path: Path, *, since: float | None = None, until: float | None = N
 
 # -- exec ---------------------------------------------------------------------------------------
 def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[str], user: str | None,
-            workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool = False) -> int:
+            workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool = False,
+            stdio: tuple = (None, None, None)) -> int:
+    """Run argv in the running container; its exit code. stdio: fds for its stdin, stdout and
+    stderr (None: ours), as the API passes a client's connection."""
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
@@ -1970,7 +1973,8 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
 
         proc.capabilities = capsmod.all_caps()
     try:
-        return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach)
+        return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach, stdin=stdio[0],
+                             stdout=stdio[1], stderr=stdio[2])
     except Exception as e:
         from pypod.runtime import launch
 

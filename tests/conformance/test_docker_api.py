@@ -222,3 +222,37 @@ def test_idle_timeout_ends_the_service_not_its_containers(busybox, test_user):
         if p.poll() is None:
             p.kill()
         pypod("rm", "-f", "-t", "0", "stays")
+
+
+def test_exec_exit_code_stdin_and_tty(api, busybox):
+    ok(api.docker("run", "-d", "--name", "ex", busybox, "sleep", "100"))
+    r = api.docker("exec", "ex", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
+    assert ok(api.docker("exec", "-i", "ex", "cat", input="hello\n")).stdout == "hello\n"
+    # -t through a real terminal (script; its stdin a pipe that stays open: on /dev/null script
+    # types its EOF into the terminal), env and workdir
+    r = run_as_user(["bash", "-c", f"sleep 3 | script -qec \"{DOCKER} exec -it -e X=1 -w /tmp ex "
+                     f"sh -c 'echo \\$X; pwd'\" /dev/null"], env={"DOCKER_HOST": f"unix://{api.sock}"})
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stdout.replace("\r", "").split("\n") if x]
+    assert lines[-2:] == ["1", "/tmp"], r.stdout
+    r = api.docker("exec", "ex", "nosuchcommand")
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    ok(api.docker("rm", "-f", "ex"))
+
+
+def test_networks_create_connect_inspect_rm(api, busybox):
+    ok(api.docker("network", "create", "--subnet", "10.99.0.0/24", "n1"))
+    ok(api.docker("network", "create", "n2"))
+    assert {"n1", "n2"} <= set(ok(api.docker("network", "ls", "--format", "{{.Name}}")).stdout.split())
+    ok(api.docker("run", "-d", "--name", "member", "--network", "n2", busybox, "sleep", "100"))
+    ok(api.docker("network", "connect", "--alias", "a", "n1", "member"))
+    net = json.loads(ok(api.docker("network", "inspect", "n1")).stdout)[0]
+    assert net["IPAM"]["Config"][0]["Subnet"] == "10.99.0.0/24"
+    assert any(c["Name"] == "member" for c in net["Containers"].values())
+    r = api.docker("network", "create", "n1")
+    assert r.returncode == 1 and "already exists" in r.stderr
+    ok(api.docker("network", "disconnect", "n1", "member"))
+    ok(api.docker("rm", "-f", "member"))
+    ok(api.docker("network", "rm", "n1", "n2"))
+    assert "n1" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
