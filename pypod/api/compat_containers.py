@@ -118,6 +118,9 @@ def _docker_inspect(ctx, rec) -> dict:
     if "Healthcheck" in cfg:
         config["Healthcheck"] = cfg["Healthcheck"]
     hc = dict(d["HostConfig"])
+    if hc["LogConfig"].get("Type") == "k8s-file":
+        # clients read logs through the API only for drivers they know (docker-py: json-file)
+        hc["LogConfig"] = {"Type": "json-file", "Config": {}}
     hc["NetworkMode"] = _network_mode(rec)
     hc["PortBindings"] = {k: v for k, v in ports.items() if v}
     nets = d["NetworkSettings"].get("Networks") or {}
@@ -130,7 +133,8 @@ def _docker_inspect(ctx, rec) -> dict:
     return {
         "Id": rec.id, "Created": d["Created"], "Path": d["Path"], "Args": d["Args"], "State": state,
         "Image": "sha256:" + rec.image_id if rec.image_id else "", "ResolvConfPath": d["ResolvConfPath"],
-        "HostnamePath": d["HostnamePath"], "HostsPath": d["HostsPath"], "LogPath": hc["LogConfig"].get("Path", ""),
+        "HostnamePath": d["HostnamePath"], "HostsPath": d["HostsPath"],
+        "LogPath": d["HostConfig"]["LogConfig"].get("Path", ""),
         "Name": "/" + rec.name, "RestartCount": d["RestartCount"], "Driver": "overlay", "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": d.get("ExecIDs") or None,
         "HostConfig": hc, "GraphDriver": d["GraphDriver"], "Mounts": mounts, "Config": config,

@@ -256,3 +256,48 @@ def test_networks_create_connect_inspect_rm(api, busybox):
     ok(api.docker("rm", "-f", "member"))
     ok(api.docker("network", "rm", "n1", "n2"))
     assert "n1" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
+
+
+DOCKER_PY = r'''
+import sys
+import docker
+
+img, reg = sys.argv[1], sys.argv[2]
+c = docker.DockerClient(base_url=sys.argv[3], version="auto")
+assert c.version()["ApiVersion"] == "1.41"
+out = c.containers.run(img, ["sh", "-c", "echo out; echo err >&2"], remove=True, stderr=True)
+assert out == b"out\nerr\n", out
+ct = c.containers.run(img, ["sh", "-c", "echo started; sleep 100"], detach=True, name="dp",
+                      labels={"k": "v"})
+r = ct.exec_run(["sh", "-c", "echo hi; exit 3"])
+assert (r.exit_code, r.output) == (3, b"hi\n"), r
+import time
+for _ in range(50):
+    if ct.logs() == b"started\n":
+        break
+    time.sleep(0.1)
+assert ct.logs() == b"started\n", ct.logs()
+assert [x.name for x in c.containers.list(filters={"label": "k=v"})] == ["dp"]
+ct.stop(timeout=1)
+ct.reload()
+assert ct.status == "exited", ct.status
+ct.remove()
+pulled = c.images.pull(reg, tag="latest")
+assert any(t.endswith("busybox:latest") for t in pulled.tags), pulled.tags
+v = c.volumes.create("dv", labels={"a": "b"})
+assert "dv" in [x.name for x in c.volumes.list()]
+v.remove()
+n = c.networks.create("dn")
+assert "dn" in [x.name for x in c.networks.list()]
+n.remove()
+print("ok")
+'''
+
+
+def test_docker_py(api, busybox, shared_tmp):
+    script = shared_tmp / "dp.py"
+    script.write_text(DOCKER_PY)
+    repo = busybox.rsplit(":", 1)[0]
+    r = run_as_user([user.PYTHON, str(script), busybox, repo, f"unix://{api.sock}"], timeout=180)
+    assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr[-3000:]
+    assert pypod("ps", "-aq").stdout == ""
