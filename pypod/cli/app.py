@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # a module not written yet is skipped.
 NOUNS = {
     "image": ("pypod.cli.image", "pypod.cli.build", "pypod.cli.transport"),
-    "system": ("pypod.cli.system", "pypod.cli.storage", "pypod.cli.service"),
+    "system": ("pypod.cli.system", "pypod.cli.storage", "pypod.cli.service", "pypod.cli.connection"),
     "login": ("pypod.cli.login",),
     "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport", "pypod.cli.storage",
                   "pypod.cli.attach"),
@@ -123,6 +123,10 @@ def _root_group():
         events_backend: Optional[str] = Opt(None, "--events-backend", hidden=True),
         tmpdir: Optional[str] = Opt(None, "--tmpdir", hidden=True),
         version: bool = Opt(False, "--version", "-v", help="Print the version"),
+        url: Optional[str] = Opt(None, "--url", help="URL to access a Docker-compatible API service (CONTAINER_HOST): unix://PATH, tcp://HOST:PORT, ssh://USER@HOST[:PORT]/PATH"),
+        connection: Optional[str] = Opt(None, "--connection", "-c", help="Connection to use for the remote service (CONTAINER_CONNECTION)"),
+        identity: Optional[str] = Opt(None, "--identity", help="path to SSH identity file, (CONTAINER_SSHKEY)"),
+        remote: bool = Opt(False, "--remote", "-r", help="Access the remote service through the default connection"),
     ):
         from pypod.errors import ExitCode, InvalidArgument
 
@@ -130,7 +134,8 @@ def _root_group():
             raise InvalidArgument(f'invalid log level "{log_level}"')
         if storage_driver and storage_driver not in ("overlay", "vfs"):
             raise InvalidArgument(f'unsupported storage driver "{storage_driver}": use overlay')
-        state.set_options(root=root, runroot=runroot, driver=storage_driver, log_level=log_level)
+        state.set_options(root=root, runroot=runroot, driver=storage_driver, log_level=log_level, url=url,
+                          connection=connection, identity=identity, remote=remote)
         if version:
             from pypod import __version__
 
@@ -220,20 +225,27 @@ def dispatch(argv: list[str]) -> int:
         return 125
     path = f"pypod {word}"
     if word in root.groups:
-        group = root.groups[word]
-        sub = next((a for a in post if not a.startswith("-")), None)
-        if sub is None:
-            if any(a in ("-h", "--help") for a in post):
-                return _show_help([word, "--help"])
-            _show_help([word, "--help"])
-            sys.stderr.write(f"Error: missing command 'pypod {word} COMMAND'\n")
-            return 125
-        if sub not in group.commands:
-            raise UsageError(f"unrecognized command `pypod {word} {sub}`", f"pypod {word}",
-                             f"Try 'pypod {word} --help' for more information")
-        cmd = group.commands[sub]
-        rest = post[:post.index(sub)] + post[post.index(sub) + 1:]
-        path = f"pypod {word} {sub}"
+        group, words, rest = root.groups[word], [word], post
+        while True:  # down the groups (`pypod system connection add`)
+            sub = next((a for a in rest if not a.startswith("-")), None)
+            gpath = " ".join(words)
+            if sub is None:
+                if any(a in ("-h", "--help") for a in rest):
+                    return _show_help([*words, "--help"])
+                _show_help([*words, "--help"])
+                sys.stderr.write(f"Error: missing command 'pypod {gpath} COMMAND'\n")
+                return 125
+            rest = rest[:rest.index(sub)] + rest[rest.index(sub) + 1:]
+            if sub in group.groups:
+                group = group.groups[sub]
+                words.append(sub)
+                continue
+            if sub not in group.commands:
+                raise UsageError(f"unrecognized command `pypod {gpath} {sub}`", f"pypod {gpath}",
+                                 f"Try 'pypod {gpath} --help' for more information")
+            cmd = group.commands[sub]
+            path = f"pypod {gpath} {sub}"
+            break
     elif word in root.commands:
         cmd = root.commands[word]
         rest = post
@@ -245,11 +257,37 @@ def dispatch(argv: list[str]) -> int:
         raise UsageError(f"unrecognized command `pypod {word}`", "pypod",
                          (f"\nDid you mean this?\n{also}\n" if near else "")
                          + "Try 'pypod --help' for more information")
+    target = _remote_target(path)
     try:
+        if target is not None:  # the same flags, parsed alike; the verb served by the endpoint
+            from pypod.cli.params import parse
+            from pypod.remote.commands import run_remote
+            from pypod.remote.transport import Endpoint
+
+            return run_remote(Endpoint(*target), path.split(" ", 1)[1], parse(cmd, rest, path))
         rv = invoke(cmd, rest, path)
     except HelpRequested:
         return _show_help(path.split()[1:] + ["--help"])
     return rv if isinstance(rv, int) else 0
+
+
+def _remote_target(path: str) -> tuple[str, str] | None:
+    """(uri, identity) when this command goes to a remote API endpoint (--url, --connection,
+    CONTAINER_HOST/CONTAINER_CONNECTION, --remote); None for the local engine."""
+    o = state._options
+    if path.startswith(("pypod system connection", "pypod system service")):
+        return None
+    import os
+
+    if not (o.get("url") or o.get("connection") or o.get("remote") or os.environ.get("CONTAINER_HOST")
+            or os.environ.get("CONTAINER_CONNECTION")):
+        return None  # the usual case costs no import
+    from pypod.remote import connections
+
+    target = connections.resolve(o.get("url"), o.get("connection"), bool(o.get("remote")))
+    if target is not None and o.get("identity"):
+        target = (target[0], o["identity"])
+    return target
 
 
 def _root_command(root):
