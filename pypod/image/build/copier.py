@@ -30,12 +30,28 @@ class CopyError(PypodError):
 
 
 class HostFS:
+    """The build context. Every component of a source path stays inside it: a symlink is resolved
+    inside the context (an absolute target from the context's root, `..` stopping there), as
+    buildah's chrooted copier does, so `homelink -> /home/USER` cannot read the user's files."""
+
     def __init__(self, root: str, matcher=None):
         self.root = root
         self.matcher = matcher
 
+    def _readlink(self, parts: list[str]) -> str | None:
+        try:
+            return os.readlink(os.path.join(self.root, *parts))
+        except OSError:
+            return None
+
+    def resolve(self, rel: str, follow_last: bool = False) -> str:
+        from pypod.linux.rootpath import resolve_lexically
+
+        return "/".join(resolve_lexically(rel, self._readlink, follow_last))
+
     def host(self, rel: str) -> str | None:
-        p = os.path.join(self.root, rel) if rel else self.root
+        r = self.resolve(rel)
+        p = os.path.join(self.root, r) if r else self.root
         return p if os.path.lexists(p) else None
 
     def lstat(self, rel: str):
@@ -43,7 +59,8 @@ class HostFS:
         return os.lstat(p) if p else None
 
     def listdir(self, rel: str) -> list[str]:
-        return sorted(os.listdir(os.path.join(self.root, rel) if rel else self.root))
+        r = self.resolve(rel, follow_last=True)
+        return sorted(os.listdir(os.path.join(self.root, r) if r else self.root))
 
     def excluded(self, rel: str) -> bool:
         return bool(self.matcher and rel and self.matcher.excluded(rel))
@@ -97,39 +114,16 @@ class LayersFS:
                 return found
         return found
 
+    def _readlink(self, parts: list[str]) -> str | None:
+        ps = self._paths("/".join(parts))
+        return os.readlink(ps[0]) if ps and os.path.islink(ps[0]) else None
+
     def resolve(self, rel: str, follow_last: bool = False) -> str:
         """rel with the symlinks of its directories resolved inside the image root (as a chroot
         would: `..` and absolute targets stay inside), e.g. bin/sh → usr/bin/sh on merged /usr."""
-        parts = [p for p in rel.split("/") if p]
-        out: list[str] = []
-        hops = 0
-        i = 0
-        while i < len(parts):
-            comp = parts[i]
-            if comp == ".":
-                i += 1
-                continue
-            if comp == "..":
-                if out:
-                    out.pop()
-                i += 1
-                continue
-            cand = out + [comp]
-            if i < len(parts) - 1 or follow_last:
-                ps = self._paths("/".join(cand))
-                if ps and os.path.islink(ps[0]):
-                    hops += 1
-                    if hops > 40:
-                        raise CopyError(f"too many levels of symbolic links: /{rel}")
-                    target = os.readlink(ps[0])
-                    if target.startswith("/"):
-                        out = []
-                    parts = [p for p in target.split("/") if p] + parts[i + 1:]
-                    i = 0
-                    continue
-            out = cand
-            i += 1
-        return "/".join(out)
+        from pypod.linux.rootpath import resolve_lexically
+
+        return "/".join(resolve_lexically(rel, self._readlink, follow_last))
 
     def host(self, rel: str) -> str | None:
         ps = self._paths(self.resolve(rel))
@@ -141,7 +135,7 @@ class LayersFS:
 
     def listdir(self, rel: str) -> list[str]:
         names: set[str] = set()
-        for d in self._paths(self.resolve(rel)):
+        for d in self._paths(self.resolve(rel, follow_last=True)):
             try:
                 names.update(os.listdir(d))
             except OSError:
@@ -167,8 +161,8 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
         if clean == ".":
             clean = ""
         if not has_glob(clean):
-            if fs.lstat(clean) is None or (clean and fs.excluded(clean) and fs.lstat(clean) is not None
-                                           and not stat.S_ISDIR(fs.lstat(clean).st_mode)):
+            st = source_stat(fs, clean)
+            if st is None or (clean and fs.excluded(clean) and not stat.S_ISDIR(st.st_mode)):
                 raise CopyError(f"copier: stat: \"/{clean}\": no such file or directory")
             out.append(clean)
             continue
@@ -177,7 +171,7 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
         for comp in comps:
             nxt = []
             for c in cands:
-                st = fs.lstat(c)
+                st = source_stat(fs, c)
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     continue
                 for name in fs.listdir(c):
@@ -189,6 +183,15 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
             raise CopyError(f"no items matching glob \"{pat}\" copied (1 filtered): no such file or directory")
         out.extend(sorted(cands))
     return out
+
+
+def source_stat(fs, rel: str):
+    """The lstat of what a source names: a symlink named as a source is followed (inside the root,
+    as buildah does: `COPY lnk/f` and `COPY lnk` with lnk -> sub read sub); None when missing."""
+    try:
+        return fs.lstat(fs.resolve(rel, follow_last=True))
+    except OSError:  # a symlink loop
+        return None
 
 
 def _walk(fs, rel: str):
@@ -217,17 +220,20 @@ def plan(fs, sources: list[str], dest: str, dest_is_dir: bool) -> list[tuple[str
     dest = posixpath.normpath(dest)
     items = []
     for src in sources:
-        st = fs.lstat(src)
+        real = fs.resolve(src, follow_last=True)
+        st = fs.lstat(real)
+        if st is None:
+            raise CopyError(f"copier: stat: \"/{src}\": no such file or directory")
         if stat.S_ISDIR(st.st_mode):
-            for rel, s in _walk(fs, src):
-                if rel == src:
+            for rel, s in _walk(fs, real):
+                if rel == real:
                     items.append((rel, dest, s))
                     continue
-                sub = rel[len(src) + 1:] if src else rel
+                sub = rel[len(real) + 1:] if real else rel
                 items.append((rel, posixpath.join(dest, sub), s))
         else:
             target = posixpath.join(dest, posixpath.basename(src)) if dest_dir_form else dest
-            items.append((src, target, st))
+            items.append((real, target, st))
     return items
 
 
