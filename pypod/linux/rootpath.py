@@ -73,11 +73,12 @@ _have_openat2: bool | None = None
 
 
 def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, mode: int = 0,
-                 follow_last: bool = True) -> int:
+                 follow_last: bool = True, mkdirs: bool = False) -> int:
     """An fd for container path `path` under the directory `rootfd`, every symlink resolved inside
     it (the last one too unless follow_last is false: then a symlink is opened as itself with
-    O_PATH, or refused with ELOOP otherwise). Creating (O_CREAT) is the caller's business: use
-    open_parent and the *at calls on a name."""
+    O_PATH, or refused with ELOOP otherwise). mkdirs: directories missing on the way are made
+    (0755), where the symlinks lead inside the root. Creating a file is the caller's business:
+    open_parent, then the *at calls on its name."""
     global _have_openat2
     rel = "/".join(c for c in path.split("/") if c) or "."
     if not follow_last:
@@ -94,16 +95,19 @@ def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, mode: int = 0,
             except OSError as e:
                 if e.errno == errno.EAGAIN:
                     continue
+                if e.errno == errno.ENOENT and mkdirs:
+                    break
                 if e.errno in (errno.ENOSYS, errno.EPERM) and _have_openat2 is None:
                     _have_openat2 = False  # an old kernel or a seccomp filter: walk by hand
                     break
                 raise OSError(e.errno, os.strerror(e.errno), path) from None
         else:
             raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN), path)
-    return _walk_open(rootfd, path, flags, mode, follow_last)
+    return _walk_open(rootfd, path, flags, mode, follow_last, mkdirs)
 
 
-def _walk_open(rootfd: int, path: str, flags: int, mode: int, follow_last: bool) -> int:
+def _walk_open(rootfd: int, path: str, flags: int, mode: int, follow_last: bool,
+               mkdirs: bool = False) -> int:
     """open_in_root without openat2: one O_PATH|O_NOFOLLOW step per component, symlinks read with
     readlinkat and resolved from the root again, `..` taken from the stack of directories walked
     (lexically, never through the file system), so a component swapped for a symlink meanwhile is
@@ -126,7 +130,20 @@ def _walk_open(rootfd: int, path: str, flags: int, mode: int, follow_last: bool)
                     os.close(stack.pop())
                 continue
             last = not pending
-            fd = os.open(comp, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            try:
+                fd = os.open(comp, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            except FileNotFoundError:
+                if not mkdirs:
+                    raise
+                links += 1  # bounds the loop should the name keep vanishing
+                if links > MAX_LINKS:
+                    raise
+                try:
+                    os.mkdir(comp, 0o755, dir_fd=stack[-1])
+                except FileExistsError:
+                    pass
+                pending.append(comp)  # look again: what is there now decides
+                continue
             st = os.fstat(fd)
             if _st.S_ISLNK(st.st_mode) and (not last or follow_last):
                 os.close(fd)
@@ -157,12 +174,13 @@ def _walk_open(rootfd: int, path: str, flags: int, mode: int, follow_last: bool)
             os.close(d)
 
 
-def open_parent(rootfd: int, path: str) -> tuple[int, str]:
+def open_parent(rootfd: int, path: str, mkdirs: bool = False) -> tuple[int, str]:
     """(fd of the directory that holds `path`, resolved inside the root; the last name), for the
     *at calls that act on that name without following it (dir_fd=..., follow_symlinks=False).
     The name is "" when the path names a directory by itself (the root, or a path ending in
-    `.` or `..`): then the fd is that directory."""
+    `.` or `..`): then the fd is that directory. mkdirs: missing directories above are made."""
     parts = [c for c in path.split("/") if c]
     if not parts or parts[-1] in (".", ".."):
-        return open_in_root(rootfd, path, os.O_PATH | os.O_DIRECTORY), ""
-    return open_in_root(rootfd, "/".join(parts[:-1]), os.O_PATH | os.O_DIRECTORY), parts[-1]
+        return open_in_root(rootfd, path, os.O_PATH | os.O_DIRECTORY, mkdirs=mkdirs), ""
+    return (open_in_root(rootfd, "/".join(parts[:-1]), os.O_PATH | os.O_DIRECTORY, mkdirs=mkdirs),
+            parts[-1])
