@@ -76,8 +76,8 @@ def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, mode: int = 0,
                  follow_last: bool = True, mkdirs: bool = False) -> int:
     """An fd for container path `path` under the directory `rootfd`, every symlink resolved inside
     it (the last one too unless follow_last is false: then a symlink is opened as itself with
-    O_PATH, or refused with ELOOP otherwise). mkdirs: directories missing on the way are made
-    (0755), where the symlinks lead inside the root. Creating a file is the caller's business:
+    O_PATH, or refused with ELOOP otherwise). mkdirs: directories missing on the way, the last
+    component included, are made (0755) where the symlinks lead inside the root. Creating a file is the caller's business:
     open_parent, then the *at calls on its name."""
     global _have_openat2
     rel = "/".join(c for c in path.split("/") if c) or "."
@@ -87,12 +87,15 @@ def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, mode: int = 0,
         from pypod.linux import libc
 
         res = libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_MAGICLINKS
-        for _ in range(16):  # EAGAIN: a rename elsewhere raced the scoped lookup; try again
+        for _ in range(8):
             try:
                 fd = libc.openat2(rootfd, rel, flags | os.O_CLOEXEC, mode, res)
                 _have_openat2 = True
                 return fd
             except OSError as e:
+                # EAGAIN: a rename anywhere raced a scoped `..` (a container renaming in a loop
+                # would make it persist: the walk below does not care); ENOENT with mkdirs: the
+                # walk makes the directories
                 if e.errno == errno.EAGAIN:
                     continue
                 if e.errno == errno.ENOENT and mkdirs:
@@ -101,8 +104,6 @@ def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH, mode: int = 0,
                     _have_openat2 = False  # an old kernel or a seccomp filter: walk by hand
                     break
                 raise OSError(e.errno, os.strerror(e.errno), path) from None
-        else:
-            raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN), path)
     return _walk_open(rootfd, path, flags, mode, follow_last, mkdirs)
 
 
