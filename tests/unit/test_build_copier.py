@@ -155,7 +155,7 @@ def test_context_symlinks_never_lead_out_of_the_context(tmp_path):
     for src in ["homelink/secret", "uplink/secret", "homelink", "uplink", "homelink/../home/secret"]:
         with pytest.raises(copier.CopyError, match=r'copier: stat: "/.*": no such file or directory'):
             copier.expand_sources(fs, [src])
-    assert fs.lstat("homelink/secret") is None and fs.host("uplink/secret") is None
+    assert fs.lstat("homelink/secret") is None and fs.lstat("uplink/secret") is None
     # links that stay inside still work; a symlink named as a source is followed (buildah's rule)
     t = tar_of(fs, sources=copier.expand_sources(fs, ["lnk/f"]), dest="/a", dest_is_dir=False)
     assert t["a"].isreg() and t["a"].size == len("in context")

@@ -179,3 +179,37 @@ def test_a_swapped_directory_never_leads_out(mode, tmp_path):
         t.join()
     assert sorted(os.listdir(outside)) == ["secret"] and (outside / "secret").read_text() == "host"
     assert b"host" not in read and b"decoy" in read
+
+
+def test_a_build_context_swapping_a_directory_never_leads_out(mode, tmp_path):
+    # a context another process writes (a directory a container shares): COPY data/secret must
+    # read the context's file or fail, never the host's through a symlink swapped in meanwhile
+    import threading
+
+    from pypod.image.build import copier
+
+    ctx, outside = tmp_path / "ctx", tmp_path / "outside"
+    (ctx / "data").mkdir(parents=True)
+    (ctx / "data" / "secret").write_text("decoy")
+    outside.mkdir()
+    (outside / "secret").write_text("host")
+    os.symlink(str(outside), ctx / "swap")
+    stop = threading.Event()
+    t = threading.Thread(target=_exchange_loop, args=(f"{ctx}/data", f"{ctx}/swap", stop), daemon=True)
+    t.start()
+    read = set()
+    try:
+        for i in range(300):
+            fs = copier.HostFS(str(ctx))
+            buf = io.BytesIO()
+            try:
+                copier.write_tar(fs, {"sources": copier.expand_sources(fs, ["data/secret"]), "dest": "/s"}, buf)
+            except (OSError, copier.CopyError, tarfile.TarError):
+                continue
+            buf.seek(0)
+            with tarfile.open(fileobj=buf) as tf:
+                read.add(tf.extractfile("s").read())
+    finally:
+        stop.set()
+        t.join()
+    assert b"host" not in read and b"decoy" in read
