@@ -166,7 +166,7 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
         else:
             target = plan(dest, _kind(dest), kind == b"d", contents_only, base, "the host",
                           overwrite)
-            _extract_on_host(p.stdout, target, base, overwrite)
+            _extract_on_host(p.stdout, target, base, kind == b"d", overwrite)
     finally:
         p.stdout.close()
         err = p.stderr.read()
@@ -175,14 +175,23 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
         _fail(p, err)
 
 
-def _extract_on_host(stream, target: str, base: str, overwrite: bool) -> None:
-    """The container's tar under `target`, resolved inside target's directory: a symlink the tar
-    carries (`x -> /home/USER`, then `x/.bashrc`) cannot lead a later entry out of it. The user's
-    own path is resolved as the host resolves it (a symlink there is the user's)."""
+def _extract_on_host(stream, target: str, base: str, src_dir: bool, overwrite: bool) -> None:
+    """The container's tar at `target`, every entry resolved inside the copy itself: a directory
+    is the root of its entries, so a symlink the stream carries (`x -> /`, then `x/.bashrc`) leads
+    nowhere but into the copy; a file is the one entry named after it. The user's own path is
+    resolved as the host resolves it (a symlink there is the user's)."""
     target = os.path.realpath(target)
+    if src_dir and (os.path.isdir(target) or not os.path.lexists(target)):
+        if not os.path.lexists(target):
+            os.mkdir(target, 0o700)  # the top entry gives it its mode
+        shown = lambda p: os.path.join(target, p.lstrip("/")).rstrip("/")  # noqa: E731
+        extract(stream, target, _mapper(base, "/"), None, False, overwrite, shown)
+        return
     parent, name = os.path.split(target)
+    m = _mapper(base, "/" + name)
+    only_top = m if src_dir else (lambda n: m(n) if n.strip("/") == base else None)
     shown = lambda p: os.path.join(parent, p.lstrip("/"))  # noqa: E731
-    extract(stream, parent, _mapper(base, "/" + name if name else "/"), None, False, overwrite, shown)
+    extract(stream, parent, only_top, None, False, overwrite, shown)
 
 
 def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None,

@@ -213,3 +213,21 @@ def test_a_build_context_swapping_a_directory_never_leads_out(mode, tmp_path):
         stop.set()
         t.join()
     assert b"host" not in read and b"decoy" in read
+
+
+def test_host_side_keeps_a_hostile_stream_inside_the_copy(mode, tmp_path):
+    # what a container sends back is hostile: a link to / then a file through it lands in the copy
+    from pypod.engine import cp
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("mine")
+    stream = _tar([("d", "dir", b""), ("d/x", "sym", "/"), ("d/x/.bashrc", "file", b"pwned"),
+                   ("d/y", "sym", "../.."), ("d/y/.bashrc", "file", b"pwned")])
+    cp._extract_on_host(stream, str(home / "out"), "d", True, False)
+    assert (home / ".bashrc").read_text() == "mine" and sorted(os.listdir(home)) == [".bashrc", "out"]
+    assert (home / "out" / ".bashrc").read_text() == "pwned"  # x and y lead to the copy's own top
+    # a file is the one entry named after it
+    stream = _tar([("f", "file", b"data"), ("g", "file", b"pwned"), ("f/.bashrc", "file", b"pwned")])
+    cp._extract_on_host(stream, str(home / "f"), "f", False, False)
+    assert sorted(os.listdir(home)) == [".bashrc", "f", "out"] and (home / "f").read_text() == "data"
