@@ -133,7 +133,7 @@ def extract(stream, root, mapper, owner: tuple[int, int] | None, keep_ids: bool,
                 cpath = mapper(ti.name)
                 if cpath is None:
                     continue
-                pfd, name = _locate(rootfd, cpath, follow=not ti.issym())
+                pfd, name = _locate(rootfd, cpath, follow=not ti.issym(), mkdirs=ti.isdir())
                 try:
                     _make(tf, ti, pfd, name, rootfd, mapper, overwrite, shown(cpath), owner, keep_ids)
                 finally:
@@ -155,12 +155,12 @@ def extract(stream, root, mapper, owner: tuple[int, int] | None, keep_ids: bool,
         os.close(rootfd)
 
 
-def _locate(rootfd: int, cpath: str, follow: bool) -> tuple[int, str]:
-    """(parent dir fd, name) of cpath under the root, missing parents made; with follow, an
-    existing symlink as the last component is followed inside the root (a file copied onto
-    /etc/localtime -> /usr/share/zoneinfo/X replaces X, as podman does)."""
+def _locate(rootfd: int, cpath: str, follow: bool, mkdirs: bool = False) -> tuple[int, str]:
+    """(parent dir fd, name) of cpath under the root; mkdirs (a directory entry): missing parents
+    made, as `mkdir -p`; with follow, an existing symlink as the last component is followed inside
+    the root (a file copied onto /etc/localtime -> /usr/share/zoneinfo/X replaces X)."""
     for _ in range(MAX_LINKS):
-        pfd, name = open_parent(rootfd, cpath, mkdirs=True)
+        pfd, name = open_parent(rootfd, cpath, mkdirs=mkdirs)
         if not follow or not name:
             return pfd, name
         try:

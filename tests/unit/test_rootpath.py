@@ -90,10 +90,15 @@ def _tar(entries) -> io.BytesIO:
 def test_extract_follows_no_link_out_of_the_root(mode, tree):
     root, outside, rfd = tree
     # a tar that plants a link to the host, then writes through it; and one onto an existing link
-    stream = _tar([("t", "dir", b""), ("t/l", "sym", str(outside)), ("t/l/secret", "file", b"pwned"),
+    to_root = lambda n: "/" + n  # noqa: E731
+    stream = _tar([("t", "dir", b""), ("t/l", "sym", str(outside)), ("t/l/secret", "file", b"pwned")])
+    with pytest.raises(FileNotFoundError):  # the link leads to the root's own (missing) directory
+        cp_tar.extract(stream, rfd, to_root, None, False)
+    assert (outside / "secret").read_text() == "host" and sorted(os.listdir(outside)) == ["secret"]
+    stream = _tar([("t/l", "dir", b""), ("t/l/secret", "file", b"pwned"),  # a directory: made there
                    ("t/up", "sym", "../../../../.."), ("t/up/evil", "file", b"x"),
                    ("t/f", "file", b"data"), ("t/h", "hard", "t/f")])
-    cp_tar.extract(stream, rfd, lambda n: "/" + n, None, False)
+    cp_tar.extract(stream, rfd, to_root, None, False)
     assert (outside / "secret").read_text() == "host" and sorted(os.listdir(outside)) == ["secret"]
     assert (root / str(outside).lstrip("/") / "secret").read_text() == "pwned"
     assert (root / "evil").read_text() == "x"
@@ -102,8 +107,8 @@ def test_extract_follows_no_link_out_of_the_root(mode, tree):
     assert oct((root / "t" / "f").stat().st_mode & 0o777) == oct(0o640)
     # a directory over a file is refused unless overwrite
     with pytest.raises(cp_tar.CopyError, match='cannot overwrite non-directory "/t/f" with directory'):
-        cp_tar.extract(_tar([("t/f", "dir", b"")]), rfd, lambda n: "/" + n, None, False)
-    cp_tar.extract(_tar([("t/f", "dir", b"")]), rfd, lambda n: "/" + n, None, False, overwrite=True)
+        cp_tar.extract(_tar([("t/f", "dir", b"")]), rfd, to_root, None, False)
+    cp_tar.extract(_tar([("t/f", "dir", b"")]), rfd, to_root, None, False, overwrite=True)
     assert (root / "t" / "f").is_dir()
 
 
