@@ -130,93 +130,85 @@ def test_write_tar_reads_links_as_links(mode, tree):
         assert m["a"].isdir()
 
 
-def _exchange_loop(a: str, b: str, stop):
-    """renameat2(RENAME_EXCHANGE) of a and b until stop is set (ctypes releases the GIL)."""
+@pytest.fixture
+def swapping(tmp_path):
+    """root/data (a directory holding a decoy secret) and root/swap (a link to `outside`, which
+    holds the host's secret), exchanged with renameat2(RENAME_EXCHANGE) in a loop by a thread
+    (ctypes releases the GIL) for as long as the test runs."""
     import ctypes
+    import threading
 
-    libc = ctypes.CDLL(None, use_errno=True)
     nr = {"x86_64": 316, "aarch64": 276}.get(os.uname().machine)
     if nr is None:
         pytest.skip("renameat2's number is known here for x86_64 and aarch64 only")
-    while not stop.is_set():
-        libc.syscall(nr, -100, a.encode(), -100, b.encode(), 2)
-
-
-def test_a_swapped_directory_never_leads_out(mode, tmp_path):
-    # issue 13: the container swaps /data (a directory) and /swap (a link to the host's directory)
-    # while cp writes /data/x and reads /data/secret; the old path-based code escaped within a few tries
-    import threading
-
-    from pypod.engine import cp
-
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "data").mkdir(parents=True)
     (root / "data" / "secret").write_text("decoy")
     outside.mkdir()
     (outside / "secret").write_text("host")
     os.symlink(str(outside), root / "swap")
+    libc = ctypes.CDLL(None, use_errno=True)
+    a, b = f"{root}/data".encode(), f"{root}/swap".encode()
     stop = threading.Event()
-    t = threading.Thread(target=_exchange_loop, args=(f"{root}/data", f"{root}/swap", stop), daemon=True)
+
+    def loop():
+        while not stop.is_set():
+            libc.syscall(nr, -100, a, -100, b, 2)
+
+    t = threading.Thread(target=loop, daemon=True)
     t.start()
-    read = set()
-    try:
-        for i in range(300):
-            try:
-                cp.extract(_tar([("x", "file", b"payload")]), str(root), cp._mapper("x", "/data/x"),
-                           None, False)
-            except OSError:
-                pass
-            rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-            try:
-                fd = rootpath.open_in_root(rfd, "/data/secret")
-                buf = io.BytesIO()
-                cp.write_tar(buf, fd, "secret")
-                os.close(fd)
-                buf.seek(0)
-                with tarfile.open(fileobj=buf) as tf:
-                    read.add(tf.extractfile("secret").read())
-            except OSError:
-                pass
-            finally:
-                os.close(rfd)
-    finally:
-        stop.set()
-        t.join()
+    yield root, outside
+    stop.set()
+    t.join()
     assert sorted(os.listdir(outside)) == ["secret"] and (outside / "secret").read_text() == "host"
+
+
+def test_a_swapped_directory_never_leads_out(mode, swapping):
+    # issue 13: the container swaps /data (a directory) and /swap (a link to the host's directory)
+    # while cp writes /data/x and reads /data/secret; the old path-based code escaped within a few tries
+    from pypod.engine import cp
+
+    root, outside = swapping
+    read = set()
+    for i in range(300):
+        try:
+            cp.extract(_tar([("x", "file", b"payload")]), str(root), cp._mapper("x", "/data/x"), None, False)
+        except OSError:
+            pass
+        rfd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+        try:
+            fd = rootpath.open_in_root(rfd, "/data/secret")
+            buf = io.BytesIO()
+            cp.write_tar(buf, fd, "secret")
+            os.close(fd)
+            buf.seek(0)
+            with tarfile.open(fileobj=buf) as tf:
+                read.add(tf.extractfile("secret").read())
+        except OSError:
+            pass
+        finally:
+            os.close(rfd)
+    assert sorted(os.listdir(outside)) == ["secret"]
     assert b"host" not in read and b"decoy" in read
 
 
-def test_a_build_context_swapping_a_directory_never_leads_out(mode, tmp_path):
+def test_a_build_context_swapping_a_directory_never_leads_out(mode, swapping):
     # a context another process writes (a directory a container shares): COPY data/secret must
     # read the context's file or fail, never the host's through a symlink swapped in meanwhile
-    import threading
-
     from pypod.image.build import copier
 
-    ctx, outside = tmp_path / "ctx", tmp_path / "outside"
-    (ctx / "data").mkdir(parents=True)
-    (ctx / "data" / "secret").write_text("decoy")
-    outside.mkdir()
-    (outside / "secret").write_text("host")
-    os.symlink(str(outside), ctx / "swap")
-    stop = threading.Event()
-    t = threading.Thread(target=_exchange_loop, args=(f"{ctx}/data", f"{ctx}/swap", stop), daemon=True)
-    t.start()
+    ctx, _ = swapping
     read = set()
-    try:
-        for i in range(300):
-            fs = copier.HostFS(str(ctx))
-            buf = io.BytesIO()
-            try:
-                copier.write_tar(fs, {"sources": copier.expand_sources(fs, ["data/secret"]), "dest": "/s"}, buf)
-            except (OSError, copier.CopyError, tarfile.TarError):
-                continue
-            buf.seek(0)
-            with tarfile.open(fileobj=buf) as tf:
-                read.add(tf.extractfile("s").read())
-    finally:
-        stop.set()
-        t.join()
+    for i in range(300):
+        fs = copier.HostFS(str(ctx))
+        buf = io.BytesIO()
+        try:
+            copier.write_tar(fs, {"sources": copier.expand_sources(fs, ["data/secret"]), "dest": "/s"}, buf)
+        except (OSError, copier.CopyError, tarfile.TarError):
+            continue
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tf:
+            read.add(tf.extractfile("s").read())
     assert b"host" not in read and b"decoy" in read
 
 
