@@ -675,7 +675,7 @@ class Builder:
         # where the files land: parents that do not exist yet are created
         land = dest if (spec["dest_is_dir"] or dest.endswith("/")) else posixpath.dirname(dest)
         if not src_from and len(spec["sources"]) == 1 and not inline and not files:
-            st = copier.HostFS(self.context_dir).lstat(spec["sources"][0])
+            st = copier.source_stat(copier.HostFS(self.context_dir), spec["sources"][0])
             if st is not None and stmod.S_ISDIR(st.st_mode):
                 land = dest
         spec["parents"] = self._missing_parents(image_id, land.rstrip("/") or "/")

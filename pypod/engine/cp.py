@@ -1,10 +1,11 @@
 """`pypod cp`: copy files between the host and a container, running or stopped, both ways.
 
 The container side runs as root in the user's namespace (`python -m pypod.engine.cp` through
-run_in_userns): a running container's root is `/proc/PID/root` (with its volumes mounted); a stopped
-one gets its overlay root and volumes mounted in a private mount namespace of the worker. Every
-container path is resolved inside that root (symlinks included, `secure_join`): a link to `/` or
-`/etc/passwd` in the container never reaches the host's. The two sides talk tar.
+run_in_userns): a running container's root is the directory fd of `/proc/PID/root` (with its
+volumes mounted); a stopped one gets its overlay root and volumes mounted in a private mount
+namespace of the worker. Every container path is resolved by the kernel relative to that fd
+(openat2 RESOLVE_IN_ROOT, see cp_tar): a link to `/` or to the user's home in the container —
+even one swapped in while we copy — never reaches the host's. The two sides talk tar.
 
 Docker's rules: a directory SRC goes to DEST when DEST does not exist, into DEST/basename(SRC) when
 DEST is a directory, its contents into DEST when SRC ends with `/.`; a file SRC overwrites DEST or
@@ -17,13 +18,11 @@ import json
 import os
 import stat as _st
 import sys
-import tarfile
 
+from pypod.engine.cp_tar import CopyError, extract, kind_in, write_tar
 from pypod.errors import ContainerNotFound, InvalidArgument, PypodError
 
-
-class CopyError(PypodError):
-    pass
+__all__ = ["CopyError", "copy", "extract", "plan", "split_ref", "write_tar"]
 
 
 def split_ref(arg: str) -> tuple[str | None, str]:
@@ -67,136 +66,6 @@ def _mapper(top: str | None, target: str):
             return None
         return os.path.join(target, *parts[1:]) if len(parts) > 1 else target
     return m
-
-
-# -- extraction, resolving every path inside `root` -------------------------------------------------
-def extract(stream, root: str, mapper, owner: tuple[int, int] | None, keep_ids: bool,
-            overwrite: bool = False) -> None:
-    """Unpack a tar stream; `root` "/" for the host. owner: (uid, gid) to give every entry unless
-    keep_ids (the tar's ids, `--archive=false`); None: keep the caller's (host side)."""
-    from pypod.linux.rootpath import secure_join
-
-    dirs: list[tuple[str, tarfile.TarInfo]] = []
-    with tarfile.open(fileobj=stream, mode="r|*") as tf:
-        for ti in tf:
-            cpath = mapper(ti.name)
-            if cpath is None:
-                continue
-            parent = secure_join(root, os.path.dirname(cpath) or "/")
-            host = os.path.join(parent, os.path.basename(cpath)) if os.path.basename(cpath) else parent
-            if not _inside(root, host):
-                continue
-            if os.path.basename(cpath) and os.path.islink(host) and not ti.issym():
-                # an existing link as the last component: follow it inside the root
-                host = secure_join(root, cpath)
-            _make(tf, ti, host, root, mapper, overwrite)
-            if ti.isdir():
-                dirs.append((host, ti))
-            _owner_mode(host, ti, owner, keep_ids)
-    for host, ti in reversed(dirs):
-        try:
-            os.utime(host, (ti.mtime, ti.mtime), follow_symlinks=False)
-        except OSError:
-            pass
-
-
-def _inside(root: str, p: str) -> bool:
-    root = os.path.abspath(root)
-    p = os.path.abspath(p)
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
-
-
-def _remove(host: str) -> None:
-    import shutil
-
-    if os.path.isdir(host) and not os.path.islink(host):
-        shutil.rmtree(host)
-    elif os.path.lexists(host):
-        os.unlink(host)
-
-
-def _make(tf, ti: tarfile.TarInfo, host: str, root: str, mapper, overwrite: bool = False) -> None:
-    """One entry; a directory never silently replaces a file nor the other way round, unless
-    --overwrite (podman's rule)."""
-    from pypod.linux.rootpath import secure_join
-
-    shown = _shown(host, root)
-    if ti.isdir():
-        if os.path.lexists(host) and not (os.path.isdir(host) and not os.path.islink(host)):
-            if not overwrite:
-                raise CopyError(f"cannot overwrite non-directory \"{shown}\" with directory")
-            else:
-                _remove(host)
-        if not os.path.isdir(host):
-            os.makedirs(host, 0o755, exist_ok=True)
-        return
-    if os.path.isdir(host) and not os.path.islink(host):
-        if not overwrite:
-            raise CopyError(f"cannot overwrite directory \"{shown}\" with non-directory")
-        _remove(host)
-    if os.path.lexists(host):
-        os.unlink(host)
-    if ti.isreg():
-        src = tf.extractfile(ti)
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                f.write(chunk)
-    elif ti.issym():
-        os.symlink(ti.linkname, host)
-    elif ti.islnk():
-        target = mapper(ti.linkname)
-        if target is None:
-            return
-        os.link(secure_join(root, target), host, follow_symlinks=False)
-    elif ti.isfifo():
-        os.mkfifo(host, 0o600)
-    elif ti.ischr() or ti.isblk():
-        try:
-            os.mknod(host, (_st.S_IFCHR if ti.ischr() else _st.S_IFBLK) | 0o600,
-                     os.makedev(ti.devmajor, ti.devminor))
-        except OSError:
-            pass
-
-
-def _shown(host: str, root: str) -> str:
-    """A path as the user knows it (inside the container when root is its root)."""
-    if root in ("", "/"):
-        return host
-    return "/" + os.path.relpath(host, root).lstrip("./") if _inside(root, host) else host
-
-
-def _owner_mode(host: str, ti: tarfile.TarInfo, owner, keep_ids: bool) -> None:
-    if not os.path.lexists(host):
-        return
-    if owner is not None or keep_ids:
-        uid, gid = (ti.uid, ti.gid) if keep_ids else owner
-        try:
-            os.lchown(host, uid, gid)
-        except OSError:
-            pass
-    if not ti.issym():
-        try:
-            os.chmod(host, ti.mode & 0o7777)
-            if not ti.isdir():
-                os.utime(host, (ti.mtime, ti.mtime))
-        except OSError:
-            pass
-
-
-# -- tar creation ---------------------------------------------------------------------------------
-def write_tar(out, host_path: str, arcname: str, uid_map=None) -> None:
-    def flt(ti: tarfile.TarInfo):
-        ti.uname = ti.gname = ""
-        if uid_map is not None:
-            ti.uid, ti.gid = uid_map(ti.uid), uid_map(ti.gid)
-        return ti
-
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-        tf.add(host_path, arcname=arcname, recursive=True, filter=flt)
 
 
 def _kind(host: str) -> str | None:
@@ -297,13 +166,32 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
         else:
             target = plan(dest, _kind(dest), kind == b"d", contents_only, base, "the host",
                           overwrite)
-            extract(p.stdout, "/", _mapper(base, os.path.abspath(target)), None, False, overwrite)
+            _extract_on_host(p.stdout, target, base, kind == b"d", overwrite)
     finally:
         p.stdout.close()
         err = p.stderr.read()
         p.wait()
     if p.returncode != 0:
         _fail(p, err)
+
+
+def _extract_on_host(stream, target: str, base: str, src_dir: bool, overwrite: bool) -> None:
+    """The container's tar at `target`, every entry resolved inside the copy itself: a directory
+    is the root of its entries, so a symlink the stream carries (`x -> /`, then `x/.bashrc`) leads
+    nowhere but into the copy; a file is the one entry named after it. The user's own path is
+    resolved as the host resolves it (a symlink there is the user's)."""
+    target = os.path.realpath(target)
+    if src_dir and (os.path.isdir(target) or not os.path.lexists(target)):
+        if not os.path.lexists(target):
+            os.mkdir(target, 0o700)  # the top entry gives it its mode
+        shown = lambda p: os.path.join(target, p.lstrip("/")).rstrip("/")  # noqa: E731
+        extract(stream, target, _mapper(base, "/"), None, False, overwrite, shown)
+        return
+    parent, name = os.path.split(target)
+    m = _mapper(base, "/" + name)
+    only_top = m if src_dir else (lambda n: m(n) if n.strip("/") == base else None)
+    shown = lambda p: os.path.join(parent, p.lstrip("/"))  # noqa: E731
+    extract(stream, parent, only_top, None, False, overwrite, shown)
 
 
 def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None,
@@ -342,7 +230,11 @@ def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, 
            "archive": archive, "overwrite": overwrite}
     p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
     try:
-        write_tar(p.stdin, host, base, uid_map=lambda i: 0 if i == me else i)
+        fd = os.open(host, os.O_PATH | os.O_CLOEXEC)
+        try:
+            write_tar(p.stdin, fd, base, uid_map=lambda i: 0 if i == me else i, shown=host)
+        finally:
+            os.close(fd)
     except (BrokenPipeError, OSError) as e:
         if not isinstance(e, BrokenPipeError):
             p.kill()
@@ -417,36 +309,38 @@ def _container_root(req: dict) -> str:
 
 
 def worker(req: dict) -> None:
-    from pypod.linux.rootpath import secure_join
+    from pypod.linux.rootpath import open_in_root
 
     root = _container_root(req)
+    rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # every path from here on
     where = f"container {req.get('name', '')}"
     path = req["path"]
     if req["op"] == "out":
-        host = secure_join(root, path)
-        if not os.path.lexists(host):
-            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory")
+        try:
+            fd = open_in_root(rootfd, path, os.O_PATH)
+        except OSError:
+            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory") from None
         out = sys.stdout.buffer
-        out.write(b"d" if os.path.isdir(host) else b"f")
-        write_tar(out, host, req["base"])
+        out.write(b"d" if _st.S_ISDIR(os.fstat(fd).st_mode) else b"f")
+        write_tar(out, fd, req["base"])
         out.flush()
         return
     # op == in
-    kind = _kind(secure_join(root, path))
+    kind = kind_in(rootfd, path)
     if req.get("raw"):
         if kind != "dir":
             raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
                             if kind is None else f"destination \"{path}\" must be a directory")
-        extract(sys.stdin.buffer, root, _mapper(None, path), _owner(req), not req.get("archive"),
+        extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req), not req.get("archive"),
                 bool(req.get("overwrite")))
         return
     if kind is None:
         parent = os.path.dirname(path.rstrip("/")) or "/"
-        if _kind(secure_join(root, parent)) != "dir":
+        if kind_in(rootfd, parent) != "dir":
             raise CopyError(f"\"{parent}\" could not be found on {where}: no such file or directory")
     target = plan(path, kind, bool(req.get("src_dir")), bool(req.get("contents_only")), req["base"], where,
                   bool(req.get("overwrite")))
-    extract(sys.stdin.buffer, root, _mapper(req["base"], target), _owner(req), not req.get("archive"),
+    extract(sys.stdin.buffer, rootfd, _mapper(req["base"], target), _owner(req), not req.get("archive"),
             bool(req.get("overwrite")))
 
 

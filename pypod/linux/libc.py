@@ -267,3 +267,27 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
                     effective >> 32 & m, permitted >> 32 & m, inheritable >> 32 & m)
     if _capset(_ctypes.byref(hdr), _ctypes.byref(data)) != 0:
         raise _fail("capset")
+
+
+# --- openat2 (Linux 5.6): path resolution the kernel keeps inside a directory ---
+class _OpenHow(_ctypes.Structure):
+    _fields_ = [("flags", c_uint64), ("mode", c_uint64), ("resolve", c_uint64)]
+
+
+_SYS_OPENAT2 = 437  # the same on every architecture (new syscall numbering)
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+_openat2 = _fn("syscall", [c_long, c_int, _c_char_p, c_void_p, c_ulong], c_long)
+
+
+def openat2(dirfd: int, path: str | bytes, flags: int, mode: int = 0, resolve: int = 0) -> int:
+    """openat2(2): a new fd, OSError otherwise (ENOSYS on older kernels, EAGAIN when a concurrent
+    rename made the kernel give up a scoped lookup, EXDEV/ELOOP when the path would leave)."""
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    fd = _openat2(_SYS_OPENAT2, dirfd, _b(path), _ctypes.byref(how), 24)
+    if fd < 0:
+        raise _fail("openat2", path)
+    return fd

@@ -137,3 +137,52 @@ def test_layers_fs_follows_directory_symlinks_inside_the_root(tmp_path):
     assert fs.resolve("bin", follow_last=True) == "usr/bin" and fs.resolve("bin") == "bin"
     assert fs.resolve("up/bin/sh") == "usr/bin/sh"  # `..` cannot leave the root
     assert fs.listdir("bin") == ["sh"]
+
+
+def test_context_symlinks_never_lead_out_of_the_context(tmp_path):
+    # issue 13: `homelink -> $HOME` and `COPY homelink/secret /stolen` read the host's file;
+    # podman resolves every component inside the context and finds nothing there
+    outside = tmp_path / "home"
+    make(outside, {"secret": "host secret"})
+    ctx = tmp_path / "ctx"
+    make(ctx, {"sub/f": "in context", "etc/hostname": "ctx host"})
+    os.symlink(str(outside), ctx / "homelink")
+    os.symlink("../home", ctx / "uplink")
+    os.symlink("/etc/hostname", ctx / "abs")  # absolute: from the context's root
+    os.symlink("sub", ctx / "lnk")
+    os.symlink("sub/f", ctx / "flink")
+    fs = copier.HostFS(str(ctx))
+    for src in ["homelink/secret", "uplink/secret", "homelink", "uplink", "homelink/../home/secret"]:
+        with pytest.raises(copier.CopyError, match=r'copier: stat: "/.*": no such file or directory'):
+            copier.expand_sources(fs, [src])
+    assert fs.lstat("homelink/secret") is None and fs.lstat("uplink/secret") is None
+    # links that stay inside still work; a symlink named as a source is followed (buildah's rule)
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["lnk/f"]), dest="/a", dest_is_dir=False)
+    assert t["a"].isreg() and t["a"].size == len("in context")
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["lnk"]), dest="/x/", dest_is_dir=True)
+    assert set(t) == {"x", "x/f"} and t["x/f"].isreg()
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["flink", "abs"]), dest="/d/", dest_is_dir=True)
+    assert t["d/flink"].isreg() and t["d/abs"].size == len("ctx host")
+    # globs through a link stay inside as well
+    assert copier.expand_sources(fs, ["lnk/*"]) == ["lnk/f"]
+    with pytest.raises(copier.CopyError):
+        copier.expand_sources(fs, ["homelink/*"])
+    # a link inside a copied directory is copied as the link it is (never followed)
+    os.symlink(str(outside / "secret"), ctx / "sub" / "s")
+    t = tar_of(fs, sources=["sub"], dest="/y", dest_is_dir=False)
+    assert t["y/s"].issym() and t["y/s"].linkname == str(outside / "secret")
+
+
+def test_layers_fs_sources_stay_in_the_stage_root(tmp_path):
+    layer = tmp_path / "l0"
+    make(layer, {"data/f": "stage"})
+    make(tmp_path, {"host/secret": "host secret"})
+    os.symlink(str(tmp_path / "host"), layer / "out")
+    os.symlink("../../host", layer / "up")
+    os.symlink("data", layer / "dl")
+    fs = copier.LayersFS([str(layer)])
+    for src in ["out/secret", "up/secret"]:
+        with pytest.raises(copier.CopyError):
+            copier.expand_sources(fs, [src])
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["dl/f"]), dest="/f", dest_is_dir=False)
+    assert t["f"].isreg() and t["f"].size == len("stage")

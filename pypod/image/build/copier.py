@@ -30,20 +30,75 @@ class CopyError(PypodError):
 
 
 class HostFS:
+    """The build context. Every component of a source path stays inside it: a symlink is resolved
+    inside the context (an absolute target from the context's root, `..` stopping there), as
+    buildah's chrooted copier does, so `homelink -> /home/USER` cannot read the user's files. Reads
+    go through a descriptor of the context (rootpath.open_in_root): a symlink swapped in while we
+    read (a context another process writes) is not followed out either."""
+
     def __init__(self, root: str, matcher=None):
         self.root = root
         self.matcher = matcher
+        self._rootfd: int | None = None
 
-    def host(self, rel: str) -> str | None:
-        p = os.path.join(self.root, rel) if rel else self.root
-        return p if os.path.lexists(p) else None
+    def __del__(self):
+        if self._rootfd is not None:
+            os.close(self._rootfd)
+
+    def _fd(self) -> int:
+        if self._rootfd is None:
+            self._rootfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self._rootfd
+
+    def _readlink(self, parts: list[str]) -> str | None:
+        try:
+            return self.readlink("/".join(parts))
+        except OSError:
+            return None
+
+    def resolve(self, rel: str, follow_last: bool = False) -> str:
+        from pypod.linux.rootpath import resolve_lexically
+
+        return "/".join(resolve_lexically(rel, self._readlink, follow_last))
+
+    def _at(self, rel: str):
+        from pypod.linux.rootpath import open_parent
+
+        return open_parent(self._fd(), rel)
 
     def lstat(self, rel: str):
-        p = self.host(rel)
-        return os.lstat(p) if p else None
+        try:
+            pfd, name = self._at(rel)
+        except OSError:
+            return None
+        try:
+            return os.stat(name or ".", dir_fd=pfd, follow_symlinks=False)
+        except OSError:
+            return None
+        finally:
+            os.close(pfd)
+
+    def readlink(self, rel: str) -> str:
+        pfd, name = self._at(rel)
+        try:
+            return os.readlink(name, dir_fd=pfd)
+        finally:
+            os.close(pfd)
+
+    def open(self, rel: str):
+        """A regular file for reading (a symlink there now is refused, not followed)."""
+        from pypod.linux.rootpath import open_in_root
+
+        return os.fdopen(open_in_root(self._fd(), rel, os.O_RDONLY, follow_last=False), "rb")
 
     def listdir(self, rel: str) -> list[str]:
-        return sorted(os.listdir(os.path.join(self.root, rel) if rel else self.root))
+        from pypod.linux.rootpath import open_in_root
+
+        fd = open_in_root(self._fd(), rel, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            return sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
 
     def excluded(self, rel: str) -> bool:
         return bool(self.matcher and rel and self.matcher.excluded(rel))
@@ -97,39 +152,16 @@ class LayersFS:
                 return found
         return found
 
+    def _readlink(self, parts: list[str]) -> str | None:
+        ps = self._paths("/".join(parts))
+        return os.readlink(ps[0]) if ps and os.path.islink(ps[0]) else None
+
     def resolve(self, rel: str, follow_last: bool = False) -> str:
         """rel with the symlinks of its directories resolved inside the image root (as a chroot
         would: `..` and absolute targets stay inside), e.g. bin/sh → usr/bin/sh on merged /usr."""
-        parts = [p for p in rel.split("/") if p]
-        out: list[str] = []
-        hops = 0
-        i = 0
-        while i < len(parts):
-            comp = parts[i]
-            if comp == ".":
-                i += 1
-                continue
-            if comp == "..":
-                if out:
-                    out.pop()
-                i += 1
-                continue
-            cand = out + [comp]
-            if i < len(parts) - 1 or follow_last:
-                ps = self._paths("/".join(cand))
-                if ps and os.path.islink(ps[0]):
-                    hops += 1
-                    if hops > 40:
-                        raise CopyError(f"too many levels of symbolic links: /{rel}")
-                    target = os.readlink(ps[0])
-                    if target.startswith("/"):
-                        out = []
-                    parts = [p for p in target.split("/") if p] + parts[i + 1:]
-                    i = 0
-                    continue
-            out = cand
-            i += 1
-        return "/".join(out)
+        from pypod.linux.rootpath import resolve_lexically
+
+        return "/".join(resolve_lexically(rel, self._readlink, follow_last))
 
     def host(self, rel: str) -> str | None:
         ps = self._paths(self.resolve(rel))
@@ -139,9 +171,21 @@ class LayersFS:
         p = self.host(rel)
         return os.lstat(p) if p else None
 
+    def _found(self, rel: str) -> str:
+        p = self.host(rel)
+        if p is None:
+            raise FileNotFoundError(2, "no such file or directory", "/" + rel)
+        return p
+
+    def readlink(self, rel: str) -> str:
+        return os.readlink(self._found(rel))
+
+    def open(self, rel: str):
+        return open(self._found(rel), "rb")
+
     def listdir(self, rel: str) -> list[str]:
         names: set[str] = set()
-        for d in self._paths(self.resolve(rel)):
+        for d in self._paths(self.resolve(rel, follow_last=True)):
             try:
                 names.update(os.listdir(d))
             except OSError:
@@ -167,8 +211,8 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
         if clean == ".":
             clean = ""
         if not has_glob(clean):
-            if fs.lstat(clean) is None or (clean and fs.excluded(clean) and fs.lstat(clean) is not None
-                                           and not stat.S_ISDIR(fs.lstat(clean).st_mode)):
+            st = source_stat(fs, clean)
+            if st is None or (clean and fs.excluded(clean) and not stat.S_ISDIR(st.st_mode)):
                 raise CopyError(f"copier: stat: \"/{clean}\": no such file or directory")
             out.append(clean)
             continue
@@ -177,7 +221,7 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
         for comp in comps:
             nxt = []
             for c in cands:
-                st = fs.lstat(c)
+                st = source_stat(fs, c)
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     continue
                 for name in fs.listdir(c):
@@ -189,6 +233,15 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
             raise CopyError(f"no items matching glob \"{pat}\" copied (1 filtered): no such file or directory")
         out.extend(sorted(cands))
     return out
+
+
+def source_stat(fs, rel: str):
+    """The lstat of what a source names: a symlink named as a source is followed (inside the root,
+    as buildah does: `COPY lnk/f` and `COPY lnk` with lnk -> sub read sub); None when missing."""
+    try:
+        return fs.lstat(fs.resolve(rel, follow_last=True))
+    except OSError:  # a symlink loop
+        return None
 
 
 def _walk(fs, rel: str):
@@ -217,17 +270,20 @@ def plan(fs, sources: list[str], dest: str, dest_is_dir: bool) -> list[tuple[str
     dest = posixpath.normpath(dest)
     items = []
     for src in sources:
-        st = fs.lstat(src)
+        real = fs.resolve(src, follow_last=True)
+        st = fs.lstat(real)
+        if st is None:
+            raise CopyError(f"copier: stat: \"/{src}\": no such file or directory")
         if stat.S_ISDIR(st.st_mode):
-            for rel, s in _walk(fs, src):
-                if rel == src:
+            for rel, s in _walk(fs, real):
+                if rel == real:
                     items.append((rel, dest, s))
                     continue
-                sub = rel[len(src) + 1:] if src else rel
+                sub = rel[len(real) + 1:] if real else rel
                 items.append((rel, posixpath.join(dest, sub), s))
         else:
             target = posixpath.join(dest, posixpath.basename(src)) if dest_dir_form else dest
-            items.append((src, target, st))
+            items.append((real, target, st))
     return items
 
 
@@ -236,16 +292,15 @@ def content_digest(fs, items) -> str:
     h = hashlib.sha256()
     for rel, target, st in items:
         h.update(f"{target}\0{st.st_mode:o}\0".encode())
-        p = fs.host(rel)
         if stat.S_ISREG(st.st_mode):
-            with open(p, "rb") as f:
+            with fs.open(rel) as f:
                 while True:
                     b = f.read(1 << 20)
                     if not b:
                         break
                     h.update(b)
         elif stat.S_ISLNK(st.st_mode):
-            h.update(os.readlink(p).encode())
+            h.update(fs.readlink(rel).encode())
         h.update(b"\0")
     return h.hexdigest()
 
@@ -258,9 +313,10 @@ def _tarinfo(name: str, st, uid: int, gid: int, mode: int | None, mtime: int | N
     return ti
 
 
-def _is_archive(path: str) -> bool:
+def _is_archive(fs, rel: str) -> bool:
     try:
-        return tarfile.is_tarfile(path)
+        with fs.open(rel) as f:
+            return tarfile.is_tarfile(f)
     except OSError:
         return False
 
@@ -291,15 +347,15 @@ def write_tar(fs, spec: dict, out) -> None:
         items = plan(fs, spec["sources"], spec["dest"], spec.get("dest_is_dir", False)) if spec["sources"] else []
         dest_n = posixpath.normpath(spec["dest"])
         for rel, target, st in items:
-            p = fs.host(rel)
             if target == dest_n and stat.S_ISDIR(st.st_mode):
                 # a source directory's own entry: an existing destination keeps its owner and mode,
                 # a new one is made 0755 (the source dir's mode — maybe a private 0700 — is not copied)
                 if spec.get("dest_exists"):
                     continue
                 st = os.stat_result((stat.S_IFDIR | 0o755,) + tuple(st)[1:])
-            if spec.get("extract") and stat.S_ISREG(st.st_mode) and _is_archive(p):
-                _extract_into(tar, p, posixpath.normpath(spec["dest"]), mtime)
+            if spec.get("extract") and stat.S_ISREG(st.st_mode) and _is_archive(fs, rel):
+                with fs.open(rel) as f:
+                    _extract_into(tar, f, posixpath.normpath(spec["dest"]), mtime)
                 continue
             ti = _tarinfo(target, st, uid, gid, chmod, mtime)
             if stat.S_ISDIR(st.st_mode):
@@ -308,18 +364,18 @@ def write_tar(fs, spec: dict, out) -> None:
                     ti.mode = stat.S_IMODE(st.st_mode)
                 tar.addfile(ti)
             elif stat.S_ISLNK(st.st_mode):
-                ti.type, ti.linkname = tarfile.SYMTYPE, os.readlink(p)
+                ti.type, ti.linkname = tarfile.SYMTYPE, fs.readlink(rel)
                 ti.mode = 0o777
                 tar.addfile(ti)
             elif stat.S_ISREG(st.st_mode):
                 ti.size = st.st_size
-                with open(p, "rb") as f:
+                with fs.open(rel) as f:
                     tar.addfile(ti, f)
             # sockets, fifos and devices of a context are not copied
 
 
-def _extract_into(tar: tarfile.TarFile, archive: str, dest: str, mtime: int | None) -> None:
-    with tarfile.open(archive, mode="r:*") as src:
+def _extract_into(tar: tarfile.TarFile, archive, dest: str, mtime: int | None) -> None:
+    with tarfile.open(fileobj=archive, mode="r:*") as src:
         for m in src:
             name = posixpath.normpath("/" + m.name).lstrip("/")
             if not name or name == ".":
