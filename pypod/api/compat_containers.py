@@ -543,3 +543,101 @@ def _pump_stdin(ctx, rec, rfile, stop) -> None:
     except OSError:
         pass
 
+
+
+# -- archive (docker cp) -------------------------------------------------------------------------
+def _path_stat(ctx, rec, path: str) -> dict:
+    from pypod.engine import cp
+
+    st = cp.stat_path(ctx, rec, path)
+    if st is None:
+        raise HTTPError(404, f"Could not find the file {path} in container {rec.name}")
+    return st
+
+
+def _stat_header(st: dict) -> dict:
+    import base64
+
+    return {"X-Docker-Container-Path-Stat": base64.b64encode(json.dumps(st).encode()).decode()}
+
+
+@route("HEAD", "/containers/{name}/archive")
+def archive_head(req, ctx) -> None:
+    rec = lookup(ctx, req.params["name"])
+    st = _path_stat(ctx, rec, req.q("path") or "/")
+    req.h.send_bytes(200, b"", extra=_stat_header(st))
+
+
+class _StreamWriter:
+    """A file-like `write` over a chunked response (what the engine's cp writes its tar to)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+@route("GET", "/containers/{name}/archive")
+def archive_get(req, ctx) -> None:
+    from pypod.engine import cp
+
+    rec = lookup(ctx, req.params["name"])
+    path = req.q("path") or "/"
+    st = _path_stat(ctx, rec, path)
+    req.h.connection.settimeout(None)
+    req.h.send_response(200)
+    req.h.common_headers()
+    for k, v in _stat_header(st).items():
+        req.h.send_header(k, v)
+    req.h.send_header("Content-Type", "application/x-tar")
+    req.h.send_header("Transfer-Encoding", "chunked")
+    req.h.end_headers()
+    from pypod.api.http import Stream
+
+    stream = Stream(req.h)
+    try:
+        cp.copy_from_container(ctx, rec, path, "-", out=_StreamWriter(stream))
+    except Exception:  # noqa: BLE001 - headers are out: end the connection, the client sees it cut
+        req.h.close_connection = True
+        return
+    stream.close()
+
+
+class _BodyReader:
+    """`read(n)` over the request body as it arrives (the engine's cp reads its tar from it)."""
+
+    def __init__(self, h):
+        self.it = h.body_chunks()
+        self.buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self.buf) < n:
+            try:
+                self.buf += next(self.it)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self.buf = self.buf, b""
+        else:
+            out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+@route("PUT", "/containers/{name}/archive")
+def archive_put(req, ctx) -> None:
+    from pypod.engine import cp
+
+    rec = lookup(ctx, req.params["name"])
+    path = req.q("path") or "/"
+    st = _path_stat(ctx, rec, path)
+    if not st["mode"] & (1 << 31):
+        raise HTTPError(400, f"extraction point is not a directory: {path}")
+    # without copyUIDGID the files are root's in the container (Docker's `cp` without -a)
+    cp.copy_to_container(ctx, rec, "-", path, stdin=_BodyReader(req.h), tar_ids=req.qbool("copyUIDGID"),
+                         overwrite=not req.qbool("noOverwriteDirNonDir"))
+    req.h.send_bytes(200, b"")

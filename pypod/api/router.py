@@ -114,14 +114,14 @@ class Router:
                                          f"version is {MIN_API_VERSION}, please upgrade your client to a "
                                          "newer version")
             path = path.rstrip("/") or "/"
-            method = "GET" if h.command == "HEAD" else h.command
+            method = h.command
             query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
             allowed = False
             for meth, rx, fn in _ROUTES:
                 mm = rx.match(path)
                 if not mm:
                     continue
-                if meth != method:
+                if meth != method and not (method == "HEAD" and meth == "GET"):  # HEAD: GET's, bodiless
                     allowed = True
                     continue
                 fn(Request(h, mm.groupdict(), query, version), self.ctx)

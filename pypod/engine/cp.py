@@ -195,11 +195,14 @@ def _extract_on_host(stream, target: str, base: str, src_dir: bool, overwrite: b
 
 
 def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, stdin=None,
-                      overwrite: bool = False) -> None:
+                      overwrite: bool = False, tar_ids: bool = True) -> None:
+    """tar_ids (a tar stream, `-`): keep the stream's owners (podman's `cp -`); False: the files
+    belong to the container's root (Docker's PUT archive without copyUIDGID)."""
     import subprocess
 
     if src == "-":
-        req = {"op": "in", "path": cpath, "raw": True, "archive": archive, "overwrite": overwrite}
+        req = {"op": "in", "path": cpath, "raw": True, "archive": archive, "overwrite": overwrite,
+               "keep_ids": tar_ids and not archive}
         p = _worker(ctx, rec, req, stdin=subprocess.PIPE)
         try:
             data = stdin or sys.stdin.buffer
@@ -315,6 +318,9 @@ def worker(req: dict) -> None:
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # every path from here on
     where = f"container {req.get('name', '')}"
     path = req["path"]
+    if req["op"] == "stat":
+        sys.stdout.write(json.dumps(_stat_in(rootfd, path)))
+        return
     if req["op"] == "out":
         try:
             fd = open_in_root(rootfd, path, os.O_PATH)
@@ -331,8 +337,8 @@ def worker(req: dict) -> None:
         if kind != "dir":
             raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
                             if kind is None else f"destination \"{path}\" must be a directory")
-        extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req), not req.get("archive"),
-                bool(req.get("overwrite")))
+        extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req),
+                req.get("keep_ids", not req.get("archive")), bool(req.get("overwrite")))
         return
     if kind is None:
         parent = os.path.dirname(path.rstrip("/")) or "/"
@@ -342,6 +348,52 @@ def worker(req: dict) -> None:
                   bool(req.get("overwrite")))
     extract(sys.stdin.buffer, rootfd, _mapper(req["base"], target), _owner(req), not req.get("archive"),
             bool(req.get("overwrite")))
+
+
+# Go's os.FileMode type bits, as Docker's X-Docker-Container-Path-Stat carries them
+_GO_DIR, _GO_SYMLINK, _GO_SETUID, _GO_SETGID, _GO_STICKY = 1 << 31, 1 << 27, 1 << 23, 1 << 22, 1 << 20
+
+
+def _stat_in(rootfd: int, path: str) -> dict | None:
+    """name, size, Go mode, mtime (RFC 3339) and link target of a container path (not followed),
+    or None when it is missing; the path resolved inside the root like every other."""
+    import time
+
+    from pypod.engine.cp_tar import _locate
+
+    try:
+        pfd, name = _locate(rootfd, path, follow=False)
+    except OSError:
+        return None
+    try:
+        st = os.stat(name or ".", dir_fd=pfd, follow_symlinks=False)
+        link = os.readlink(name, dir_fd=pfd) if _st.S_ISLNK(st.st_mode) else ""
+    except OSError:
+        return None
+    finally:
+        os.close(pfd)
+    mode = st.st_mode & 0o777
+    for flag, go in ((_st.S_ISUID, _GO_SETUID), (_st.S_ISGID, _GO_SETGID), (_st.S_ISVTX, _GO_STICKY)):
+        if st.st_mode & flag:
+            mode |= go
+    if _st.S_ISDIR(st.st_mode):
+        mode |= _GO_DIR
+    elif _st.S_ISLNK(st.st_mode):
+        mode |= _GO_SYMLINK
+    mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime)) + "Z"
+    return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": mode,
+            "mtime": mtime, "linkTarget": link}
+
+
+def stat_path(ctx, rec, cpath: str) -> dict | None:
+    """The API's HEAD/GET archive stat of a container path (None: missing)."""
+    import subprocess
+
+    p = _worker(ctx, rec, {"op": "stat", "path": cpath}, stdout=subprocess.PIPE)
+    out, err = p.communicate()
+    if p.returncode != 0:
+        _fail(p, err)
+    return json.loads(out or b"null")
 
 
 def _owner(req: dict) -> tuple[int, int]:

@@ -301,3 +301,25 @@ def test_docker_py(api, busybox, shared_tmp):
     r = run_as_user([user.PYTHON, str(script), busybox, repo, f"unix://{api.sock}"], timeout=180)
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr[-3000:]
     assert pypod("ps", "-aq").stdout == ""
+
+
+def test_cp_both_ways(api, busybox, shared_tmp):
+    os.chown(shared_tmp, *(lambda i: (i.uid, i.gid))(user.user_info()))
+    src = shared_tmp / "tree"
+    run_as_user(["sh", "-c", f"mkdir -p {src}/sub && echo hello > {src}/sub/f.txt && echo one > {src}/one"],
+                check=True)
+    ok(api.docker("run", "-d", "--name", "cpc", busybox, "sleep", "100"))
+    ok(api.docker("cp", f"{src}/one", "cpc:/tmp/"))
+    assert ok(api.docker("exec", "cpc", "cat", "/tmp/one")).stdout == "one\n"
+    ok(api.docker("cp", str(src), "cpc:/newdir"))
+    assert ok(api.docker("exec", "cpc", "cat", "/newdir/sub/f.txt")).stdout == "hello\n"
+    # Docker's rule without -a: what is copied in belongs to the container's root
+    assert ok(api.docker("exec", "cpc", "stat", "-c", "%u:%g", "/newdir/sub/f.txt")).stdout == "0:0\n"
+    back = shared_tmp / "back"
+    ok(api.docker("cp", "cpc:/newdir", str(back)))
+    assert (back / "sub" / "f.txt").read_text() == "hello\n"
+    ok(api.docker("cp", "cpc:/etc/hostname", str(shared_tmp / "h")))
+    assert (shared_tmp / "h").read_text().strip()
+    r = api.docker("cp", "cpc:/nope", str(shared_tmp / "x"))
+    assert r.returncode == 1 and "Could not find the file /nope" in r.stderr
+    ok(api.docker("rm", "-f", "cpc"))
