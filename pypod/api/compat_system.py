@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 
 from pypod.api.router import route
 
@@ -88,3 +89,27 @@ def grpc(req, ctx) -> None:
 @route("POST", "/session")
 def session(req, ctx) -> None:
     grpc(req, ctx)
+
+
+@route("GET", "/events")
+def events(req, ctx) -> None:
+    """Docker's event stream (JSON lines, flushed), filtered here: Compose follows its project's
+    containers by label."""
+    from pypod.engine import events as ev
+
+    flt = []
+    for k, values in req.filters().items():
+        for v in values:
+            if k == "event":  # Docker's names for podman's statuses
+                v = {"die": "died", "destroy": "remove"}.get(v, v)
+            flt.append(f"{k}={v}")
+    since = float(req.q("since")) if req.q("since") else None
+    until = float(req.q("until")) if req.q("until") else None
+    follow = until is None or until > time.time()
+    stream = req.h.start_stream()
+    for e in ev.read(ctx, flt, since=since, until=until, follow=follow, stop=req.h.client_gone):
+        try:
+            stream.json(ev.docker(e))
+        except OSError:
+            return
+    stream.close()

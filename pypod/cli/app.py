@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 # a module not written yet is skipped.
 NOUNS = {
     "image": ("pypod.cli.image", "pypod.cli.build", "pypod.cli.transport"),
-    "system": ("pypod.cli.system", "pypod.cli.storage", "pypod.cli.service", "pypod.cli.connection"),
+    "system": ("pypod.cli.system", "pypod.cli.storage", "pypod.cli.service", "pypod.cli.connection",
+               "pypod.cli.events"),
     "login": ("pypod.cli.login",),
     "container": ("pypod.cli.container", "pypod.cli.build", "pypod.cli.transport", "pypod.cli.storage",
                   "pypod.cli.attach"),
@@ -31,6 +32,7 @@ NOUNS = {
     "port": ("pypod.cli.network",),
     "volume": ("pypod.cli.volume",),
     "storage": ("pypod.cli.storage",),
+    "events": ("pypod.cli.events",),
 }
 # top-level command → the module that registers it
 ALIASES = {
