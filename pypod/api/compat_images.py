@@ -136,3 +136,77 @@ def create(req, ctx) -> None:
         stream.json({"status": f"Digest: {rec.digest}"})
     stream.json({"status": f"Status: Downloaded newer image for {ref}"})
     stream.close()
+
+
+@route("POST", "/build")
+def build(req, ctx) -> None:
+    """The classic builder's stream ({"stream"}, {"aux": {"ID"}}, "Successfully built/tagged")
+    from a build run by the engine in a worker process (api/build_worker.py)."""
+    import json
+    import subprocess
+    import threading
+
+    from pypod.api.build_worker import MARK
+    from pypod.linux.spawn import lean_python_argv
+
+    def jq(name: str) -> dict:
+        raw = req.q(name)
+        if not raw:
+            return {}
+        try:
+            v = json.loads(raw)
+        except ValueError:
+            raise HTTPError(400, f"invalid JSON in {name}") from None
+        if not isinstance(v, dict):
+            raise HTTPError(400, f"{name} must be a JSON object")
+        return v
+
+    tags = [t for t in req.query.get("t", []) if t]
+    options = {"file": req.q("dockerfile") or None, "tags": tags,
+               "build_args": {k: v for k, v in jq("buildargs").items() if v is not None},
+               "labels": [f"{k}={v}" for k, v in jq("labels").items()], "target": req.q("target") or None,
+               "no_cache": req.qbool("nocache"), "pull": "always" if req.qbool("pull") else "missing",
+               "quiet": req.qbool("q"), "network": req.q("networkmode") if req.q("networkmode") not in (None, "", "default") else None}
+    argv = lean_python_argv("pypod.api.build_worker", [json.dumps(
+        {"graph": ctx.graph_dir, "run": ctx.run_dir, "driver": ctx.driver, "options": options})],
+        site=True)  # a FROM may pull: the registry client needs requests
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def feed():
+        try:
+            for chunk in req.h.body_chunks():
+                p.stdin.write(chunk)
+        except (OSError, HTTPError):
+            pass
+        finally:
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    err_chunks: list[bytes] = []
+    errs = threading.Thread(target=lambda: err_chunks.append(p.stderr.read()), daemon=True)
+    errs.start()
+    stream = req.h.start_stream()
+    image_id = ""
+    for line in iter(p.stdout.readline, b""):
+        text = line.decode(errors="replace")
+        if text.startswith(MARK):
+            image_id = text[len(MARK):].strip()
+            continue
+        stream.json({"stream": text})
+    code = p.wait()
+    feeder.join(5)
+    errs.join(5)
+    if code != 0 or not image_id:
+        msg = b"".join(err_chunks).decode(errors="replace").strip().splitlines()
+        m = msg[-1] if msg else f"the build failed (exit {code})"
+        stream.json({"errorDetail": {"message": m, "code": code}, "error": m})
+    else:
+        stream.json({"aux": {"ID": "sha256:" + image_id}})
+        stream.json({"stream": f"Successfully built {image_id[:12]}\n"})
+        for t in tags:
+            stream.json({"stream": f"Successfully tagged {t}\n"})
+    stream.close()

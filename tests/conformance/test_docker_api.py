@@ -323,3 +323,17 @@ def test_cp_both_ways(api, busybox, shared_tmp):
     r = api.docker("cp", "cpc:/nope", str(shared_tmp / "x"))
     assert r.returncode == 1 and "Could not find the file /nope" in r.stderr
     ok(api.docker("rm", "-f", "cpc"))
+
+
+def test_build_classic_and_run_the_result(api, busybox, shared_tmp):
+    os.chown(shared_tmp, *(lambda i: (i.uid, i.gid))(user.user_info()))
+    ctxdir = shared_tmp / "ctx"
+    run_as_user(["mkdir", "-p", str(ctxdir)], check=True)
+    run_as_user(["sh", "-c", f"printf 'FROM {busybox}\\nRUN echo built > /built\\nLABEL k=v\\n"
+                             f"CMD [\"cat\", \"/built\"]\\n' > {ctxdir}/Dockerfile"], check=True)
+    r = ok(api.docker("build", "-t", "localhost/built:1", str(ctxdir), env={"DOCKER_BUILDKIT": "0"}))
+    assert "Successfully built" in r.stdout and "Successfully tagged localhost/built:1" in r.stdout, r.stdout
+    assert ok(api.docker("run", "--rm", "localhost/built:1")).stdout == "built\n"
+    assert "localhost/built" in pypod("images", check=True).stdout
+    r = api.docker("build", "-t", "localhost/bad", str(shared_tmp / "nope"), env={"DOCKER_BUILDKIT": "0"})
+    assert r.returncode != 0
