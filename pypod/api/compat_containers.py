@@ -7,7 +7,7 @@ import os
 import struct
 import time
 
-from pypod.api.http import HTTPError
+from pypod.api.http import BodyReader, HTTPError, StreamWriter
 from pypod.api.router import route
 
 
@@ -568,20 +568,6 @@ def archive_head(req, ctx) -> None:
     req.h.send_bytes(200, b"", extra=_stat_header(st))
 
 
-class _StreamWriter:
-    """A file-like `write` over a chunked response (what the engine's cp writes its tar to)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, data: bytes) -> int:
-        self.stream.write(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 @route("GET", "/containers/{name}/archive")
 def archive_get(req, ctx) -> None:
     from pypod.engine import cp
@@ -601,31 +587,11 @@ def archive_get(req, ctx) -> None:
 
     stream = Stream(req.h)
     try:
-        cp.copy_from_container(ctx, rec, path, "-", out=_StreamWriter(stream))
+        cp.copy_from_container(ctx, rec, path, "-", out=StreamWriter(stream))
     except Exception:  # noqa: BLE001 - headers are out: end the connection, the client sees it cut
         req.h.close_connection = True
         return
     stream.close()
-
-
-class _BodyReader:
-    """`read(n)` over the request body as it arrives (the engine's cp reads its tar from it)."""
-
-    def __init__(self, h):
-        self.it = h.body_chunks()
-        self.buf = b""
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self.buf) < n:
-            try:
-                self.buf += next(self.it)
-            except StopIteration:
-                break
-        if n < 0:
-            out, self.buf = self.buf, b""
-        else:
-            out, self.buf = self.buf[:n], self.buf[n:]
-        return out
 
 
 @route("PUT", "/containers/{name}/archive")
@@ -638,6 +604,33 @@ def archive_put(req, ctx) -> None:
     if not st["mode"] & (1 << 31):
         raise HTTPError(400, f"extraction point is not a directory: {path}")
     # without copyUIDGID the files are root's in the container (Docker's `cp` without -a)
-    cp.copy_to_container(ctx, rec, "-", path, stdin=_BodyReader(req.h), tar_ids=req.qbool("copyUIDGID"),
+    cp.copy_to_container(ctx, rec, "-", path, stdin=BodyReader(req.h), tar_ids=req.qbool("copyUIDGID"),
                          overwrite=not req.qbool("noOverwriteDirNonDir"))
     req.h.send_bytes(200, b"")
+
+
+@route("GET", "/containers/{name}/top")
+def top(req, ctx) -> None:
+    rows = _engine().top(ctx, lookup(ctx, req.params["name"]))
+    req.h.send_json(200, {"Titles": rows[0] if rows else [], "Processes": rows[1:]})
+
+
+@route("GET", "/containers/{name}/export")
+def export(req, ctx) -> None:
+    from pypod.engine import transport
+
+    rec = lookup(ctx, req.params["name"])
+    stream = req.h.start_stream("application/x-tar")
+    try:
+        transport.export_container(ctx, rec.id, StreamWriter(stream))
+    except Exception:  # noqa: BLE001 - the headers are out: cut the stream, the client sees it
+        req.h.close_connection = True
+        return
+    stream.close()
+
+
+@route("POST", "/containers/prune")
+def prune(req, ctx) -> None:
+    flt = _filters_as_cli(req.filters())
+    gone = _engine().prune(ctx, flt)
+    req.h.send_json(200, {"ContainersDeleted": gone or [], "SpaceReclaimed": 0})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pypod.api.http import HTTPError
+from pypod.api.http import BodyReader, HTTPError, StreamWriter
 from pypod.api.router import route
 
 
@@ -209,4 +209,74 @@ def build(req, ctx) -> None:
         stream.json({"stream": f"Successfully built {image_id[:12]}\n"})
         for t in tags:
             stream.json({"stream": f"Successfully tagged {t}\n"})
+    stream.close()
+
+
+@route("POST", "/images/prune")
+def prune(req, ctx) -> None:
+    flt = req.filters()
+    dangling = flt.pop("dangling", ["true"])
+    rest = [f"{k}={v}" for k, vals in flt.items() for v in vals]
+    gone = _images().prune(ctx, all_=dangling[-1].lower() in ("false", "0"), filters=rest)
+    req.h.send_json(200, {"ImagesDeleted": [{"Deleted": "sha256:" + g if len(g) == 64 else g} for g in gone],
+                          "SpaceReclaimed": 0})
+
+
+def _save(req, ctx, names: list[str]) -> None:
+    from pypod.engine import transport
+
+    for n in names:
+        lookup(ctx, n)
+    stream = req.h.start_stream("application/x-tar")
+    try:
+        transport.save(ctx, names, "docker-archive", output=None, stream=StreamWriter(stream))
+    except Exception:  # noqa: BLE001 - the headers are out: cut the stream
+        req.h.close_connection = True
+        return
+    stream.close()
+
+
+@route("GET", "/images/get")
+def get_many(req, ctx) -> None:
+    names = [n for n in req.query.get("names", []) if n]
+    if not names:
+        raise HTTPError(400, "names is required")
+    _save(req, ctx, names)
+
+
+@route("GET", "/images/{name:.*}/get")
+def get_one(req, ctx) -> None:
+    _save(req, ctx, [req.params["name"]])
+
+
+@route("POST", "/images/load")
+def load(req, ctx) -> None:
+    from pypod.engine import transport
+
+    names = transport.load(ctx, None, stdin=BodyReader(req.h))
+    stream = req.h.start_stream()
+    for n in names:
+        stream.json({"stream": f"Loaded image: {n}\n"})
+    stream.close()
+
+
+@route("POST", "/images/{name:.*}/push")
+def push(req, ctx) -> None:
+    from pypod.engine import transport
+    from pypod.errors import PypodError
+
+    name = req.params["name"]
+    if req.q("tag"):
+        name = f"{name}:{req.q('tag')}"
+    lookup(ctx, name)
+    stream = req.h.start_stream()
+    stream.json({"status": f"The push refers to repository [{name.rsplit(':', 1)[0]}]"})
+    try:
+        digest = transport.push(ctx, transport.PushRequest(source=name, quiet=True))
+    except PypodError as e:
+        stream.json({"errorDetail": {"message": e.message}, "error": e.message})
+        stream.close()
+        return
+    stream.json({"status": f"{req.q('tag') or 'latest'}: digest: {digest or ''}"})
+    stream.json({"aux": {"Tag": req.q("tag") or "latest", "Digest": digest or ""}})
     stream.close()

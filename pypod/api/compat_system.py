@@ -113,3 +113,25 @@ def events(req, ctx) -> None:
         except OSError:
             return
     stream.close()
+
+
+@route("GET", "/system/df")
+def df(req, ctx) -> None:
+    from pypod.engine import storage
+    from pypod.units import parse_time
+
+    du = storage.disk_usage(ctx)
+    images = [{"Id": "sha256:" + r["rec"].id, "ParentId": "", "RepoTags": list(r["rec"].names) or None,
+               "RepoDigests": [], "Created": int(parse_time(r["rec"].created)), "Size": r["size"],
+               "SharedSize": r["shared"], "VirtualSize": r["size"], "Labels": {}, "Containers": r["containers"]}
+              for r in du["images"]]
+    containers = [{"Id": r["rec"].id, "Names": ["/" + r["rec"].name], "Image": r["rec"].image_name,
+                   "ImageID": "sha256:" + r["rec"].image_id, "Command": " ".join(r["rec"].command),
+                   "Created": int(parse_time(r["rec"].created)), "SizeRw": r["size"], "SizeRootFs": r["size"],
+                   "State": r["status"], "Status": r["status"], "Labels": r["rec"].labels or {}, "Mounts": []}
+                  for r in du["containers"]]
+    volumes = [{"Name": r["rec"].name, "Driver": "local", "Mountpoint": "", "Labels": r["rec"].labels or {},
+                "Scope": "local", "Options": {}, "UsageData": {"Size": r["size"], "RefCount": r["links"]}}
+               for r in du["volumes"]]
+    req.h.send_json(200, {"LayersSize": du["summary"][0][3], "Images": images, "Containers": containers,
+                          "Volumes": volumes, "BuildCache": []})

@@ -243,6 +243,36 @@ class Stream:
                 self.h.close_connection = True
 
 
+class StreamWriter:
+    """A file's `write` over a chunked response (the engine writes tar streams to it)."""
+
+    def __init__(self, stream: Stream):
+        self.stream = stream
+
+    def write(self, data) -> int:
+        self.stream.write(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+class BodyReader:
+    """A file's `read(n)` over a request body as it arrives (the engine reads tar streams)."""
+
+    def __init__(self, h: Handler):
+        self.it, self.buf = h.body_chunks(), b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self.buf) < n:
+            try:
+                self.buf += next(self.it)
+            except StopIteration:
+                break
+        out, self.buf = (self.buf, b"") if n < 0 else (self.buf[:n], self.buf[n:])
+        return out
+
+
 class Activity:
     """Requests and streams in progress, and when the last one ended (the idle timer)."""
 
