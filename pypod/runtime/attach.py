@@ -5,6 +5,9 @@ and talks in frames: one kind byte, a 4-byte big-endian length, the payload.
   supervisor → client: OUT (1) stdout bytes, ERR (2) stderr bytes, EXIT (5) the exit code (ASCII)
   client → supervisor: IN (0) stdin bytes, RESIZE (3) "rows cols", CLOSE_IN (4) end of stdin
 Every attached client gets all output from the moment it attached (several may read at once).
+A client that stops reading never holds the container up: its backlog waits in the supervisor
+(runtime/outlet.py) and, past a bound, the supervisor closes the connection without an EXIT frame:
+the client then fails (attach() raises ConnectionResetError) rather than end as if all was well.
 
 Detach keys (podman's `--detach-keys`, default ctrl-p,ctrl-q) are matched in the input stream by
 DetachMatcher: the supervisor does it for `run -it`/`start -ai`, the client for `attach`.
@@ -129,12 +132,13 @@ def listen(cdir: str):
 
 
 def accept_fd(listener) -> int:
-    """A connected client's fd (blocking, CLOEXEC), or -1."""
+    """A connected client's fd (non-blocking: a client that stops reading must never hold the
+    supervisor up; CLOEXEC), or -1."""
     try:
         fd, _addr = listener._accept()
     except OSError:
         return -1
-    os.set_blocking(fd, True)
+    os.set_blocking(fd, False)
     os.set_inheritable(fd, False)
     return fd
 
@@ -267,4 +271,10 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
         sock.close()
     if detached:
         return None
+    if code is None:
+        import errno
+
+        raise ConnectionResetError(
+            errno.ECONNRESET, "the connection was closed before the container's exit (a client "
+            "that falls too far behind its output is disconnected; `logs` has all of it)")
     return code

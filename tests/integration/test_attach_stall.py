@@ -1,0 +1,110 @@
+"""Issue 13: a client that stops reading must never freeze the container nor defeat `stop`.
+
+A stalled client here is the real thing: `pypod attach` (or a foreground `pypod run`) whose stdout
+is a pipe nobody reads. Before the fix the supervisor blocked writing to it, the container's output
+stopped (its log froze) and `stop -t 2` returned 0 after 12 s with the container still `Up`
+around a zombie pid 1. podman 4.3 in the same situation: its log keeps growing, and `stop -t 2`
+returns in ~2 s with the container exited.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.lib.user import PYPOD, as_user_argv, pypod
+
+pytestmark = pytest.mark.integration
+
+# ~16 KiB of output every 20 ms (a tick line, then filler): fills a pipe and both socket buffers
+# in well under a second.
+FLOOD = ("i=0; while :; do i=$((i+1)); echo tick-$i; "
+         "yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -n 256; "
+         "sleep 0.02; done")
+
+
+def ok(*args, **kw):
+    r = pypod(*args, **kw)
+    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def _log_ticks(name: str) -> int:
+    """The last tick number in the container's k8s-file log (read as root: no pypod involved)."""
+    path = ok("inspect", "--format", "{{.HostConfig.LogConfig.Path}}", name).stdout.strip()
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - (1 << 20)))
+        tail = f.read()
+    ticks = [ln.rsplit(b"tick-", 1)[1] for ln in tail.splitlines() if b" tick-" in ln]
+    return int(ticks[-1]) if ticks else 0
+
+
+def _assert_log_grows(name: str) -> None:
+    first = _log_ticks(name)
+    time.sleep(2.0)
+    second = _log_ticks(name)
+    assert second > first + 10, f"the log stopped growing while a client stalled: tick {first} → {second}"
+
+
+def _assert_stop_ends_it(name: str) -> float:
+    pid = int(ok("inspect", "--format", "{{.State.Pid}}", name).stdout)
+    assert pid > 0
+    t0 = time.monotonic()
+    r = pypod("stop", "-t", "2", name, timeout=60)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert took < 6, f"stop -t 2 took {took:.1f} s"
+    running = ok("inspect", "--format", "{{.State.Running}} {{.State.Status}}", name).stdout.split()
+    assert running == ["false", "exited"], running
+    assert not os.path.exists(f"/proc/{pid}"), f"pid 1 ({pid}) is left behind (a zombie?)"
+    return took
+
+
+def _finish(p: subprocess.Popen, name: str, from_start: bool) -> None:
+    """Read the stalled client at last: it gets every line in order (held for it while it
+    stalled), up to the last one logged, then the container's exit code (137: SIGKILLed)."""
+    try:
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    ticks = [int(ln[5:]) for ln in out.splitlines() if ln.startswith(b"tick-")]
+    assert ticks, out[-300:]
+    first = 1 if from_start else ticks[0]
+    assert ticks == list(range(first, ticks[-1] + 1)), "lines were lost or reordered"
+    assert ticks[-1] == _log_ticks(name)
+    assert p.returncode == 137
+
+
+def test_stalled_attach_client_does_not_freeze_container(busybox):
+    ok("run", "-d", "--name", "flood", busybox, "sh", "-c", FLOOD)
+    # `pypod attach` whose stdout is a pipe we never read
+    p = subprocess.Popen(as_user_argv([PYPOD, "attach", "flood"]), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(2.0)  # far more than it takes to fill every buffer on the way
+        assert p.poll() is None, "the attach client ended early"
+        _assert_log_grows("flood")
+        _assert_stop_ends_it("flood")
+    finally:
+        _finish(p, "flood", from_start=False)
+
+
+def test_stalled_foreground_run_does_not_freeze_container(busybox):
+    # a foreground `run` whose stdout nobody reads: the supervisor relays to it itself
+    p = subprocess.Popen(as_user_argv([PYPOD, "run", "--name", "fg", busybox, "sh", "-c", FLOOD]),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if pypod("inspect", "--format", "{{.State.Running}}", "fg").stdout.strip() == "true":
+                break
+            time.sleep(0.2)
+        time.sleep(2.0)
+        _assert_log_grows("fg")
+        _assert_stop_ends_it("fg")
+    finally:
+        _finish(p, "fg", from_start=True)
