@@ -10,6 +10,7 @@ returns in ~2 s with the container exited.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 
@@ -63,6 +64,17 @@ def _assert_stop_ends_it(name: str) -> float:
     return took
 
 
+def _ended(pid: int) -> bool:
+    """Gone, or dead and left to init to reap (this machine's init reaps lazily): not a zombie
+    that a live supervisor failed to reap."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return True
+    return fields[0] == "Z" and fields[1] == "1"
+
+
 def _finish(p: subprocess.Popen, name: str, from_start: bool) -> None:
     """Read the stalled client at last: it gets every line in order (held for it while it
     stalled), up to the last one logged, then the container's exit code (137: SIGKILLed)."""
@@ -108,3 +120,30 @@ def test_stalled_foreground_run_does_not_freeze_container(busybox):
         _assert_stop_ends_it("fg")
     finally:
         _finish(p, "fg", from_start=True)
+
+
+@pytest.mark.parametrize("verb", ["stop", "rm"])
+def test_stop_and_rm_f_end_a_wedged_supervisor(busybox, verb):
+    # a supervisor that cannot record the exit (SIGSTOPped here): stop used to return 0 after
+    # 12 s with the container Up around a zombie pid 1; rm -f removed its record and left the
+    # supervisor behind
+    ok("run", "-d", "--name", "w", busybox, "sleep", "1000")
+    pids = ok("inspect", "--format", "{{.State.Pid}} {{.State.ConmonPid}}", "w").stdout.split()
+    pid, sup = int(pids[0]), int(pids[1])
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = pypod(*(["stop", "-t", "2"] if verb == "stop" else ["rm", "-f"]), "w", timeout=60)
+        took = time.monotonic() - t0
+        assert r.returncode == 0, r.stderr
+        assert took < 10, f"{verb} took {took:.1f} s"  # before: 12.5 s
+        for p in (pid, sup):
+            assert _ended(p), f"process {p} is left behind"
+        if verb == "stop":
+            st = ok("inspect", "--format", "{{.State.Running}} {{.State.Status}} {{.State.ExitCode}}", "w")
+            assert st.stdout.split() == ["false", "exited", "137"]
+        else:
+            assert pypod("container", "exists", "w").returncode == 1
+    finally:
+        if os.path.exists(f"/proc/{sup}"):
+            os.kill(sup, signal.SIGCONT)
