@@ -165,6 +165,7 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
     import signal
 
     sock = connect(cdir)
+    sock.setblocking(False)  # we keep reading the output while the container takes our input
     fd = sock.fileno()
     matcher = DetachMatcher(detach_keys)
     raw_attrs = None
@@ -177,11 +178,32 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
         ttymod.setraw(0, termios.TCSANOW)  # keep what was typed ahead
     old_winch = None
 
+    outq = bytearray()  # frames the supervisor has not taken yet: no more stdin is read meanwhile
+    p = select.poll()
+    reading_stdin = stdin
+    polling_stdin = False
+
     def send(kind, payload=b""):
-        try:
-            sock.sendall(frame(kind, payload))
-        except OSError:
-            pass
+        outq.extend(frame(kind, payload))
+        flush()
+
+    def flush():
+        nonlocal polling_stdin
+        if outq:
+            try:
+                del outq[:sock.send(outq)]
+            except BlockingIOError:
+                pass
+            except OSError:  # the supervisor is gone: the read side sees it
+                outq.clear()
+        p.register(fd, select.POLLIN | (select.POLLOUT if outq else 0))
+        want = reading_stdin and not outq
+        if want != polling_stdin:
+            if want:
+                p.register(0, select.POLLIN)
+            else:
+                p.unregister(0)
+            polling_stdin = want
 
     def resize(*_a):
         from pypod.linux import terminal
@@ -201,18 +223,14 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
     proxied = {getattr(signal, n) for n in _PROXIED} if sig_proxy and kill else set()
     old_handlers = {s: signal.signal(s, lambda *a: None) for s in proxied}
     reader = FrameReader()
-    p = select.poll()
-    p.register(fd, select.POLLIN)
     p.register(wake_r, select.POLLIN)
-    reading_stdin = stdin
-    if reading_stdin:
-        p.register(0, select.POLLIN)
+    flush()
     code = None
     detached = False
     try:
         while True:
             done = False
-            for f, _ev in p.poll():
+            for f, ev in p.poll():
                 if f == wake_r:
                     try:
                         sigs = os.read(wake_r, 64)
@@ -228,9 +246,8 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
                 elif f == 0:
                     data = os.read(0, 65536)
                     if not data:
-                        send(CLOSE_IN)
-                        p.unregister(0)
                         reading_stdin = False
+                        send(CLOSE_IN)
                         continue
                     data, hit = matcher.feed(data) if stdin_tty else (data, False)
                     if data:
@@ -239,8 +256,14 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
                         detached = done = True
                         break
                 elif f == fd:
+                    if ev & select.POLLOUT:
+                        flush()
+                        if not ev & ~select.POLLOUT:
+                            continue
                     try:
                         data = sock.recv(65536)
+                    except BlockingIOError:
+                        continue
                     except OSError:
                         data = b""
                     if not data:

@@ -216,9 +216,11 @@ def same_file(a: int, b: int) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def drain(outlets: list[Outlet]) -> None:
+def drain(outlets: list[Outlet], discard_input: tuple = ()) -> None:
     """Block until every outlet has written its backlog or lost its reader (the flusher a
-    supervisor leaves behind when its container exits before a slow reader caught up)."""
+    supervisor leaves behind when its container exits before a slow reader caught up).
+    discard_input: the outlets (sockets) whose input is read and dropped (an attach client
+    blocked sending input would never read its output)."""
     import select
 
     while True:
@@ -227,7 +229,19 @@ def drain(outlets: list[Outlet]) -> None:
             return
         p = select.poll()
         for o in live:
-            p.register(o.fd, select.POLLOUT)
-        p.poll()
+            p.register(o.fd, select.POLLOUT | (select.POLLIN if o in discard_input else 0))
+        ready = dict(p.poll())
         for o in live:
-            o.flush()
+            ev = ready.get(o.fd, 0)
+            if ev & select.POLLIN:
+                try:
+                    if not os.read(o.fd, 1 << 16):
+                        o._give_up()  # the client has gone
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    o._give_up()
+                    continue
+            if ev & ~select.POLLIN:
+                o.flush()

@@ -112,6 +112,10 @@ class Supervisor:
         self.client_out: dict[int, outlet.Outlet] = {}
         self.relay_to: dict[int, outlet.Outlet] = {}  # foreground: 1, 2 → the user's stdout/err
         self.stdin_w = -1  # -i without a foreground reader: a pipe that attach clients fill
+        # input the container has not taken yet (to stdin_w or the pty); while there is some, no
+        # more is read: a container that does not read its stdin must not block us
+        self.stdin_backlog = bytearray()
+        self.stdin_eof = False  # a client ended the input: close stdin_w once the backlog is in
         self.detached = False
         try:
             keys = rattach.parse_detach_keys(self.spec.get("detach_keys"))
@@ -299,8 +303,8 @@ class Supervisor:
             stdin = 0
         elif self.process.get("stdin") and not self.process.get("terminal"):
             stdin, w = os.pipe()  # attach clients write the container's stdin here
-            if self.stdin_w >= 0:
-                os.close(self.stdin_w)
+            self.close_stdin()
+            os.set_blocking(w, False)
             self.stdin_w = w
         else:
             stdin = _devnull()
@@ -386,6 +390,7 @@ class Supervisor:
             if go and self.process.get("terminal"):
                 try:
                     self.master, n = terminal.open_master(f"/proc/{pid1}/root/dev/pts/ptmx")
+                    os.set_blocking(self.master, False)  # (see feed_stdin)
                     terminal.copy_winsize((0, 1, 2), self.master)
                     go = b"t%d\n" % n
                 except OSError as e:
@@ -497,6 +502,9 @@ class Supervisor:
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
+            if self.stdin_backlog:  # (it was the terminal's)
+                self.stdin_backlog = bytearray()
+                self.rewatch_input()
 
     def release_mnt(self) -> None:
         if self.mnt_fd >= 0:
@@ -693,9 +701,18 @@ class Supervisor:
                 due = self.hc_deadline if self.hc_pid else self.hc_next
                 timeout = max(0, int((due - now) * 1000) + 1)
             for fd, ev in poller.poll(timeout):
+                if fd == self.stdin_w >= 0:  # room for the backlog (or the reader is gone)
+                    self.stdin_flush()
+                    continue
+                if ev & select.POLLOUT and fd == self.master >= 0:
+                    self.stdin_flush()
+                    if not ev & ~select.POLLOUT:
+                        continue
                 if fd in streams:
                     try:
                         data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
                     except OSError:  # EIO: a pty whose slave side is all closed
                         data = b""
                     if not data:
@@ -811,7 +828,7 @@ class Supervisor:
     def watch(self, fd: int) -> None:
         """Poll fd for what it needs: input from an attach client, room for a backlog."""
         o = self.client_out.get(fd) or self.relay_fds().get(fd)
-        mask = (select.POLLIN if fd in self.clients else 0) | \
+        mask = (select.POLLIN if fd in self.clients and not self.stdin_backlog else 0) | \
             (select.POLLOUT if o is not None and o.pending else 0)
         if mask:
             self.poller.register(fd, mask)  # (again: changes the mask)
@@ -830,13 +847,75 @@ class Supervisor:
             hit = False
         else:
             data, hit = self.detach.feed(data)
-        try:
-            while data and self.master >= 0:
-                data = data[os.write(self.master, data):]
-        except OSError:
-            pass
+        if data:
+            self.feed_stdin(data)
         if hit:
             self.detach_foreground()
+
+    # ------------------------------------------------------------------ the container's stdin
+    def stdin_target(self) -> int:
+        return self.master if self.master >= 0 else self.stdin_w
+
+    def feed_stdin(self, data: bytes) -> None:
+        """Input for the container: what it does not take now waits in stdin_backlog, and no
+        more input is read (attach clients, our stdin) until it has taken it."""
+        fd = self.stdin_target()
+        if fd < 0:
+            return
+        if not self.stdin_backlog:
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                pass
+            except OSError:  # the container closed its stdin: nothing will read this
+                return
+        if data:
+            self.stdin_backlog += data
+            if len(self.stdin_backlog) == len(data):
+                self.rewatch_input()
+
+    def stdin_flush(self) -> None:
+        try:
+            del self.stdin_backlog[:os.write(self.stdin_target(), self.stdin_backlog)]
+        except BlockingIOError:
+            return
+        except OSError:
+            self.stdin_backlog = bytearray()
+        if not self.stdin_backlog:
+            if self.stdin_eof:
+                self.close_stdin()
+            self.rewatch_input()
+
+    def close_stdin(self) -> None:
+        """End the container's stdin pipe (its backlog is dropped)."""
+        if self.stdin_w >= 0:
+            self.poller_unregister(self.stdin_w)
+            os.close(self.stdin_w)
+            self.stdin_w = -1
+        self.stdin_eof = False
+        if self.stdin_backlog:
+            self.stdin_backlog = bytearray()
+            self.rewatch_input()
+
+    def rewatch_input(self) -> None:
+        """The backlog came or went: pause or resume reading input, poll the target for room."""
+        if not hasattr(self, "poller"):
+            return
+        for fd in self.clients:
+            self.watch(fd)
+        if self.stdin_open:
+            if self.stdin_backlog:
+                self.poller_unregister(0)
+            else:
+                self.poller.register(0, select.POLLIN)
+        target = self.stdin_target()
+        if target >= 0:
+            mask = (select.POLLIN if target == self.master else 0) | \
+                (select.POLLOUT if self.stdin_backlog else 0)
+            if mask:
+                self.poller.register(target, mask)
+            else:
+                self.poller_unregister(target)
 
     def detach_foreground(self) -> None:
         """The detach keys: the launcher returns, the container runs on (logged, attachable)."""
@@ -903,13 +982,8 @@ class Supervisor:
             self.attach_drop(fd)
             return
         for kind, payload in self.clients[fd].feed(data):
-            target = self.master if self.master >= 0 else self.stdin_w
-            if kind == rattach.IN and target >= 0:
-                try:
-                    while payload:
-                        payload = payload[os.write(target, payload):]
-                except OSError:
-                    pass
+            if kind == rattach.IN:
+                self.feed_stdin(payload)
             elif kind == rattach.RESIZE and self.master >= 0:
                 try:
                     rows, cols = (int(x) for x in payload.split())
@@ -917,8 +991,10 @@ class Supervisor:
                     continue
                 terminal.set_winsize(self.master, rows, cols)
             elif kind == rattach.CLOSE_IN and self.master < 0 and self.stdin_w >= 0:
-                os.close(self.stdin_w)
-                self.stdin_w = -1
+                if self.stdin_backlog:
+                    self.stdin_eof = True  # once the container has taken the rest
+                else:
+                    self.close_stdin()
 
     def attach_exit(self, code: int) -> None:
         """EXIT to every client, behind its backlog; the caught-up ones are closed, the others
@@ -927,9 +1003,7 @@ class Supervisor:
             self.attach_send(fd, rattach.frame(rattach.EXIT, str(code).encode()))
             if fd in self.client_out and not self.client_out[fd].pending:
                 self.attach_drop(fd)
-        if self.stdin_w >= 0:
-            os.close(self.stdin_w)
-            self.stdin_w = -1
+        self.close_stdin()
 
     def hand_over(self, code: int) -> bool:
         """Readers still behind when the container exits get their backlog from a forked child,
@@ -944,7 +1018,7 @@ class Supervisor:
         if fg:
             behind += list({id(o): o for o in self.relay_to.values()}.values())
         if os.fork() == 0:
-            self._flush_and_exit(behind, code if fg else None)
+            self._flush_and_exit(behind, code if fg else None, behind[:len(clients)])
         for fd in clients:  # the child's now
             self.attach_drop(fd)
         if fg:
@@ -954,7 +1028,7 @@ class Supervisor:
                 self.status_fd = -1
         return fg
 
-    def _flush_and_exit(self, behind: list, code: int | None) -> None:
+    def _flush_and_exit(self, behind: list, code: int | None, clients: list) -> None:
         """The flusher child; never returns."""
         try:
             _signal.set_wakeup_fd(-1)
@@ -977,7 +1051,7 @@ class Supervisor:
                 libc.set_process_name("pypod-flush")
             except OSError:
                 pass
-            outlet.drain(behind)
+            outlet.drain(behind, discard_input=tuple(clients))
             if code is not None and self.status_fd >= 0:
                 protocol.send(self.status_fd, protocol.EXIT, code=code)
         finally:

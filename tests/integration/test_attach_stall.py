@@ -10,6 +10,7 @@ returns in ~2 s with the container exited.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -147,3 +148,19 @@ def test_stop_and_rm_f_end_a_wedged_supervisor(busybox, verb):
     finally:
         if os.path.exists(f"/proc/{sup}"):
             os.kill(sup, signal.SIGCONT)
+
+
+def test_input_the_container_never_reads_does_not_freeze_it(busybox):
+    # `yes | pypod attach C` to a -i container that never reads its stdin: the supervisor used
+    # to block writing to the full stdin pipe, and the container's output froze with it
+    ok("run", "-d", "-i", "--name", "deaf", busybox, "sh", "-c", FLOOD)
+    p = subprocess.Popen(["sh", "-c", "yes | " + shlex.join(as_user_argv([PYPOD, "attach", "deaf"]))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(2.0)
+        _assert_log_grows("deaf")
+        _assert_stop_ends_it("deaf")
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
