@@ -70,8 +70,11 @@ class Outlet:
                     self._give_up()
                     break
                 self.spill_r += len(chunk)
-                if self.spill_r == self.spill_w:
-                    os.ftruncate(self.spill, 0)
+                if self.spill_r == self.spill_w:  # all read: start the file again
+                    try:
+                        os.ftruncate(self.spill, 0)
+                    except OSError:
+                        pass
                     self.spill_r = self.spill_w = 0
                 self.mem += chunk
             n = self._send(self.mem)
