@@ -26,6 +26,8 @@ from pypod.runtime import protocol
 from pypod.runtime import state as statemod
 
 FORWARD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+KILL_WAIT = 10  # s: a SIGKILLed process is gone in far less, unless the kernel is stuck
+RECORD_WAIT = 5  # s: the supervisor records an exit in milliseconds, unless it is wedged
 
 
 class LaunchError(PypodError):
@@ -407,10 +409,6 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
         raise LaunchError(f"container {name} did not stop: its supervisor ({sup}) did not record "
                           "the exit and could not be ended", 125)
     return killed
-
-
-KILL_WAIT = 10  # s: a SIGKILLed process is gone in far less, unless the kernel is stuck
-RECORD_WAIT = 5  # s: the supervisor records an exit in milliseconds, unless it is wedged
 
 
 def _exit_recorded(container_dir: str, timeout: float) -> bool:
