@@ -2,9 +2,13 @@
 
 A stalled client here is the real thing: `pypod attach` (or a foreground `pypod run`) whose stdout
 is a pipe nobody reads. Before the fix the supervisor blocked writing to it, the container's output
-stopped (its log froze) and `stop -t 2` returned 0 after 12 s with the container still `Up`
-around a zombie pid 1. podman 4.3 in the same situation: its log keeps growing, and `stop -t 2`
-returns in ~2 s with the container exited.
+stopped (its log froze: tick 18 → 18 over 2 s) and `stop -t 2` returned 0 after 12 s with the
+container still `Up` around a zombie pid 1. podman 4.3 (measured here, same container, `podman
+attach` or `podman run` into a FIFO nobody reads) fails too, more honestly: its log freezes as well
+(tick 14 → 14) and `stop -t 2` exits 125 after 7 s ("given PIDs did not die within timeout") with
+the container left "stopping" and its pid 1 a zombie. pypod now does better: the log keeps growing
+(~80 ticks in 2 s), `stop -t 2` returns 0 in ~2.2 s with the container exited and no pid 1 left,
+and the stalled client, once read, gets every line in order and the exit code.
 """
 
 from __future__ import annotations
