@@ -82,8 +82,18 @@ def frame(kind: int, payload: bytes = b"") -> bytes:
     return bytes([kind]) + len(payload).to_bytes(4, "big") + payload
 
 
+# No frame is bigger (both sides send one read's worth, 64 KiB): a length past this is a broken or
+# hostile peer, which must not make the other side buffer gigabytes waiting for the rest.
+MAX_FRAME = 1 << 20
+
+
+class FrameError(ConnectionError):
+    pass
+
+
 class FrameReader:
-    """Accumulates bytes from a stream socket; yields complete (kind, payload) frames."""
+    """Accumulates bytes from a stream socket; yields complete (kind, payload) frames. Raises
+    FrameError on a frame longer than MAX_FRAME."""
 
     def __init__(self):
         self.buf = b""
@@ -93,6 +103,8 @@ class FrameReader:
         out = []
         while len(self.buf) >= 5:
             n = int.from_bytes(self.buf[1:5], "big")
+            if n > MAX_FRAME:
+                raise FrameError(f"protocol error: a frame of {n} bytes (at most {MAX_FRAME})")
             if len(self.buf) < 5 + n:
                 break
             out.append((self.buf[0], self.buf[5:5 + n]))

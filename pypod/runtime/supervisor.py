@@ -981,7 +981,12 @@ class Supervisor:
         if not data:
             self.attach_drop(fd)
             return
-        for kind, payload in self.clients[fd].feed(data):
+        try:
+            frames = self.clients[fd].feed(data)
+        except rattach.FrameError:  # a broken client: it goes, not our memory
+            self.attach_drop(fd)
+            return
+        for kind, payload in frames:
             if kind == rattach.IN:
                 self.feed_stdin(payload)
             elif kind == rattach.RESIZE and self.master >= 0:

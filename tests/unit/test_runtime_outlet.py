@@ -1,4 +1,5 @@
-"""runtime/outlet.py: writing to a reader that may stall never blocks, keeps order, is bounded."""
+"""runtime/outlet.py: writing to a reader that may stall never blocks, keeps order, is bounded;
+runtime/attach.py's frames are bounded too."""
 
 import fcntl
 import os
@@ -83,3 +84,12 @@ def test_same_file():
     assert outlet.same_file(w, d) and not outlet.same_file(w, w2)
     for f in (r, w, d, r2, w2):
         os.close(f)
+
+
+def test_an_oversized_frame_is_refused_not_buffered():
+    from pypod.runtime.attach import MAX_FRAME, FrameError, FrameReader, frame
+
+    r = FrameReader()
+    assert r.feed(frame(0, b"x" * 65536)) == [(0, b"x" * 65536)]
+    with pytest.raises(FrameError):  # refused from its header, before any payload arrives
+        r.feed(bytes([0]) + (MAX_FRAME + 1).to_bytes(4, "big"))
