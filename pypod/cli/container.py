@@ -41,7 +41,7 @@ def _names_or_latest(names: List[str], latest: bool, all_: bool = False) -> List
     if latest:
         return [_eng().latest_container(_ctx())]
     if all_:
-        return [r.id for r in _eng().store(_ctx()).list()]
+        return [r.id for r in _eng().own_containers(_ctx())]
     if not names:
         raise InvalidArgument("you must provide at least one name or id")
     return names
@@ -449,14 +449,15 @@ def ps(
     noheading: bool = Opt(False, "--noheading", help="Do not print headers"),
     size: bool = Opt(False, "--size", "-s", help="Display the total file sizes"),
     sort: str = Opt("created", "--sort", help="Sort output by: command, created, id, image, names, runningfor, size, status"),
-    external: bool = Opt(False, "--external", hidden=True),
+    external: bool = Opt(False, "--external", help="Show containers in storage not controlled by pypod (a build's RUN containers)"),
     ns: bool = Opt(False, "--namespace", hidden=True),
     pod: bool = Opt(False, "--pod", "-p", hidden=True),
 ):
     """List containers."""
     e = _eng()
     ctx = _ctx()
-    views = e.list_containers(ctx, all_=all_, filters=filters, last=last, latest=latest)
+    views = e.list_containers(ctx, all_=all_, filters=filters, last=last, latest=latest,
+                              external=external)
     views.reverse()  # podman 4.3 lists the oldest first (-n: the newest N, still oldest first)
     if sort != "created":
         key = {"command": lambda v: " ".join(v.record.command), "id": lambda v: v.record.id,
@@ -588,11 +589,12 @@ def rename(container: str = Arg(..., metavar="CONTAINER"), new: str = Arg(..., m
 
 
 def exists(container: str = Arg(..., metavar="CONTAINER"),
-           external: bool = Opt(False, "--external", hidden=True)):
+           external: bool = Opt(False, "--external", help="Check external containers as well as pypod's (a build's RUN containers)")):
     """Check if a container exists in local storage (exit 0 or 1)."""
     from pypod.errors import ExitCode
 
-    raise ExitCode(0 if _eng().find_container(_ctx(), container) else 1)
+    rec = _eng().find_container(_ctx(), container)
+    raise ExitCode(0 if rec is not None and (external or not _eng().is_external(rec)) else 1)
 
 
 def prune(force: bool = Opt(False, "--force", "-f", help="Do not prompt for confirmation"),

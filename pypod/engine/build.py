@@ -786,7 +786,7 @@ class Builder:
                                  workdir=c.get("WorkingDir") or "/", user=c.get("User") or "",
                                  network=self.opts.network, volumes=list(self.opts.volumes), pull="never",
                                  add_host=list(self.opts.add_hosts), dns=list(self.opts.dns),
-                                 no_healthcheck=True, rm=False,
+                                 no_healthcheck=True, rm=False, external=True,
                                  passwd=False,  # buildah adds no passwd lines: they would land in the layer
                                  **self.opts.run_options)
         self.out.flush()

@@ -59,7 +59,7 @@ def get_container(ctx: Context, name: str, missing_exit: int | None = None) -> C
 
 
 def latest_container(ctx: Context) -> str:
-    recs = store(ctx).list()
+    recs = own_containers(ctx)
     if not recs:
         raise ContainerNotFound("no containers to act on with --latest")
     return max(recs, key=lambda r: parse_time(r.created)).id
@@ -162,6 +162,7 @@ class CreateOptions(Record):
         ("variant", None),
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
+        ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -488,6 +489,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
             "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
+            "external": bool(opts.external),
         }
         cs.save(rec)
     try:
@@ -1448,7 +1450,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
     rep = RmReport()
     targets: list[tuple[str, ContainerRecord]] = []
     if all_:
-        targets = [(r.id, r) for r in store(ctx).list()]
+        targets = [(r.id, r) for r in own_containers(ctx)]
     else:
         for n in names:
             rec = find_container(ctx, n)
@@ -1526,7 +1528,7 @@ def _destroy(ctx: Context, cid: str) -> None:
 def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
-    for rec in store(ctx).list():
+    for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         st = state_of(ctx, rec)
         if st.get("status") in ("running", "paused", "stopping"):
             continue
@@ -1623,11 +1625,26 @@ class ContainerView:
         self.record, self.state = record, state
 
 
+def is_external(rec: ContainerRecord) -> bool:
+    """A build's RUN container: podman's "external" (buildah's) containers. `ps` shows them only
+    with --external, and no --all verb (rm -a, stop -a, prune, --latest) touches them: the build
+    owns and removes them."""
+    return bool(rec.options.get("external"))
+
+
+def own_containers(ctx: Context) -> list[ContainerRecord]:
+    """Every container but the builds' (what --all and --latest mean)."""
+    return [r for r in store(ctx).list() if not is_external(r)]
+
+
 def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None = None,
-                    last: int = -1, latest: bool = False) -> list[ContainerView]:
+                    last: int = -1, latest: bool = False, external: bool = False) -> list[ContainerView]:
+    """external: the builds' containers too (podman's ps --external: shown whatever their state)."""
     flt = PsFilter(filters or [])
     views = []
     for rec in store(ctx).list():
+        if is_external(rec) and (not external or latest or last >= 0):
+            continue
         st = state_of(ctx, rec)
         views.append(ContainerView(rec, st))
     views.sort(key=lambda v: parse_time(v.record.created), reverse=True)
@@ -1637,7 +1654,8 @@ def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None 
         all_ = True
     out = []
     for v in views:
-        if not all_ and not filters and v.state.get("status") not in ("running", "paused", "stopping"):
+        if not all_ and not filters and v.state.get("status") not in ("running", "paused", "stopping") \
+                and not is_external(v.record):
             continue
         if not flt.match(ctx, v.record, v.state):
             continue
@@ -1702,6 +1720,8 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
     if not no_trunc and len(cmd) > 17:
         cmd = cmd[:17] + "..."
     status = _ps_status(st)
+    if is_external(rec):  # as podman shows buildah's
+        cmd, status, st = "buildah", "storage", dict(st, status="storage")
     return {
         "ID": rec.id if no_trunc else rec.id[:12], "Id": rec.id,
         "Image": rec.image_name, "ImageID": rec.image_id, "Command": cmd,
@@ -1737,7 +1757,7 @@ def _json_ports(rec: ContainerRecord) -> list | None:
 
 def ps_json(ctx: Context, v: ContainerView) -> dict:
     rec, st = v.record, v.state
-    return {
+    d = {
         "AutoRemove": bool(rec.options.get("rm")), "Command": rec.command, "CreatedAt": since_text(rec.created),
         "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
         "ExitCode": st.get("exit_code") or 0, "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
@@ -1747,6 +1767,10 @@ def ps_json(ctx: Context, v: ContainerView) -> dict:
         "StartedAt": _unix_or_zero(st.get("started_at", "")), "State": _ps_status(st),
         "Status": status_text(st), "Created": int(parse_time(rec.created)),
     }
+    if is_external(rec):  # as podman shows buildah's
+        d.update(Command=["buildah"], State="storage", Status="Storage", Exited=False, ExitedAt=0,
+                 ExitCode=0, Pid=0, StartedAt=0, Labels=None, Mounts=None, Networks=None, Ports=None)
+    return d
 
 
 GO_ZERO_TIME = -62135596800  # Go's time.Time{} as a Unix time, which podman prints for "never"

@@ -5,6 +5,9 @@ and talks in frames: one kind byte, a 4-byte big-endian length, the payload.
   supervisor → client: OUT (1) stdout bytes, ERR (2) stderr bytes, EXIT (5) the exit code (ASCII)
   client → supervisor: IN (0) stdin bytes, RESIZE (3) "rows cols", CLOSE_IN (4) end of stdin
 Every attached client gets all output from the moment it attached (several may read at once).
+A client that stops reading never holds the container up: its backlog waits in the supervisor
+(runtime/outlet.py) and, past a bound, the supervisor closes the connection without an EXIT frame:
+the client then fails (attach() raises ConnectionResetError) rather than end as if all was well.
 
 Detach keys (podman's `--detach-keys`, default ctrl-p,ctrl-q) are matched in the input stream by
 DetachMatcher: the supervisor does it for `run -it`/`start -ai`, the client for `attach`.
@@ -79,8 +82,18 @@ def frame(kind: int, payload: bytes = b"") -> bytes:
     return bytes([kind]) + len(payload).to_bytes(4, "big") + payload
 
 
+# No frame is bigger (both sides send one read's worth, 64 KiB): a length past this is a broken or
+# hostile peer, which must not make the other side buffer gigabytes waiting for the rest.
+MAX_FRAME = 1 << 20
+
+
+class FrameError(ConnectionError):
+    pass
+
+
 class FrameReader:
-    """Accumulates bytes from a stream socket; yields complete (kind, payload) frames."""
+    """Accumulates bytes from a stream socket; yields complete (kind, payload) frames. Raises
+    FrameError on a frame longer than MAX_FRAME."""
 
     def __init__(self):
         self.buf = b""
@@ -90,6 +103,8 @@ class FrameReader:
         out = []
         while len(self.buf) >= 5:
             n = int.from_bytes(self.buf[1:5], "big")
+            if n > MAX_FRAME:
+                raise FrameError(f"protocol error: a frame of {n} bytes (at most {MAX_FRAME})")
             if len(self.buf) < 5 + n:
                 break
             out.append((self.buf[0], self.buf[5:5 + n]))
@@ -129,12 +144,13 @@ def listen(cdir: str):
 
 
 def accept_fd(listener) -> int:
-    """A connected client's fd (blocking, CLOEXEC), or -1."""
+    """A connected client's fd (non-blocking: a client that stops reading must never hold the
+    supervisor up; CLOEXEC), or -1."""
     try:
         fd, _addr = listener._accept()
     except OSError:
         return -1
-    os.set_blocking(fd, True)
+    os.set_blocking(fd, False)
     os.set_inheritable(fd, False)
     return fd
 
@@ -161,6 +177,7 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
     import signal
 
     sock = connect(cdir)
+    sock.setblocking(False)  # we keep reading the output while the container takes our input
     fd = sock.fileno()
     matcher = DetachMatcher(detach_keys)
     raw_attrs = None
@@ -173,11 +190,32 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
         ttymod.setraw(0, termios.TCSANOW)  # keep what was typed ahead
     old_winch = None
 
+    outq = bytearray()  # frames the supervisor has not taken yet: no more stdin is read meanwhile
+    p = select.poll()
+    reading_stdin = stdin
+    polling_stdin = False
+
     def send(kind, payload=b""):
-        try:
-            sock.sendall(frame(kind, payload))
-        except OSError:
-            pass
+        outq.extend(frame(kind, payload))
+        flush()
+
+    def flush():
+        nonlocal polling_stdin
+        if outq:
+            try:
+                del outq[:sock.send(outq)]
+            except BlockingIOError:
+                pass
+            except OSError:  # the supervisor is gone: the read side sees it
+                outq.clear()
+        p.register(fd, select.POLLIN | (select.POLLOUT if outq else 0))
+        want = reading_stdin and not outq
+        if want != polling_stdin:
+            if want:
+                p.register(0, select.POLLIN)
+            else:
+                p.unregister(0)
+            polling_stdin = want
 
     def resize(*_a):
         from pypod.linux import terminal
@@ -197,18 +235,14 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
     proxied = {getattr(signal, n) for n in _PROXIED} if sig_proxy and kill else set()
     old_handlers = {s: signal.signal(s, lambda *a: None) for s in proxied}
     reader = FrameReader()
-    p = select.poll()
-    p.register(fd, select.POLLIN)
     p.register(wake_r, select.POLLIN)
-    reading_stdin = stdin
-    if reading_stdin:
-        p.register(0, select.POLLIN)
+    flush()
     code = None
     detached = False
     try:
         while True:
             done = False
-            for f, _ev in p.poll():
+            for f, ev in p.poll():
                 if f == wake_r:
                     try:
                         sigs = os.read(wake_r, 64)
@@ -224,9 +258,8 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
                 elif f == 0:
                     data = os.read(0, 65536)
                     if not data:
-                        send(CLOSE_IN)
-                        p.unregister(0)
                         reading_stdin = False
+                        send(CLOSE_IN)
                         continue
                     data, hit = matcher.feed(data) if stdin_tty else (data, False)
                     if data:
@@ -235,8 +268,14 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
                         detached = done = True
                         break
                 elif f == fd:
+                    if ev & select.POLLOUT:
+                        flush()
+                        if not ev & ~select.POLLOUT:
+                            continue
                     try:
                         data = sock.recv(65536)
+                    except BlockingIOError:
+                        continue
                     except OSError:
                         data = b""
                     if not data:
@@ -267,4 +306,10 @@ def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: 
         sock.close()
     if detached:
         return None
+    if code is None:
+        import errno
+
+        raise ConnectionResetError(
+            errno.ECONNRESET, "the connection was closed before the container's exit (a client "
+            "that falls too far behind its output is disconnected; `logs` has all of it)")
     return code

@@ -26,6 +26,8 @@ from pypod.runtime import protocol
 from pypod.runtime import state as statemod
 
 FORWARD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+KILL_WAIT = 10  # s: a SIGKILLed process is gone in far less, unless the kernel is stuck
+RECORD_WAIT = 5  # s: the supervisor records an exit in milliseconds, unless it is wedged
 
 
 class LaunchError(PypodError):
@@ -146,6 +148,8 @@ class Started:
                     self.detached = True
                     code = 0
                     break
+                if m.get("type") == protocol.WARNING:  # e.g. our stdout fell too far behind
+                    _warn(m.get("message") or "")
         finally:
             if self._proxy:
                 self._proxy.restore()
@@ -363,7 +367,10 @@ def kill(container_dir: str, sig: int) -> None:
 
 def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
     """Signal, wait up to `timeout` s, then SIGKILL; ends the restart policy. Returns whether
-    SIGKILL was needed. Returns once the supervisor has recorded the exit."""
+    SIGKILL was needed, once the exit is recorded. A supervisor that does not record the exit
+    of a dead pid 1 is wedged: it is killed (the state then reads as exited, 137). Raises
+    LaunchError (125) when the container is still alive after all that: never a success for a
+    container that still runs."""
     st = statemod.read_state(container_dir)
     sup, sup_start = int(st.get("supervisor_pid") or 0), st.get("supervisor_starttime")
     if statemod.is_running(st) or proc.alive(sup, sup_start):
@@ -385,17 +392,36 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
-            _pidfd_wait(pid, start, 10)
-    # the supervisor records the exit (and runs clean-up) right after
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        cur = statemod.read_state(container_dir)
-        if not statemod.is_running(cur) and cur.get("pid") != pid:
-            break
-        if sup and not proc.alive(sup, sup_start):
-            break
-        time.sleep(0.005)
+            _pidfd_wait(pid, start, KILL_WAIT)
+    if _exit_recorded(container_dir, RECORD_WAIT):
+        return killed
+    name = os.path.basename(container_dir)
+    if pid and proc.alive(pid, start):
+        raise LaunchError(f"container {name} did not stop: its process {pid} is still alive "
+                          f"{KILL_WAIT} seconds after SIGKILL", 125)
+    if sup and proc.alive(sup, sup_start):
+        try:
+            os.kill(sup, 9)  # its pid 1 is dead (PDEATHSIG ends anything left of it)
+        except ProcessLookupError:
+            pass
+        _pidfd_wait(sup, sup_start, KILL_WAIT)
+    if not _exit_recorded(container_dir, 1.0):
+        raise LaunchError(f"container {name} did not stop: its supervisor ({sup}) did not record "
+                          "the exit and could not be ended", 125)
     return killed
+
+
+def _exit_recorded(container_dir: str, timeout: float) -> bool:
+    """Wait until the state no longer shows the container running (read_state also corrects it
+    when the supervisor is gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cur = statemod.read_state(container_dir)
+        if not statemod.is_running(cur):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
 
 
 def _matches(st: dict, conditions) -> bool:

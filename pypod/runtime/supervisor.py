@@ -33,7 +33,7 @@ from pypod.linux.syscalls import Syscalls
 from pypod.runtime import exec as rexec
 from pypod.runtime import attach as rattach
 from pypod import jsonlite
-from pypod.runtime import init, logs, protocol
+from pypod.runtime import init, logs, outlet, protocol
 from pypod.runtime import state as statemod
 
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
@@ -105,10 +105,17 @@ class Supervisor:
         self.netns_path: str | None = None
         self.join_userns_pid = 0  # user networks: the holder's (see lease_addresses)
         self.endpoints: list[dict] = []
-        # attach: the socket, its clients (fd → frame reader), detach keys of a foreground -it
+        # attach: the socket, its clients (fd → frame reader; fd → Outlet), detach keys of a
+        # foreground -it
         self.attach_sock = None
         self.clients: dict = {}
+        self.client_out: dict[int, outlet.Outlet] = {}
+        self.relay_to: dict[int, outlet.Outlet] = {}  # foreground: 1, 2 → the user's stdout/err
         self.stdin_w = -1  # -i without a foreground reader: a pipe that attach clients fill
+        # input the container has not taken yet (to stdin_w or the pty); while there is some, no
+        # more is read: a container that does not read its stdin must not block us
+        self.stdin_backlog = bytearray()
+        self.stdin_eof = False  # a client ended the input: close stdin_w once the backlog is in
         self.detached = False
         try:
             keys = rattach.parse_detach_keys(self.spec.get("detach_keys"))
@@ -296,13 +303,14 @@ class Supervisor:
             stdin = 0
         elif self.process.get("stdin") and not self.process.get("terminal"):
             stdin, w = os.pipe()  # attach clients write the container's stdin here
-            if self.stdin_w >= 0:
-                os.close(self.stdin_w)
+            self.close_stdin()
+            os.set_blocking(w, False)
             self.stdin_w = w
         else:
             stdin = _devnull()
         fds = {"stdin": stdin, "stdout": out_w, "stderr": err_w, "status": st_w, "go": go_r}
-        close = [out_r, err_r, st_r, go_w, self.wake_r, self.wake_w, *self.clients]
+        close = [out_r, err_r, st_r, go_w, self.wake_r, self.wake_w, *self.clients,
+                 *self.outlet_fds()]
         if self.stdin_w >= 0:
             close.append(self.stdin_w)
         if self.attach_sock is not None:
@@ -382,6 +390,7 @@ class Supervisor:
             if go and self.process.get("terminal"):
                 try:
                     self.master, n = terminal.open_master(f"/proc/{pid1}/root/dev/pts/ptmx")
+                    os.set_blocking(self.master, False)  # (see feed_stdin)
                     terminal.copy_winsize((0, 1, 2), self.master)
                     go = b"t%d\n" % n
                 except OSError as e:
@@ -493,6 +502,9 @@ class Supervisor:
         if self.master >= 0:
             os.close(self.master)
             self.master = -1
+            if self.stdin_backlog:  # (it was the terminal's)
+                self.stdin_backlog = bytearray()
+                self.rewatch_input()
 
     def release_mnt(self) -> None:
         if self.mnt_fd >= 0:
@@ -674,7 +686,9 @@ class Supervisor:
         if attach_fd >= 0:
             poller.register(attach_fd, select.POLLIN)
         for cfd in self.clients:
-            poller.register(cfd, select.POLLIN)
+            self.watch(cfd)
+        for o in self.relay_to.values():
+            self.watch(o.fd)
         # -it: relay our stdin to the pty (without -t the container has our stdin itself)
         self.stdin_open = self.master >= 0 and first and self.foreground and \
             bool(self.process.get("stdin"))
@@ -687,9 +701,18 @@ class Supervisor:
                 due = self.hc_deadline if self.hc_pid else self.hc_next
                 timeout = max(0, int((due - now) * 1000) + 1)
             for fd, ev in poller.poll(timeout):
+                if fd == self.stdin_w >= 0:  # room for the backlog (or the reader is gone)
+                    self.stdin_flush()
+                    continue
+                if ev & select.POLLOUT and fd == self.master >= 0:
+                    self.stdin_flush()
+                    if not ev & ~select.POLLOUT:
+                        continue
                 if fd in streams:
                     try:
                         data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
                     except OSError:  # EIO: a pty whose slave side is all closed
                         data = b""
                     if not data:
@@ -713,7 +736,12 @@ class Supervisor:
                 elif fd == attach_fd:
                     self.attach_accept()
                 elif fd in self.clients:
-                    self.attach_input(fd)
+                    if ev & select.POLLOUT:
+                        self.attach_flush(fd)
+                    if ev & ~select.POLLOUT and fd in self.clients:
+                        self.attach_input(fd)
+                elif fd in self.relay_fds():
+                    self.relay_flush(fd)
                 elif fd == self.wake_r:
                     self.handle_signals()
                 elif fd == self.hc_fd:
@@ -743,12 +771,69 @@ class Supervisor:
             self.reap(block_for=self.hc_pid)
         return _exit_code(self.pid1_status or 0)
 
+    # ------------------------------------------------------------------ the foreground's output
+    def open_relay(self) -> None:
+        """Our stdout/stderr (the user's), written without ever blocking (outlet.py)."""
+        one = outlet.open_nonblocking(1, self.cdir)
+        two = one if one is not None and outlet.same_file(1, 2) else \
+            outlet.open_nonblocking(2, self.cdir)
+        self.relay_to = {f: o for f, o in ((1, one), (2, two)) if o is not None}
+
+    def relay_fds(self) -> dict[int, outlet.Outlet]:
+        return {o.fd: o for o in self.relay_to.values()}
+
     def relay_out(self, fd: int, data: bytes) -> None:
-        try:
-            while data:
-                data = data[os.write(fd, data):]
-        except OSError:
-            self.relay = False  # the reader went away; keep logging
+        o = self.relay_to.get(fd)
+        if o is None:
+            return
+        if not o.write(data):
+            self.relay_lost(o)
+        elif o.pending:
+            self.watch(o.fd)
+
+    def relay_flush(self, fd: int) -> None:
+        o = self.relay_fds().get(fd)
+        if o is None:
+            return
+        if not o.flush():
+            self.relay_lost(o)
+        else:
+            self.watch(fd)
+
+    def relay_lost(self, o: outlet.Outlet) -> None:
+        """The reader went away (keep logging), or fell SPILL_MAX behind (say so)."""
+        if o.overflowed:
+            self.say(protocol.WARNING, message=(
+                f"the output of container {self.spec.get('name') or self.spec.get('id')} is no "
+                f"longer relayed: its reader fell {outlet.SPILL_MAX >> 20} MiB behind (`logs` "
+                "has all of it)"))
+        self.poller_unregister(o.fd)
+        for f in [f for f, x in self.relay_to.items() if x is o]:
+            del self.relay_to[f]
+        o.close()
+
+    def close_relay(self) -> None:
+        for o in {id(x): x for x in self.relay_to.values()}.values():
+            self.poller_unregister(o.fd)
+            o.close()
+        self.relay_to = {}
+        self.relay = False
+
+    def outlet_fds(self) -> list[int]:
+        out: set[int] = set()  # (stdout and stderr may share one outlet)
+        for o in (*self.client_out.values(), *self.relay_to.values()):
+            out.update(o.fds())
+        return sorted(out)
+
+    def watch(self, fd: int) -> None:
+        """Poll fd for what it needs: input from an attach client, room for a backlog."""
+        o = self.client_out.get(fd) or self.relay_fds().get(fd)
+        mask = (select.POLLIN if fd in self.clients and not self.stdin_backlog else 0) | \
+            (select.POLLOUT if o is not None and o.pending else 0)
+        if mask:
+            self.poller.register(fd, mask)  # (again: changes the mask)
+        else:
+            self.poller_unregister(fd)
 
     def relay_stdin(self) -> None:
         try:
@@ -762,20 +847,82 @@ class Supervisor:
             hit = False
         else:
             data, hit = self.detach.feed(data)
-        try:
-            while data and self.master >= 0:
-                data = data[os.write(self.master, data):]
-        except OSError:
-            pass
+        if data:
+            self.feed_stdin(data)
         if hit:
             self.detach_foreground()
+
+    # ------------------------------------------------------------------ the container's stdin
+    def stdin_target(self) -> int:
+        return self.master if self.master >= 0 else self.stdin_w
+
+    def feed_stdin(self, data: bytes) -> None:
+        """Input for the container: what it does not take now waits in stdin_backlog, and no
+        more input is read (attach clients, our stdin) until it has taken it."""
+        fd = self.stdin_target()
+        if fd < 0:
+            return
+        if not self.stdin_backlog:
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                pass
+            except OSError:  # the container closed its stdin: nothing will read this
+                return
+        if data:
+            self.stdin_backlog += data
+            if len(self.stdin_backlog) == len(data):
+                self.rewatch_input()
+
+    def stdin_flush(self) -> None:
+        try:
+            del self.stdin_backlog[:os.write(self.stdin_target(), self.stdin_backlog)]
+        except BlockingIOError:
+            return
+        except OSError:
+            self.stdin_backlog = bytearray()
+        if not self.stdin_backlog:
+            if self.stdin_eof:
+                self.close_stdin()
+            self.rewatch_input()
+
+    def close_stdin(self) -> None:
+        """End the container's stdin pipe (its backlog is dropped)."""
+        if self.stdin_w >= 0:
+            self.poller_unregister(self.stdin_w)
+            os.close(self.stdin_w)
+            self.stdin_w = -1
+        self.stdin_eof = False
+        if self.stdin_backlog:
+            self.stdin_backlog = bytearray()
+            self.rewatch_input()
+
+    def rewatch_input(self) -> None:
+        """The backlog came or went: pause or resume reading input, poll the target for room."""
+        if not hasattr(self, "poller"):
+            return
+        for fd in self.clients:
+            self.watch(fd)
+        if self.stdin_open:
+            if self.stdin_backlog:
+                self.poller_unregister(0)
+            else:
+                self.poller.register(0, select.POLLIN)
+        target = self.stdin_target()
+        if target >= 0:
+            mask = (select.POLLIN if target == self.master else 0) | \
+                (select.POLLOUT if self.stdin_backlog else 0)
+            if mask:
+                self.poller.register(target, mask)
+            else:
+                self.poller_unregister(target)
 
     def detach_foreground(self) -> None:
         """The detach keys: the launcher returns, the container runs on (logged, attachable)."""
         self.detached = True
         self.stdin_open = False
         self.poller_unregister(0)
-        self.relay = False
+        self.close_relay()
         null = os.open("/dev/null", os.O_RDWR)
         for f in (0, 1, 2):
             os.dup2(null, f)
@@ -790,42 +937,58 @@ class Supervisor:
         fd = rattach.accept_fd(self.attach_sock)
         if fd >= 0:
             self.clients[fd] = rattach.FrameReader()
-            self.poller.register(fd, select.POLLIN)
+            # a client that stops reading falls behind (then is dropped), never holds us up
+            self.client_out[fd] = outlet.Outlet(fd, self.cdir)
+            self.watch(fd)
 
     def attach_drop(self, fd: int) -> None:
         self.poller_unregister(fd)
         self.clients.pop(fd, None)
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        o = self.client_out.pop(fd, None)
+        if o is not None:
+            o.close()
+        else:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def attach_send(self, fd: int, msg: bytes) -> None:
+        o = self.client_out[fd]
+        if not o.write(msg):
+            self.attach_drop(fd)
+        elif o.pending:
+            self.watch(fd)
+
+    def attach_flush(self, fd: int) -> None:
+        if not self.client_out[fd].flush():
+            self.attach_drop(fd)
+        else:
+            self.watch(fd)
 
     def attach_broadcast(self, stream: str, data: bytes) -> None:
         msg = rattach.frame(rattach.OUT if stream == "stdout" else rattach.ERR, data)
         for fd in list(self.clients):
-            try:
-                buf = msg
-                while buf:
-                    buf = buf[os.write(fd, buf):]
-            except OSError:
-                self.attach_drop(fd)
+            self.attach_send(fd, msg)
 
     def attach_input(self, fd: int) -> None:
         try:
             data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:
             self.attach_drop(fd)
             return
-        for kind, payload in self.clients[fd].feed(data):
-            target = self.master if self.master >= 0 else self.stdin_w
-            if kind == rattach.IN and target >= 0:
-                try:
-                    while payload:
-                        payload = payload[os.write(target, payload):]
-                except OSError:
-                    pass
+        try:
+            frames = self.clients[fd].feed(data)
+        except rattach.FrameError:  # a broken client: it goes, not our memory
+            self.attach_drop(fd)
+            return
+        for kind, payload in frames:
+            if kind == rattach.IN:
+                self.feed_stdin(payload)
             elif kind == rattach.RESIZE and self.master >= 0:
                 try:
                     rows, cols = (int(x) for x in payload.split())
@@ -833,19 +996,71 @@ class Supervisor:
                     continue
                 terminal.set_winsize(self.master, rows, cols)
             elif kind == rattach.CLOSE_IN and self.master < 0 and self.stdin_w >= 0:
-                os.close(self.stdin_w)
-                self.stdin_w = -1
+                if self.stdin_backlog:
+                    self.stdin_eof = True  # once the container has taken the rest
+                else:
+                    self.close_stdin()
 
     def attach_exit(self, code: int) -> None:
+        """EXIT to every client, behind its backlog; the caught-up ones are closed, the others
+        are left to hand_over()."""
         for fd in list(self.clients):
+            self.attach_send(fd, rattach.frame(rattach.EXIT, str(code).encode()))
+            if fd in self.client_out and not self.client_out[fd].pending:
+                self.attach_drop(fd)
+        self.close_stdin()
+
+    def hand_over(self, code: int) -> bool:
+        """Readers still behind when the container exits get their backlog from a forked child,
+        so that the exit is recorded and reported, and the supervisor goes on (or ends), whatever
+        they do. True when the child reports the exit to the launcher (after the foreground's
+        output)."""
+        clients = [fd for fd, o in self.client_out.items() if o.pending]
+        fg = any(o.pending for o in self.relay_to.values())
+        if not clients and not fg:
+            return False
+        behind = [self.client_out[fd] for fd in clients]
+        if fg:
+            behind += list({id(o): o for o in self.relay_to.values()}.values())
+        if os.fork() == 0:
+            self._flush_and_exit(behind, code if fg else None, behind[:len(clients)])
+        for fd in clients:  # the child's now
+            self.attach_drop(fd)
+        if fg:
+            self.close_relay()
+            if self.status_fd >= 0:
+                os.close(self.status_fd)
+                self.status_fd = -1
+        return fg
+
+    def _flush_and_exit(self, behind: list, code: int | None, clients: list) -> None:
+        """The flusher child; never returns."""
+        try:
+            _signal.set_wakeup_fd(-1)
+            for name in ("SIGCHLD", *FORWARDED):
+                _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+            keep = {fd for o in behind for fd in o.fds()}
+            if code is not None and self.status_fd >= 0:
+                keep.add(self.status_fd)
+            null = _devnull()
+            for f in (0, 1, 2):
+                os.dup2(null, f)
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd > 2 and fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
             try:
-                os.write(fd, rattach.frame(rattach.EXIT, str(code).encode()))
+                libc.set_process_name("pypod-flush")
             except OSError:
                 pass
-            self.attach_drop(fd)
-        if self.stdin_w >= 0:
-            os.close(self.stdin_w)
-            self.stdin_w = -1
+            outlet.drain(behind, discard_input=tuple(clients))
+            if code is not None and self.status_fd >= 0:
+                protocol.send(self.status_fd, protocol.EXIT, code=code)
+        finally:
+            os._exit(0)
 
     def handle_signals(self) -> None:
         try:
@@ -878,6 +1093,8 @@ class Supervisor:
     def run(self) -> int:
         self.write_files()
         self.install_signals()
+        if self.relay:
+            self.open_relay()
         first = True
         code = 0
         while True:
@@ -897,8 +1114,9 @@ class Supervisor:
                              finished_at=logs.timestamp(),
                              supervisor_pid=self.me if self.should_restart(code) else 0,
                              health=self.health)
-            self.say(protocol.EXIT, code=code)
             self.attach_exit(code)
+            if not self.hand_over(code):
+                self.say(protocol.EXIT, code=code)
             self.stop_net()  # slirp4netns/pasta (tens of ms to exit): after the report
             self.release_mnt()
             if self.spec.get("limits"):
