@@ -393,3 +393,13 @@ def test_compose_v2_project_with_build_port_volume_and_names(api, busybox, share
     assert pypod("ps", "-aq").stdout == ""
     assert "proj" not in pypod("volume", "ls", "-q").stdout
     assert "proj_back" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
+
+
+def test_fifty_clients_at_once_all_answered(api, busybox):
+    ok(api.docker("run", "-d", "--name", "busy", busybox, "sleep", "100"))
+    script = (f"for i in $(seq 50); do ( {DOCKER} ps --format '{{{{.Names}}}}' > /tmp/pypod-api50.$$.$i 2>&1; "
+              f"echo $? >> /tmp/pypod-api50.$$.$i ) & done; wait; cat /tmp/pypod-api50.$$.*; rm -f /tmp/pypod-api50.$$.*")
+    r = run_as_user(["bash", "-c", script], env={"DOCKER_HOST": f"unix://{api.sock}"}, timeout=180)
+    lines = r.stdout.split()
+    assert lines.count("busy") == 50 and lines.count("0") == 50, r.stdout[-2000:]
+    ok(api.docker("rm", "-f", "busy"))
