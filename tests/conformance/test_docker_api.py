@@ -70,6 +70,12 @@ def api(busybox, test_user):
     svc.stop()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def ok(r):
     assert r.returncode == 0, (r.args[-6:], r.stdout, r.stderr)
     return r
@@ -97,12 +103,13 @@ def test_run_rm_output_exit_code_and_stdin(api, busybox):
 
 
 def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
-    cid = ok(api.docker("run", "-d", "--name", "web", "-p", "8080:80", "-e", "A=1", "-l", "k=v", busybox,
+    port = free_port()
+    cid = ok(api.docker("run", "-d", "--name", "web", "-p", f"{port}:80", "-e", "A=1", "-l", "k=v", busybox,
                         "sh", "-c", "echo one; echo two; echo three; trap 'exit 0' TERM; "
                         "while true; do sleep 0.1; done")).stdout.strip()
     assert len(cid) == 64
     ps = ok(api.docker("ps")).stdout
-    assert "0.0.0.0:8080->80/tcp" in ps and "web" in ps and "Up " in ps
+    assert f"0.0.0.0:{port}->80/tcp" in ps and "web" in ps and "Up " in ps
     assert ok(api.docker("ps", "-a", "--filter", "label=k=v", "-q")).stdout.strip() == cid[:12]
     assert ok(api.docker("inspect", "-f", "{{.State.Status}} {{.Name}}", "web")).stdout.strip() == "running /web"
     env = json.loads(ok(api.docker("inspect", "-f", "{{json .Config.Env}}", "web")).stdout)
@@ -356,12 +363,13 @@ def test_compose_v2_project_with_build_port_volume_and_names(api, busybox, share
     cfg = _compose_plugin(info.home)
     os.chown(shared_tmp, info.uid, info.gid)
     proj = shared_tmp / "proj"
+    port = free_port()
     run_as_user(["mkdir", "-p", str(proj / "web")], check=True)
     files = {
         "web/Dockerfile": f"FROM {busybox}\nRUN mkdir -p /www && echo from-web > /www/index.html\n"
                           'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
         "compose.yaml": "services:\n"
-                        "  web:\n    build: ./web\n    ports: [\"18091:80\"]\n    volumes: [\"data:/data\"]\n"
+                        f"  web:\n    build: ./web\n    ports: [\"{port}:80\"]\n    volumes: [\"data:/data\"]\n"
                         "    networks: [back]\n"
                         f"  client:\n    image: {busybox}\n    depends_on: [web]\n    networks: [back]\n"
                         "    command: [\"sh\", \"-c\", \"sleep 1; wget -q -O - http://web/; sleep 100\"]\n"
@@ -377,14 +385,14 @@ def test_compose_v2_project_with_build_port_volume_and_names(api, busybox, share
 
     ok(compose("up", "-d"))
     ps = ok(compose("ps")).stdout
-    assert "proj-web-1" in ps and "proj-client-1" in ps and "0.0.0.0:18091->80/tcp" in ps, ps
+    assert "proj-web-1" in ps and "proj-client-1" in ps and f"0.0.0.0:{port}->80/tcp" in ps, ps
     end = time.time() + 20
     while "from-web" not in compose("logs", "client").stdout and time.time() < end:
         time.sleep(0.3)
     assert "from-web" in compose("logs", "client").stdout  # client reached web by its name
     import urllib.request
 
-    assert urllib.request.urlopen("http://127.0.0.1:18091/", timeout=10).read() == b"from-web\n"
+    assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read() == b"from-web\n"
     assert ok(compose("exec", "-T", "web", "cat", "/www/index.html")).stdout == "from-web\n"
     # pypod sees compose's containers with compose's labels
     labels = pypod("inspect", "-f", '{{index .Config.Labels "com.docker.compose.project"}}', "proj-web-1").stdout
