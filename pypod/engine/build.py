@@ -65,6 +65,13 @@ class StepFailed(PypodError):
         self.exit_code = exit_code
 
 
+def platform_of(os_: str | None, arch: str | None, variant: str | None) -> str:
+    """OS/ARCH[/VARIANT] from --os/--arch/--variant (this host's where not given)."""
+    from pypod.image.platform import host_arch
+
+    return "/".join(p for p in (os_ or "linux", arch or host_arch(), variant) if p)
+
+
 def _lean(module: str, args: list[str]) -> list[str]:
     """A fresh, lean interpreter running `module`'s main(argv) (no site: quicker to start)."""
     from pypod.linux.spawn import lean_python_argv
@@ -705,7 +712,7 @@ class Builder:
         if self.ctx.rootless:
             from pypod.linux.userns import run_in_userns
 
-            proc = run_in_userns(argv, **kw)
+            proc = run_in_userns(argv, holder_dir=self.ctx.holder_dir, **kw)
         else:
             proc = subprocess.Popen(argv, **kw)
         with tempfile.TemporaryFile() as f:
@@ -804,7 +811,7 @@ class Builder:
             if self.ctx.rootless:
                 from pypod.linux.userns import run_in_userns
 
-                proc = run_in_userns(cmd, **kw)
+                proc = run_in_userns(cmd, holder_dir=self.ctx.holder_dir, **kw)
             else:
                 proc = subprocess.Popen(cmd, **kw)
             try:
@@ -833,7 +840,7 @@ class Builder:
         if self.ctx.rootless:
             from pypod.linux.userns import run_in_userns
 
-            proc = run_in_userns(cmd + dirs, stdout=subprocess.PIPE)
+            proc = run_in_userns(cmd + dirs, holder_dir=self.ctx.holder_dir, stdout=subprocess.PIPE)
         else:
             proc = subprocess.Popen(cmd + dirs, stdout=subprocess.PIPE)
         try:

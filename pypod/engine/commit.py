@@ -30,7 +30,7 @@ def upper_layer(ctx: Context, upper: str, mtime: int | None = None):
     if ctx.rootless:
         from pypod.linux.userns import run_in_userns
 
-        proc = run_in_userns(cmd, stdout=subprocess.PIPE)
+        proc = run_in_userns(cmd, holder_dir=ctx.holder_dir, stdout=subprocess.PIPE)
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     try:

@@ -65,6 +65,28 @@ def latest_container(ctx: Context) -> str:
     return max(recs, key=lambda r: parse_time(r.created)).id
 
 
+def container_ids(ctx: Context) -> list[str]:
+    """Every container's full ID (--all)."""
+    return [r.id for r in store(ctx).list()]
+
+
+def container_exists(ctx: Context, rec: ContainerRecord) -> bool:
+    """Whether `rec` is still stored (not removed since it was read)."""
+    return store(ctx).dir(rec.id).exists()
+
+
+def log_driver(rec: ContainerRecord) -> str:
+    return rec.options.get("log_driver") or ""
+
+
+def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
+    """`port` output: the container's published ports (80/tcp -> 0.0.0.0:8080), or with
+    PORT[/PROTO] the host addresses of that one."""
+    from pypod.network.ports import format_port_lines
+
+    return format_port_lines((rec.options.get("net") or {}).get("ports") or [], want)
+
+
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
     from pypod.runtime.state import read_state
 

@@ -240,7 +240,7 @@ def _worker(ctx, rec, req: dict, **popen):
     argv = lean_python_argv("pypod.engine.cp", [json.dumps(req)])
     if pid:  # the worker joins the container's own user namespace (see _enter_container_userns)
         return subprocess.Popen(argv, stderr=subprocess.PIPE, **popen)
-    return run_in_userns(argv, stderr=subprocess.PIPE, **popen)
+    return run_in_userns(argv, holder_dir=ctx.holder_dir, stderr=subprocess.PIPE, **popen)
 
 
 def _container_user_ids(ctx, rec) -> tuple[int, int]:

@@ -39,13 +39,6 @@ def mapping() -> idmap.IdMapping:
     return _mapping_cache
 
 
-def default_holder_dir() -> str:
-    """RUN_ROOT/userns (the CLI side: imports pypod.paths)."""
-    from pypod import paths
-
-    return os.path.join(paths.default_run_root(), "userns")
-
-
 # --- /proc helpers ---
 
 def _read(path: str) -> str | None:
@@ -266,7 +259,7 @@ def create_nested(uid_text: str, gid_text: str,
 
 # --- for the storage code (callable from any process, threads or not) ---
 
-def run_in_userns(argv: list[str], *, holder_dir: str | None = None, **popen_kwargs):
+def run_in_userns(argv: list[str], *, holder_dir: str, **popen_kwargs):
     """subprocess.Popen of argv as root inside the user's (shared or new) user namespace;
     in root mode just argv. The child sees uid 0; pass explicit paths to pypod code run this way
     (inside, pypod.paths would think it is root)."""
@@ -276,12 +269,11 @@ def run_in_userns(argv: list[str], *, holder_dir: str | None = None, **popen_kwa
         return subprocess.Popen(argv, **popen_kwargs)
     from pypod.linux.spawn import lean_python_argv
 
-    hd = holder_dir or default_holder_dir()
-    return subprocess.Popen(lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", hd, "--",
+    return subprocess.Popen(lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", holder_dir, "--",
                                                                          *argv]), **popen_kwargs)
 
 
-def remove_tree(path: str, *, holder_dir: str | None = None) -> None:
+def remove_tree(path: str, *, holder_dir: str) -> None:
     """Delete a directory tree, including files owned by subordinate ids (rootless: `rm -rf`
     inside the user namespace when a plain delete is refused)."""
     import shutil

@@ -186,7 +186,8 @@ def supervisor_argv(container_dir: str, *, foreground: bool, holder_dir: str | N
         args.append("--foreground")
     if holder_dir:
         args += ["--holder-dir", holder_dir]
-    return lean_python_argv("pypod.runtime.supervisor", args)
+    # the entry point plugs network/'s driver into the Supervisor (runtime/ never imports it)
+    return lean_python_argv("pypod.engine.supervise", args)
 
 
 def _warn(msg: str) -> None:
@@ -242,7 +243,7 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
     rootless = os.geteuid() != 0
     if rootless:
         if holder_dir is None:
-            from pypod import paths  # (userns.default_holder_dir, without importing ctypes)
+            from pypod import paths  # (as Context.holder_dir, without importing ctypes)
 
             holder_dir = os.path.join(paths.default_run_root(), "userns")
         from pypod.linux import idmap
