@@ -121,7 +121,7 @@ def build(
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
                             add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options,
                             env=list(env), unsetenv=list(unsetenv))
-    image_id = eng.build(ctx, opts)
+    image_id = eng.build(ctx, opts, out=sys.stdout)
     out(image_id)
 
 

@@ -24,7 +24,8 @@ def cp(
     """Copy files/folders between a container and the local filesystem."""
     from pypod.engine import cp as eng
 
-    eng.copy(state.context(), src, dest, archive=archive, overwrite=overwrite)
+    eng.copy(state.context(), src, dest, archive=archive, overwrite=overwrite, stdin=sys.stdin.buffer,
+             stdout=sys.stdout.buffer)
 
 
 # -- mount / unmount (inside `pypod unshare` when rootless) ----------------------------------------

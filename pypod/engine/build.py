@@ -138,11 +138,11 @@ class _StageResult:
 
 
 class Builder:
-    def __init__(self, ctx: Context, opts: BuildOptions, out=None):
+    def __init__(self, ctx: Context, opts: BuildOptions, out):
         from pypod.image.build.cache import BuildCache
 
         self.ctx, self.opts = ctx, opts
-        self.out = out or sys.stdout
+        self.out = out  # the step lines (`pypod build`: its stdout)
         self.cache = BuildCache(ctx.graph_root)
         self.use_cache = opts.layers and not opts.no_cache
         self.write_cache = opts.layers
@@ -160,8 +160,7 @@ class Builder:
     def warn(self, msg: str) -> None:
         if msg not in self.warned:
             self.warned.add(msg)
-            sys.stderr.write(f"WARN[0000] {msg}\n")
-            sys.stderr.flush()
+            self.ctx.reporter.warn(msg)
 
     # -- the whole build ---------------------------------------------------------------------
     def run(self, text: str, context_dir: str) -> str:
@@ -208,7 +207,7 @@ class Builder:
         unused = sorted(k for k in self.opts.build_args if k not in self.consumed_args
                         and k not in parser.PREDEFINED_ARGS)
         if unused:
-            sys.stderr.write(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]\n")
+            self.ctx.reporter.notice(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
         return final
 
     def _needed(self, cf, target: int) -> list[int]:
@@ -899,8 +898,8 @@ def _extract_context_tar(stream, dest: str) -> None:
                 os.utime(path, (m.mtime, m.mtime))
 
 
-def build(ctx: Context, opts: BuildOptions, stdin=None) -> str:
-    """Build; returns the final image id."""
+def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
+    """Build; returns the final image id. The steps are written to the text stream `out`."""
     import shutil
     import tempfile
 
@@ -931,7 +930,7 @@ def build(ctx: Context, opts: BuildOptions, stdin=None) -> str:
                     text = f.read()
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
-        b = Builder(ctx, opts)
+        b = Builder(ctx, opts, out)
         b._tmp_files = []
         try:
             image_id = b.run(text, os.path.abspath(context))

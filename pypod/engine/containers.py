@@ -354,9 +354,6 @@ def _image_display_name(ctx: Context, rec, given: str) -> str:
     return rec.names[0] if rec.names else rec.id
 
 
-def _warn(msg: str) -> None:
-    sys.stderr.write(f"WARN[0000] {msg}\n")
-
 
 def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
 
@@ -375,7 +372,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         rootfs_path = None
     limits = parse_limits(opts.resources)
     if limits and ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        sys.stderr.write("Resource limits are not supported and ignored on cgroups V1 rootless systems\n")
+        ctx.reporter.notice("Resource limits are not supported and ignored on cgroups V1 rootless systems")
         limits = {}
     entry = _entrypoint(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
     if opts.command:
@@ -403,7 +400,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     extras = _more_options(opts, conf)
     if conf.init and not opts.init:  # containers.conf init = true
         opts.init = True
-    confinement = _confinement_options(opts)
+    confinement = _confinement_options(ctx, opts)
     given = {u.partition("=")[0] for u in opts.ulimit or []}
     confinement["ulimits"] = [_parse_ulimit(u) for u in conf.default_ulimits
                               if u.partition("=")[0] not in given] + confinement["ulimits"]
@@ -459,7 +456,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
                                                  **extras["expose"]}, opts.publish_all)
         if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
-                _warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
+                ctx.reporter.warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
                       f"None network modes are in use")
             ports = []
         portmod.assign_random(ports)
@@ -674,7 +671,7 @@ def _more_options(opts: CreateOptions, conf) -> dict:
     return out
 
 
-def _confinement_options(opts: CreateOptions) -> dict:
+def _confinement_options(ctx: Context, opts: CreateOptions) -> dict:
     """--cap-add/--cap-drop/--privileged/--security-opt/--ulimit, validated as podman does."""
     from pypod.linux import caps as capsmod
 
@@ -699,7 +696,7 @@ def _confinement_options(opts: CreateOptions) -> dict:
     rlimits = [_parse_ulimit(u) for u in opts.ulimit or []]
     init_path = ""
     if opts.init:
-        init_path = _find_init(opts.init_path)
+        init_path = _find_init(ctx, opts.init_path)
     return {"group_add": list(opts.group_add), "init": bool(opts.init), "init_path": init_path,
             "read_only_tmpfs": bool(opts.read_only_tmpfs),
             "cap_add": list(opts.cap_add), "cap_drop": list(opts.cap_drop),
@@ -707,7 +704,7 @@ def _confinement_options(opts: CreateOptions) -> dict:
             "security_opt": list(opts.security_opt), "ulimits": rlimits}
 
 
-def _find_init(given: str | None) -> str:
+def _find_init(ctx: Context, given: str | None) -> str:
     """catatonit (podman's container-init) for --init: --init-path, containers.conf init_path,
     the usual places; "" when there is none (pypod's own reaper is used then)."""
     if given:
@@ -722,7 +719,7 @@ def _find_init(given: str | None) -> str:
     if configured:
         if os.path.isfile(configured):
             return configured
-        _warn(f"container-init binary {configured} (containers.conf init_path) not found: using pypod's own init")
+        ctx.reporter.warn(f"container-init binary {configured} (containers.conf init_path) not found: using pypod's own init")
         return ""
     cands = ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/libexec/podman/catatonit"]
     return next((c for c in cands if os.path.isfile(c)), "")
@@ -1374,7 +1371,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     if interactive:
         spec.process.stdin = True
     try:
-        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach)
+        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach, warn=ctx.reporter.warn)
     except launch.LaunchError as e:
         raise _launch_error(e) from None
     if attach:
@@ -1395,7 +1392,7 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         # if the user detaches).
         spec.cleanup_if_detached = True
     try:
-        started = launch.start(spec, cdir, foreground=not detach)
+        started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
     except launch.LaunchError as e:
         if opts.rm:
             _destroy(ctx, rec.id)
@@ -1429,8 +1426,8 @@ def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = Non
     t = spec.stop_timeout if timeout is None else timeout
     killed = launch.stop(str(store(ctx).dir(rec.id)), t, spec.stop_signal)
     if killed and t > 0:
-        sys.stderr.write(f"WARN[{t:04d}] StopSignal {signal_name(spec.stop_signal)} failed to stop container "
-                         f"{rec.name} in {t} seconds, resorting to SIGKILL\n")
+        ctx.reporter.warn(f"StopSignal {signal_name(spec.stop_signal)} failed to stop container "
+                          f"{rec.name} in {t} seconds, resorting to SIGKILL", elapsed=t)
 
 
 def _mark_stopped_by_user(ctx: Context, rec: ContainerRecord) -> None:

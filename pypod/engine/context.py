@@ -32,7 +32,14 @@ class Context:
                log_level: str = "warn", reporter: Reporter | None = None) -> "Context":
         graph = root or paths.default_graph_root()
         run = runroot or paths.default_run_root()
-        return cls(graph, run, driver or "overlay", log_level, reporter=reporter)
+        ctx = cls(graph, run, driver or "overlay", log_level, reporter=reporter)
+        ctx.report_path_notices()
+        return ctx
+
+    def report_path_notices(self) -> None:
+        """Say the fallbacks pypod.paths chose (a missing XDG_RUNTIME_DIR), once."""
+        for message in paths.take_notices():
+            self.reporter.warn(message)
 
     @property
     def graph_root(self) -> Path:
@@ -66,7 +73,9 @@ class Context:
     def holder_dir(self) -> str:
         """The shared user namespace's holder directory (RUN_ROOT/userns of the default run root,
         as the supervisor's: one namespace per user whatever --runroot says)."""
-        return os.path.join(paths.default_run_root(), "userns")
+        d = os.path.join(paths.default_run_root(), "userns")
+        self.report_path_notices()
+        return d
 
     def ensure_run_root(self) -> Path:
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)

@@ -135,7 +135,7 @@ def system_reset(ctx: Context) -> None:
     try:
         ce.remove_containers(ctx, [], force=True, all_=True, timeout=0)
     except (PypodError, OSError) as e:  # broken records must not stop a reset
-        sys.stderr.write(f"WARN[0000] removing containers: {getattr(e, 'message', e)}\n")
+        ctx.reporter.warn(f"removing containers: {getattr(e, 'message', e)}")
     _unmount_all(ctx)
     _stop_network_holder(ctx)
     left: list[str] = []

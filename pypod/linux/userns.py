@@ -15,7 +15,6 @@ else use `run_in_userns()`, which spawns a fresh helper process.
 from __future__ import annotations
 
 import os
-import sys
 
 from pypod.linux import idmap, libc
 from pypod.linux.proc import ns_id, starttime as proc_starttime
@@ -292,15 +291,3 @@ def remove_tree(path: str, *, holder_dir: str) -> None:
     p = run_in_userns([rm, "-rf", "--", path], holder_dir=holder_dir)
     if p.wait() != 0 or os.path.lexists(path):
         raise OSError(1, f"cannot remove {path} inside the user namespace", path)
-
-
-def warn_if_fallback(m: idmap.IdMapping | None = None, stream=None) -> None:
-    """Print the single-id fallback warning once per process."""
-    global _warned
-    m = m or mapping()
-    if m.single and not _warned:
-        _warned = True
-        print(m.warning(), file=stream or sys.stderr)
-
-
-_warned = False

@@ -13,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "pypod"
 
 # The packages (layers) under pypod/. Anything else directly under pypod/ is a top-level helper.
-LAYERS = ("cli", "engine", "store", "image", "runtime", "network", "linux")
+LAYERS = ("cli", "api", "compose", "engine", "store", "image", "runtime", "network", "linux")
+
+_FRONT_ENDS = {"cli", "api", "compose"}  # they stand on engine/, never the other way round
 
 # What each layer must not import (beyond its own package). Top-level helpers (errors, paths,
 # config, units, ...) are importable from every layer except linux/ (which imports nothing of
@@ -21,18 +23,23 @@ LAYERS = ("cli", "engine", "store", "image", "runtime", "network", "linux")
 FORBIDDEN = {
     "linux": {"*"},
     # store/ knows nothing of Linux or of the things stored
-    "store": {"cli", "engine", "image", "runtime", "network", "linux"},
-    "image": {"cli", "engine", "runtime", "network"},
+    "store": _FRONT_ENDS | {"engine", "image", "runtime", "network", "linux"},
+    "image": _FRONT_ENDS | {"engine", "runtime", "network"},
     # the supervisor gets network/'s driver from its entry point, pypod.engine.supervise
-    "runtime": {"cli", "engine", "network", "image"},
-    "network": {"cli", "engine", "runtime", "image"},
-    "engine": {"cli"},
+    "runtime": _FRONT_ENDS | {"engine", "network", "image"},
+    "network": _FRONT_ENDS | {"engine", "runtime", "image"},
+    "engine": _FRONT_ENDS,
+    # compose/ is a planner over the engine
+    "compose": {"cli", "api", "store", "image", "runtime", "network", "linux"},
+    # api/ is a thin router over the engine. (Not yet enforced: runtime/ — the API's attach and
+    # resize still open the supervisor's socket through runtime.attach.)
+    "api": {"cli", "compose", "store", "image", "network", "linux"},
 }
 
 # cli/ parses flags, calls engine/, renders. Besides engine/ it may use the pure top-level helpers
-# that render or parse what the user typed — and pypod itself for __version__. Not config/paths:
-# settings are read by the engine.
-CLI_HELPERS = {"errors", "template", "tabwriter", "units", "signals", "report", ""}
+# that render or parse what the user typed, pypod itself for __version__, and api/ (the
+# `system service` verb runs the API server). Not config/paths: settings are read by the engine.
+CLI_HELPERS = {"errors", "template", "tabwriter", "units", "signals", "report", "", "api"}
 
 # Top-level helpers import only each other.
 HELPER_FORBIDDEN = set(LAYERS)
