@@ -46,16 +46,40 @@ ALLOWED = {
     ("image/build/copier.py", "main"): ("pypod.image.build.copier", _WORKER),
 }
 
+# Writers in the CLI's own process that are still to go: each names why it is still there. The
+# test fails once one no longer writes (then remove it here).
+NOT_YET = {
+    ("runtime/attach.py", "attach"): "the terminal client of a container's attach socket (raw mode, "
+                                     "SIGWINCH, detach keys) relays to our own fds 0/1/2; it belongs "
+                                     "in cli/ (left while runtime/attach.py's buffering is reworked)",
+}
+
 _STREAMS = {"stdout", "stderr", "__stdout__", "__stderr__"}
 
 
-def _fd_1_or_2(node) -> bool:
+def _is_1_or_2(node) -> bool:
     return isinstance(node, ast.Constant) and node.value in (1, 2) and not isinstance(node.value, bool)
+
+
+def _fd_1_or_2(node, fd_names=frozenset()) -> bool:
+    """fd 1 or 2: the constant, or a local name only ever given 1 or 2 (`out = 1 if ... else 2`)."""
+    return _is_1_or_2(node) or (isinstance(node, ast.Name) and node.id in fd_names)
+
+
+def _fd_names(fn) -> frozenset:
+    names: dict[str, bool] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            v = node.value
+            std = _is_1_or_2(v) or (isinstance(v, ast.IfExp) and _is_1_or_2(v.body) and _is_1_or_2(v.orelse))
+            names[node.targets[0].id] = names.get(node.targets[0].id, True) and std
+    return frozenset(n for n, std in names.items() if std)
 
 
 class _Scanner(ast.NodeVisitor):
     def __init__(self):
         self.stack: list[str] = []
+        self.fd_names: list[frozenset] = [frozenset()]
         self.hits: list[tuple[int, str, str]] = []  # (line, qualname, what)
 
     def _hit(self, node, what: str) -> None:
@@ -63,7 +87,9 @@ class _Scanner(ast.NodeVisitor):
 
     def _scope(self, node):
         self.stack.append(node.name)
+        self.fd_names.append(_fd_names(node) if not isinstance(node, ast.ClassDef) else frozenset())
         self.generic_visit(node)
+        self.fd_names.pop()
         self.stack.pop()
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scope
@@ -82,9 +108,11 @@ class _Scanner(ast.NodeVisitor):
         name = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
         if name == "print" and isinstance(fn, ast.Name) and not any(k.arg == "file" for k in node.keywords):
             self._hit(node, "print() to stdout")
-        elif name in ("write", "open", "fdopen") and node.args and _fd_1_or_2(node.args[0]) and \
+        elif name in ("write", "open", "fdopen") and node.args and \
+                _fd_1_or_2(node.args[0], self.fd_names[-1]) and \
                 (name != "write" or (isinstance(fn, ast.Attribute) and getattr(fn.value, "id", "") == "os")):
-            self._hit(node, f"{name}({node.args[0].value}, ...)")
+            fd = node.args[0]
+            self._hit(node, f"{name}({fd.value if isinstance(fd, ast.Constant) else fd.id}, ...)")
         self.generic_visit(node)
 
 
@@ -108,15 +136,18 @@ def test_the_scanner_sees_each_way_of_writing(tmp_path):
     f.write_text("import os, sys\nfrom sys import stderr\nclass C:\n    def m(self):\n"
                  "        print('x')\n        sys.stdout.write('x')\n        os.write(2, b'x')\n"
                  "        open(1, 'wb')\n        print('x', file=sys.__stderr__)\n"
-                 "def ok(f):\n    print('x', file=f)\n    os.write(f, b'')\n")
+                 "        out = 1 if self else 2\n        os.write(out, b'x')\n"
+                 "def ok(f):\n    print('x', file=f)\n    os.write(f, b'')\n    g = 1\n    g = f\n"
+                 "    os.write(g, b'')\n")
     assert [(q, w) for _, q, w in _writes(f)] == [
         ("", "from sys import a standard stream"), ("C.m", "print() to stdout"), ("C.m", "sys.stdout"),
-        ("C.m", "write(2, ...)"), ("C.m", "open(1, ...)"), ("C.m", "sys.__stderr__")]
+        ("C.m", "write(2, ...)"), ("C.m", "open(1, ...)"), ("C.m", "sys.__stderr__"),
+        ("C.m", "write(out, ...)")]
 
 
 def test_nothing_below_cli_writes_to_stdout_or_stderr():
     bad = [f"{rel}:{line} {qual or '<module>'}: {what}" for rel, path in _below_cli()
-           for line, qual, what in _writes(path) if (rel, qual) not in ALLOWED]
+           for line, qual, what in _writes(path) if (rel, qual) not in ALLOWED and (rel, qual) not in NOT_YET]
     assert bad == []
 
 
@@ -128,6 +159,8 @@ def test_the_allowed_writers_are_process_entry_points_and_still_write():
     for (rel, qual), (process, _why) in ALLOWED.items():
         assert (rel, qual) in writers, (rel, qual)
         assert any(f'"{process}"' in text for text in sources.values()), process
+    for rel, qual in NOT_YET:
+        assert (rel, qual) in writers, f"{rel} {qual} no longer writes: remove it from NOT_YET"
 
 
 # -- dynamic ------------------------------------------------------------------------------------
