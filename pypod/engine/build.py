@@ -16,7 +16,7 @@ import posixpath
 import sys
 
 from pypod.engine.context import Context
-from pypod.errors import InvalidArgument, PypodError
+from pypod.errors import ImageNotFound, InvalidArgument, PypodError
 from pypod.record import Record
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -175,7 +175,7 @@ class Builder:
         try:
             cf = parser.parse(text)
         except parser.ParseError as e:
-            raise PypodError(str(e)) from None
+            raise InvalidArgument(str(e)) from None
         if self.opts.from_image and cf.stages:  # --from: the first FROM's image, as buildah
             cf.stages[0].base = self.opts.from_image
         self.cf = cf
@@ -332,7 +332,7 @@ class Builder:
         rec = ie.find_image(self.ctx, name) if policy != "always" else None
         if rec is None:
             if policy == "never":
-                raise PypodError(f"{name}: image not known")
+                raise ImageNotFound(f"{name}: image not known")
             o = self.opts
             rec = ie.pull(self.ctx, ie.PullRequest(name=name, quiet=o.quiet, platform=platform, policy="always",
                                                    tls_verify=o.tls_verify, authfile=o.authfile, creds=o.creds,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pypod.engine.cleanup import remove_tree
 from pypod.engine.context import Context
-from pypod.errors import (ContainerNotFound, ContainerStateImproper, InvalidArgument, PypodError,
-                          RemoveMissing)
+from pypod.errors import (Conflict, ContainerNotFound, ContainerStateImproper, ImageNotFound, InvalidArgument,
+                          PypodError, RemoveMissing)
 from pypod.record import Record
 from pypod.store.containers import ContainerRecord, ContainerStore
 from pypod.units import parse_time, rfc3339_nano
@@ -337,7 +337,7 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
     rec = ie.find_image(ctx, opts.image) if opts.pull != "always" else None
     if rec is None:
         if opts.pull == "never":
-            raise PypodError(f"{opts.image}: image not known")
+            raise ImageNotFound(f"{opts.image}: image not known")
         rec = ie.pull(ctx, ie.PullRequest(name=opts.image, quiet=opts.quiet_pull, platform=opts.platform,
                                           os=opts.os, arch=opts.arch, variant=opts.variant,
                                           creds=opts.creds, authfile=opts.authfile,
@@ -476,9 +476,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
                 raise InvalidArgument(f"container name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
             if name in existing:
-                raise PypodError(f"creating container storage: the container name \"{name}\" is already in use "
-                                 f"by {existing[name].id}. You have to remove that container to be able to reuse "
-                                 "that name: that name is already in use")
+                raise Conflict(f"creating container storage: the container name \"{name}\" is already in use "
+                               f"by {existing[name].id}. You have to remove that container to be able to reuse "
+                               "that name: that name is already in use")
         else:
             from pypod.names import random_name
 
@@ -1530,8 +1530,8 @@ def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
     with cs.lock():
         for r in cs.list():
             if r.name == new:
-                raise PypodError(f"renaming container {rec.id}: name {new} already in use, cannot rename "
-                                 f"container {rec.id}: container already exists")
+                raise Conflict(f"renaming container {rec.id}: name {new} already in use, cannot rename "
+                               f"container {rec.id}: container already exists")
         rec = cs.get(rec.id)
         rec.name = new
         cs.save(rec)
