@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,14 +78,29 @@ def user_runtime_dir() -> str:
         return xdg  # type: ignore[return-value]
     fallback = _private_dir(f"/tmp/pypod-run-{os.getuid()}")
     marker = os.path.join(fallback, ".runtime-dir-notice")
-    if not os.path.exists(marker):
+    if marker not in _pending_notices and not os.path.exists(marker):
         why = "is not set" if not xdg else f"({xdg}) is not a directory owned by uid {os.getuid()}"
-        print(f"WARN[0000] XDG_RUNTIME_DIR {why}: using {fallback} for runtime state", file=sys.stderr)
+        _pending_notices[marker] = f"XDG_RUNTIME_DIR {why}: using {fallback} for runtime state"
+    return fallback
+
+
+# Fallbacks to say once (marker file → warning). paths prints nothing: the engine's Context takes
+# them (take_notices) and reports them; the marker is made when they are taken, so a notice no
+# caller took is said next time.
+_pending_notices: dict[str, str] = {}
+
+
+def take_notices() -> list[str]:
+    """The fallback warnings not said yet; from now on they count as said."""
+    out = []
+    for marker, message in list(_pending_notices.items()):
+        out.append(message)
         try:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         except OSError:
             pass
-    return fallback
+    _pending_notices.clear()
+    return out
 
 
 def _unshare_dir(var: str) -> str | None:

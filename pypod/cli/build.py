@@ -105,11 +105,9 @@ def build(
     if timestamp is None and os.environ.get("SOURCE_DATE_EPOCH", "").strip().isdigit():
         timestamp = int(os.environ["SOURCE_DATE_EPOCH"])
     if arch or os_ or variant:  # --arch/--os/--variant: the platform, piece by piece
-        from pypod.image.platform import host_arch
-
         if platform:
             raise InvalidArgument("--platform and --arch/--os/--variant cannot be used together")
-        platform = "/".join(p for p in (os_ or "linux", arch or host_arch(), variant) if p)
+        platform = eng.platform_of(os_, arch, variant)
     run_options = {"cap_add": [c for v in cap_add for c in v.split(",") if c],
                    "cap_drop": [c for v in cap_drop for c in v.split(",") if c],
                    "security_opt": list(security_opt), "device": list(device), "shm_size": shm_size,
@@ -123,7 +121,7 @@ def build(
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
                             add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options,
                             env=list(env), unsetenv=list(unsetenv))
-    image_id = eng.build(ctx, opts)
+    image_id = eng.build(ctx, opts, out=sys.stdout)
     out(image_id)
 
 

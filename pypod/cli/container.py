@@ -41,7 +41,7 @@ def _names_or_latest(names: List[str], latest: bool, all_: bool = False) -> List
     if latest:
         return [_eng().latest_container(_ctx())]
     if all_:
-        return [r.id for r in _eng().own_containers(_ctx())]
+        return _eng().container_ids(_ctx())
     if not names:
         raise InvalidArgument("you must provide at least one name or id")
     return names

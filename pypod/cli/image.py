@@ -296,29 +296,11 @@ def import_(
 ):
     """Import a tarball to create a filesystem image."""
     from pypod.engine import images as eng
-    from pypod.errors import PypodError
-    from pypod.image.changes import apply_changes
 
     ctx = state.context()
     name = eng.normalize_new_name(reference) if reference else None
-    config = apply_changes({}, changes)
-    if source == "-":
-        stream = sys.stdin.buffer
-        rec = eng.new_image_from_layer_stream(ctx, stream, config_patch=config, name=name, comment=message or "")
-    elif source.startswith(("http://", "https://")):
-        import requests
-
-        r = requests.get(source, stream=True, timeout=(30, 300))
-        if r.status_code != 200:
-            raise PypodError(f"downloading {source}: status {r.status_code}")
-        rec = eng.new_image_from_layer_stream(ctx, r.raw, config_patch=config, name=name, comment=message or "")
-    else:
-        try:
-            f = open(source, "rb")
-        except OSError as e:
-            raise PypodError(f"opening {source}: {e.strerror}") from None
-        with f:
-            rec = eng.new_image_from_layer_stream(ctx, f, config_patch=config, name=name, comment=message or "")
+    stdin = sys.stdin.buffer if source == "-" else None
+    rec = eng.import_image(ctx, source, stdin, changes=list(changes), name=name, comment=message or "")
     if not quiet:
         sys.stderr.write("Getting image source signatures\nCopying blob done\nCopying config done\n"
                          "Writing manifest to image destination\nStoring signatures\n")

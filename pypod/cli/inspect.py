@@ -63,7 +63,7 @@ def inspect(
     if type_ in ("all", "volume"):
         from pypod.engine import volumes as ve
 
-        finders.append(lambda n: (lambda r: ve.inspect_volume(ctx, r) if r else None)(ve.vstore(ctx).get(n)))
+        finders.append(lambda n: (lambda r: ve.inspect_volume(ctx, r) if r else None)(ve.find_volume(ctx, n)))
     if type_ in ("all", "network"):
         from pypod.engine import networks as ne
 

@@ -39,7 +39,7 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
-            raise PypodError(f"this container is using the '{rec.options.get('log_driver')}' log driver, "
+            raise PypodError(f"this container is using the '{ce.log_driver(rec)}' log driver, "
                              f"cannot read logs: this container is not logging output")
         name_prefix = ((rec.name if with_names else rec.id[:12]).encode() + b" ") if multi else b""
         records, offset = ce.read_logs(path, since=t_since, until=t_until, tail=tail)
@@ -66,7 +66,7 @@ def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, u
                 f.seek(offset)
                 chunk = f.read()
         except FileNotFoundError:
-            if not ce.store(ctx).dir(rec.id).exists():
+            if not ce.container_exists(ctx, rec):
                 return
             chunk = b""
         if chunk:
@@ -87,7 +87,7 @@ def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, u
                 at_line_start = full
             quiet_since = None
             continue
-        if not ce.store(ctx).dir(rec.id).exists():
+        if not ce.container_exists(ctx, rec):
             return
         st = ce.state_of(ctx, rec)
         if st.get("status") not in ("running", "paused", "stopping"):

@@ -28,7 +28,6 @@ def port(
     """List port mappings or a specific mapping for the container."""
     from pypod.engine import containers as ce
     from pypod.errors import InvalidArgument, PypodError
-    from pypod.network.ports import format_port_lines
 
     ctx = _ctx()
     args = list(args or [])
@@ -37,8 +36,7 @@ def port(
             raise InvalidArgument("the `port` command accepts at most a PORT argument with --all")
         want = args[0] if args else None
         for v in ce.list_containers(ctx):
-            ports = (v.record.options.get("net") or {}).get("ports") or []
-            for line in format_port_lines(ports, want):
+            for line in ce.port_lines(v.record, want):
                 out(f"{v.record.id[:12]}\t{line}")
         return
     if latest:
@@ -54,8 +52,7 @@ def port(
         name = args[0]
         want = args[1] if len(args) > 1 else None
     rec = ce.get_container(ctx, name)
-    ports = (rec.options.get("net") or {}).get("ports") or []
-    lines = format_port_lines(ports, want)
+    lines = ce.port_lines(rec, want)
     if want and not lines:
         raise PypodError(f'failed to find published port "{want}"')
     for line in lines:

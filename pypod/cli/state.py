@@ -17,8 +17,9 @@ def context():
     """The engine Context for this invocation (created lazily)."""
     global _ctx
     if _ctx is None:
+        from pypod.cli.report import TerminalReporter
         from pypod.engine.context import Context
 
         _ctx = Context.create(_options.get("root"), _options.get("runroot"), _options.get("driver"),
-                              _options.get("log_level") or "warn")
+                              _options.get("log_level") or "warn", reporter=TerminalReporter())
     return _ctx

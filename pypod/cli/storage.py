@@ -24,7 +24,8 @@ def cp(
     """Copy files/folders between a container and the local filesystem."""
     from pypod.engine import cp as eng
 
-    eng.copy(state.context(), src, dest, archive=archive, overwrite=overwrite)
+    eng.copy(state.context(), src, dest, archive=archive, overwrite=overwrite, stdin=sys.stdin.buffer,
+             stdout=sys.stdout.buffer)
 
 
 # -- mount / unmount (inside `pypod unshare` when rootless) ----------------------------------------
@@ -33,8 +34,10 @@ def _mount_ctx():
     from pypod.engine.context import Context
 
     if eng.inside_unshare() and not state._options.get("root") and os.environ.get(eng.ENV_GRAPHROOT):
+        from pypod.cli.report import TerminalReporter
+
         return Context(os.environ[eng.ENV_GRAPHROOT], os.environ.get(eng.ENV_RUNROOT) or "/tmp",
-                       rootless=False)
+                       rootless=False, reporter=TerminalReporter())
     ctx = state.context()
     if ctx.rootless:
         from pypod.errors import PypodError
@@ -60,16 +63,16 @@ def mount(
 ):
     """Mount a working container's root filesystem."""
     from pypod.engine import storage as eng
-    from pypod.engine.containers import get_container, store
+    from pypod.engine.containers import container_ids, find_container, get_container
 
     ctx = _mount_ctx()
     if all_:
-        names = [r.id for r in store(ctx).list()]
+        names = container_ids(ctx)
     if not names:
         have = eng.mounted(ctx)
         rows = []
         for cid, mp in have.items():
-            rec = store(ctx).get(cid)
+            rec = find_container(ctx, cid)
             rows.append({"ID": cid, "Names": [rec.name if rec else ""], "Mountpoint": mp})
         if fmt and fmt.strip() == "json":
             out(go_json(rows))
@@ -91,7 +94,7 @@ def unmount(
 ):
     """Unmount working container's root filesystem."""
     from pypod.engine import storage as eng
-    from pypod.engine.containers import get_container, store
+    from pypod.engine.containers import find_container, get_container
     from pypod.errors import InvalidArgument
 
     ctx = _mount_ctx()
@@ -101,7 +104,7 @@ def unmount(
         raise InvalidArgument("when using the --all switch, you may not pass any containers names or IDs"
                               if all_ else "container-id or container-name must be specified")
     for n in names:
-        rec = get_container(ctx, n) if not all_ else store(ctx).get(n)
+        rec = get_container(ctx, n) if not all_ else find_container(ctx, n)
         if rec is None:
             continue
         eng.unmount_container(ctx, rec)

@@ -77,7 +77,7 @@ def save(
     if fmt == "docker-archive" and not multi and len(names) > 1:
         # podman: without -m, the other arguments are more tags for the first image
         images, extra_tags = names[:1], names[1:]
-    from pypod.image.pull import make_progress
+    from pypod.cli.report import make_progress
 
     progress = None if quiet else make_progress(False)
     try:
@@ -101,7 +101,7 @@ def load(
     ctx = state.context()
     if input_ is None and sys.stdin.isatty():
         raise PypodError("cannot read from terminal, use command-line redirection or the --input flag")
-    from pypod.image.pull import make_progress
+    from pypod.cli.report import make_progress
 
     progress = make_progress(quiet)
     try:

@@ -78,12 +78,12 @@ def inspect(
 
     ctx = state.context()
     if all_:
-        names = eng.vstore(ctx).names()
+        names = eng.volume_names(ctx)
     elif not names:
         raise InvalidArgument("provide one or more volume names or use --all")
     data, errors = [], []
     for n in names:
-        rec = eng.vstore(ctx).get(n)
+        rec = eng.find_volume(ctx, n)
         if rec is None:
             errors.append(PypodError(f"inspecting object: no such volume {n}"))
             continue
@@ -140,9 +140,7 @@ def prune(
 
     ctx = state.context()
     if not force:
-        used = eng.users(ctx)
-        flt = eng.VolumeFilter(filters, keys=("label", "label!", "until"))
-        doomed = [r.name for r in eng.vstore(ctx).list() if not used.get(r.name) and flt.match(ctx, r, used)]
+        doomed = eng.prune_candidates(ctx, filters)
         sys.stdout.write("WARNING! This will remove all volumes not used by at least one container. "
                          "The following volumes will be removed:\n")
         for n in doomed:

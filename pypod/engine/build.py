@@ -16,7 +16,7 @@ import posixpath
 import sys
 
 from pypod.engine.context import Context
-from pypod.errors import InvalidArgument, PypodError
+from pypod.errors import ImageNotFound, InvalidArgument, PypodError
 from pypod.record import Record
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -63,6 +63,13 @@ class StepFailed(PypodError):
     def __init__(self, message: str, exit_code: int = 125):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def platform_of(os_: str | None, arch: str | None, variant: str | None) -> str:
+    """OS/ARCH[/VARIANT] from --os/--arch/--variant (this host's where not given)."""
+    from pypod.image.platform import host_arch
+
+    return "/".join(p for p in (os_ or "linux", arch or host_arch(), variant) if p)
 
 
 def _lean(module: str, args: list[str]) -> list[str]:
@@ -131,11 +138,11 @@ class _StageResult:
 
 
 class Builder:
-    def __init__(self, ctx: Context, opts: BuildOptions, out=None):
+    def __init__(self, ctx: Context, opts: BuildOptions, out):
         from pypod.image.build.cache import BuildCache
 
         self.ctx, self.opts = ctx, opts
-        self.out = out or sys.stdout
+        self.out = out  # the step lines (`pypod build`: its stdout)
         self.cache = BuildCache(ctx.graph_root)
         self.use_cache = opts.layers and not opts.no_cache
         self.write_cache = opts.layers
@@ -153,8 +160,7 @@ class Builder:
     def warn(self, msg: str) -> None:
         if msg not in self.warned:
             self.warned.add(msg)
-            sys.stderr.write(f"WARN[0000] {msg}\n")
-            sys.stderr.flush()
+            self.ctx.reporter.warn(msg)
 
     # -- the whole build ---------------------------------------------------------------------
     def run(self, text: str, context_dir: str) -> str:
@@ -169,7 +175,7 @@ class Builder:
         try:
             cf = parser.parse(text)
         except parser.ParseError as e:
-            raise PypodError(str(e)) from None
+            raise InvalidArgument(str(e)) from None
         if self.opts.from_image and cf.stages:  # --from: the first FROM's image, as buildah
             cf.stages[0].base = self.opts.from_image
         self.cf = cf
@@ -201,7 +207,7 @@ class Builder:
         unused = sorted(k for k in self.opts.build_args if k not in self.consumed_args
                         and k not in parser.PREDEFINED_ARGS)
         if unused:
-            sys.stderr.write(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]\n")
+            self.ctx.reporter.notice(f"[Warning] one or more build args were not consumed: [{' '.join(unused)}]")
         return final
 
     def _needed(self, cf, target: int) -> list[int]:
@@ -326,7 +332,7 @@ class Builder:
         rec = ie.find_image(self.ctx, name) if policy != "always" else None
         if rec is None:
             if policy == "never":
-                raise PypodError(f"{name}: image not known")
+                raise ImageNotFound(f"{name}: image not known")
             o = self.opts
             rec = ie.pull(self.ctx, ie.PullRequest(name=name, quiet=o.quiet, platform=platform, policy="always",
                                                    tls_verify=o.tls_verify, authfile=o.authfile, creds=o.creds,
@@ -705,7 +711,7 @@ class Builder:
         if self.ctx.rootless:
             from pypod.linux.userns import run_in_userns
 
-            proc = run_in_userns(argv, **kw)
+            proc = run_in_userns(argv, holder_dir=self.ctx.holder_dir, **kw)
         else:
             proc = subprocess.Popen(argv, **kw)
         with tempfile.TemporaryFile() as f:
@@ -804,7 +810,7 @@ class Builder:
             if self.ctx.rootless:
                 from pypod.linux.userns import run_in_userns
 
-                proc = run_in_userns(cmd, **kw)
+                proc = run_in_userns(cmd, holder_dir=self.ctx.holder_dir, **kw)
             else:
                 proc = subprocess.Popen(cmd, **kw)
             try:
@@ -833,7 +839,7 @@ class Builder:
         if self.ctx.rootless:
             from pypod.linux.userns import run_in_userns
 
-            proc = run_in_userns(cmd + dirs, stdout=subprocess.PIPE)
+            proc = run_in_userns(cmd + dirs, holder_dir=self.ctx.holder_dir, stdout=subprocess.PIPE)
         else:
             proc = subprocess.Popen(cmd + dirs, stdout=subprocess.PIPE)
         try:
@@ -892,8 +898,8 @@ def _extract_context_tar(stream, dest: str) -> None:
                 os.utime(path, (m.mtime, m.mtime))
 
 
-def build(ctx: Context, opts: BuildOptions, stdin=None) -> str:
-    """Build; returns the final image id."""
+def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
+    """Build; returns the final image id. The steps are written to the text stream `out`."""
     import shutil
     import tempfile
 
@@ -924,7 +930,7 @@ def build(ctx: Context, opts: BuildOptions, stdin=None) -> str:
                     text = f.read()
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
-        b = Builder(ctx, opts)
+        b = Builder(ctx, opts, out)
         b._tmp_files = []
         try:
             image_id = b.run(text, os.path.abspath(context))

@@ -36,7 +36,7 @@ def remove_tree(ctx: Context, path: Path) -> None:
         return
     from pypod.linux.userns import remove_tree as rm
 
-    rm(str(path))
+    rm(str(path), holder_dir=ctx.holder_dir)
 
 
 def _open_own_dirs(top) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, PypodError
@@ -30,7 +29,7 @@ def upper_layer(ctx: Context, upper: str, mtime: int | None = None):
     if ctx.rootless:
         from pypod.linux.userns import run_in_userns
 
-        proc = run_in_userns(cmd, stdout=subprocess.PIPE)
+        proc = run_in_userns(cmd, holder_dir=ctx.holder_dir, stdout=subprocess.PIPE)
     else:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     try:
@@ -79,8 +78,8 @@ def commit(ctx: Context, opts: CommitOptions):
             c.setdefault("Volumes", {})[dest] = {}
     apply_changes(c, list(opts.changes))
     upper = str(ce.store(ctx).dir(rec.id) / "upper")
-    if not opts.quiet:
-        sys.stderr.write("Getting image source signatures\n")
+    say = (lambda line: None) if opts.quiet else ctx.reporter.notice
+    say("Getting image source signatures")
     layer = upper_layer(ctx, upper, opts.timestamp)
     created = _iso(opts.timestamp)
     cfg["created"] = created
@@ -98,11 +97,10 @@ def commit(ctx: Context, opts: CommitOptions):
         "application/vnd.oci.image.manifest.v1+json"
     assert mt in (DOCKER_MANIFEST, OCI_MANIFEST)
     new = store_image(ctx, cfg, [layer], names, manifest_media_type=mt)
-    if not opts.quiet:
-        for diff_id in cfg["rootfs"]["diff_ids"]:
-            sys.stderr.write(f"Copying blob {diff_id}\n")
-        sys.stderr.write(f"Copying config sha256:{new.id}\nWriting manifest to image destination\n"
-                         "Storing signatures\n")
+    for diff_id in cfg["rootfs"]["diff_ids"]:
+        say(f"Copying blob {diff_id}")
+    for line in (f"Copying config sha256:{new.id}", "Writing manifest to image destination", "Storing signatures"):
+        say(line)
     if opts.iidfile:
         with open(opts.iidfile, "w") as f:
             f.write("sha256:" + new.id)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pypod.engine.cleanup import remove_tree
 from pypod.engine.context import Context
-from pypod.errors import (ContainerNotFound, ContainerStateImproper, InvalidArgument, PypodError,
-                          RemoveMissing)
+from pypod.errors import (Conflict, ContainerNotFound, ContainerStateImproper, ImageNotFound, InvalidArgument,
+                          PypodError, RemoveMissing)
 from pypod.record import Record
 from pypod.store.containers import ContainerRecord, ContainerStore
 from pypod.units import parse_time, rfc3339_nano
@@ -63,6 +63,28 @@ def latest_container(ctx: Context) -> str:
     if not recs:
         raise ContainerNotFound("no containers to act on with --latest")
     return max(recs, key=lambda r: parse_time(r.created)).id
+
+
+def container_ids(ctx: Context) -> list[str]:
+    """Every container's full ID but the builds' (--all)."""
+    return [r.id for r in own_containers(ctx)]
+
+
+def container_exists(ctx: Context, rec: ContainerRecord) -> bool:
+    """Whether `rec` is still stored (not removed since it was read)."""
+    return store(ctx).dir(rec.id).exists()
+
+
+def log_driver(rec: ContainerRecord) -> str:
+    return rec.options.get("log_driver") or ""
+
+
+def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
+    """`port` output: the container's published ports (80/tcp -> 0.0.0.0:8080), or with
+    PORT[/PROTO] the host addresses of that one."""
+    from pypod.network.ports import format_port_lines
+
+    return format_port_lines((rec.options.get("net") or {}).get("ports") or [], want)
 
 
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
@@ -316,7 +338,7 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
     rec = ie.find_image(ctx, opts.image) if opts.pull != "always" else None
     if rec is None:
         if opts.pull == "never":
-            raise PypodError(f"{opts.image}: image not known")
+            raise ImageNotFound(f"{opts.image}: image not known")
         rec = ie.pull(ctx, ie.PullRequest(name=opts.image, quiet=opts.quiet_pull, platform=opts.platform,
                                           os=opts.os, arch=opts.arch, variant=opts.variant,
                                           creds=opts.creds, authfile=opts.authfile,
@@ -332,9 +354,6 @@ def _image_display_name(ctx: Context, rec, given: str) -> str:
             return cand
     return rec.names[0] if rec.names else rec.id
 
-
-def _warn(msg: str) -> None:
-    sys.stderr.write(f"WARN[0000] {msg}\n")
 
 
 def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
@@ -354,7 +373,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         rootfs_path = None
     limits = parse_limits(opts.resources)
     if limits and ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        sys.stderr.write("Resource limits are not supported and ignored on cgroups V1 rootless systems\n")
+        ctx.reporter.notice("Resource limits are not supported and ignored on cgroups V1 rootless systems")
         limits = {}
     entry = _entrypoint(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
     if opts.command:
@@ -382,7 +401,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     extras = _more_options(opts, conf)
     if conf.init and not opts.init:  # containers.conf init = true
         opts.init = True
-    confinement = _confinement_options(opts)
+    confinement = _confinement_options(ctx, opts)
     given = {u.partition("=")[0] for u in opts.ulimit or []}
     confinement["ulimits"] = [_parse_ulimit(u) for u in conf.default_ulimits
                               if u.partition("=")[0] not in given] + confinement["ulimits"]
@@ -438,7 +457,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
                                                  **extras["expose"]}, opts.publish_all)
         if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
-                _warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
+                ctx.reporter.warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
                       f"None network modes are in use")
             ports = []
         portmod.assign_random(ports)
@@ -458,9 +477,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
                 raise InvalidArgument(f"container name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
             if name in existing:
-                raise PypodError(f"creating container storage: the container name \"{name}\" is already in use "
-                                 f"by {existing[name].id}. You have to remove that container to be able to reuse "
-                                 "that name: that name is already in use")
+                raise Conflict(f"creating container storage: the container name \"{name}\" is already in use "
+                               f"by {existing[name].id}. You have to remove that container to be able to reuse "
+                               "that name: that name is already in use")
         else:
             from pypod.names import random_name
 
@@ -654,7 +673,7 @@ def _more_options(opts: CreateOptions, conf) -> dict:
     return out
 
 
-def _confinement_options(opts: CreateOptions) -> dict:
+def _confinement_options(ctx: Context, opts: CreateOptions) -> dict:
     """--cap-add/--cap-drop/--privileged/--security-opt/--ulimit, validated as podman does."""
     from pypod.linux import caps as capsmod
 
@@ -679,7 +698,7 @@ def _confinement_options(opts: CreateOptions) -> dict:
     rlimits = [_parse_ulimit(u) for u in opts.ulimit or []]
     init_path = ""
     if opts.init:
-        init_path = _find_init(opts.init_path)
+        init_path = _find_init(ctx, opts.init_path)
     return {"group_add": list(opts.group_add), "init": bool(opts.init), "init_path": init_path,
             "read_only_tmpfs": bool(opts.read_only_tmpfs),
             "cap_add": list(opts.cap_add), "cap_drop": list(opts.cap_drop),
@@ -687,7 +706,7 @@ def _confinement_options(opts: CreateOptions) -> dict:
             "security_opt": list(opts.security_opt), "ulimits": rlimits}
 
 
-def _find_init(given: str | None) -> str:
+def _find_init(ctx: Context, given: str | None) -> str:
     """catatonit (podman's container-init) for --init: --init-path, containers.conf init_path,
     the usual places; "" when there is none (pypod's own reaper is used then)."""
     if given:
@@ -702,7 +721,7 @@ def _find_init(given: str | None) -> str:
     if configured:
         if os.path.isfile(configured):
             return configured
-        _warn(f"container-init binary {configured} (containers.conf init_path) not found: using pypod's own init")
+        ctx.reporter.warn(f"container-init binary {configured} (containers.conf init_path) not found: using pypod's own init")
         return ""
     cands = ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/libexec/podman/catatonit"]
     return next((c for c in cands if os.path.isfile(c)), "")
@@ -1354,7 +1373,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     if interactive:
         spec.process.stdin = True
     try:
-        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach)
+        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach, warn=ctx.reporter.warn)
     except launch.LaunchError as e:
         raise _launch_error(e) from None
     if attach:
@@ -1375,7 +1394,7 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         # if the user detaches).
         spec.cleanup_if_detached = True
     try:
-        started = launch.start(spec, cdir, foreground=not detach)
+        started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
     except launch.LaunchError as e:
         if opts.rm:
             _destroy(ctx, rec.id)
@@ -1409,8 +1428,8 @@ def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = Non
     t = spec.stop_timeout if timeout is None else timeout
     killed = launch.stop(str(store(ctx).dir(rec.id)), t, spec.stop_signal)
     if killed and t > 0:
-        sys.stderr.write(f"WARN[{t:04d}] StopSignal {signal_name(spec.stop_signal)} failed to stop container "
-                         f"{rec.name} in {t} seconds, resorting to SIGKILL\n")
+        ctx.reporter.warn(f"StopSignal {signal_name(spec.stop_signal)} failed to stop container "
+                          f"{rec.name} in {t} seconds, resorting to SIGKILL", elapsed=t)
 
 
 def _mark_stopped_by_user(ctx: Context, rec: ContainerRecord) -> None:
@@ -1548,8 +1567,8 @@ def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
     with cs.lock():
         for r in cs.list():
             if r.name == new:
-                raise PypodError(f"renaming container {rec.id}: name {new} already in use, cannot rename "
-                                 f"container {rec.id}: container already exists")
+                raise Conflict(f"renaming container {rec.id}: name {new} already in use, cannot rename "
+                               f"container {rec.id}: container already exists")
         rec = cs.get(rec.id)
         rec.name = new
         cs.save(rec)

@@ -109,7 +109,7 @@ def _worker(ctx, rec, req: dict, **popen):
     argv = lean_python_argv("pypod.engine.cp", [json.dumps(req)])
     if pid:  # the worker joins the container's own user namespace (see _enter_container_userns)
         return subprocess.Popen(argv, stderr=subprocess.PIPE, **popen)
-    return run_in_userns(argv, stderr=subprocess.PIPE, **popen)
+    return run_in_userns(argv, holder_dir=ctx.holder_dir, stderr=subprocess.PIPE, **popen)
 
 
 def _container_user_ids(ctx, rec) -> tuple[int, int]:
@@ -156,7 +156,7 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
             p.wait()
             _fail(p, p.stderr.read())
         if dest == "-":
-            o = out or sys.stdout.buffer
+            o = out
             while True:
                 chunk = p.stdout.read(1 << 20)
                 if not chunk:
@@ -254,7 +254,9 @@ def copy_to_container(ctx, rec, src: str, cpath: str, *, archive: bool = False, 
         _fail(p, err)
 
 
-def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = False) -> None:
+def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = False, stdin=None,
+         stdout=None) -> None:
+    """`cp SRC DEST`; a `-` side is a tar stream read from `stdin` or written to `stdout` (binary)."""
     sname, spath = split_ref(src)
     dname, dpath = split_ref(dest)
     if sname and dname:
@@ -267,9 +269,9 @@ def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = F
     if rec is None:
         raise ContainerNotFound(f'container "{sname or dname}" does not exist')
     if sname:
-        copy_from_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
+        copy_from_container(ctx, rec, spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
     else:
-        copy_to_container(ctx, rec, spath, dpath, archive=archive, overwrite=overwrite)
+        copy_to_container(ctx, rec, spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
 
 
 # -- the container side (the worker, root in the user namespace) -----------------------------------

@@ -41,7 +41,7 @@ def candidate_names(name: str) -> list[str]:
         suffix = ":latest"
     out = [f"localhost/{path}{suffix}"]
     try:
-        from pypod.config import load_registries
+        from pypod.image.registries import load_registries
 
         for ref in load_registries().resolve_short_name(name):
             s = str(ref)
@@ -146,7 +146,7 @@ def pull(ctx: Context, req: PullRequest) -> ImageRecord:
     name = req.name[len("docker://"):] if req.name.startswith("docker://") else req.name
     if _is_id(name) and find_image(ctx, name):
         return get_image(ctx, name)
-    from pypod.config import load_registries
+    from pypod.image.registries import load_registries
 
     regs = load_registries()
     if reference.is_short_name(name):
@@ -176,7 +176,7 @@ def pull(ctx: Context, req: PullRequest) -> ImageRecord:
 def _pull_one(ctx: Context, req: PullRequest, ref, regs) -> ImageRecord:
     from pypod.image.auth import parse_creds
     from pypod.image.platform import Platform
-    from pypod.image.pull import Puller, PullOptions, make_progress
+    from pypod.image.pull import Puller, PullOptions
     from pypod.image.registry import RegistryClient
 
     if regs.is_blocked(ref):
@@ -184,9 +184,9 @@ def _pull_one(ctx: Context, req: PullRequest, ref, regs) -> ImageRecord:
     opts = PullOptions(platform=Platform.parse(req.platform, req.os, req.arch, req.variant),
                        creds=parse_creds(req.creds) if req.creds else None, authfile=req.authfile,
                        tls_verify=req.tls_verify, cert_dir=req.cert_dir)
-    progress = make_progress(req.quiet)
+    progress = ctx.reporter.progress(req.quiet)
     progress.say(f"Trying to pull {ref}...")
-    puller = Puller(ctx.images, opts, progress, ctx.rootless)
+    puller = Puller(ctx.images, opts, progress, ctx.rootless, ctx.holder_dir)
     last: RegistryError | None = None
     try:
         sources = regs.pull_sources(ref)
@@ -692,7 +692,7 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
         if ctx.rootless:
             from pypod.linux.userns import run_in_userns
 
-            proc = run_in_userns(argv, **kw)
+            proc = run_in_userns(argv, holder_dir=ctx.holder_dir, **kw)
         else:
             proc = subprocess.Popen(argv, **kw)
         try:
@@ -760,6 +760,30 @@ def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: l
             if nl.tmp.exists():  # not committed: the same layer was already stored
                 remove_tree(ctx, nl.tmp)
     return rec
+
+
+def import_image(ctx: Context, source: str, stdin, *, changes: list[str], name: str | None,
+                 comment: str = "") -> ImageRecord:
+    """`import SOURCE`: a tarball from a file, an http(s) URL or `stdin` (SOURCE "-") as a new
+    image, its config made from the --change instructions."""
+    from pypod.image.changes import apply_changes
+
+    config = apply_changes({}, changes)
+    if source == "-":
+        return new_image_from_layer_stream(ctx, stdin, config_patch=config, name=name, comment=comment)
+    if source.startswith(("http://", "https://")):
+        import requests
+
+        r = requests.get(source, stream=True, timeout=(30, 300))
+        if r.status_code != 200:
+            raise PypodError(f"downloading {source}: status {r.status_code}")
+        return new_image_from_layer_stream(ctx, r.raw, config_patch=config, name=name, comment=comment)
+    try:
+        f = open(source, "rb")
+    except OSError as e:
+        raise PypodError(f"opening {source}: {e.strerror}") from None
+    with f:
+        return new_image_from_layer_stream(ctx, f, config_patch=config, name=name, comment=comment)
 
 
 def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, name: str | None,

@@ -135,7 +135,7 @@ def system_reset(ctx: Context) -> None:
     try:
         ce.remove_containers(ctx, [], force=True, all_=True, timeout=0)
     except (PypodError, OSError) as e:  # broken records must not stop a reset
-        sys.stderr.write(f"WARN[0000] removing containers: {getattr(e, 'message', e)}\n")
+        ctx.reporter.warn(f"removing containers: {getattr(e, 'message', e)}")
     _unmount_all(ctx)
     _stop_network_holder(ctx)
     left: list[str] = []
@@ -154,7 +154,7 @@ def system_reset(ctx: Context) -> None:
         from pypod.linux.userns import run_in_userns
 
         rm = "/bin/rm" if os.path.exists("/bin/rm") else "rm"
-        p = run_in_userns([rm, "-rf", "--", *left])
+        p = run_in_userns([rm, "-rf", "--", *left], holder_dir=ctx.holder_dir)
         p.wait()
         left = [x for x in left if os.path.lexists(x)]
         # the helper registered itself as a namespace holder under the run root: gone with it
@@ -187,7 +187,6 @@ def unshare_argv(ctx: Context, command: list[str]) -> tuple[list[str], dict]:
     """argv and environment for `pypod unshare CMD`: root in the user namespace, a private mount
     namespace for `pypod mount`, and the storage paths for the pypod commands run inside."""
     from pypod.linux.spawn import lean_python_argv
-    from pypod.linux.userns import default_holder_dir
 
     if not command:
         command = [os.environ.get("SHELL") or "/bin/sh"]
@@ -200,7 +199,7 @@ def unshare_argv(ctx: Context, command: list[str]) -> tuple[list[str], dict]:
     inner = lean_python_argv("pypod.engine.storage", ["unshare-exec", "--", *command])
     if not ctx.rootless:
         return inner, env
-    return lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", default_holder_dir(), "--", *inner]), env
+    return lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", ctx.holder_dir, "--", *inner]), env
 
 
 def inside_unshare() -> bool:

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from pypod.engine.context import Context
+from pypod.image.archive import LayerBlob
 from pypod.errors import InvalidArgument, PypodError
 from pypod.store.images import ImageRecord
 
@@ -32,7 +33,7 @@ def _worker(ctx: Context, args: list[str]) -> subprocess.Popen:
     if ctx.rootless:
         from pypod.linux.userns import run_in_userns
 
-        return run_in_userns(argv, **kw)
+        return run_in_userns(argv, holder_dir=ctx.holder_dir, **kw)
     return subprocess.Popen(argv, **kw)
 
 
@@ -47,13 +48,6 @@ def work_dir(ctx: Context) -> Path:
     d = ctx.graph_root / "tmp"
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Path(tempfile.mkdtemp(prefix="transport-", dir=d))
-
-
-class LayerBlob:
-    __slots__ = ("path", "diff_id", "digest", "size", "compressed")
-
-    def __init__(self, path: str, diff_id: str, digest: str, size: int, compressed: bool):
-        self.path, self.diff_id, self.digest, self.size, self.compressed = path, diff_id, digest, size, compressed
 
 
 def recreated(ctx: Context, chain: str) -> dict:
@@ -169,6 +163,28 @@ def _make_blob(ctx: Context, chain: str, worker_args: list[str], tmp: Path, comp
         blob = LayerBlob(str(path), diff_id, diff_id, raw_size, False)
     _remember(ctx, chain, info)
     return blob
+
+
+class StoredLayers:
+    """What image.push reads from storage (image/ does not import engine/)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def record(self, chain: str):
+        return self.ctx.images.layers.get(chain)
+
+    def recreated(self, chain: str) -> dict:
+        return recreated(self.ctx, chain)
+
+    def work_dir(self) -> Path:
+        return work_dir(self.ctx)
+
+    def gzip_blob(self, chain: str, tmp: Path) -> LayerBlob:
+        return layer_blob(self.ctx, chain, tmp, compress=True)
+
+    def config(self, rec: ImageRecord, diff_ids: list[str]) -> bytes:
+        return config_for(self.ctx, rec, diff_ids)
 
 
 def config_for(ctx: Context, rec: ImageRecord, diff_ids: list[str]) -> bytes:
@@ -614,7 +630,6 @@ def push(ctx: Context, req: PushRequest) -> str | None:
     """Push an image (docker:// or an archive transport); the manifest digest for a registry."""
     from pypod.engine.images import get_image
     from pypod.image import reference
-    from pypod.image.pull import make_progress
 
     rec = get_image(ctx, req.source)
     dest = req.dest
@@ -630,7 +645,7 @@ def push(ctx: Context, req: PushRequest) -> str | None:
             path, _, named = rest.partition(":")  # TRANSPORT:PATH[:REFERENCE]
             if named and transport == "docker-archive":
                 named = _parse_name(named)
-            progress = make_progress(req.quiet) if not req.quiet else None
+            progress = ctx.reporter.progress(req.quiet) if not req.quiet else None
             try:
                 save(ctx, [req.source], _ARCHIVE_TRANSPORTS[transport], output=path, progress=progress,
                      names=[named] if named else None)
@@ -648,10 +663,9 @@ def push(ctx: Context, req: PushRequest) -> str | None:
 
 
 def _push_registry(ctx: Context, req: PushRequest, rec: ImageRecord, ref) -> str:
-    from pypod.config import load_registries
+    from pypod.image.registries import load_registries
     from pypod.errors import RegistryError
     from pypod.image.auth import parse_creds
-    from pypod.image.pull import make_progress
     from pypod.image.push import check_format, push_image
     from pypod.image.registry import RegistryClient
 
@@ -666,9 +680,9 @@ def _push_registry(ctx: Context, req: PushRequest, rec: ImageRecord, ref) -> str
     client = RegistryClient(ref.registry, insecure=regs.is_insecure(ref.registry), tls_verify=req.tls_verify,
                             creds=parse_creds(req.creds) if req.creds else None, authfile=req.authfile,
                             cert_dir=req.cert_dir)
-    progress = make_progress(req.quiet)
+    progress = ctx.reporter.progress(req.quiet)
     try:
-        digest = push_image(ctx, rec, client, ref.repository, ref.tag or "latest", fmt, progress)
+        digest = push_image(StoredLayers(ctx), rec, client, ref.repository, ref.tag or "latest", fmt, progress)
     except RegistryError as e:
         raise RegistryError(f"trying to push {ref}: {e.message}" if "unauthorized" not in e.message
                             else e.message) from None

@@ -97,6 +97,21 @@ def exists(ctx: Context, name: str) -> bool:
     return vstore(ctx).get(name) is not None
 
 
+def find_volume(ctx: Context, name: str) -> VolumeRecord | None:
+    return vstore(ctx).get(name)
+
+
+def volume_names(ctx: Context) -> list[str]:
+    return vstore(ctx).names()
+
+
+def prune_candidates(ctx: Context, filters: list[str] | None = None) -> list[str]:
+    """The volumes `volume prune` with these filters would remove (for its confirmation)."""
+    used = users(ctx)
+    flt = VolumeFilter(filters or [], keys=("label", "label!", "until"))
+    return [r.name for r in vstore(ctx).list() if not used.get(r.name) and flt.match(ctx, r, used)]
+
+
 def mountpoint(ctx: Context, name: str) -> str:
     return str(vstore(ctx).data_dir(name))
 
@@ -281,19 +296,19 @@ def volume_size(ctx: Context, name: str) -> int:
 def export_volume(ctx: Context, name: str, output) -> None:
     rec = get_volume(ctx, name)
     data = mountpoint(ctx, rec.name)
-    _tar(["-C", data, "-cf", "-", "."], stdout=output)
+    _tar(ctx, ["-C", data, "-cf", "-", "."], stdout=output)
 
 
 def import_volume(ctx: Context, name: str, source) -> None:
     rec = get_volume(ctx, name)
     data = mountpoint(ctx, rec.name)
-    _tar(["-C", data, "--numeric-owner", "-xpf", "-"], stdin=source)
+    _tar(ctx, ["-C", data, "--numeric-owner", "-xpf", "-"], stdin=source)
 
 
-def _tar(args: list[str], **kw) -> None:
+def _tar(ctx: Context, args: list[str], **kw) -> None:
     from pypod.linux.userns import run_in_userns
 
-    p = run_in_userns(["tar", *args], stderr=__import__("subprocess").PIPE, **kw)
+    p = run_in_userns(["tar", *args], holder_dir=ctx.holder_dir, stderr=__import__("subprocess").PIPE, **kw)
     _, err = p.communicate()
     if p.returncode != 0:
         raise PypodError(f"tar: {(err or b'').decode(errors='replace').strip() or 'failed'}")
@@ -325,20 +340,21 @@ def copy_up(ctx: Context, data_dir: str, path: str, layer_dirs: list[str]) -> No
     """Fill a new volume with the image's content at `path` (layers bottom first)."""
     if not layer_dirs or not image_has_path(layer_dirs, path):
         return
-    _worker(["copyup", data_dir, path, *layer_dirs])
+    _worker(ctx, ["copyup", data_dir, path, *layer_dirs])
 
 
 def chown_tree(ctx: Context, path: str, uid: int, gid: int) -> None:
-    _worker(["chown", str(uid), str(gid), path])
+    _worker(ctx, ["chown", str(uid), str(gid), path])
 
 
-def _worker(args: list[str]) -> None:
+def _worker(ctx: Context, args: list[str]) -> None:
     import subprocess
 
     from pypod.linux.spawn import lean_python_argv
     from pypod.linux.userns import run_in_userns
 
-    p = run_in_userns(lean_python_argv("pypod.engine.volumes", args), stderr=subprocess.PIPE)
+    p = run_in_userns(lean_python_argv("pypod.engine.volumes", args), holder_dir=ctx.holder_dir,
+                      stderr=subprocess.PIPE)
     _, err = p.communicate()
     if p.returncode != 0:
         raise PypodError((err or b"").decode(errors="replace").strip().removeprefix("Error: ")

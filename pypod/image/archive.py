@@ -23,6 +23,15 @@ _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
+class LayerBlob:
+    """A layer as a blob: its file (when made), diff id, blob digest and size."""
+
+    __slots__ = ("path", "diff_id", "digest", "size", "compressed")
+
+    def __init__(self, path: str, diff_id: str, digest: str, size: int, compressed: bool):
+        self.path, self.diff_id, self.digest, self.size, self.compressed = path, diff_id, digest, size, compressed
+
+
 class ArchiveError(PypodError):
     pass
 

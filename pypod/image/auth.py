@@ -318,7 +318,7 @@ def remove_credentials(registry: str | None, authfile: str | os.PathLike[str] | 
         _write_atomic(path, data)
         return had
     if not registry:
-        from pypod.config import load_registries
+        from pypod.image.registries import load_registries
 
         search = load_registries().search
         if not search:

@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,87 +26,13 @@ from pypod.image import mediatypes as mt
 from pypod.image.platform import Platform, select_manifest
 from pypod.image.reference import ImageReference
 from pypod.image.registry import RegistryClient
+from pypod.report import Progress
 from pypod.store.images import ImageRecord, ImageStore
 from pypod.store.layers import LayerRecord, chain_ids, hex_of
 
 CHUNK = 1 << 20
 RETRIES = 3
 PARALLEL = 3
-
-
-class PullProgress:
-    """Plain progress lines on stderr (podman's wording); silent when quiet."""
-
-    def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self._lock = threading.Lock()
-
-    def say(self, text: str) -> None:
-        if not self.quiet:
-            with self._lock:
-                print(text, file=self.stream, flush=True)
-
-    def layer_start(self, digest: str, size: int | None) -> None:
-        self.say(f"Copying blob {digest}")
-
-    def layer_skip(self, digest: str) -> None:
-        self.say(f"Copying blob {digest} skipped: already exists")
-
-    def advance(self, digest: str, n: int) -> None:
-        pass
-
-    def layer_done(self, digest: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class RichPullProgress(PullProgress):
-    """Progress bars on a terminal."""
-
-    def __init__(self, stream=None):
-        super().__init__(False, stream)
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-        self.console = Console(file=self.stream)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), console=self.console, transient=False)
-        self.tasks: dict[str, int] = {}
-        self.progress.start()
-
-    def say(self, text: str) -> None:
-        self.progress.console.print(text, highlight=False, markup=False)
-
-    def layer_start(self, digest: str, size: int | None) -> None:
-        self.tasks[digest] = self.progress.add_task(f"Copying blob {hex_of(digest)[:12]}", total=size)
-
-    def layer_skip(self, digest: str) -> None:
-        self.say(f"Copying blob {hex_of(digest)[:12]} skipped: already exists")
-
-    def advance(self, digest: str, n: int) -> None:
-        t = self.tasks.get(digest)
-        if t is not None:
-            self.progress.advance(t, n)
-
-    def layer_done(self, digest: str) -> None:
-        t = self.tasks.get(digest)
-        if t is not None:
-            self.progress.update(t, description=f"Copying blob {hex_of(digest)[:12]} done")
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def make_progress(quiet: bool) -> PullProgress:
-    if not quiet and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
-        try:
-            return RichPullProgress()
-        except Exception:  # pragma: no cover - a broken terminal still gets plain lines
-            pass
-    return PullProgress(quiet)
 
 
 @dataclass
@@ -125,11 +49,13 @@ def now_iso() -> str:
 
 
 class Puller:
-    def __init__(self, store: ImageStore, opts: PullOptions, progress: PullProgress, rootless: bool):
+    def __init__(self, store: ImageStore, opts: PullOptions, progress: Progress, rootless: bool,
+                 holder_dir: str):
         self.store = store
         self.opts = opts
         self.progress = progress
         self.rootless = rootless
+        self.holder_dir = holder_dir  # the shared user namespace's (workers run in it)
 
     # -- one reference from one endpoint -------------------------------------------------------
     def pull(self, ref: ImageReference, client: RegistryClient, repository: str,
@@ -205,14 +131,14 @@ class Puller:
         if self.rootless:
             from pypod.linux.userns import run_in_userns
 
-            return run_in_userns(argv, **kw)
+            return run_in_userns(argv, holder_dir=self.holder_dir, **kw)
         return subprocess.Popen(argv, **kw)
 
     def _remove_tmp(self, path: Path) -> None:
         if self.rootless:
             from pypod.linux.userns import remove_tree
 
-            remove_tree(str(path))
+            remove_tree(str(path), holder_dir=self.holder_dir)
         else:
             import shutil
 

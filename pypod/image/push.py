@@ -1,8 +1,8 @@
 """Pushing an image to a registry (Docker Registry HTTP API v2).
 
-Layers are re-created from storage (pypod.engine.transport.layer_blob), gzip-compressed. Before
-making a blob, the registry is asked (HEAD) for the digest that layer had last time: what it already
-has is skipped without reading the layer at all. Uploads are monolithic (POST, then PUT with the
+Layers are re-created from storage (by the caller's `stored`, engine.transport.StoredLayers),
+gzip-compressed. Before making a blob, the registry is asked (HEAD) for the digest that layer had
+last time: what it already has is skipped without reading the layer at all. Uploads are monolithic (POST, then PUT with the
 digest; started again after a dropped connection or a 5xx), the config follows, and the manifest
 (Docker schema 2 or OCI) is PUT last.
 """
@@ -107,9 +107,10 @@ class Pusher:
         return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def push_image(ctx, rec, client: RegistryClient, repository: str, tag: str, fmt: str, progress) -> str:
-    """Push image record `rec` as repository:tag; the manifest digest."""
-    from pypod.engine import transport
+def push_image(stored, rec, client: RegistryClient, repository: str, tag: str, fmt: str, progress) -> str:
+    """Push image record `rec` as repository:tag; the manifest digest. `stored` gives the layers'
+    records and blobs and the config from storage (engine.transport.StoredLayers)."""
+    from pypod.image.archive import LayerBlob
 
     pusher = Pusher(client, repository, progress)
     docker = fmt == "v2s2"
@@ -118,23 +119,23 @@ def push_image(ctx, rec, client: RegistryClient, repository: str, tag: str, fmt:
     layers = []
     try:
         for chain in rec.layers:
-            orig = ctx.images.layers.get(chain)
+            orig = stored.record(chain)
             if orig is not None and orig.compressed_digest and orig.diff_id and \
                     "gzip" in (orig.media_type or "") and pusher.has_blob(orig.compressed_digest):
                 # the very blob it was pulled as (same registry, or mounted there): nothing to make
                 progress.layer_skip(orig.compressed_digest)
-                layers.append(transport.LayerBlob("", orig.diff_id, orig.compressed_digest,
+                layers.append(LayerBlob("", orig.diff_id, orig.compressed_digest,
                                                   orig.compressed_size or 0, True))
                 continue
-            known = transport.recreated(ctx, chain)
+            known = stored.recreated(chain)
             if known.get("gzip_digest") and known.get("diff_id") and pusher.has_blob(known["gzip_digest"]):
                 progress.layer_skip(known["gzip_digest"])
-                layers.append(transport.LayerBlob("", known["diff_id"], known["gzip_digest"],
+                layers.append(LayerBlob("", known["diff_id"], known["gzip_digest"],
                                                   known["gzip_size"], True))
                 continue
             if tmp is None:
-                tmp = transport.work_dir(ctx)
-            blob = transport.layer_blob(ctx, chain, tmp, compress=True)
+                tmp = stored.work_dir()
+            blob = stored.gzip_blob(chain, tmp)
             if pusher.has_blob(blob.digest):
                 progress.layer_skip(blob.digest)
             else:
@@ -146,7 +147,7 @@ def push_image(ctx, rec, client: RegistryClient, repository: str, tag: str, fmt:
 
             os.unlink(blob.path)
             layers.append(blob)
-        config = transport.config_for(ctx, rec, [b.diff_id for b in layers])
+        config = stored.config(rec, [b.diff_id for b in layers])
         cdigest = "sha256:" + hashlib.sha256(config).hexdigest()
         progress.say(f"Copying config {cdigest}")
         if not pusher.has_blob(cdigest):

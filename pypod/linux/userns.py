@@ -15,7 +15,6 @@ else use `run_in_userns()`, which spawns a fresh helper process.
 from __future__ import annotations
 
 import os
-import sys
 
 from pypod.linux import idmap, libc
 from pypod.linux.proc import ns_id, starttime as proc_starttime
@@ -37,13 +36,6 @@ def mapping() -> idmap.IdMapping:
         else:
             _mapping_cache = idmap.compute_mapping()
     return _mapping_cache
-
-
-def default_holder_dir() -> str:
-    """RUN_ROOT/userns (the CLI side: imports pypod.paths)."""
-    from pypod import paths
-
-    return os.path.join(paths.default_run_root(), "userns")
 
 
 # --- /proc helpers ---
@@ -266,7 +258,7 @@ def create_nested(uid_text: str, gid_text: str,
 
 # --- for the storage code (callable from any process, threads or not) ---
 
-def run_in_userns(argv: list[str], *, holder_dir: str | None = None, **popen_kwargs):
+def run_in_userns(argv: list[str], *, holder_dir: str, **popen_kwargs):
     """subprocess.Popen of argv as root inside the user's (shared or new) user namespace;
     in root mode just argv. The child sees uid 0; pass explicit paths to pypod code run this way
     (inside, pypod.paths would think it is root)."""
@@ -276,12 +268,11 @@ def run_in_userns(argv: list[str], *, holder_dir: str | None = None, **popen_kwa
         return subprocess.Popen(argv, **popen_kwargs)
     from pypod.linux.spawn import lean_python_argv
 
-    hd = holder_dir or default_holder_dir()
-    return subprocess.Popen(lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", hd, "--",
+    return subprocess.Popen(lean_python_argv("pypod.linux.usernsexec", ["--holder-dir", holder_dir, "--",
                                                                          *argv]), **popen_kwargs)
 
 
-def remove_tree(path: str, *, holder_dir: str | None = None) -> None:
+def remove_tree(path: str, *, holder_dir: str) -> None:
     """Delete a directory tree, including files owned by subordinate ids (rootless: `rm -rf`
     inside the user namespace when a plain delete is refused)."""
     import shutil
@@ -300,15 +291,3 @@ def remove_tree(path: str, *, holder_dir: str | None = None) -> None:
     p = run_in_userns([rm, "-rf", "--", path], holder_dir=holder_dir)
     if p.wait() != 0 or os.path.lexists(path):
         raise OSError(1, f"cannot remove {path} inside the user namespace", path)
-
-
-def warn_if_fallback(m: idmap.IdMapping | None = None, stream=None) -> None:
-    """Print the single-id fallback warning once per process."""
-    global _warned
-    m = m or mapping()
-    if m.single and not _warned:
-        _warned = True
-        print(m.warning(), file=stream or sys.stderr)
-
-
-_warned = False

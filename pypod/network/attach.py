@@ -1,15 +1,15 @@
 """The supervisor's side of networking: attach the network helper to a container's network
-namespace between "pid 1 exists" and "go", tear it down after the exit; and find the network
-namespace to join for --network container:NAME / ns:PATH.
+namespace between "pid 1 exists" and "go", tear it down after the exit; bridge() for user-defined
+networks. The supervisor gets this module as its network driver from pypod.engine.supervise
+(runtime/ never imports network/).
 
 Imports: cheap standard-library modules only (the supervisor imports this).
 """
 
 from __future__ import annotations
 
-import os
 
-from pypod.network.slirp import NetError
+from pypod.network.slirp import NetError  # noqa: F401 (the supervisor catches driver.NetError)
 
 HELPERS = ("slirp4netns", "pasta")
 
@@ -44,19 +44,8 @@ def stop(handle) -> None:
         handle.stop()
 
 
-def join_path(spec: dict, cdir: str) -> str | None:
-    """The network namespace file to join (container:ID / ns:PATH), or None for a new one."""
-    mode = spec.get("network") or ""
-    if mode.startswith("ns:"):
-        return mode[3:]
-    if mode.startswith("container:"):
-        from pypod.runtime import state as statemod
+def bridge():
+    """User-defined networks (the shared namespace's holder, leases, veth endpoints)."""
+    from pypod.network import rootlessnet
 
-        cid = mode.split(":", 1)[1]
-        other = os.path.join(os.path.dirname(cdir.rstrip("/")), cid)
-        st = statemod.read_state(other)
-        if not statemod.is_running(st) or not st.get("pid"):
-            raise NetError(f"cannot join the network namespace of container {cid[:12]}: "
-                           f"it is not running")
-        return f"/proc/{int(st['pid'])}/ns/net"
-    return None
+    return rootlessnet

@@ -317,7 +317,7 @@ def start(ports: list[dict], pid: int, rootless: bool) -> Forwarder:
                 except OSError:
                     pass
         try:
-            from pypod.runtime.init import reset_signals
+            from pypod.linux.spawn import reset_signals
 
             reset_signals()
             os.setsid()

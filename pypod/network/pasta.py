@@ -89,7 +89,7 @@ def start(pid: int, cdir: str, opts: dict) -> Pasta:
     child = os.fork()
     if child == 0:  # pragma: no cover
         try:
-            from pypod.runtime.init import reset_signals
+            from pypod.linux.spawn import reset_signals
 
             reset_signals()
             os.chdir(cdir)

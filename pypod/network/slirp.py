@@ -238,7 +238,7 @@ def start(pid: int, cdir: str, opts: dict) -> Slirp:
     child = os.fork()
     if child == 0:  # pragma: no cover - the forked child execs at once
         try:
-            from pypod.runtime.init import reset_signals
+            from pypod.linux.spawn import reset_signals
 
             reset_signals()
             os.chdir(cdir)

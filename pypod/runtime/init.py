@@ -16,13 +16,12 @@ user and execs, reporting a failure on the status pipe (125 set-up, 126 cannot i
 from __future__ import annotations
 
 # Everything is imported here, at the top: code after pivot_root cannot import from the host.
-import _signal
 import os
 import resource
 import select
 import stat as _stat
 
-from pypod.linux import caps, libc, seccomp
+from pypod.linux import caps, libc, seccomp, spawn
 from pypod.linux.rootpath import secure_join
 from pypod.linux.syscalls import Syscalls
 from pypod.runtime import init_reaper, protocol
@@ -698,30 +697,6 @@ def apply_rlimits(process: dict) -> None:
             raise SetupError(f"error setting rlimit type {res}: {why}: OCI permission denied", 126)
 
 
-_RESET_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD",
-                  "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGTTOU", "SIGTTIN", "SIGTSTP")
-
-
-def reset_signals() -> None:
-    """Python ignores SIGPIPE/SIGXFSZ and the supervisor handles others; an ignored signal
-    stays ignored across execve, so restore the defaults in every child before it execs."""
-    try:
-        _signal.set_wakeup_fd(-1)
-    except ValueError:
-        pass
-    for name in _RESET_SIGNALS:
-        n = getattr(_signal, name, None)
-        if n is not None:
-            try:
-                _signal.signal(n, _signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-    try:
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-    except (OSError, ValueError):
-        pass
-
-
 def exec_failure(arg0: str, e: OSError, searched: bool) -> SetupError:
     if e.errno == 2:  # ENOENT
         where = " in $PATH" if searched else ""
@@ -778,7 +753,7 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
         searched = True
         if exe is None:
             raise exec_failure(arg0, OSError(2, "No such file or directory"), True)
-    reset_signals()
+    spawn.reset_signals()
     os.umask(process.get("umask", 0o022))  # podman's default: 0022 (containers.conf umask)
     if pdeathsig:
         libc.prctl(libc.PR_SET_PDEATHSIG, 9)

@@ -16,7 +16,6 @@ process).
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from pypod.errors import PypodError
@@ -190,15 +189,13 @@ def supervisor_argv(container_dir: str, *, foreground: bool, holder_dir: str | N
         args.append("--foreground")
     if holder_dir:
         args += ["--holder-dir", holder_dir]
-    return lean_python_argv("pypod.runtime.supervisor", args)
+    # the entry point plugs network/'s driver into the Supervisor (runtime/ never imports it)
+    return lean_python_argv("pypod.engine.supervise", args)
 
 
-def _warn(msg: str) -> None:
-    print(msg if msg.startswith("WARN[") else f"WARN[0000] {msg}", file=sys.stderr, flush=True)
-
-
-def _warn_once(msg: str, notice_dir: str | None) -> None:
-    """Say a fallback once (per boot and user: the marker lives in the runtime dir)."""
+def _warn_once(msg: str, notice_dir: str | None, warn) -> None:
+    """Say a fallback once (per boot and user: the marker lives in the runtime dir) through the
+    caller's `warn` (runtime/ prints nothing itself)."""
     if notice_dir:
         key = "".join(c if c.isalnum() else "-" for c in msg.split(" (")[0].split(":")[0])[:80]
         marker = os.path.join(notice_dir, f"notice-{key}")
@@ -210,7 +207,8 @@ def _warn_once(msg: str, notice_dir: str | None) -> None:
                 pass
         except OSError:
             pass
-    _warn(msg)
+    if warn is not None:
+        warn(msg)
 
 
 def _notice_dir(holder_dir: str | None) -> str | None:
@@ -228,8 +226,10 @@ _fallback_warned = False
 
 
 def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None, stderr=None,
-          holder_dir: str | None = None) -> Started:
-    """Start the container described by `spec` (ContainerSpec or its dict)."""
+          holder_dir: str | None = None, warn=None) -> Started:
+    """Start the container described by `spec` (ContainerSpec or its dict). `warn(message)` is
+    called with each warning as it comes, before the container can write anything (they are
+    also in Started.warnings)."""
     global _fallback_warned
     sd = _spec_dict(spec)
     os.makedirs(container_dir, exist_ok=True)
@@ -246,7 +246,7 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
     rootless = os.geteuid() != 0
     if rootless:
         if holder_dir is None:
-            from pypod import paths  # (userns.default_holder_dir, without importing ctypes)
+            from pypod import paths  # (as Context.holder_dir, without importing ctypes)
 
             holder_dir = os.path.join(paths.default_run_root(), "userns")
         from pypod.linux import idmap
@@ -254,17 +254,17 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
         m = idmap.compute_mapping()
         if m.single and not _fallback_warned:
             _fallback_warned = True
-            _warn_once(m.warning(), _notice_dir(holder_dir))
+            _warn_once(m.warning(), _notice_dir(holder_dir), warn)
     proxy = _SigProxy(bool((sd.get("process") or {}).get("terminal"))) if foreground else None
     try:
-        return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy)
+        return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn)
     except BaseException:
         if proxy:
             proxy.restore()
         raise
 
 
-def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy) -> Started:
+def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn) -> Started:
     r, w = os.pipe()
     actions: list[tuple] = []
     if foreground:
@@ -301,7 +301,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
         t = m.get("type")
         if t == protocol.WARNING:
             warnings.append(m.get("message") or "")
-            _warn_once(m.get("message") or "", _notice_dir(holder_dir))
+            _warn_once(m.get("message") or "", _notice_dir(holder_dir), warn)
         elif t == protocol.ERROR:
             os.close(r)
             raise LaunchError(m.get("message") or "start failed", int(m.get("code") or 125))

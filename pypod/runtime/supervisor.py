@@ -28,7 +28,7 @@ import select
 import sys
 import time
 
-from pypod.linux import idmap, libc, proc, terminal, userns
+from pypod.linux import idmap, libc, proc, spawn, terminal, userns
 from pypod.linux.syscalls import Syscalls
 from pypod.runtime import exec as rexec
 from pypod.runtime import attach as rattach
@@ -58,8 +58,10 @@ def _exit_code(status: int) -> int:
 
 
 class Supervisor:
-    def __init__(self, cdir: str, status_fd: int, foreground: bool, holder_dir: str | None):
+    def __init__(self, cdir: str, status_fd: int, foreground: bool, holder_dir: str | None,
+                 net_driver=None):
         self.cdir = cdir
+        self.net_driver = net_driver  # network/'s side (pypod.network.attach), plugged in by main()
         self.status_fd = status_fd
         self.foreground = foreground
         self.holder_dir = holder_dir
@@ -165,7 +167,7 @@ class Supervisor:
         """In the forked set-up child; never returns."""
         st_w = fds["status"]
         try:
-            init.reset_signals()
+            spawn.reset_signals()
             for fd in close:
                 os.close(fd)
             if self.spec.get("limits"):  # joined before pid 1 is forked: it inherits them
@@ -287,12 +289,7 @@ class Supervisor:
         """Fork the set-up child, get pid 1 exec'd; returns (stdout fd, stderr fd) to relay.
         Raises StartFailed."""
         if self.spec.get("network", "").startswith(("container:", "ns:")):
-            from pypod.network import attach as netattach
-
-            try:
-                self.netns_path = netattach.join_path(self.spec, self.cdir)
-            except netattach.NetError as e:
-                raise StartFailed(e.code, e.message)
+            self.netns_path = _netns_to_join(self.spec, self.cdir)
         if self.spec.get("network") == "bridge":
             self.lease_addresses()
         out_r, out_w = os.pipe()
@@ -365,8 +362,7 @@ class Supervisor:
             go = b"g"
             if self.spec.get("network") in ("slirp4netns", "pasta", "bridge"):
                 # the helper configures the namespace while pid 1 mounts; ports before "go"
-                from pypod.network import attach as netattach
-
+                netattach = self._net_driver()
                 try:
                     if self.spec.get("network") == "bridge":
                         self.net = self.attach_endpoints(pid1)
@@ -435,8 +431,7 @@ class Supervisor:
     def lease_addresses(self) -> None:
         """User networks: make sure the shared namespace's holder runs and lease an address on
         each network (before pid 1 exists: /etc/hosts names our address)."""
-        from pypod.network import rootlessnet
-
+        rootlessnet = self._net_driver().bridge()
         net = self.spec.get("net") or {}
         pairs = [(n, dict(ep)) for n, ep in net.get("endpoints") or []]
         owner = {"id": self.spec.get("id"), "name": self.spec.get("name"), "pid": self.me,
@@ -454,8 +449,7 @@ class Supervisor:
                 f.write(hosts.replace(rootlessnet.IP_TOKEN, self.endpoints[0]["ip"]))
 
     def attach_endpoints(self, pid1: int):
-        from pypod.network import rootlessnet
-
+        rootlessnet = self._net_driver().bridge()
         bn = rootlessnet.BridgeNet(self.spec["net"]["run_root"], self.spec.get("id"),
                                    self.endpoints, pid1)
         try:
@@ -470,6 +464,13 @@ class Supervisor:
                                    "mac": i.get("mac") or "", "ifname": ep["ifname"]}
         self.write_state(fsync=False, networks=nets)
         return bn
+
+    def _net_driver(self):
+        """The network helpers' driver: given by the process entry point (runtime/ does not
+        import network/)."""
+        if self.net_driver is None:
+            raise StartFailed(125, "the supervisor was started without a network driver")
+        return self.net_driver
 
     def drain_to_log(self, fd: int) -> None:
         os.set_blocking(fd, False)
@@ -493,10 +494,8 @@ class Supervisor:
 
     def stop_net(self) -> None:
         if self.net is not None:
-            from pypod.network import attach as netattach
-
             net, self.net = self.net, None
-            netattach.stop(net)
+            self._net_driver().stop(net)
 
     def close_master(self) -> None:
         if self.master >= 0:
@@ -579,7 +578,7 @@ class Supervisor:
         if pid == 0:
             code = 125
             try:
-                init.reset_signals()
+                spawn.reset_signals()
                 os.close(r)
                 null = _devnull()
                 os.dup2(null, 0)
@@ -1159,7 +1158,22 @@ class Supervisor:
             pass
 
 
-def main(argv: list[str]) -> None:
+def _netns_to_join(spec: dict, cdir: str) -> str | None:
+    """The network namespace file to join (--network container:ID / ns:PATH)."""
+    mode = spec.get("network") or ""
+    if mode.startswith("ns:"):
+        return mode[3:]
+    cid = mode.split(":", 1)[1]
+    st = statemod.read_state(os.path.join(os.path.dirname(cdir.rstrip("/")), cid))
+    if not statemod.is_running(st) or not st.get("pid"):
+        raise StartFailed(125, f"cannot join the network namespace of container {cid[:12]}: "
+                               f"it is not running")
+    return f"/proc/{int(st['pid'])}/ns/net"
+
+
+def main(argv: list[str], net_driver=None) -> None:
+    """The supervisor process (entered through pypod.engine.supervise, which passes the network
+    driver)."""
     if not argv:
         print("usage: supervisor CONTAINER_DIR [--status-fd N] [--foreground] "
               "[--holder-dir DIR]", file=sys.stderr)
@@ -1198,7 +1212,7 @@ def main(argv: list[str]) -> None:
     except OSError:
         pass
     try:
-        sup = Supervisor(cdir, status_fd, foreground, holder_dir)
+        sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver)
     except Exception as e:  # noqa: BLE001
         if status_fd >= 0:
             protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {e}")
@@ -1206,6 +1220,3 @@ def main(argv: list[str]) -> None:
     code = sup.run()
     os._exit(code & 0xFF)
 
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

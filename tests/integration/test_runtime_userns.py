@@ -43,12 +43,15 @@ def as_user(pw, code: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 def test_run_in_userns_maps_subids(user):
     p = as_user(user, """
+        import os
+        from pypod import paths
         from pypod.linux import userns
+        HD = os.path.join(paths.default_run_root(), "userns")
         assert userns.in_userns_required()
         m = userns.mapping()
         print(m.size, m.uid_map_text().replace("\\n", ";"))
         p = userns.run_in_userns(["sh", "-c", "id -u; cat /proc/self/uid_map"],
-                                 stdout=__import__("subprocess").PIPE, text=True)
+                                 holder_dir=HD, stdout=__import__("subprocess").PIPE, text=True)
         print(p.communicate()[0])
     """)
     assert p.returncode == 0, p.stderr
@@ -66,9 +69,12 @@ def test_files_owned_by_subids_and_remove_tree(user):
     tree = os.path.join(d, "tree")
     p = as_user(user, f"""
         import os
+        import os
+        from pypod import paths
         from pypod.linux import userns
+        HD = os.path.join(paths.default_run_root(), "userns")
         p = userns.run_in_userns(["sh", "-c", "mkdir -p {tree}/a/b && touch {tree}/a/b/f && "
-                                  "chown -R 1000:1000 {tree}/a && chmod 0700 {tree}/a"])
+                                  "chown -R 1000:1000 {tree}/a && chmod 0700 {tree}/a"], holder_dir=HD)
         assert p.wait() == 0
         st = os.lstat("{tree}/a")
         print(st.st_uid, st.st_gid)
@@ -77,7 +83,7 @@ def test_files_owned_by_subids_and_remove_tree(user):
             print("readable")
         except PermissionError:
             print("denied")
-        userns.remove_tree("{tree}")
+        userns.remove_tree("{tree}", holder_dir=HD)
         print(os.path.exists("{tree}"))
     """)
     try:
@@ -92,12 +98,15 @@ def test_files_owned_by_subids_and_remove_tree(user):
 def test_operations_join_a_live_holder(user):
     p = as_user(user, """
         import subprocess, time
+        import os
+        from pypod import paths
         from pypod.linux import userns
+        HD = os.path.join(paths.default_run_root(), "userns")
         a = userns.run_in_userns(["sh", "-c", "readlink /proc/self/ns/user; sleep 2"],
-                                 stdout=subprocess.PIPE, text=True)
+                                 holder_dir=HD, stdout=subprocess.PIPE, text=True)
         first = a.stdout.readline().strip()
-        b = userns.run_in_userns(["readlink", "/proc/self/ns/user"], stdout=subprocess.PIPE,
-                                 text=True)
+        b = userns.run_in_userns(["readlink", "/proc/self/ns/user"], holder_dir=HD,
+                                 stdout=subprocess.PIPE, text=True)
         second = b.communicate()[0].strip()
         a.kill(); a.wait()
         print(first == second, first != "")

@@ -9,7 +9,8 @@ import stat
 
 import pytest
 
-from pypod import config, paths
+from pypod import paths
+from pypod.image import registries
 from pypod.errors import InvalidArgument, PypodError
 from pypod.image import auth
 from pypod.image.auth import (get_credentials, normalize_registry_key, parse_creds, remove_credentials,
@@ -196,14 +197,14 @@ def test_logout_without_a_file_or_registry(tmp_path, monkeypatch):
     conf = tmp_path / "registries.conf"
     conf.write_text("")
     monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf))
-    config.clear_caches()
+    registries.clear_cache()
     with pytest.raises(InvalidArgument, match="a registry must be provided"):
         remove_credentials(None)
     conf.write_text('unqualified-search-registries = ["quay.io"]\n')
-    config.clear_caches()
+    registries.clear_cache()
     store_credentials("quay.io", "u", "p")
     assert remove_credentials(None) is True
-    config.clear_caches()
+    registries.clear_cache()
 
 
 def test_login_key_must_not_have_tag_or_digest():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pypod import config, paths
-from pypod.config import RegistryEndpoint, engine_config, load_containers_conf, load_registries
+from pypod.config import engine_config, load_containers_conf
+from pypod.image import registries
+from pypod.image.registries import RegistryEndpoint, load_registries
 from pypod.errors import PypodError
 from pypod.image.reference import parse
 
@@ -22,15 +24,17 @@ def isolated(tmp_path, monkeypatch):
     for var in ("CONTAINERS_REGISTRIES_CONF", "CONTAINERS_CONF", "CONTAINERS_CONF_OVERRIDE"):
         monkeypatch.delenv(var, raising=False)
     etc = tmp_path / "etc"
-    monkeypatch.setattr(config, "SYSTEM_REGISTRIES_CONF", etc / "registries.conf")
-    monkeypatch.setattr(config, "SYSTEM_REGISTRIES_CONF_D", etc / "registries.conf.d")
+    monkeypatch.setattr(registries, "SYSTEM_REGISTRIES_CONF", etc / "registries.conf")
+    monkeypatch.setattr(registries, "SYSTEM_REGISTRIES_CONF_D", etc / "registries.conf.d")
     monkeypatch.setattr(config, "SYSTEM_CONTAINERS_CONFS", (tmp_path / "usr" / "containers.conf",
                                                             etc / "containers.conf"))
     monkeypatch.setattr(config, "SYSTEM_CONTAINERS_CONF_D", etc / "containers.conf.d")
     monkeypatch.setattr(paths, "is_rootless", lambda: True)
     config.clear_caches()
+    registries.clear_cache()
     yield tmp_path
     config.clear_caches()
+    registries.clear_cache()
 
 
 def write(path, text):
@@ -99,7 +103,7 @@ def test_no_search_registries_gives_no_candidates(tmp_path, monkeypatch):
 def test_no_registries_conf_at_all_defaults_to_docker_hub():
     cfg = load_registries()
     assert cfg.search == ["docker.io"]
-    assert cfg.search_origin == config.BUILTIN_ORIGIN
+    assert cfg.search_origin == registries.BUILTIN_ORIGIN
     assert cfg.files == []
 
 
@@ -257,7 +261,7 @@ def test_bad_toml_is_one_line_with_the_file(tmp_path, monkeypatch):
 
 def test_env_file_alone(tmp_path, monkeypatch):
     write(tmp_path / "home/.config/containers/registries.conf", 'unqualified-search-registries = ["user.io"]\n')
-    write(config.SYSTEM_REGISTRIES_CONF_D / "a.conf", 'unqualified-search-registries = ["dropin.io"]\n')
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "a.conf", 'unqualified-search-registries = ["dropin.io"]\n')
     use(tmp_path, monkeypatch, 'unqualified-search-registries = ["env.io"]\n')
     assert load_registries().search == ["env.io"]
 
@@ -268,8 +272,8 @@ def test_explicit_path_argument(tmp_path):
 
 
 def test_user_file_over_system_file(tmp_path):
-    write(config.SYSTEM_REGISTRIES_CONF, 'unqualified-search-registries = ["system.io"]\n')
-    write(config.SYSTEM_REGISTRIES_CONF_D / "a.conf", '[aliases]\n"sys" = "system.io/sys"\n')
+    write(registries.SYSTEM_REGISTRIES_CONF, 'unqualified-search-registries = ["system.io"]\n')
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "a.conf", '[aliases]\n"sys" = "system.io/sys"\n')
     user = write(tmp_path / "home/.config/containers/registries.conf", 'unqualified-search-registries = ["user.io"]\n')
     cfg = load_registries()
     assert cfg.search == ["user.io"]
@@ -284,7 +288,7 @@ def test_xdg_config_home_is_honoured(tmp_path, monkeypatch):
 
 
 def test_system_file_and_drop_ins_merge_in_order(tmp_path):
-    write(config.SYSTEM_REGISTRIES_CONF, '''
+    write(registries.SYSTEM_REGISTRIES_CONF, '''
 unqualified-search-registries = ["system.io"]
 [[registry]]
 location = "a.io"
@@ -292,15 +296,15 @@ location = "a.io"
 "one" = "system.io/one"
 "two" = "system.io/two"
 ''')
-    write(config.SYSTEM_REGISTRIES_CONF_D / "10-a.conf", '''
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "10-a.conf", '''
 [[registry]]
 location = "a.io"
 insecure = true
 [aliases]
 "two" = ""
 ''')
-    write(config.SYSTEM_REGISTRIES_CONF_D / "20-b.conf", 'unqualified-search-registries = ["dropin.io"]\n')
-    write(config.SYSTEM_REGISTRIES_CONF_D / "ignored.txt", "not toml [")
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "20-b.conf", 'unqualified-search-registries = ["dropin.io"]\n')
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "ignored.txt", "not toml [")
     write(tmp_path / "home/.config/containers/registries.conf.d/99-user.conf", 'short-name-mode = "permissive"\n')
     cfg = load_registries()
     assert cfg.search == ["dropin.io"]
@@ -312,7 +316,7 @@ insecure = true
 
 
 def test_drop_ins_must_be_v2(tmp_path):
-    write(config.SYSTEM_REGISTRIES_CONF_D / "a.conf", '[registries.search]\nregistries = ["x.io"]\n')
+    write(registries.SYSTEM_REGISTRIES_CONF_D / "a.conf", '[registries.search]\nregistries = ["x.io"]\n')
     with pytest.raises(PypodError, match="must be in v2 format"):
         load_registries()
 
@@ -417,7 +421,3 @@ def test_containers_conf_wrong_type_names_file_and_key(tmp_path, monkeypatch):
         engine_config()
     assert str(f) in e.value.message
 
-
-def test_short_name_mode_comes_from_registries_conf(tmp_path, monkeypatch):
-    use(tmp_path, monkeypatch, 'short-name-mode = "disabled"\n')
-    assert engine_config().short_name_mode == "disabled"

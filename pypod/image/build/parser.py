@@ -24,7 +24,7 @@ _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([a-zA-Z_][a-zA-Z0-9_]*)\2")
 
 
 class ParseError(PypodError):
-    pass
+    http_status = 400  # a bad Containerfile is the client's
 
 
 class Heredoc:
