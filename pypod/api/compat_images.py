@@ -144,11 +144,9 @@ def build(req, ctx) -> None:
     """The classic builder's stream ({"stream"}, {"aux": {"ID"}}, "Successfully built/tagged")
     from a build run by the engine in a worker process (api/build_worker.py)."""
     import json
-    import subprocess
     import threading
 
-    from pypod.api.build_worker import MARK
-    from pypod.linux.spawn import lean_python_argv
+    from pypod.engine import build_worker
 
     def jq(name: str) -> dict:
         raw = req.q(name)
@@ -168,10 +166,7 @@ def build(req, ctx) -> None:
                "labels": [f"{k}={v}" for k, v in jq("labels").items()], "target": req.q("target") or None,
                "no_cache": req.qbool("nocache"), "pull": "always" if req.qbool("pull") else "missing",
                "quiet": req.qbool("q"), "network": req.q("networkmode") if req.q("networkmode") not in (None, "", "default") else None}
-    argv = lean_python_argv("pypod.api.build_worker", [json.dumps(
-        {"graph": ctx.graph_dir, "run": ctx.run_dir, "driver": ctx.driver, "options": options})],
-        site=True)  # a FROM may pull: the registry client needs requests
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = build_worker.spawn(ctx, options)
 
     def feed():
         try:
@@ -194,8 +189,8 @@ def build(req, ctx) -> None:
     image_id = ""
     for line in iter(p.stdout.readline, b""):
         text = line.decode(errors="replace")
-        if text.startswith(MARK):
-            image_id = text[len(MARK):].strip()
+        if text.startswith(build_worker.MARK):
+            image_id = text[len(build_worker.MARK):].strip()
             continue
         stream.json({"stream": text})
     code = p.wait()

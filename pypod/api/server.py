@@ -124,8 +124,32 @@ def listen(uri: str | None) -> Listener:
     raise InvalidArgument(f"{uri}: unsupported URI: use unix://PATH or tcp://HOST:PORT")
 
 
+class _RecentReporter:
+    """The service's Reporter: it keeps only the latest warnings and notices (a service that runs
+    for days must not grow with them); handlers read what their call added."""
+
+    def __init__(self, keep: int = 200):
+        import collections
+
+        from pypod.report import Progress
+
+        self.warnings = collections.deque(maxlen=keep)
+        self.notices = collections.deque(maxlen=keep)
+        self._progress = Progress
+
+    def warn(self, message: str, elapsed: int = 0) -> None:
+        self.warnings.append(message)
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+    def progress(self, quiet: bool = False):
+        return self._progress(True)  # progress lines are the CLI's; the API streams its own
+
+
 def serve(ctx, listener: Listener, idle_timeout: float) -> None:
     """Serve until `idle_timeout` seconds pass with no request or stream (0: forever)."""
+    ctx.reporter = _RecentReporter()
     sock = listener.sock
     server = _Server(sock, ctx)
     path = sock.getsockname() if sock.family == socket.AF_UNIX else None

@@ -44,6 +44,7 @@ ALLOWED = {
     ("image/layertar.py", "main"): ("pypod.image.layertar", _WORKER),
     ("image/unpack_worker.py", "main"): ("pypod.image.unpack_worker", _WORKER),
     ("image/build/copier.py", "main"): ("pypod.image.build.copier", _WORKER),
+    ("engine/build_worker.py", "_build"): ("pypod.engine.build_worker", _WORKER + " (the API's builds)"),
 }
 
 # Writers in the CLI's own process that are still to go: each names why it is still there. The

@@ -1,5 +1,5 @@
-"""The API's builds, each in a worker process of its own: `python -m pypod.api.build_worker JSON`
-with the context tar on stdin. It calls the same engine function as `pypod build`; running it
+"""Builds for the API, each in a worker process of its own: `pypod.engine.build_worker JSON` with
+the context tar on stdin (spawn() starts one). It calls the same engine function as `pypod build`; running it
 apart gives the build's output (its steps and RUN's processes) a pipe of its own, which the
 service turns into Docker's JSON stream, and keeps the threaded service out of the build's forks.
 The image id is the last line, after a marker.
@@ -13,6 +13,19 @@ import sys
 import tempfile
 
 MARK = "\x00pypod-image-id "
+
+
+def spawn(ctx, options: dict):
+    """A worker building with `options` (BuildOptions' fields): write the context tar to its
+    stdin; its stdout carries the build's output, then MARK and the image id; stderr the error."""
+    import subprocess
+
+    from pypod.linux.spawn import lean_python_argv
+
+    argv = lean_python_argv("pypod.engine.build_worker", [json.dumps(
+        {"graph": ctx.graph_dir, "run": ctx.run_dir, "driver": ctx.driver, "options": options})],
+        site=True)  # a FROM may pull: the registry client needs requests
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def main(argv: list[str]) -> None:
