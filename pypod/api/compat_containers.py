@@ -475,7 +475,7 @@ def _from_offset(ctx, rec, offset: int, gone=None):
         status = ce.state_of(ctx, rec).get("status")
         if status not in ("running", "paused", "stopping", "created"):
             quiet += 1
-            if quiet > 2:
+            if quiet > 10:  # stopped, and nothing more written for half a second: all is read
                 return
         if gone is not None and gone():
             return

@@ -43,7 +43,7 @@ def _build(argv: list[str]) -> int:
     try:
         _extract_context_tar(sys.stdin.buffer, tmp)  # streamed: the context never sits in memory
         opts = BuildOptions(context=tmp, **req["options"])
-        iid = build(ctx, opts)
+        iid = build(ctx, opts, out=sys.stdout)
     except PypodError as e:
         sys.stdout.flush()
         sys.stderr.write(f"{e.message}\n")
