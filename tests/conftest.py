@@ -23,6 +23,12 @@ IS_ROOT = os.geteuid() == 0
 
 
 def pytest_collection_modifyitems(config, items):
+    # pytest-xdist (--dist loadgroup): a file's tests stay on one worker (module fixtures, order);
+    # files that also run pypod as root share root's storage: they get one group, one worker
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            group = "root-storage" if item.get_closest_marker("root_storage") else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
     if IS_ROOT:
         return
     skip = pytest.mark.skip(reason="integration tests need root: run scripts/test")

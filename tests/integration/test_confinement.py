@@ -13,7 +13,7 @@ import pytest
 from tests.lib import user
 from tests.lib.user import pypod
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
 
 SC_SOURCE = r"""
 #include <stdio.h>

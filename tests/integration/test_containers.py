@@ -15,7 +15,7 @@ import pytest
 from tests.lib import user
 from tests.lib.user import pypod
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
 
 
 def ok(*args, **kw):

@@ -18,6 +18,11 @@ from typing import Mapping, Sequence
 # PYPOD_TEST_USER / PYPOD_TEST_BASE (scripts/test reads the same two) let two test runs share a
 # machine, each with its own user, storage and venv.
 TEST_USER = os.environ.get("PYPOD_TEST_USER") or "pypodtest"
+# pytest-xdist: worker gwN (N > 0) runs as TEST_USER + N (made by scripts/test), so that parallel
+# workers never share a user's storage, processes or podman state
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and int(_WORKER[2:]) > 0:
+    TEST_USER = f"{TEST_USER}{int(_WORKER[2:])}"
 TEST_HOME = f"/home/{TEST_USER}"
 BASE = os.environ.get("PYPOD_TEST_BASE") or "/opt/pypod-test"
 VENV = f"{BASE}/venv"
