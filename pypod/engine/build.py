@@ -460,6 +460,7 @@ class Builder:
             if hit and self.ctx.images.get(hit) is not None:
                 return hit, self.ctx.images.config(hit), True
         layer = layer_fn() if layer_fn else None
+        from pypod import faults; faults.point("build.step")
         new_id = self._commit(new_cfg, layer, created_by, k)
         return new_id, new_cfg, False
 

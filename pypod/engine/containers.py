@@ -489,6 +489,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
             "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
         }
+        from pypod import faults; faults.point("create")
         cs.save(rec)
     try:
         spec = build_spec(ctx, rec, img_rec)
@@ -1483,6 +1484,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
 def _destroy(ctx: Context, cid: str) -> None:
     cs = store(ctx)
     with cs.lock():
+        from pypod import faults; faults.point("rm")
         dead = cs.trash(cid)
     if dead is not None:
         remove_tree(ctx, dead)
@@ -1499,7 +1501,12 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
             continue
         _destroy(ctx, rec.id)
         out.append(rec.id)
-    for d in store(ctx).trash_dirs():
+    cs = store(ctx)
+    with cs.lock():  # create writes the record under this lock: a directory without one is dead
+        for cid in cs.ids():
+            if cs.get(cid) is None:
+                cs.trash(cid)
+    for d in cs.trash_dirs():
         remove_tree(ctx, d)
     return out
 

@@ -275,6 +275,7 @@ class Puller:
                         err = proc.stderr.read().decode(errors="replace").strip().splitlines()
                         raise RegistryError(f"unpacking blob {digest}: {err[-1] if err else 'unpack failed'}") from None
                     offset += len(chunk)
+                    from pypod import faults; faults.point("pull.layer")
                     self.progress.advance(digest, len(chunk))
                 r.close()
                 expected = desc.get("size")
@@ -310,6 +311,7 @@ class Puller:
             for i, res in sorted(results.items()):
                 if res is not None:
                     store.layers.commit(res[0], res[1])
+            from pypod import faults; faults.point("pull.commit")
             missing = [c for c in chains if not store.layers.exists(c)]
             if missing:
                 raise PypodError(f"storing image {ref}: layer {missing[0]} is missing")

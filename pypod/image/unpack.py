@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
+from pypod import faults
 from pypod.errors import PypodError
 
 CHUNK = 1 << 20
@@ -375,6 +376,7 @@ class _Unpacker:
                 r.drain()
                 break
             offset = r.offset - BLOCK
+            faults.point("unpack")
             if not _checksum_ok(block):
                 raise LayerError(f"corrupt layer: invalid tar header at offset {offset}")
             kind = block[156:157]

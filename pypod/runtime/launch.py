@@ -285,6 +285,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
         raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
     os.close(w)
     os.waitpid(pid, 0)  # it daemonizes at once
+    from pypod import faults; faults.point("start")
     reader = protocol.Reader(r)
     warnings: list[str] = []
     while True:
@@ -386,6 +387,7 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
             except ProcessLookupError:
                 pass
             _pidfd_wait(pid, start, 10)
+    from pypod import faults; faults.point("stop")
     # the supervisor records the exit (and runs clean-up) right after
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

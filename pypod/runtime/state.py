@@ -90,6 +90,7 @@ def write_state(container_dir: str, state: dict, *, fsync: bool = True) -> None:
     try:
         while data:
             data = data[os.write(fd, data):]
+        from pypod import faults; faults.point("state.write")
         if fsync:
             os.fsync(fd)
     finally:
