@@ -729,6 +729,9 @@ def _parse_ulimit(u: str) -> list:
     except ValueError as e:
         bad = str(e).rsplit(":", 1)[-1].strip()
         raise InvalidArgument(pre + f'strconv.ParseInt: parsing "{bad.strip(chr(39))}": invalid syntax') from None
+    for text, n in ((soft_s, soft), (hard_s, hard)):
+        if not -(1 << 63) <= n < 1 << 63:  # Go's int64, as podman parses it
+            raise InvalidArgument(pre + f'strconv.ParseInt: parsing "{text}": value out of range')
     if soft >= 0 and hard >= 0 and soft > hard:
         raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
     return [_ULIMITS[name], soft, hard]

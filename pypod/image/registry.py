@@ -280,4 +280,4 @@ def _short(e: BaseException | None) -> str:
         return m.group(1).strip()
     if "Connection refused" in text:
         return "connection refused"
-    return text.splitlines()[0][:200] if text else type(e).__name__
+    return text.splitlines()[0][:200] if text else "the connection failed"

@@ -21,7 +21,7 @@ import time
 
 from pypod.errors import PypodError
 from pypod.linux import proc
-from pypod import jsonlite
+from pypod import faults, jsonlite
 from pypod.runtime import protocol
 from pypod.runtime import state as statemod
 
@@ -285,7 +285,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
         raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
     os.close(w)
     os.waitpid(pid, 0)  # it daemonizes at once
-    from pypod import faults; faults.point("start")
+    faults.point("start")
     reader = protocol.Reader(r)
     warnings: list[str] = []
     while True:
@@ -387,7 +387,7 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
             except ProcessLookupError:
                 pass
             _pidfd_wait(pid, start, 10)
-    from pypod import faults; faults.point("stop")
+    faults.point("stop")
     # the supervisor records the exit (and runs clean-up) right after
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

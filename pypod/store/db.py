@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 
-from pypod import jsonlite
+from pypod import faults, jsonlite
 
 TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            from pypod import faults; faults.point("db.write")
+            faults.point("db.write")
             if fsync:
                 os.fsync(fd)
         finally:

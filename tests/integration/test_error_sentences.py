@@ -1,0 +1,48 @@
+"""Issue 13: what reaches the user from a helper process or an out-of-range number is a sentence in
+pypod's words — never `LayerError:`, `FileNotFoundError:` or `OverflowError:`."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.lib.user import pypod
+
+pytestmark = pytest.mark.integration
+
+CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b")
+HUGE = "99999999999999999999999"
+
+
+def one_sentence(r) -> str:
+    assert r.returncode == 125, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
+    assert not CLASS_NAME.search(r.stderr), r.stderr
+    return lines[0]
+
+
+def test_corrupt_layer_from_the_unpack_worker(clean_storage, shared_tmp):
+    bad = shared_tmp / "bad.tar"
+    bad.write_bytes(b"not a tar header".ljust(512, b"x") * 2)  # the checksum cannot match
+    line = one_sentence(pypod("import", str(bad), "bad:1"))
+    assert line.startswith("Error: importing layer: corrupt layer: ")
+    bad.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 600)  # gzip magic, then garbage
+    line = one_sentence(pypod("import", str(bad), "bad:1"))
+    assert line.startswith("Error: importing layer: corrupt layer: invalid gzip data: ")
+
+
+def test_missing_file(clean_storage):
+    line = one_sentence(pypod("import", "/nonexistent.tar"))
+    assert "/nonexistent.tar" in line and "no such file" in line.lower()
+
+
+def test_out_of_range_numbers(busybox):
+    # podman parses ulimits as Go int64: the same words
+    line = one_sentence(pypod("create", "--ulimit", f"nofile={HUGE}", busybox, "true"))
+    assert line == (f'Error: ulimit option "nofile={HUGE}" requires name=SOFT:HARD, failed to be '
+                    f'parsed: strconv.ParseInt: parsing "{HUGE}": value out of range')
+    # a uid no system call takes: said when the container starts
+    line = one_sentence(pypod("run", "--rm", "--network", "none", "--user", HUGE, busybox, "true"))
+    assert "out of range" in line
