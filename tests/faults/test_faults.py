@@ -46,7 +46,7 @@ KILLED = (-9, 137)  # runuser reports its child's SIGKILL as 128 + 9
 
 @pytest.fixture(scope="module")
 def faults_home(test_user):
-    d = os.path.join(test_user.home, ".pypod-faults")
+    d = os.path.join(test_user.home, f".pypod-faults-{os.getpid()}")  # one per pytest process
     _rmtree(d)
     os.mkdir(d, 0o755)
     os.chown(d, test_user.uid, test_user.gid)
@@ -108,20 +108,31 @@ def root(template, empty_root):
 
 # -- the checks ----------------------------------------------------------------------------------
 
+LISTINGS = {"containers": ("ps", "-a"), "images": ("images", "-a"), "volumes": ("volume", "ls"),
+            "networks": ("network", "ls")}
+QUIET = {"containers": ("-q", "--no-trunc"), "images": ("-q", "--no-trunc"), "volumes": ("-q",),
+         "networks": ("-q",)}
+INSPECT = {"containers": "container", "images": "image", "volumes": "volume", "networks": "network"}
+
+
+def _parallel(calls) -> list:
+    """Independent read-only commands at once (each is mostly Python start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda c: c[0](*c[1]), calls))
+
+
 def listings(root: Root) -> dict:
-    """Every listing works, and everything it lists is whole: inspectable, and on disk."""
-    out = {}
-    for noun, args in (("containers", ("ps", "-a", "-q", "--no-trunc")),
-                       ("images", ("images", "-a", "-q", "--no-trunc")),
-                       ("volumes", ("volume", "ls", "-q")),
-                       ("networks", ("network", "ls", "-q"))):
-        shown = root.ok(*args[:2])  # the table form too
-        assert "Error" not in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
-        out[noun] = root.ok(*args).stdout.split()
-    inspect = {"containers": "container", "images": "image", "volumes": "volume", "networks": "network"}
-    for noun, names in out.items():
-        if names:
-            root.ok(inspect[noun], "inspect", *names)
+    """Every listing works (table and -q), and everything it lists is whole: inspectable, and
+    on disk."""
+    nouns = list(LISTINGS)
+    results = _parallel([(root.ok, LISTINGS[n]) for n in nouns] +
+                        [(root.ok, LISTINGS[n] + QUIET[n]) for n in nouns])
+    for r in results:
+        assert "Error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    out = {n: results[len(nouns) + i].stdout.split() for i, n in enumerate(nouns)}
+    _parallel([(root.ok, (INSPECT[n], "inspect", *names)) for n, names in out.items() if names])
     storage = root.path
     for iid in out["images"]:
         rec = _json(storage, "images", iid.removeprefix("sha256:"), "image.json")
