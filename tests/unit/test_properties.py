@@ -198,6 +198,53 @@ def test_gzip_layers_fail_only_with_clear_errors(data):
         assert str(e) and "\n" not in str(e)
 
 
+# -- image archives (load, pull docker-archive:/oci-archive:) -----------------------------------------
+
+ARCHIVE_FILES = ["manifest.json", "index.json", "oci-layout", "c.json", "l.tar", "../x",
+                 "blobs/sha256/" + "0" * 64]
+archive_docs = st.one_of(
+    st.sampled_from([b"{", b"[]", b"{}", b"null", b'[{"Config":5}]', b'"x"',
+                     b'[{"Config":"c.json","Layers":["l.tar"],"RepoTags":["x:1", 5]}]',
+                     b'[{"Config":"c.json","Layers":["../l.tar"]}]',
+                     b'{"manifests":[{"digest":"sha256:' + b"0" * 64 + b'"}]}',
+                     b'{"manifests":[{"digest":"sha256:zz","platform":5}]}',
+                     b'{"rootfs":{"diff_ids":["sha256:00"]}}', b'{"rootfs":5}']),
+    st.binary(max_size=64))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(ARCHIVE_FILES), archive_docs), max_size=5),
+       st.booleans(), st.binary(max_size=300))
+def test_image_archives_fail_only_with_pypod_errors(files, damage, junk):
+    from pypod.image import archive
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+    data = buf.getvalue()
+    if damage:
+        data = junk + data[len(junk):]
+    fd, path = tempfile.mkstemp(suffix=".tar")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        src = archive.TarSource(path)
+        try:
+            archive.detect(src)
+            for img in archive.read_images(src):
+                for layer in img.layers:
+                    src.open(layer.member).read(16)
+        finally:
+            src.close()
+    except PypodError as e:
+        assert "\n" not in e.message and "Error(" not in e.message, e.message
+    finally:
+        os.unlink(path)
+
+
 # -- registries.conf, containers.conf ---------------------------------------------------------------
 
 def _toml_value(v) -> str:
