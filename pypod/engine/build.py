@@ -736,8 +736,10 @@ class Builder:
 
         try:
             r = requests.get(url, stream=True, timeout=60)
-        except requests.RequestException as e:
-            raise PypodError(f"getting {url}: {e}") from None
+        except requests.RequestException as e:  # (its text names urllib3's classes)
+            from pypod.image.registry import _short
+
+            raise PypodError(f"getting {url}: {_short(e)}") from None
         if r.status_code != 200:
             raise PypodError(f"invalid response status {r.status_code}")
         h = hashlib.sha256()

@@ -27,7 +27,7 @@ from pypod.errors import DigestMismatch, PypodError, RegistryError
 from pypod.image import mediatypes as mt
 from pypod.image.platform import Platform, select_manifest
 from pypod.image.reference import ImageReference
-from pypod.image.registry import RegistryClient
+from pypod.image.registry import RegistryClient, _short
 from pypod.store.images import ImageRecord, ImageStore
 from pypod.store.layers import LayerRecord, chain_ids, hex_of
 
@@ -286,8 +286,8 @@ class Puller:
                     requests.exceptions.ReadTimeout, ConnectionError, urllib3.exceptions.HTTPError) as e:
                 tries += 1
                 if tries > RETRIES:
-                    raise RegistryError(f"copying blob {digest}: {e}") from None
-                self.progress.say(f"Copying blob {digest}: retrying from byte {offset} after: {str(e)[:80]}")
+                    raise RegistryError(f"copying blob {digest}: {_short(e)}") from None
+                self.progress.say(f"Copying blob {digest}: retrying from byte {offset} after: {_short(e)[:80]}")
             except RegistryError as e:
                 tries += 1
                 if tries > RETRIES or "status 5" not in str(e):

@@ -3,6 +3,7 @@ pypod's words — never `LayerError:`, `FileNotFoundError:` or `OverflowError:`.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -53,3 +54,12 @@ def test_load_of_something_that_is_no_archive(clean_storage, shared_tmp):
     junk.write_bytes(bytes(range(256)) * 8)
     line = one_sentence(pypod("load", "-i", str(junk)))
     assert line.endswith(f"{junk}: not a tar archive")  # (it listed Python's ReadError per method)
+
+
+def test_build_add_from_a_url_that_refuses(clean_storage, shared_tmp):
+    ctx = shared_tmp / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM scratch\nADD http://127.0.0.1:1/file /file\n")
+    os.chmod(ctx, 0o755)
+    line = one_sentence(pypod("build", "-q", str(ctx)))
+    assert line.endswith(": getting http://127.0.0.1:1/file: Connection refused (line 2)")

@@ -43,3 +43,19 @@ def test_describe_is_one_line_for_anything():
     assert describe(PermissionError(13, "Permission denied")) == "Permission denied"
     assert describe(ValueError("")) == "unexpected failure"
     assert describe(RuntimeError("a\nb")) == "a b"
+
+
+def test_connection_failures_are_said_without_urllib3_class_names():
+    import requests
+    import urllib3
+
+    from pypod.image.registry import _short
+
+    cut = requests.exceptions.ChunkedEncodingError(urllib3.exceptions.ProtocolError(
+        "Connection broken: IncompleteRead(10 bytes read, 90 more expected)",
+        urllib3.exceptions.IncompleteRead(10, 90)))
+    assert _short(cut) == "unexpected EOF (10 bytes read, 90 more expected)"
+    try:
+        requests.get("http://127.0.0.1:1/", timeout=5)
+    except requests.RequestException as e:
+        assert _short(e) == "Connection refused"
