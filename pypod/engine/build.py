@@ -556,7 +556,11 @@ class Builder:
             if flag in ins.flags:
                 hc[key] = _go_duration_ns(ins.flags[flag])
         if "retries" in ins.flags:
-            hc["Retries"] = int(ins.flags["retries"])
+            retries = ins.flags["retries"]
+            try:
+                hc["Retries"] = int(retries)
+            except ValueError:  # Go's words, not int()'s
+                raise PypodError(f'strconv.ParseInt: parsing "{retries}": invalid syntax') from None
         return hc
 
     # -- COPY / ADD ----------------------------------------------------------------------------

@@ -63,3 +63,12 @@ def test_build_add_from_a_url_that_refuses(clean_storage, shared_tmp):
     os.chmod(ctx, 0o755)
     line = one_sentence(pypod("build", "-q", str(ctx)))
     assert line.endswith(": getting http://127.0.0.1:1/file: Connection refused (line 2)")
+
+
+def test_build_healthcheck_retries_not_a_number(clean_storage, shared_tmp):
+    ctx = shared_tmp / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM scratch\nHEALTHCHECK --retries=x CMD true\n")
+    os.chmod(ctx, 0o755)
+    line = one_sentence(pypod("build", "-q", str(ctx)))
+    assert line.endswith(': strconv.ParseInt: parsing "x": invalid syntax (line 2)')  # was int()'s
