@@ -25,10 +25,11 @@ def report(exc: BaseException, debug: bool) -> int:
     if isinstance(exc, BrokenPipeError):
         return 0
     from pypod.errors import describe
+    from pypod.template import TemplateError  # (a --format parsed outside the command's try)
 
     if debug:
         traceback.print_exc()
-    if isinstance(exc, (OSError, OverflowError, MemoryError)):
+    if isinstance(exc, (OSError, OverflowError, MemoryError, TemplateError)):
         sys.stderr.write(f"Error: {describe(exc)}\n")
         return 125
     sys.stderr.write(f"Error: internal error: {describe(exc)} (run with --log-level=debug for details)\n")

@@ -72,3 +72,8 @@ def test_build_healthcheck_retries_not_a_number(clean_storage, shared_tmp):
     os.chmod(ctx, 0o755)
     line = one_sentence(pypod("build", "-q", str(ctx)))
     assert line.endswith(': strconv.ParseInt: parsing "x": invalid syntax (line 2)')  # was int()'s
+
+
+def test_inspect_with_a_broken_format(clean_storage):
+    line = one_sentence(pypod("inspect", "--format", "{{.X", "x"))
+    assert line == "Error: template: format:1: unclosed action"  # was an "internal error"

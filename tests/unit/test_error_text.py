@@ -59,3 +59,12 @@ def test_connection_failures_are_said_without_urllib3_class_names():
         requests.get("http://127.0.0.1:1/", timeout=5)
     except requests.RequestException as e:
         assert _short(e) == "Connection refused"
+
+
+def test_a_template_error_anywhere_is_its_one_line(capsys):
+    from pypod import template
+
+    with pytest.raises(template.TemplateError) as e:
+        template.Template("{{.X")
+    assert boundary.report(e.value, debug=False) == 125
+    assert capsys.readouterr().err == "Error: template: format:1: unclosed action\n"
