@@ -9,17 +9,18 @@ leave no trash (temp dirs, half records) behind.
 |----------------|--------------------------------------------------|-----------------------|-------------------------------------------------|
 | pull.layer     | image/pull.py Puller._stream_blob, after a chunk | pull                  | no image listed; pull again; prune: no .tmp-*   |
 | unpack         | image/unpack.py _Unpacker._entries (the worker)  | pull                  | one-line error, no class name, no temp left     |
-| pull.commit    | image/pull.py Puller._commit, layers stored      | pull                  | no image listed; pull again; prune: no layers   |
+| pull.commit    | image/pull.py Puller._commit, layers stored      | pull                  | no image listed; prune: no layers; pull again   |
 | unpack.stream  | engine/images.py unpack_to_temp_layer            | import                | no image listed; import again; prune: no .tmp-* |
 | layer.commit   | store/layers.py LayerStore.commit, before rename | import                | no image listed; import again; prune: no .tmp-* |
 | build.step     | engine/build.py Builder step, before its commit  | build                 | no half image; build again; prune: no .tmp-*    |
-| create         | engine/containers.py create, before the record   | create --name         | not listed; create again                        |
-| db.write       | store/db.py write_atomic, data written, no rename| create / volume create| not listed; again; prune: no recordless dirs    |
+| create         | engine/containers.py create, dir made, no record | create --name         | not listed; create again; prune: dir goes       |
+| db.write       | store/db.py write_atomic, data written, no rename| pull, create, rename, | not listed / old record stands; again; prune:   |
+|                |                                                  | volume/network create | no temp files, no recordless dirs               |
 | start          | runtime/launch.py _spawn, supervisor forked      | start                 | running or exited, never half; stop; start      |
-| state.write    | runtime/state.py write_state (the supervisor's)  | run -d                | not running; rm -f; run again                   |
+| state.write    | runtime/state.py write_state (the supervisor's)  | run -d                | one-line error; not running; rm -f; run again   |
 | stop           | runtime/launch.py stop, container killed         | stop                  | exited; stop again; start                       |
 | rm             | engine/containers.py _destroy, under the lock    | rm -f                 | listed whole or not at all; rm -f; prune        |
-| volume.create  | engine/volumes.py create_volume, before record   | volume create         | not listed (or whole); create again; prune      |
+| volume.create  | engine/volumes.py create_volume, data dir made   | volume create         | not listed; prune: dir goes; create again       |
 | network.create | engine/networks.py create_network, before record | network create        | not listed; create again                        |
 
 Every test works in its own graph root (`--root`), copied from one root into which busybox was
@@ -287,6 +288,17 @@ def test_record_write_killed_at_create(root):
     root.killed("db.write", "create", "--name", "c2", root.image, "true")
     assert listings(root)["containers"] == []
     root.ok("create", "--name", "c2", root.image, "true")
+    prune_all(root)
+
+
+def test_record_write_killed_at_rename(root):
+    """The atomic writer killed before its rename: the old record stands."""
+    root.ok("create", "--name", "old", root.image, "true")
+    root.killed("db.write", "rename", "old", "new")
+    assert root.ok("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["old"]
+    listings(root)
+    root.ok("rename", "old", "new")
+    assert root.ok("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["new"]
     prune_all(root)
 
 
