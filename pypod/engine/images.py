@@ -660,7 +660,8 @@ def _sweep_dead(ctx: Context) -> None:
         for n in records:
             if images.get(n) is None:
                 images.delete_record(n)
-        for d in [images.blobs_dir, *(os.path.join(images.images_dir, n) for n in records)]:
+        for d in [images.blobs_dir, *(os.path.join(images.images_dir, n) for n in records),
+                  *(os.fspath(images.layers.path(l)) for l in images.layers.ids())]:
             for tmp in db.dead_temps(d):
                 os.unlink(tmp)
     for l in orphans:

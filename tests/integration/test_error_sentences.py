@@ -56,21 +56,21 @@ def test_load_of_something_that_is_no_archive(clean_storage, shared_tmp):
     assert line.endswith(f"{junk}: not a tar archive")  # (it listed Python's ReadError per method)
 
 
-def test_build_add_from_a_url_that_refuses(clean_storage, shared_tmp):
+def build_error(shared_tmp, containerfile: str) -> str:
     ctx = shared_tmp / "ctx"
     ctx.mkdir()
-    (ctx / "Containerfile").write_text("FROM scratch\nADD http://127.0.0.1:1/file /file\n")
+    (ctx / "Containerfile").write_text(containerfile)
     os.chmod(ctx, 0o755)
-    line = one_sentence(pypod("build", "-q", str(ctx)))
+    return one_sentence(pypod("build", "-q", str(ctx)))
+
+
+def test_build_add_from_a_url_that_refuses(clean_storage, shared_tmp):
+    line = build_error(shared_tmp, "FROM scratch\nADD http://127.0.0.1:1/file /file\n")
     assert line.endswith(": getting http://127.0.0.1:1/file: Connection refused (line 2)")
 
 
 def test_build_healthcheck_retries_not_a_number(clean_storage, shared_tmp):
-    ctx = shared_tmp / "ctx"
-    ctx.mkdir()
-    (ctx / "Containerfile").write_text("FROM scratch\nHEALTHCHECK --retries=x CMD true\n")
-    os.chmod(ctx, 0o755)
-    line = one_sentence(pypod("build", "-q", str(ctx)))
+    line = build_error(shared_tmp, "FROM scratch\nHEALTHCHECK --retries=x CMD true\n")
     assert line.endswith(': strconv.ParseInt: parsing "x": invalid syntax (line 2)')  # was int()'s
 
 
