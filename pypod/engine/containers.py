@@ -1487,8 +1487,8 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
 def _destroy(ctx: Context, cid: str) -> None:
     cs = store(ctx)
     with cs.lock():
-        from pypod import faults; faults.point("rm")
         dead = cs.trash(cid)
+    from pypod import faults; faults.point("rm")
     if dead is not None:
         remove_tree(ctx, dead)
 

@@ -19,7 +19,7 @@ leave no trash (temp dirs, half records) behind.
 | start          | runtime/launch.py _spawn, supervisor forked      | start                 | running or exited, never half; stop; start      |
 | state.write    | runtime/state.py write_state (the supervisor's)  | run -d                | one-line error; not running; rm -f; run again   |
 | stop           | runtime/launch.py stop, container killed         | stop                  | exited; stop again; start                       |
-| rm             | engine/containers.py _destroy, under the lock    | rm -f                 | listed whole or not at all; rm -f; prune        |
+| rm             | engine/containers.py _destroy, renamed away      | rm -f                 | not listed; rm -f; create again; prune: .rm-*   |
 | volume.create  | engine/volumes.py create_volume, data dir made   | volume create         | not listed; prune: dir goes; create again       |
 | network.create | engine/networks.py create_network, before record | network create        | not listed; create again                        |
 
@@ -344,8 +344,8 @@ def test_stop_killed(root):
 
 def test_rm_killed(root):
     root.ok("create", "--name", "r1", root.image, "true")
-    root.killed("rm", "rm", "-f", "r1")
-    listings(root)  # r1 is listed whole, or not at all
+    root.killed("rm", "rm", "-f", "r1")  # out of the listing, not yet deleted
+    assert listings(root)["containers"] == []
     root.ok("rm", "-f", "r1")
     assert listings(root)["containers"] == []
     root.ok("create", "--name", "r1", root.image, "true")
