@@ -80,6 +80,20 @@ class CommandCannotInvoke(PypodError):
     exit_code = 126
 
 
+def describe(exc: BaseException) -> str:
+    """One line in pypod's words for any exception — never a Python class name (what the error
+    boundary and the helper processes print)."""
+    if isinstance(exc, PypodError):
+        return " ".join(exc.message.split("\n"))
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    if isinstance(exc, OverflowError):  # e.g. a uid or limit no system call takes
+        return f"a number is out of range ({exc})"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return " ".join(str(exc).split()) or "unexpected failure"
+
+
 class ExitCode(Exception):
     """Not an error: end the command with this exit code and no message (e.g. `exists`)."""
 

@@ -1857,8 +1857,8 @@ class _State:
             return [(val, val)]
         if isinstance(val, bool):
             self.error("range can't iterate over %s" % _fmt_arg(val, "v"))
-        if isinstance(val, int):
-            return [(i, i) for i in range(val)]
+        if isinstance(val, int):  # lazily: memory must not grow with the number
+            return zip(range(val), range(val)) if val > 0 else []
         if isinstance(val, (list, tuple)):
             return list(enumerate(val))
         if isinstance(val, Mapping):
@@ -2067,6 +2067,8 @@ class _State:
             self.error("error calling %s: %s" % (name, e))
         except TemplateError:
             raise
+        except MemoryError:  # a width such as %0999999999999d
+            self.error("error calling %s: the result is too large" % name)
         except Exception as e:  # pragma: no cover - defensive
             self.error("error calling %s: %s" % (name, e))
 

@@ -24,13 +24,13 @@ def report(exc: BaseException, debug: bool) -> int:
         return 130
     if isinstance(exc, BrokenPipeError):
         return 0
-    if isinstance(exc, OSError):
-        if debug:
-            traceback.print_exc()
-        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        sys.stderr.write(f"Error: {exc.strerror or exc}{where}\n")
-        return 125
+    from pypod.errors import describe
+    from pypod.template import TemplateError  # (a --format parsed outside the command's try)
+
     if debug:
         traceback.print_exc()
-    sys.stderr.write(f"Error: internal error: {type(exc).__name__}: {exc} (run with --log-level=debug for details)\n")
+    if isinstance(exc, (OSError, OverflowError, MemoryError, TemplateError)):
+        sys.stderr.write(f"Error: {describe(exc)}\n")
+        return 125
+    sys.stderr.write(f"Error: internal error: {describe(exc)} (run with --log-level=debug for details)\n")
     return 125

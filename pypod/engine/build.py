@@ -466,6 +466,7 @@ class Builder:
             if hit and self.ctx.images.get(hit) is not None:
                 return hit, self.ctx.images.config(hit), True
         layer = layer_fn() if layer_fn else None
+        from pypod import faults; faults.point("build.step")
         new_id = self._commit(new_cfg, layer, created_by, k)
         return new_id, new_cfg, False
 
@@ -561,7 +562,11 @@ class Builder:
             if flag in ins.flags:
                 hc[key] = _go_duration_ns(ins.flags[flag])
         if "retries" in ins.flags:
-            hc["Retries"] = int(ins.flags["retries"])
+            retries = ins.flags["retries"]
+            try:
+                hc["Retries"] = int(retries)
+            except ValueError:  # Go's words, not int()'s
+                raise PypodError(f'strconv.ParseInt: parsing "{retries}": invalid syntax') from None
         return hc
 
     # -- COPY / ADD ----------------------------------------------------------------------------
@@ -741,8 +746,10 @@ class Builder:
 
         try:
             r = requests.get(url, stream=True, timeout=60)
-        except requests.RequestException as e:
-            raise PypodError(f"getting {url}: {e}") from None
+        except requests.RequestException as e:  # (its text names urllib3's classes)
+            from pypod.image.registry import _short
+
+            raise PypodError(f"getting {url}: {_short(e)}") from None
         if r.status_code != 200:
             raise PypodError(f"invalid response status {r.status_code}")
         h = hashlib.sha256()

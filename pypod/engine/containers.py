@@ -510,6 +510,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
             "external": bool(opts.external),
         }
+        from pypod import faults; faults.point("create")
         cs.save(rec)
     try:
         spec = build_spec(ctx, rec, img_rec)
@@ -749,6 +750,9 @@ def _parse_ulimit(u: str) -> list:
     except ValueError as e:
         bad = str(e).rsplit(":", 1)[-1].strip()
         raise InvalidArgument(pre + f'strconv.ParseInt: parsing "{bad.strip(chr(39))}": invalid syntax') from None
+    for text, n in ((soft_s, soft), (hard_s, hard)):
+        if not -(1 << 63) <= n < 1 << 63:  # Go's int64, as podman parses it
+            raise InvalidArgument(pre + f'strconv.ParseInt: parsing "{text}": value out of range')
     if soft >= 0 and hard >= 0 and soft > hard:
         raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
     return [_ULIMITS[name], soft, hard]
@@ -1540,6 +1544,7 @@ def _destroy(ctx: Context, cid: str) -> None:
     cs = store(ctx)
     with cs.lock():
         dead = cs.trash(cid)
+    from pypod import faults; faults.point("rm")
     if dead is not None:
         remove_tree(ctx, dead)
 
@@ -1555,7 +1560,12 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
             continue
         _destroy(ctx, rec.id)
         out.append(rec.id)
-    for d in store(ctx).trash_dirs():
+    cs = store(ctx)
+    with cs.lock():  # create writes the record under this lock: a directory without one is dead
+        for cid in cs.ids():
+            if cs.get(cid) is None:
+                cs.trash(cid)
+    for d in cs.trash_dirs():
         remove_tree(ctx, d)
     return out
 

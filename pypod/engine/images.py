@@ -642,7 +642,30 @@ def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) ->
             _remove_one(ctx, d, rec, True, True, {}, rep)
     for tmp in ctx.images.layers.temp_dirs():
         remove_tree(ctx, tmp)
+    _sweep_dead(ctx)
     return rep.deleted
+
+
+def _sweep_dead(ctx: Context) -> None:
+    """What a command killed mid-way left: image dirs without a record, layers no image lists,
+    records' temp files. Pull, build and import store layers and image under the storage lock, so
+    under it these are dead."""
+    from pypod.store import db
+
+    images = ctx.images
+    with images.lock():
+        used = images.layers_in_use()
+        orphans = [l for l in images.layers.ids() if l not in used]
+        records = os.listdir(images.images_dir) if os.path.isdir(images.images_dir) else []
+        for n in records:
+            if images.get(n) is None:
+                images.delete_record(n)
+        for d in [images.blobs_dir, *(os.path.join(images.images_dir, n) for n in records),
+                  *(os.fspath(images.layers.path(l)) for l in images.layers.ids())]:
+            for tmp in db.dead_temps(d):
+                os.unlink(tmp)
+    for l in orphans:
+        _remove_layer(ctx, l)
 
 
 def history(ctx: Context, rec: ImageRecord) -> list[dict]:
@@ -697,6 +720,7 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
             proc = subprocess.Popen(argv, **kw)
         try:
             proc.stdin.write(head)
+            from pypod import faults; faults.point("unpack.stream")
             while True:
                 chunk = stream.read(1 << 20)
                 if not chunk:

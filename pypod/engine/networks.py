@@ -581,6 +581,7 @@ def create_network(ctx, name: str | None = None, *, subnet=None, gateway=None, i
             rec["labels"] = dict(sorted(labels.items()))
         if opts:
             rec["options"] = dict(sorted(opts.items()))
+        from pypod import faults; faults.point("network.create")
         rec["ipam_options"] = {"driver": "none" if ipam == "none" else "host-local"}
         st.save(rec)
     return rec
@@ -745,4 +746,12 @@ def prune_networks(ctx, filters: list[str] | None = None) -> list[str]:
     for n in prune_candidates(ctx, filters):
         if _drop(ctx, n["name"]):
             out.append(n["name"])
+    import os
+
+    from pypod.store import db
+
+    st = _store(ctx)
+    with st.lock():  # a record write killed before its rename
+        for tmp in db.dead_temps(st.root):
+            os.unlink(tmp)
     return out

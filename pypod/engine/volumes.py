@@ -80,9 +80,10 @@ def create_volume(ctx: Context, name: str | None = None, *, labels: dict | None 
             raise Conflict(f"volume with name {name} already exists: volume already exists")
         rec = VolumeRecord(name=name, driver="local", created=_rfc3339(), labels=dict(labels or {}),
                            options=dict(options or {}), anonymous=anonymous)
+        data = vs.data_dir(name)  # first: a listed volume always has its data directory
+        data.mkdir(mode=0o755, parents=True, exist_ok=True)
+        from pypod import faults; faults.point("volume.create")
         vs.save(rec)
-        data = vs.data_dir(name)
-        data.mkdir(mode=0o755, exist_ok=True)
     return rec
 
 
@@ -274,7 +275,12 @@ def prune_volumes(ctx: Context, filters: list[str] | None = None) -> list[str]:
             continue
         remove_volume_dir(ctx, rec.name)
         out.append(rec.name)
-    for d in vstore(ctx).trash_dirs():
+    vs = vstore(ctx)
+    with vs.lock():  # create writes the record under this lock: a directory without one is dead
+        for n in os.listdir(vs.root) if vs.root.is_dir() else []:
+            if not n.startswith(".") and not (vs.dir(n) / vs.RECORD).exists():
+                vs.trash(n)
+    for d in vs.trash_dirs():
         from pypod.engine.containers import remove_tree
 
         remove_tree(ctx, d)

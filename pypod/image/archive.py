@@ -62,8 +62,10 @@ class TarSource:
     def __init__(self, path: str):
         try:
             self.tar = tarfile.open(path, "r:*")
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise ArchiveError(f"{path}: not a tar archive: {e}") from None
+        except OSError as e:
+            raise ArchiveError(f"{path}: {e.strerror or e}") from None
+        except (tarfile.TarError, EOFError):  # (its text lists Python's ReadError per method)
+            raise ArchiveError(f"{path}: not a tar archive") from None
         self.members: dict[str, tarfile.TarInfo] = {}
         try:
             for m in self.tar:

@@ -125,7 +125,9 @@ def main(argv: list[str]) -> int:
         write_tar(dirs, out, mtime, run_mounts)
         out.flush()
     except OSError as e:
-        print(f"layerdiff: {e}", file=sys.stderr)
+        from pypod.errors import describe
+
+        print(f"layerdiff: {describe(e)}", file=sys.stderr)
         sys.exit(1)
     return 0
 

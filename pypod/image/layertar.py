@@ -283,7 +283,9 @@ def main(argv: list[str]) -> int:
     except BrokenPipeError:
         return 1
     except Exception as e:  # one line for the parent, which says what it was making
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        from pypod.errors import describe
+
+        print(describe(e), file=sys.stderr)
         return 1
     return 0
 

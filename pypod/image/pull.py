@@ -25,7 +25,7 @@ from pypod.errors import DigestMismatch, PypodError, RegistryError
 from pypod.image import mediatypes as mt
 from pypod.image.platform import Platform, select_manifest
 from pypod.image.reference import ImageReference
-from pypod.image.registry import RegistryClient
+from pypod.image.registry import RegistryClient, _short
 from pypod.report import Progress
 from pypod.store.images import ImageRecord, ImageStore
 from pypod.store.layers import LayerRecord, chain_ids, hex_of
@@ -201,6 +201,7 @@ class Puller:
                         err = proc.stderr.read().decode(errors="replace").strip().splitlines()
                         raise RegistryError(f"unpacking blob {digest}: {err[-1] if err else 'unpack failed'}") from None
                     offset += len(chunk)
+                    from pypod import faults; faults.point("pull.layer")
                     self.progress.advance(digest, len(chunk))
                 r.close()
                 expected = desc.get("size")
@@ -211,8 +212,8 @@ class Puller:
                     requests.exceptions.ReadTimeout, ConnectionError, urllib3.exceptions.HTTPError) as e:
                 tries += 1
                 if tries > RETRIES:
-                    raise RegistryError(f"copying blob {digest}: {e}") from None
-                self.progress.say(f"Copying blob {digest}: retrying from byte {offset} after: {str(e)[:80]}")
+                    raise RegistryError(f"copying blob {digest}: {_short(e)}") from None
+                self.progress.say(f"Copying blob {digest}: retrying from byte {offset} after: {_short(e)[:80]}")
             except RegistryError as e:
                 tries += 1
                 if tries > RETRIES or "status 5" not in str(e):
@@ -236,6 +237,7 @@ class Puller:
             for i, res in sorted(results.items()):
                 if res is not None:
                     store.layers.commit(res[0], res[1])
+            from pypod import faults; faults.point("pull.commit")
             missing = [c for c in chains if not store.layers.exists(c)]
             if missing:
                 raise PypodError(f"storing image {ref}: layer {missing[0]} is missing")

@@ -280,4 +280,7 @@ def _short(e: BaseException | None) -> str:
         return m.group(1).strip()
     if "Connection refused" in text:
         return "connection refused"
-    return text.splitlines()[0][:200] if text else type(e).__name__
+    m = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+    if m or "Connection broken" in text:  # urllib3's words name its classes; Go says this
+        return "unexpected EOF" + (f" ({m.group(1)} bytes read, {m.group(2)} more expected)" if m else "")
+    return text.splitlines()[0][:200] if text else "the connection failed"

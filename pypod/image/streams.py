@@ -46,7 +46,10 @@ class DecompressingReader:
                         raise ValueError("empty or truncated gzip stream")
                     self._eof = True
                     return b""
-                out = self._z.decompress(data)
+                try:
+                    out = self._z.decompress(data)
+                except zlib.error as e:  # "Error -3 while decompressing data: <why>"
+                    raise ValueError(f"corrupt layer: invalid gzip data: {str(e).rpartition(': ')[2]}") from None
                 if self._z.eof:
                     # Concatenated gzip members: start a new decompressor on what is left.
                     rest = self._z.unused_data

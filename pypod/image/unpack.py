@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
+from pypod import faults
 from pypod.errors import PypodError
 
 CHUNK = 1 << 20
@@ -229,7 +230,7 @@ def _num_slow(field_: bytes) -> int:
     try:
         return int(text, 8)
     except ValueError:
-        raise LayerError(f"corrupt layer: invalid number {text!r} in a tar header") from None
+        raise LayerError(f'corrupt layer: invalid number "{_show(text)}" in a tar header') from None
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -279,7 +280,7 @@ def _pax_int(records: dict[bytes, bytes], key: bytes) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise LayerError(f"corrupt layer: invalid PAX {key.decode()} {value!r}") from None
+        raise LayerError(f'corrupt layer: invalid PAX {_show(key)} "{_show(value)}"') from None
 
 
 def _pax_time_ns(value: bytes) -> int:
@@ -292,7 +293,7 @@ def _pax_time_ns(value: bytes) -> int:
             ns += -part if text.startswith("-") else part
         return ns
     except ValueError:
-        raise LayerError(f"corrupt layer: invalid PAX mtime {value!r}") from None
+        raise LayerError(f'corrupt layer: invalid PAX mtime "{_show(value)}"') from None
 
 
 def _clean(name: bytes) -> bytes | None:
@@ -375,6 +376,7 @@ class _Unpacker:
                 r.drain()
                 break
             offset = r.offset - BLOCK
+            faults.point("unpack")
             if not _checksum_ok(block):
                 raise LayerError(f"corrupt layer: invalid tar header at offset {offset}")
             kind = block[156:157]

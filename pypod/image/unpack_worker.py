@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
         reader.drain()
         reader.close()
     except Exception as e:  # one line for the parent, which names the layer
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        from pypod.errors import describe
+
+        print(describe(e), file=sys.stderr)
         return 1
     json.dump({"diff_id": reader.digest, "size": reader.size, "files": stats.files,
                "skipped": stats.skipped}, sys.stdout)

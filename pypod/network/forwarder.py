@@ -270,7 +270,9 @@ def run(ports: list[dict], pid: int, rootless: bool, ready_w: int, alive_r: int)
         os.close(ready_w)
     except BaseException as e:  # noqa: BLE001
         try:
-            os.write(ready_w, f"port forwarder: {e}\n".encode())
+            from pypod.errors import describe
+
+            os.write(ready_w, f"port forwarder: {describe(e)}\n".encode())
         except OSError:
             pass
         os._exit(1)

@@ -241,7 +241,9 @@ class Core:
             except NetError as e:
                 resp = {"ok": False, "error": e.message}
             except Exception as e:  # noqa: BLE001 - a request's failure must not end the holder
-                resp = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+                from pypod.errors import describe
+
+                resp = {"ok": False, "error": describe(e)}
             conn.sendall(json.dumps(resp).encode() + b"\n")
         except OSError:
             pass
@@ -341,7 +343,9 @@ def _core(run_root: str, userns_dir: str | None, ready: int, to_outer: int, from
         _report(ready, {"error": e.message, "code": e.code})
         code = 1
     except Exception as e:  # noqa: BLE001
-        _report(ready, {"error": f"user network namespace: {type(e).__name__}: {e}"})
+        from pypod.errors import describe
+
+        _report(ready, {"error": f"user network namespace: {describe(e)}"})
         code = 1
     os._exit(code)
 

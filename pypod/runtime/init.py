@@ -21,6 +21,7 @@ import resource
 import select
 import stat as _stat
 
+from pypod.errors import describe
 from pypod.linux import caps, libc, seccomp, spawn
 from pypod.linux.rootpath import secure_join
 from pypod.linux.syscalls import Syscalls
@@ -774,10 +775,8 @@ def fail(status_fd: int, e: BaseException) -> None:
     """Report a failure on the status pipe and exit with its code (never returns)."""
     if isinstance(e, SetupError):
         code, msg = e.code, e.message
-    elif isinstance(e, OSError):
-        code, msg = 125, f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
-    else:
-        code, msg = 125, f"{type(e).__name__}: {e}"
+    else:  # (describe is imported at the top: after pivot_root pypod's files are out of reach)
+        code, msg = 125, describe(e)
     if status_fd >= 0:
         protocol.send(status_fd, protocol.ERROR, code=code, message=msg)
     os._exit(code)

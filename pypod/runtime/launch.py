@@ -20,7 +20,7 @@ import time
 
 from pypod.errors import PypodError
 from pypod.linux import proc
-from pypod import jsonlite
+from pypod import faults, jsonlite
 from pypod.runtime import protocol
 from pypod.runtime import state as statemod
 
@@ -116,8 +116,9 @@ class Started:
 
     def __init__(self, container_dir: str, pid: int, supervisor_pid: int,
                  reader: protocol.Reader | None, warnings: list[str],
-                 proxy: _SigProxy | None = None):
+                 proxy: _SigProxy | None = None, warn=None):
         self.container_dir = container_dir
+        self._warn = warn  # the caller's: runtime/ prints nothing itself
         self.pid = pid
         self.supervisor_pid = supervisor_pid
         self.warnings = warnings
@@ -148,7 +149,9 @@ class Started:
                     code = 0
                     break
                 if m.get("type") == protocol.WARNING:  # e.g. our stdout fell too far behind
-                    _warn(m.get("message") or "")
+                    self.warnings.append(m.get("message") or "")
+                    if self._warn is not None:
+                        self._warn(m.get("message") or "")
         finally:
             if self._proxy:
                 self._proxy.restore()
@@ -289,6 +292,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
         raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
     os.close(w)
     os.waitpid(pid, 0)  # it daemonizes at once
+    faults.point("start")
     reader = protocol.Reader(r)
     warnings: list[str] = []
     while True:
@@ -307,7 +311,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
             raise LaunchError(m.get("message") or "start failed", int(m.get("code") or 125))
         elif t == protocol.STARTED:
             started = Started(container_dir, int(m["pid"]), int(m["supervisor_pid"]),
-                              reader if foreground else None, warnings, proxy)
+                              reader if foreground else None, warnings, proxy, warn)
             if proxy:
                 proxy.supervisor_pid = started.supervisor_pid
                 proxy.target(started.pid)
@@ -393,6 +397,7 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
             except ProcessLookupError:
                 pass
             _pidfd_wait(pid, start, KILL_WAIT)
+    faults.point("stop")
     if _exit_recorded(container_dir, RECORD_WAIT):
         return killed
     name = os.path.basename(container_dir)

@@ -30,7 +30,7 @@ import fcntl
 import os
 
 from pypod.linux import proc
-from pypod import jsonlite
+from pypod import faults, jsonlite
 from pypod.runtime.logs import timestamp
 
 STATE_FILE = "state.json"
@@ -90,6 +90,7 @@ def write_state(container_dir: str, state: dict, *, fsync: bool = True) -> None:
     try:
         while data:
             data = data[os.write(fd, data):]
+        faults.point("state.write")
         if fsync:
             os.fsync(fd)
     finally:

@@ -33,6 +33,7 @@ from pypod.linux.syscalls import Syscalls
 from pypod.runtime import exec as rexec
 from pypod.runtime import attach as rattach
 from pypod import jsonlite
+from pypod.errors import describe
 from pypod.runtime import init, logs, outlet, protocol
 from pypod.runtime import state as statemod
 
@@ -590,7 +591,7 @@ class Supervisor:
                                               status_fd=-1)
             except BaseException as e:  # noqa: BLE001
                 try:
-                    os.write(2, f"{e}\n".encode())
+                    os.write(2, f"{describe(e)}\n".encode())
                 except OSError:
                     pass
             os._exit(code)
@@ -1215,7 +1216,7 @@ def main(argv: list[str], net_driver=None) -> None:
         sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver)
     except Exception as e:  # noqa: BLE001
         if status_fd >= 0:
-            protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {e}")
+            protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {describe(e)}")
         os._exit(125)
     code = sup.run()
     os._exit(code & 0xFF)

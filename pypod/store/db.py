@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 
-from pypod import jsonlite
+from pypod import faults, jsonlite
 
 TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
+            faults.point("db.write")
             if fsync:
                 os.fsync(fd)
         finally:
@@ -92,3 +93,24 @@ class locked:
 
 def ensure_dir(path: str | os.PathLike, mode: int = 0o700) -> None:
     os.makedirs(path, mode=mode, exist_ok=True)
+
+
+def dead_temps(directory: str | os.PathLike) -> list[str]:
+    """write_atomic's temp files (NAME.tmp-PID) in `directory` whose writer is gone (killed
+    between write and rename): what prune may delete."""
+    out = []
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for n in names:
+        _, sep, pid = n.rpartition(".tmp-")
+        if not sep or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(os.path.join(directory, n))
+        except (PermissionError, OverflowError):
+            pass  # alive (someone else's) or not a pid at all
+    return out

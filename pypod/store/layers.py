@@ -106,6 +106,7 @@ class LayerStore:
             # A leftover from a crash between rename and record: replace it.
             os.rename(final, self.root / f".tmp-stale-{secrets.token_hex(6)}")
         db.write_json(tmp / "layer.json", record.to_dict())
+        from pypod import faults; faults.point("layer.commit")
         os.rename(tmp, final)
         return True
 

@@ -15,7 +15,12 @@ class Pattern:
 
     def __init__(self, text: str, exclusion: bool):
         self.text, self.exclusion = text, exclusion
-        self.regex = re.compile(_to_regex(text))
+        try:
+            self.regex = re.compile(_to_regex(text))
+        except re.error:  # `[]`, `[z-a]`: Go's filepath.ErrBadPattern
+            from pypod.errors import PypodError
+
+            raise PypodError(f"invalid ignore pattern {text!r}: syntax error in pattern") from None
         self.dirs = text.split("/")
 
 
@@ -45,7 +50,10 @@ def _to_regex(pattern: str) -> str:
                 body = pattern[i + 1:j]
                 if body.startswith("^") or body.startswith("!"):
                     body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
+                body = body.replace("\\", "\\\\")
+                # literal in a Go class; Python would warn (FutureWarning) of nested sets
+                body = "".join("\\" + ch if ch in "[&~|" else ch for ch in body)
+                out.append("[" + body + "]")
                 i = j
         elif c == "\\" and i + 1 < n:
             i += 1
