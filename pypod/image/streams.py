@@ -41,18 +41,25 @@ class DecompressingReader:
                     data, self._pending = self._pending, b""
                 else:
                     data = self.raw.read(CHUNK)
+                if not data and not self._z.eof:
+                    data = self._z.decompress(b"", CHUNK)  # what a capped call left inside zlib
+                    if data:
+                        return data
                 if not data:
                     if not self._z.eof and self.size == 0 and not self._buf:
                         raise ValueError("empty or truncated gzip stream")
                     self._eof = True
                     return b""
-                out = self._z.decompress(data)
+                # At most CHUNK out per call: a MiB of gzip can inflate to a GiB (a bomb of zeros).
+                out = self._z.decompress(data, CHUNK)
                 if self._z.eof:
                     # Concatenated gzip members: start a new decompressor on what is left.
                     rest = self._z.unused_data
                     self._z = zlib.decompressobj(47)
                     if rest:
                         self._pending = rest
+                elif self._z.unconsumed_tail:
+                    self._pending = self._z.unconsumed_tail
                 if out:
                     return out
             else:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from collections import deque
 
 MAGIC = b"PYPODTS1"
 FILE_NAME = "tar-split.gz"
@@ -28,50 +27,61 @@ class SplitError(Exception):
 
 
 class Writer:
+    """Streams the tar-split while the layer is read: memory holds one read chunk at most.
+
+    The reader announces every chunk it reads (`chunk`) and the file contents it unpacks (`file`);
+    everything else is raw and goes to the file as it comes. Only the latest chunk is kept: the
+    unpacker never points back before it.
+    """
+
     def __init__(self, path: str):
         self.path = path
         self.tmp = f"{path}.tmp-{os.getpid()}"
         self.f = gzip.open(self.tmp, "wb", compresslevel=1)
         self.f.write(MAGIC)
-        self.chunks: deque = deque()  # (stream offset, bytes) not yet accounted for
-        self.pos = 0                  # stream offset up to which everything is recorded
-        self.raw = bytearray()
+        self.base = 0      # stream offset of the latest chunk
+        self.data = b""    # the latest chunk
+        self.pos = 0       # stream offset up to which everything is recorded
+        self.dropped = False
 
     def chunk(self, base: int, data: bytes) -> None:
-        if data:
-            self.chunks.append((base, data))
+        if self.dropped or not data:
+            return
+        self._raw_until(base)  # what is left of the previous chunk is raw
+        if base + len(data) <= self.pos:
+            return  # wholly inside a file's content: nothing to keep
+        self.base, self.data = base, data
 
     def _raw_until(self, off: int) -> None:
-        while self.pos < off and self.chunks:
-            base, data = self.chunks[0]
-            end_abs = base + len(data)
-            if end_abs <= self.pos:
-                self.chunks.popleft()
-                continue
-            start = self.pos - base
-            end = min(len(data), off - base)
-            self.raw += data[start:end]
+        base, data = self.base, self.data
+        start = self.pos - base
+        end = min(len(data), off - base)
+        if start < end:
+            # one record per piece: at most a chunk in memory, however long the raw run
+            piece = memoryview(data)[start:end]
+            self.f.write(b"R" + struct.pack(">I", len(piece)))
+            self.f.write(piece)
             self.pos = base + end
-            if end == len(data):
-                self.chunks.popleft()
-        if len(self.raw) >= 1 << 16:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.raw:
-            self.f.write(b"R" + struct.pack(">I", len(self.raw)) + self.raw)
-            self.raw = bytearray()
 
     def file(self, off: int, size: int, path: bytes) -> None:
         """The `size` bytes at stream offset `off` are the content of `path`."""
+        if self.dropped:
+            return
         self._raw_until(off)
-        self._flush()
         self.f.write(b"F" + struct.pack(">HQ", len(path), size) + path)
         self.pos = off + size
 
+    def drop(self) -> None:
+        """Keep no tar-split for this layer (push/save will re-create the tar)."""
+        if not self.dropped:
+            self.dropped = True
+            self.data = b""
+            self.abort()
+
     def close(self) -> None:
+        if self.dropped:
+            return
         self._raw_until(1 << 62)
-        self._flush()
         self.f.close()
         os.rename(self.tmp, self.path)
 

@@ -37,6 +37,11 @@ MAX_DEPTH = 256  # components; keeps shutil.rmtree's recursion well inside Pytho
 _MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "unchanged" to chown
 _MAX_TIME_NS = (1 << 62) - 1
 FD_CACHE_SIZE = 64
+# Bytes of the stream that are neither headers nor unpacked content (skipped entries' data, what
+# follows the end of the archive) kept in the tar-split; past this, the layer keeps none (push and
+# save re-create its tar), so a hostile layer cannot make it grow with its size.
+MAX_UNKEPT = 16 << 20
+MAX_SKIPPED_LISTED = 100  # skip messages kept for the report; the count goes on
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -68,7 +73,8 @@ class UnsafeLayer(LayerError):
 class UnpackStats:
     size: int = 0  # bytes of regular file content written
     files: int = 0  # entries created: files, hardlinks, symlinks, fifos, whiteouts, directories
-    skipped: list[str] = field(default_factory=list)  # "NAME: reason" for each skipped entry
+    skipped: list[str] = field(default_factory=list)  # "NAME: reason", the first ones
+    skipped_count: int = 0  # every skipped entry
     notices: list[str] = field(default_factory=list)  # one-time warnings (chown, xattrs)
 
 
@@ -109,7 +115,10 @@ def unpack_layer(
             from pypod.image.tarsplit import Writer
 
             split = Writer(split_path)
-        unpacker.run(_Reader(stream, split))
+        reader = _Reader(stream, split)
+        reader.on_drop = lambda message: unpacker._notice("tar-split", message)
+        unpacker.run(reader)
+        split = reader.split  # None once dropped
         if split is not None:
             split.close()
             split = None
@@ -123,7 +132,7 @@ def unpack_layer(
 class _Reader:
     """Sequential reads over the stream in 1 MiB chunks; never seeks."""
 
-    __slots__ = ("stream", "buf", "pos", "base", "split", "entry")
+    __slots__ = ("stream", "buf", "pos", "base", "split", "entry", "unkept", "on_drop")
 
     def __init__(self, stream: BinaryIO, split=None):
         self.stream = stream
@@ -132,6 +141,8 @@ class _Reader:
         self.base = 0  # stream offset of buf[0]
         self.split = split  # a tarsplit.Writer: every chunk goes by it
         self.entry = b""  # the path whose content copy() writes
+        self.unkept = 0  # bytes discard() passed over
+        self.on_drop: Callable[[str], None] | None = None
 
     @property
     def offset(self) -> int:
@@ -194,8 +205,26 @@ class _Reader:
             self.pos += take
             n -= take
 
+    def discard(self, n: int) -> None:
+        """Pass over `n` bytes the layer does not keep (a skipped entry's content)."""
+        self._count_unkept(n)
+        self.skip(n)
+
+    def _count_unkept(self, n: int) -> None:
+        self.unkept += n
+        if self.split is not None and self.unkept > MAX_UNKEPT:
+            self.split.drop()
+            self.split = None
+            if self.on_drop:
+                self.on_drop(
+                    f"more than {MAX_UNKEPT >> 20} MiB of the layer's tar is neither unpacked nor "
+                    "tar headers (skipped entries, data after the end of the archive): its "
+                    "original tar is not kept, push and save re-create it"
+                )
+
     def drain(self) -> None:
         """Read to EOF: the caller hashes the whole blob, padding included."""
+        self._count_unkept(len(self.buf) - self.pos)
         self.base += len(self.buf)
         self.buf = b""
         self.pos = 0
@@ -203,6 +232,7 @@ class _Reader:
             chunk = self.stream.read(CHUNK)
             if not chunk:
                 break
+            self._count_unkept(len(chunk))
             if self.split is not None:
                 self.split.chunk(self.base, chunk)
             self.base += len(chunk)
@@ -341,7 +371,9 @@ class _Unpacker:
 
     def _skip(self, name: bytes, reason: str) -> None:
         message = f"{_show(name)}: {reason}"
-        self.stats.skipped.append(message)
+        self.stats.skipped_count += 1
+        if len(self.stats.skipped) < MAX_SKIPPED_LISTED:
+            self.stats.skipped.append(message)
         if self.on_skip:
             self.on_skip(message)
 
@@ -437,16 +469,19 @@ class _Unpacker:
                 extended = block[482]
                 while extended:
                     extended = r.read(BLOCK)[504]
-                r.skip(size + pad)
+                r.discard(size + pad)
                 self._skip(name, "sparse files are not supported")
                 continue
             if records and any(key.startswith(b"GNU.sparse.") for key in records):
-                r.skip(size + pad)
+                r.discard(size + pad)
                 self._skip(records.get(b"GNU.sparse.name", name), "sparse files are not supported")
                 continue
 
             consumed = self._entry(r, kind, name, linkname, size, block, records)
-            r.skip((0 if consumed else size) + pad)
+            if consumed:
+                r.skip(pad)
+            else:
+                r.discard(size + pad)
 
     # -- one entry -------------------------------------------------------------------------------
 
