@@ -1,5 +1,6 @@
-"""Issue 13: pulling a layer takes bounded memory whatever it holds — a 3 GiB file, a 3 GiB entry
-the unpacker skips, 3 GiB after the tar's end — each a gzip bomb of zeros (a few MB of blob)."""
+"""Issue 13: a hostile layer on pull — memory stays bounded whatever it holds (a 3 GiB file, a
+3 GiB entry the unpacker skips, 3 GiB after the tar's end: each a gzip bomb of zeros, a few MB of
+blob), and what it had that was not unpacked is said once."""
 
 from __future__ import annotations
 
@@ -112,3 +113,14 @@ def test_pull_of_a_3_gib_layer_stays_small(clean_storage, registry, kind):
                     "device nodes are not allowed" in r.stderr
     finally:
         pypod("rmi", "-f", ref)
+
+
+def test_entries_left_out_of_a_layer_are_said_once(clean_storage, registry):
+    # the seeded hostile image: paths out of the layer, through a symlink, hardlinks to host
+    # files, a device node — 5 entries not unpacked, said in one line (even with -q)
+    r = pypod("pull", "-q", registry["hostile"])
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("WARN")]
+    assert warnings == [f"WARN[0000] {registry['hostile']}: 5 layer entries not unpacked, hostile or "
+                        "unsupported: ../../../tmp/pypod-hostile-escape: path escapes the layer "
+                        "(and 4 more)"], r.stderr
