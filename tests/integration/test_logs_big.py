@@ -50,4 +50,10 @@ def test_logs_tail_of_a_280_mb_log_is_fast_and_small(busybox):
     print(f"logs --tail 5 of a 280 MB log: {wall:.2f} s ({cpu:.2f} s of CPU), {kib / 1024:.0f} MiB")
     # CPU time, not only the wall clock, which other work on a shared machine stretches
     assert cpu < 0.2 and wall < 1 and kib < 50 * 1024, best
+    # -f on a container that is not running: the same lines, the log still not loaded
+    r = run_as_user(["/usr/bin/time", "-f", "TIME %M", PYPOD, "logs", "-f", "--tail", "5", "biglog"],
+                    text=False, timeout=60)
+    assert r.returncode == 0 and r.stdout == b"part-last 1\nlast 2\nlast 4\nlast 5\n", r.stderr
+    kib = int(re.search(rb"TIME (\d+)", r.stderr).group(1))
+    assert kib < 50 * 1024, kib
     pypod("rm", "biglog")

@@ -61,17 +61,28 @@ def test_missing_or_empty_log(tmp_path):
 def test_memory_does_not_grow_with_the_log(tmp_path):
     import tracemalloc
 
-    line = f"{T % 1} stdout F {'y' * 100}\n".encode()
+    from pypod.units import parse_time
+
+    line = f"{T % 1} stdout F {'y' * 1000}\n".encode()
     p = tmp_path / "ctr.log"
     with open(p, "wb") as f:
-        f.write(line * 200_000)  # 22 MB
+        f.write(line * 20_000)  # 20 MB
         f.write(f"{T % 2} stdout F last\n".encode())
     tracemalloc.start()
     try:
         assert _read(p, tail=1)[0] == [("stdout", b"last\n")]
         n = sum(1 for _ in logs.read_logs(p)[0])
+        assert [r[2] for r in logs.read_logs(p, since=parse_time(T % 2))[0]] == [b"last\n"]
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert n == 200_001
-    assert peak < 8 << 20, peak  # a read block and its lines; the log is 22 MB
+    assert n == 20_001
+    assert peak < 8 << 20, peak  # a read block and its lines; the log is 20 MB
+
+
+def test_fast_time_parse_agrees():
+    from pypod.units import parse_time
+
+    for ts in ("2024-05-01T12:00:00.123456789+02:00", "2024-05-01T12:00:00.000000001-07:30",
+               "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.5Z", "bogus"):
+        assert abs(logs._time_of(ts) - parse_time(ts)) < 1e-6, ts

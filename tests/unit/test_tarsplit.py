@@ -147,3 +147,25 @@ def test_a_short_tail_and_small_skipped_entries_stay_exact(tmp_path):
     _, stats, dest, split = _peak_while_unpacking(tmp_path, io.BytesIO(raw))
     assert stats.skipped_count == 1
     assert _reassembled(dest, split) == raw
+
+
+def test_a_gzip_bomb_inflates_a_chunk_at_a_time():
+    import tracemalloc
+    import zlib
+
+    from pypod.image.streams import DecompressingReader
+
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    zeros = bytes(16 * MiB)
+    blob = b"".join(c.compress(zeros) for _ in range(16)) + c.flush()  # 256 MiB in ~1 MiB
+    tracemalloc.start()
+    try:
+        reader = DecompressingReader(io.BytesIO(blob), "gzip")
+        total = 0
+        while chunk := reader.read(MiB):
+            total += len(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert total == 256 * MiB
+    assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB"
