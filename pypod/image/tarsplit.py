@@ -20,6 +20,10 @@ import struct
 
 MAGIC = b"PYPODTS1"
 FILE_NAME = "tar-split.gz"
+# Raw bytes (headers, padding, what is not unpacked) a tar-split keeps at most: a layer of 100,000
+# files has ~150 MB. Past it the layer keeps none (push and save re-create its tar), so a layer of
+# countless empty entries cannot grow it without end.
+MAX_RAW = 512 << 20
 
 
 class SplitError(Exception):
@@ -34,8 +38,10 @@ class Writer:
     unpacker never points back before it.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, on_drop=None):
         self.path = path
+        self.on_drop = on_drop  # hears why, when the tar-split is given up
+        self.raw = 0
         self.tmp = f"{path}.tmp-{os.getpid()}"
         self.f = gzip.open(self.tmp, "wb", compresslevel=1)
         self.f.write(MAGIC)
@@ -57,6 +63,11 @@ class Writer:
         start = self.pos - base
         end = min(len(data), off - base)
         if start < end:
+            self.raw += end - start
+            if self.raw > MAX_RAW:
+                self.drop(f"a layer's tar has more than {MAX_RAW >> 20} MiB of headers and data "
+                          "not unpacked")
+                return
             # one record per piece: at most a chunk in memory, however long the raw run
             piece = memoryview(data)[start:end]
             self.f.write(b"R" + struct.pack(">I", len(piece)))
@@ -68,20 +79,24 @@ class Writer:
         if self.dropped:
             return
         self._raw_until(off)
+        if self.dropped:
+            return
         self.f.write(b"F" + struct.pack(">HQ", len(path), size) + path)
         self.pos = off + size
 
-    def drop(self) -> None:
+    def drop(self, why: str) -> None:
         """Keep no tar-split for this layer (push/save will re-create the tar)."""
         if not self.dropped:
             self.dropped = True
             self.data = b""
             self.abort()
+            if self.on_drop:
+                self.on_drop(f"{why}: its original tar is not kept, push and save re-create it")
 
     def close(self) -> None:
+        self._raw_until(1 << 62)
         if self.dropped:
             return
-        self._raw_until(1 << 62)
         self.f.close()
         os.rename(self.tmp, self.path)
 

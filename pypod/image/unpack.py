@@ -114,11 +114,8 @@ def unpack_layer(
         if split_path:
             from pypod.image.tarsplit import Writer
 
-            split = Writer(split_path)
-        reader = _Reader(stream, split)
-        reader.on_drop = lambda message: unpacker._notice("tar-split", message)
-        unpacker.run(reader)
-        split = reader.split  # None once dropped
+            split = Writer(split_path, on_drop=lambda message: unpacker._notice("tar-split", message))
+        unpacker.run(_Reader(stream, split))
         if split is not None:
             split.close()
             split = None
@@ -132,7 +129,7 @@ def unpack_layer(
 class _Reader:
     """Sequential reads over the stream in 1 MiB chunks; never seeks."""
 
-    __slots__ = ("stream", "buf", "pos", "base", "split", "entry", "unkept", "on_drop")
+    __slots__ = ("stream", "buf", "pos", "base", "split", "entry", "unkept")
 
     def __init__(self, stream: BinaryIO, split=None):
         self.stream = stream
@@ -142,7 +139,6 @@ class _Reader:
         self.split = split  # a tarsplit.Writer: every chunk goes by it
         self.entry = b""  # the path whose content copy() writes
         self.unkept = 0  # bytes discard() passed over
-        self.on_drop: Callable[[str], None] | None = None
 
     @property
     def offset(self) -> int:
@@ -213,14 +209,8 @@ class _Reader:
     def _count_unkept(self, n: int) -> None:
         self.unkept += n
         if self.split is not None and self.unkept > MAX_UNKEPT:
-            self.split.drop()
-            self.split = None
-            if self.on_drop:
-                self.on_drop(
-                    f"more than {MAX_UNKEPT >> 20} MiB of the layer's tar is neither unpacked nor "
-                    "tar headers (skipped entries, data after the end of the archive): its "
-                    "original tar is not kept, push and save re-create it"
-                )
+            self.split.drop(f"a layer's tar has more than {MAX_UNKEPT >> 20} MiB neither unpacked "
+                            "nor headers (skipped entries, data after the end of the archive)")
 
     def drain(self) -> None:
         """Read to EOF: the caller hashes the whole blob, padding included."""

@@ -169,3 +169,12 @@ def test_a_gzip_bomb_inflates_a_chunk_at_a_time():
         tracemalloc.stop()
     assert total == 256 * MiB
     assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB"
+
+
+def test_countless_headers_do_not_grow_the_tar_split_without_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(tarsplit, "MAX_RAW", 64 << 10)  # 512 MiB of headers, made small
+    head = b"".join(_header(f"f{i}", 1) + b"x" + bytes(511) for i in range(200))  # 100 KiB of headers
+    _, stats, dest, split = _peak_while_unpacking(tmp_path, io.BytesIO(head + END))
+    assert len(list(dest.iterdir())) == 200  # the layer itself is whole
+    assert not split.exists() and not list(tmp_path.glob("*.tmp-*"))
+    assert [n for n in stats.notices if "of headers and data not unpacked" in n]
