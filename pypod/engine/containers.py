@@ -1855,7 +1855,10 @@ def _bind_mounts_safe(o: dict) -> list:
         return []
 
 
-# -- logs (reading them: pypod.engine.logs) ------------------------------------------------------
+# -- logs (reading them: pypod.engine.logs; its names stay here for the API's callers) -----------
+from pypod.engine.logs import parse_log_line, read_logs  # noqa: E402,F401
+
+
 def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
     """Where the container's k8s-file log is (--log-opt path=), None for --log-driver none."""
     o = rec.options
