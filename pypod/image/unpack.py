@@ -41,7 +41,7 @@ FD_CACHE_SIZE = 64
 # follows the end of the archive) kept in the tar-split; past this, the layer keeps none (push and
 # save re-create its tar), so a hostile layer cannot make it grow with its size.
 MAX_UNKEPT = 16 << 20
-MAX_SKIPPED_LISTED = 100  # skip messages kept for the report; the count goes on
+MAX_SKIPPED_LISTED = 100  # skip messages (and notices) kept for the report; the count goes on
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -368,8 +368,8 @@ class _Unpacker:
             self.on_skip(message)
 
     def _notice(self, key: str, message: str) -> None:
-        if key in self.told:
-            return
+        if key in self.told or (len(self.told) >= MAX_SKIPPED_LISTED and key != "tar-split"):
+            return  # (keys name xattrs: a hostile layer has as many as it likes)
         self.told.add(key)
         self.stats.notices.append(message)
         if self.on_skip:
