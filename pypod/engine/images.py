@@ -680,9 +680,9 @@ class NewLayer:
 
 def warn_unpacked(image: str, layers: list[NewLayer]) -> None:
     """Say once for an image what its layers had that was not unpacked."""
-    from pypod.image.unpack_worker import warnings_of
-
     import sys
+
+    from pypod.image.unpack_worker import warnings_of
 
     for line in warnings_of(image, [nl.report for nl in layers]):
         sys.stderr.write(f"WARN[0000] {line}\n")

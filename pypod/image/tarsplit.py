@@ -6,7 +6,9 @@ Written while a layer is unpacked: every byte of the uncompressed stream goes in
 PAX records, padding, the end blocks), except the contents of the regular files written into the
 layer, which become references (path, size). Reassembling reads those from the layer directory.
 The caller checks the result against the layer's diff id and re-creates the tar when it differs
-(a file written twice by one layer, a layer changed since).
+(a file written twice by one layer, a layer changed since) or when there is none: a layer whose raw
+part passes a bound (MAX_RAW here, the unpacker's MAX_UNKEPT) keeps none, so that neither memory nor
+this file grows with what a hostile layer holds.
 
 Format (gzip): MAGIC, then records: b"R" + u32 length + bytes | b"F" + u16 path length + u64 size +
 path (relative to the layer root).
