@@ -33,13 +33,26 @@ class _Out:
     def write(self, stream: str, data: bytes) -> None:
         target = sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
         if self.last is not None and self.last is not target:
-            self.last.flush()
+            self.flush()
         self.last = target
-        target.write(data)
+        self._guarded(target.write, target, data)
 
     def flush(self) -> None:
         if self.last is not None:
-            self.last.flush()
+            self._guarded(self.last.flush, self.last)
+
+    @staticmethod
+    def _guarded(call, target, *args) -> None:
+        try:
+            call(*args)
+        except BrokenPipeError:
+            # the reader went away (`| head`): what is still buffered goes nowhere, quietly
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, target.fileno())
+            os.close(devnull)
+            raise
 
 
 def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | None, until: str | None,
