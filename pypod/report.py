@@ -33,6 +33,10 @@ class Progress:
     def layer_done(self, digest: str) -> None:
         pass
 
+    def warn(self, text: str) -> None:
+        """A warning about what is pulled (entries left out of a layer): said even when quiet."""
+        self.lines.append(f"WARN[0000] {text}")
+
     def close(self) -> None:
         pass
 

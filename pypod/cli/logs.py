@@ -23,38 +23,69 @@ def _since(value: str | None, flag: str = "--since") -> float | None:
         raise InvalidArgument(f'parsing {flag} "{value}": unable to interpret time value') from None
 
 
-def _write(stream: str, data: bytes, prefix: bytes) -> None:
-    target = sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
-    target.write(prefix + data)
-    target.flush()
+class _Out:
+    """stdout/stderr, buffered: flushed when the stream changes (their order is kept) and when a
+    batch is written — a flush per line made a big log's output crawl."""
+
+    def __init__(self):
+        self.last = None
+
+    def write(self, stream: str, data: bytes) -> None:
+        target = sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
+        if self.last is not None and self.last is not target:
+            self.flush()
+        self.last = target
+        self._guarded(target.write, target, data)
+
+    def flush(self) -> None:
+        if self.last is not None:
+            self._guarded(self.last.flush, self.last)
+
+    @staticmethod
+    def _guarded(call, target, *args) -> None:
+        try:
+            call(*args)
+        except BrokenPipeError:
+            # the reader went away (`| head`): what is still buffered goes nowhere, quietly
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, target.fileno())
+            os.close(devnull)
+            raise
 
 
 def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | None, until: str | None,
               timestamps: bool, with_names: bool) -> None:
     from pypod.engine import containers as ce
+    from pypod.engine.logs import read_logs
 
     t_since, t_until = _since(since), _since(until, "--until")
     recs = [ce.get_container(ctx, n) for n in names]
     multi = len(recs) > 1  # podman 4.3: prefixes only with several containers, --names: names not ids
+    out = _Out()
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
             raise PypodError(f"this container is using the '{ce.log_driver(rec)}' log driver, "
                              f"cannot read logs: this container is not logging output")
         name_prefix = ((rec.name if with_names else rec.id[:12]).encode() + b" ") if multi else b""
-        records, offset = ce.read_logs(path, since=t_since, until=t_until, tail=tail)
+        records, offset = read_logs(path, since=t_since, until=t_until, tail=tail)
         at_line_start = True
         for ts, stream, data in records:
             prefix = (name_prefix + (ts.encode() + b" " if timestamps else b"")) if at_line_start else b""
-            _write(stream, data, prefix)
+            out.write(stream, prefix + data)
             at_line_start = data.endswith(b"\n")
+        out.flush()
         if follow and len(recs) == 1:
-            _follow(ctx, rec, path, offset, name_prefix, timestamps, t_until)
+            _follow(ctx, rec, path, offset, name_prefix, timestamps, t_until, out)
 
 
-def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, until: float | None) -> None:
+def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, until: float | None,
+            out: _Out) -> None:
     """Print new log lines until the container has stopped (and stays stopped) or is removed."""
     from pypod.engine import containers as ce
+    from pypod.engine.logs import FORWARD_BLOCK, parse_log_line
     from pypod.units import parse_time
 
     pending = b""
@@ -63,28 +94,31 @@ def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, u
     while True:
         try:
             with open(path, "rb") as f:
+                if f.seek(0, 2) < offset:
+                    offset = 0  # truncated (log-size-max): it starts again
+                    pending = b""
                 f.seek(offset)
-                chunk = f.read()
+                chunk = f.read(FORWARD_BLOCK)  # a block at a time, however fast it grows
         except FileNotFoundError:
             if not ce.container_exists(ctx, rec):
                 return
             chunk = b""
         if chunk:
             offset += len(chunk)
-            data = pending + chunk
-            lines = data.split(b"\n")
+            lines = (pending + chunk).split(b"\n")
             pending = lines.pop()
             for line in lines:
-                p = ce.parse_log_line(line + b"\n")
+                p = parse_log_line(line)
                 if not p:
                     continue
                 ts, stream, full, text = p
                 if until is not None and parse_time(ts) > until:
+                    out.flush()
                     return
                 prefix = (name_prefix + (ts.encode() + b" " if timestamps else b"")) if at_line_start else b""
-                out = text + (b"\n" if full else b"")
-                _write(stream, out, prefix)
+                out.write(stream, prefix + text + (b"\n" if full else b""))
                 at_line_start = full
+            out.flush()
             quiet_since = None
             continue
         if not ce.container_exists(ctx, rec):

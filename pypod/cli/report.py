@@ -38,6 +38,10 @@ class LineProgress(Progress):
             with self._lock:
                 print(text, file=self.stream, flush=True)
 
+    def warn(self, text: str) -> None:
+        with self._lock:
+            print(f"WARN[0000] {text}", file=sys.stderr, flush=True)
+
 
 class BarProgress(LineProgress):
     """Progress bars on a terminal."""
@@ -55,6 +59,9 @@ class BarProgress(LineProgress):
 
     def say(self, text: str) -> None:
         self.progress.console.print(text, highlight=False, markup=False)
+
+    def warn(self, text: str) -> None:
+        self.say(f"WARN[0000] {text}")
 
     def layer_start(self, digest: str, size: int | None) -> None:
         self.tasks[digest] = self.progress.add_task(f"Copying blob {_short(digest)}", total=size)

@@ -1943,19 +1943,8 @@ def _bind_mounts_safe(o: dict) -> list:
         return []
 
 
-# -- logs ---------------------------------------------------------------------------------------
-def parse_log_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
-    """A k8s-file line → (timestamp, stream, full, text-without-newline)."""
-    try:
-        ts, stream, tag, rest = line.rstrip(b"\n").split(b" ", 3)
-    except ValueError:
-        parts = line.rstrip(b"\n").split(b" ", 3)
-        if len(parts) == 3:
-            ts, stream, tag = parts
-            rest = b""
-        else:
-            return None
-    return ts.decode(), stream.decode(), tag == b"F", rest
+# -- logs (reading them: pypod.engine.logs; its names stay here for the API's callers) -----------
+from pypod.engine.logs import parse_log_line, read_logs  # noqa: E402,F401
 
 
 def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
@@ -1964,39 +1953,6 @@ def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
     if o.get("log_driver") in ("none", "passthrough"):
         return None
     return Path((o.get("log_opts") or {}).get("path") or store(ctx).dir(rec.id) / "ctr.log")
-
-
-def read_logs(path: Path, *, since: float | None = None, until: float | None = None, tail: int = -1):
-    """Complete log records as (timestamp, stream, bytes-with-newline-if-full)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], 0
-    recs = []
-    # split on "\n" only: bytes.splitlines() would also cut at the "\r" of terminal output
-    for line in (ln + b"\n" for ln in data.split(b"\n")[:-1]):
-        p = parse_log_line(line)
-        if p is None:
-            continue
-        ts, stream, full, text = p
-        t = parse_time(ts)
-        if since is not None and t < since:
-            continue
-        if until is not None and t > until:
-            continue
-        recs.append((ts, stream, text + (b"\n" if full else b"")))
-    if tail >= 0:
-        # --tail counts lines, not partial chunks
-        lines, count = [], 0
-        for r in reversed(recs):
-            if r[2].endswith(b"\n"):
-                count += 1
-                if count > tail:
-                    break
-            lines.append(r)
-        recs = list(reversed(lines))
-    consumed = len(data) - (len(data) - data.rfind(b"\n") - 1 if data and not data.endswith(b"\n") else 0)
-    return recs, consumed
 
 
 # -- exec ---------------------------------------------------------------------------------------

@@ -694,10 +694,21 @@ def history(ctx: Context, rec: ImageRecord) -> list[dict]:
 class NewLayer:
     """A layer unpacked into a temp dir of the layer store, not yet committed."""
 
-    __slots__ = ("tmp", "diff_id", "size")
+    __slots__ = ("tmp", "diff_id", "size", "report")
 
-    def __init__(self, tmp, diff_id: str, size: int):
+    def __init__(self, tmp, diff_id: str, size: int, report: dict | None = None):
         self.tmp, self.diff_id, self.size = tmp, diff_id, size
+        self.report = report or {}  # the unpack worker's: what it skipped, its notices
+
+
+def warn_unpacked(image: str, layers: list[NewLayer]) -> None:
+    """Say once for an image what its layers had that was not unpacked."""
+    import sys
+
+    from pypod.image.unpack_worker import warnings_of
+
+    for line in warnings_of(image, [nl.report for nl in layers]):
+        sys.stderr.write(f"WARN[0000] {line}\n")
 
 
 def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
@@ -738,7 +749,7 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
     except BaseException:
         remove_tree(ctx, tmp)
         raise
-    return NewLayer(tmp, res["diff_id"], res["size"])
+    return NewLayer(tmp, res["diff_id"], res["size"], res)
 
 
 def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: list[str] | tuple = (),
@@ -817,6 +828,7 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
     from pypod.image.pull import now_iso
 
     layer = unpack_to_temp_layer(ctx, stream)
+    warn_unpacked(name or "the imported image", [layer])
     created = now_iso()
     config = {
         "created": created,

@@ -368,7 +368,7 @@ def load(ctx: Context, path: str | None, stdin=None, progress=None) -> list[str]
 
 
 def _load_one(ctx: Context, src, img, progress) -> list[str]:
-    from pypod.engine.images import remove_tree, store_image, unpack_to_temp_layer
+    from pypod.engine.images import remove_tree, store_image, unpack_to_temp_layer, warn_unpacked
     from pypod.image import archive
     from pypod.image import mediatypes as mt
     from pypod.store.layers import chain_ids, hex_of
@@ -414,6 +414,7 @@ def _load_one(ctx: Context, src, img, progress) -> list[str]:
             progress.say(f"Copying config sha256:{hashlib.sha256(img.config_raw).hexdigest()}")
             progress.say("Writing manifest to image destination")
             progress.say("Storing signatures")
+        warn_unpacked(names[0] if names else "the loaded image", new)
         media = img.manifest_media_type if img.manifest_media_type in mt.MANIFESTS else mt.OCI_MANIFEST
         rec = _store_raw(ctx, img, new, names, media, store_image)
         new = []

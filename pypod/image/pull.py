@@ -56,12 +56,14 @@ class Puller:
         self.progress = progress
         self.rootless = rootless
         self.holder_dir = holder_dir  # the shared user namespace's (workers run in it)
+        self.reports: list[dict] = []  # the unpack workers' reports of this pull
 
     # -- one reference from one endpoint -------------------------------------------------------
     def pull(self, ref: ImageReference, client: RegistryClient, repository: str,
              store_as: ImageReference | None = None) -> ImageRecord:
         """Pull `ref` (its tag or digest) through `client` from `repository` (mirrors rewrite it);
         the image is stored under the name the user asked for (`store_as`)."""
+        self.reports = []
         reference = ref.digest or ref.tag or "latest"
         raw, media, mdigest = client.get_manifest(repository, reference)
         manifest = json.loads(raw)
@@ -116,6 +118,10 @@ class Puller:
             self.progress.say(f"Copying config {cdesc['digest']}")
             self.progress.say("Writing manifest to image destination")
             self.progress.say("Storing signatures")
+            from pypod.image.unpack_worker import warnings_of
+
+            for line in warnings_of(str(store_as or ref), self.reports):
+                self.progress.warn(line)
             return self._commit(store_as or ref, config_raw, raw, media, mdigest, list_digest,
                                 list_raw if list_digest else None, chains, results)
         finally:
@@ -168,6 +174,7 @@ class Puller:
                 raise DigestMismatch(f"copying blob {digest}: the uncompressed layer's digest {res['diff_id']} "
                                      f"does not match the config's diff id {diff_id}")
             self.progress.layer_done(digest)
+            self.reports.append(res)
             rec = LayerRecord(id=chain, parent=parent, diff_id=diff_id, size=res["size"],
                               compressed_digest=digest, compressed_size=size,
                               media_type=desc.get("mediaType"), created=now_iso())

@@ -41,13 +41,18 @@ class DecompressingReader:
                     data, self._pending = self._pending, b""
                 else:
                     data = self.raw.read(CHUNK)
+                if not data and not self._z.eof:
+                    data = self._z.decompress(b"", CHUNK)  # what a capped call left inside zlib
+                    if data:
+                        return data
                 if not data:
                     if not self._z.eof and self.size == 0 and not self._buf:
                         raise ValueError("empty or truncated gzip stream")
                     self._eof = True
                     return b""
+                # At most CHUNK out per call: a MiB of gzip can inflate to a GiB (a bomb of zeros).
                 try:
-                    out = self._z.decompress(data)
+                    out = self._z.decompress(data, CHUNK)
                 except zlib.error as e:  # "Error -3 while decompressing data: <why>"
                     raise ValueError(f"corrupt layer: invalid gzip data: {str(e).rpartition(': ')[2]}") from None
                 if self._z.eof:
@@ -56,6 +61,8 @@ class DecompressingReader:
                     self._z = zlib.decompressobj(47)
                     if rest:
                         self._pending = rest
+                elif self._z.unconsumed_tail:
+                    self._pending = self._z.unconsumed_tail
                 if out:
                     return out
             else:

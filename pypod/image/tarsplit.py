@@ -6,7 +6,9 @@ Written while a layer is unpacked: every byte of the uncompressed stream goes in
 PAX records, padding, the end blocks), except the contents of the regular files written into the
 layer, which become references (path, size). Reassembling reads those from the layer directory.
 The caller checks the result against the layer's diff id and re-creates the tar when it differs
-(a file written twice by one layer, a layer changed since).
+(a file written twice by one layer, a layer changed since) or when there is none: a layer whose raw
+part passes a bound (MAX_RAW here, the unpacker's MAX_UNKEPT) keeps none, so that neither memory nor
+this file grows with what a hostile layer holds.
 
 Format (gzip): MAGIC, then records: b"R" + u32 length + bytes | b"F" + u16 path length + u64 size +
 path (relative to the layer root).
@@ -17,10 +19,13 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from collections import deque
 
 MAGIC = b"PYPODTS1"
 FILE_NAME = "tar-split.gz"
+# Raw bytes (headers, padding, what is not unpacked) a tar-split keeps at most: a layer of 100,000
+# files has ~150 MB. Past it the layer keeps none (push and save re-create its tar), so a layer of
+# countless empty entries cannot grow it without end.
+MAX_RAW = 512 << 20
 
 
 class SplitError(Exception):
@@ -28,50 +33,72 @@ class SplitError(Exception):
 
 
 class Writer:
-    def __init__(self, path: str):
+    """Streams the tar-split while the layer is read: memory holds one read chunk at most.
+
+    The reader announces every chunk it reads (`chunk`) and the file contents it unpacks (`file`);
+    everything else is raw and goes to the file as it comes. Only the latest chunk is kept: the
+    unpacker never points back before it.
+    """
+
+    def __init__(self, path: str, on_drop=None):
         self.path = path
+        self.on_drop = on_drop  # hears why, when the tar-split is given up
+        self.raw = 0
         self.tmp = f"{path}.tmp-{os.getpid()}"
         self.f = gzip.open(self.tmp, "wb", compresslevel=1)
         self.f.write(MAGIC)
-        self.chunks: deque = deque()  # (stream offset, bytes) not yet accounted for
-        self.pos = 0                  # stream offset up to which everything is recorded
-        self.raw = bytearray()
+        self.base = 0      # stream offset of the latest chunk
+        self.data = b""    # the latest chunk
+        self.pos = 0       # stream offset up to which everything is recorded
+        self.dropped = False
 
     def chunk(self, base: int, data: bytes) -> None:
-        if data:
-            self.chunks.append((base, data))
+        if self.dropped or not data:
+            return
+        self._raw_until(base)  # what is left of the previous chunk is raw
+        if base + len(data) <= self.pos:
+            return  # wholly inside a file's content: nothing to keep
+        self.base, self.data = base, data
 
     def _raw_until(self, off: int) -> None:
-        while self.pos < off and self.chunks:
-            base, data = self.chunks[0]
-            end_abs = base + len(data)
-            if end_abs <= self.pos:
-                self.chunks.popleft()
-                continue
-            start = self.pos - base
-            end = min(len(data), off - base)
-            self.raw += data[start:end]
+        base, data = self.base, self.data
+        start = self.pos - base
+        end = min(len(data), off - base)
+        if start < end:
+            self.raw += end - start
+            if self.raw > MAX_RAW:
+                self.drop(f"a layer's tar has more than {MAX_RAW >> 20} MiB of headers and data "
+                          "not unpacked")
+                return
+            # one record per piece: at most a chunk in memory, however long the raw run
+            piece = memoryview(data)[start:end]
+            self.f.write(b"R" + struct.pack(">I", len(piece)))
+            self.f.write(piece)
             self.pos = base + end
-            if end == len(data):
-                self.chunks.popleft()
-        if len(self.raw) >= 1 << 16:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.raw:
-            self.f.write(b"R" + struct.pack(">I", len(self.raw)) + self.raw)
-            self.raw = bytearray()
 
     def file(self, off: int, size: int, path: bytes) -> None:
         """The `size` bytes at stream offset `off` are the content of `path`."""
+        if self.dropped:
+            return
         self._raw_until(off)
-        self._flush()
+        if self.dropped:
+            return
         self.f.write(b"F" + struct.pack(">HQ", len(path), size) + path)
         self.pos = off + size
 
+    def drop(self, why: str) -> None:
+        """Keep no tar-split for this layer (push/save will re-create the tar)."""
+        if not self.dropped:
+            self.dropped = True
+            self.data = b""
+            self.abort()
+            if self.on_drop:
+                self.on_drop(f"{why}: its original tar is not kept, push and save re-create it")
+
     def close(self) -> None:
         self._raw_until(1 << 62)
-        self._flush()
+        if self.dropped:
+            return
         self.f.close()
         os.rename(self.tmp, self.path)
 

@@ -38,6 +38,11 @@ MAX_DEPTH = 256  # components; keeps shutil.rmtree's recursion well inside Pytho
 _MAX_ID = 0xFFFFFFFE  # (uid_t)-1 means "unchanged" to chown
 _MAX_TIME_NS = (1 << 62) - 1
 FD_CACHE_SIZE = 64
+# Bytes of the stream that are neither headers nor unpacked content (skipped entries' data, what
+# follows the end of the archive) kept in the tar-split; past this, the layer keeps none (push and
+# save re-create its tar), so a hostile layer cannot make it grow with its size.
+MAX_UNKEPT = 16 << 20
+MAX_SKIPPED_LISTED = 100  # skip messages (and notices) kept for the report; the count goes on
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -69,7 +74,8 @@ class UnsafeLayer(LayerError):
 class UnpackStats:
     size: int = 0  # bytes of regular file content written
     files: int = 0  # entries created: files, hardlinks, symlinks, fifos, whiteouts, directories
-    skipped: list[str] = field(default_factory=list)  # "NAME: reason" for each skipped entry
+    skipped: list[str] = field(default_factory=list)  # "NAME: reason", the first ones
+    skipped_count: int = 0  # every skipped entry
     notices: list[str] = field(default_factory=list)  # one-time warnings (chown, xattrs)
 
 
@@ -109,7 +115,7 @@ def unpack_layer(
         if split_path:
             from pypod.image.tarsplit import Writer
 
-            split = Writer(split_path)
+            split = Writer(split_path, on_drop=lambda message: unpacker._notice("tar-split", message))
         unpacker.run(_Reader(stream, split))
         if split is not None:
             split.close()
@@ -124,7 +130,7 @@ def unpack_layer(
 class _Reader:
     """Sequential reads over the stream in 1 MiB chunks; never seeks."""
 
-    __slots__ = ("stream", "buf", "pos", "base", "split", "entry")
+    __slots__ = ("stream", "buf", "pos", "base", "split", "entry", "unkept")
 
     def __init__(self, stream: BinaryIO, split=None):
         self.stream = stream
@@ -133,6 +139,7 @@ class _Reader:
         self.base = 0  # stream offset of buf[0]
         self.split = split  # a tarsplit.Writer: every chunk goes by it
         self.entry = b""  # the path whose content copy() writes
+        self.unkept = 0  # bytes discard() passed over
 
     @property
     def offset(self) -> int:
@@ -195,8 +202,20 @@ class _Reader:
             self.pos += take
             n -= take
 
+    def discard(self, n: int) -> None:
+        """Pass over `n` bytes the layer does not keep (a skipped entry's content)."""
+        self._count_unkept(n)
+        self.skip(n)
+
+    def _count_unkept(self, n: int) -> None:
+        self.unkept += n
+        if self.split is not None and self.unkept > MAX_UNKEPT:
+            self.split.drop(f"a layer's tar has more than {MAX_UNKEPT >> 20} MiB neither unpacked "
+                            "nor headers (skipped entries, data after the end of the archive)")
+
     def drain(self) -> None:
         """Read to EOF: the caller hashes the whole blob, padding included."""
+        self._count_unkept(len(self.buf) - self.pos)
         self.base += len(self.buf)
         self.buf = b""
         self.pos = 0
@@ -204,6 +223,7 @@ class _Reader:
             chunk = self.stream.read(CHUNK)
             if not chunk:
                 break
+            self._count_unkept(len(chunk))
             if self.split is not None:
                 self.split.chunk(self.base, chunk)
             self.base += len(chunk)
@@ -342,13 +362,15 @@ class _Unpacker:
 
     def _skip(self, name: bytes, reason: str) -> None:
         message = f"{_show(name)}: {reason}"
-        self.stats.skipped.append(message)
+        self.stats.skipped_count += 1
+        if len(self.stats.skipped) < MAX_SKIPPED_LISTED:
+            self.stats.skipped.append(message)
         if self.on_skip:
             self.on_skip(message)
 
     def _notice(self, key: str, message: str) -> None:
-        if key in self.told:
-            return
+        if key in self.told or (len(self.told) >= MAX_SKIPPED_LISTED and key != "tar-split"):
+            return  # (keys name xattrs: a hostile layer has as many as it likes)
         self.told.add(key)
         self.stats.notices.append(message)
         if self.on_skip:
@@ -439,16 +461,19 @@ class _Unpacker:
                 extended = block[482]
                 while extended:
                     extended = r.read(BLOCK)[504]
-                r.skip(size + pad)
+                r.discard(size + pad)
                 self._skip(name, "sparse files are not supported")
                 continue
             if records and any(key.startswith(b"GNU.sparse.") for key in records):
-                r.skip(size + pad)
+                r.discard(size + pad)
                 self._skip(records.get(b"GNU.sparse.name", name), "sparse files are not supported")
                 continue
 
             consumed = self._entry(r, kind, name, linkname, size, block, records)
-            r.skip((0 if consumed else size) + pad)
+            if consumed:
+                r.skip(pad)
+            else:
+                r.discard(size + pad)
 
     # -- one entry -------------------------------------------------------------------------------
 
