@@ -701,14 +701,12 @@ class NewLayer:
         self.report = report or {}  # the unpack worker's: what it skipped, its notices
 
 
-def warn_unpacked(image: str, layers: list[NewLayer]) -> None:
-    """Say once for an image what its layers had that was not unpacked."""
-    import sys
-
+def warn_unpacked(ctx: Context, image: str, layers: list[NewLayer]) -> None:
+    """Say once for an image what its layers had that was not unpacked (a warning)."""
     from pypod.image.unpack_worker import warnings_of
 
     for line in warnings_of(image, [nl.report for nl in layers]):
-        sys.stderr.write(f"WARN[0000] {line}\n")
+        ctx.reporter.warn(line)
 
 
 def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
@@ -828,7 +826,7 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
     from pypod.image.pull import now_iso
 
     layer = unpack_to_temp_layer(ctx, stream)
-    warn_unpacked(name or "the imported image", [layer])
+    warn_unpacked(ctx, name or "the imported image", [layer])
     created = now_iso()
     config = {
         "created": created,

@@ -414,7 +414,7 @@ def _load_one(ctx: Context, src, img, progress) -> list[str]:
             progress.say(f"Copying config sha256:{hashlib.sha256(img.config_raw).hexdigest()}")
             progress.say("Writing manifest to image destination")
             progress.say("Storing signatures")
-        warn_unpacked(names[0] if names else "the loaded image", new)
+        warn_unpacked(ctx, names[0] if names else "the loaded image", new)
         media = img.manifest_media_type if img.manifest_media_type in mt.MANIFESTS else mt.OCI_MANIFEST
         rec = _store_raw(ctx, img, new, names, media, store_image)
         new = []

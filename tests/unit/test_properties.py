@@ -315,14 +315,13 @@ def _write(text: str) -> str:
 @SETTINGS
 @given(st.one_of(registries_conf(), tricky_text), tricky_text)
 def test_registries_conf_fails_only_with_pypod_errors(text, name):
-    from pypod import config
-    from pypod.image import reference
+    from pypod.image import reference, registries
 
     path = _write(text)
     try:
-        config.clear_caches()
+        registries.clear_cache()
         try:
-            cfg = config.load_registries(path)
+            cfg = registries.load_registries(path)
         except PypodError:
             return
         for n in (name, "busybox", "docker.io/library/busybox", "localhost:5000/a"):
@@ -337,7 +336,7 @@ def test_registries_conf_fails_only_with_pypod_errors(text, name):
                 pass
     finally:
         os.unlink(path)
-        config.clear_caches()
+        registries.clear_cache()
 
 
 @SETTINGS
@@ -352,7 +351,7 @@ def test_containers_conf_fails_only_with_pypod_errors(text):
         config.clear_caches()
         try:
             cfg = config.engine_config()
-            cfg.capabilities, cfg.short_name_mode
+            cfg.capabilities, cfg.umask, cfg.env
         except PypodError:
             pass
     finally:
