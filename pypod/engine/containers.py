@@ -1338,23 +1338,38 @@ def _check_detach_keys(keys: str | None) -> str | None:
 
 def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False,
                     detach_keys: str | None = None) -> int:
-    """Start a created or stopped container; attached: wait and return its exit code."""
+    """Start a created or stopped container; attached: wait and return its exit code.
+    Holds the container's lock from the state check until the supervisor reports the container
+    started, so of concurrent starts one launches it and the others find it running."""
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") in ("running", "paused"):
-        if attach:
-            raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
-        return 0
-    spec = _load_spec(ctx, rec)
-    spec.detach_keys = _check_detach_keys(detach_keys)
-    spec.cleanup_if_detached = False
-    if interactive:
-        spec.process.stdin = True
-    try:
-        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach)
-    except launch.LaunchError as e:
-        raise _launch_error(e) from None
+    keys = _check_detach_keys(detach_keys)
+    lk = locked(ctx, rec)
+    cdir = str(store(ctx).dir(rec.id))
+    for attempt in range(3):
+        with lk:
+            rec = lk.rec
+            st = state_of(ctx, rec)
+            if attempt < 2 and launch.settling(st):
+                # its last run is being recorded and torn down: the supervisor needs the lock
+                lk.release()
+                launch.wait_settled(cdir)
+                continue
+            if st.get("status") in ("running", "paused"):
+                if attach:
+                    raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
+                return 0
+            spec = _load_spec(ctx, rec)
+            spec.detach_keys = keys
+            spec.cleanup_if_detached = False
+            if interactive:
+                spec.process.stdin = True
+            try:
+                started = launch.start(spec, cdir, foreground=attach)
+            except launch.LaunchError as e:
+                raise _launch_error(e) from None
+        break
     if attach:
         return started.wait()
     return 0
@@ -1372,40 +1387,63 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         # The CLI removes the container itself after a foreground run (the supervisor does only
         # if the user detaches).
         spec.cleanup_if_detached = True
-    try:
-        started = launch.start(spec, cdir, foreground=not detach)
-    except launch.LaunchError as e:
-        if opts.rm:
-            _destroy(ctx, rec.id)
-            from pypod.engine.volumes import remove_anonymous
+    from pypod.engine.locking import locked
 
-            remove_anonymous(ctx, rec)
-        raise _launch_error(e) from None
+    # held until the supervisor reports the container started (a `start` of the new name waits)
+    with locked(ctx, rec):
+        try:
+            started = launch.start(spec, cdir, foreground=not detach)
+        except launch.LaunchError as e:
+            if opts.rm:
+                _destroy(ctx, rec.id)
+                from pypod.engine.volumes import remove_anonymous
+
+                remove_anonymous(ctx, rec)
+            raise _launch_error(e) from None
     if detach:
         return rec, 0
     try:
         code = started.wait()
     finally:
         if opts.rm and not started.detached:
-            _destroy(ctx, rec.id)
-            from pypod.engine.volumes import remove_anonymous
-
-            remove_anonymous(ctx, rec)
+            _remove_after_run(ctx, rec)
     return rec, code
+
+
+def _remove_after_run(ctx: Context, rec: ContainerRecord) -> None:
+    """A foreground `run --rm`: under the lock, which the supervisor holds until the run is torn down."""
+    from pypod.engine.locking import locked
+
+    try:
+        with locked(ctx, rec):
+            _destroy(ctx, rec.id)
+    except ContainerNotFound:  # removed meanwhile
+        return
+    from pypod.engine.volumes import remove_anonymous
+
+    remove_anonymous(ctx, rec)
 
 
 # -- stop / kill / restart ---------------------------------------------------------------------
 def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = None) -> None:
+    """Under the container's lock until pid 1 is dead (a concurrent start waits, then starts it
+    again or finds it running); then without it until the supervisor has recorded the exit."""
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
     from pypod.signals import signal_name
 
-    st = state_of(ctx, rec)
-    if st.get("status") not in ("running", "paused", "stopping"):
-        _mark_stopped_by_user(ctx, rec)
-        return
-    spec = _load_spec(ctx, rec)
-    t = spec.stop_timeout if timeout is None else timeout
-    killed = launch.stop(str(store(ctx).dir(rec.id)), t, spec.stop_signal)
+    cdir = str(store(ctx).dir(rec.id))
+    with locked(ctx, rec) as lk:
+        rec = lk.rec
+        st = state_of(ctx, rec)
+        if st.get("status") not in ("running", "paused", "stopping") and not launch.settling(st):
+            _mark_stopped_by_user(ctx, rec)
+            return
+        spec = _load_spec(ctx, rec)
+        t = spec.stop_timeout if timeout is None else timeout
+        killed, _st = launch.signal_stop(cdir, t, spec.stop_signal)
+        lk.release()  # the supervisor records the exit under it
+        launch.wait_settled(cdir)
     if killed and t > 0:
         sys.stderr.write(f"WARN[{t:04d}] StopSignal {signal_name(spec.stop_signal)} failed to stop container "
                          f"{rec.name} in {t} seconds, resorting to SIGKILL\n")
@@ -1416,13 +1454,16 @@ def _mark_stopped_by_user(ctx: Context, rec: ContainerRecord) -> None:
 
 
 def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") not in ("running", "paused"):
-        raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
-                         f"{st.get('status')}: container state improper")
-    launch.kill(str(store(ctx).dir(rec.id)), sig)
+    with locked(ctx, rec) as lk:
+        rec = lk.rec
+        st = state_of(ctx, rec)
+        if st.get("status") not in ("running", "paused"):
+            raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
+                             f"{st.get('status')}: container state improper")
+        launch.kill(str(store(ctx).dir(rec.id)), sig)
 
 
 def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | None = None,
@@ -1459,17 +1500,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
             targets.append((n, rec))
     for given, rec in targets:
         try:
-            st = state_of(ctx, rec)
-            if st.get("status") in ("running", "paused", "stopping"):
-                if not force:
-                    raise ContainerStateImproper(
-                        f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
-                        "be removed without force: container state improper")
-                from pypod.runtime import launch
-
-                launch.stop(str(store(ctx).dir(rec.id)), 0 if timeout is None and force else (timeout or 0),
-                            _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, rec).stop_signal)
-            _destroy(ctx, rec.id)
+            _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or (rec.options or {}).get("rm"):
                 from pypod.engine.volumes import remove_anonymous
@@ -1478,6 +1509,33 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
         except PypodError as e:
             rep.errors.append(e)
     return rep
+
+
+def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | None) -> None:
+    """Stop (with force) and remove one container under its lock. The lock is dropped while the supervisor records the exit and tears the run down;
+    a `start` that slips in then is stopped again."""
+    from pypod.engine.locking import locked
+    from pypod.runtime import launch
+
+    cdir = str(store(ctx).dir(rec.id))
+    try:
+        with locked(ctx, rec) as lk:
+            for _ in range(100):
+                st = state_of(ctx, lk.rec)
+                if st.get("status") not in ("running", "paused", "stopping") and not launch.settling(st):
+                    break
+                if not force:
+                    raise ContainerStateImproper(
+                        f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
+                        "be removed without force: container state improper")
+                sig = _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, lk.rec).stop_signal
+                launch.signal_stop(cdir, timeout or 0, sig)
+                lk.release()
+                launch.wait_settled(cdir)
+                lk.relock()
+            _destroy(ctx, rec.id)
+    except ContainerNotFound:
+        pass  # removed under us (podman: no error)
 
 
 def _destroy(ctx: Context, cid: str) -> None:
@@ -1507,8 +1565,10 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
 def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", new):
         raise InvalidArgument(f"container name {new!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    from pypod.engine.locking import locked
+
     cs = store(ctx)
-    with cs.lock():
+    with locked(ctx, rec), cs.lock():  # (container, then the name index)
         for r in cs.list():
             if r.name == new:
                 raise PypodError(f"renaming container {rec.id}: name {new} already in use, cannot rename "
@@ -1914,9 +1974,22 @@ def read_logs(path: Path, *, since: float | None = None, until: float | None = N
 # -- exec ---------------------------------------------------------------------------------------
 def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[str], user: str | None,
             workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool = False) -> int:
+    from pypod.engine.locking import locked
+
+    lk = locked(ctx, rec).relock()  # until the process runs in the container
+    try:
+        return _exec_locked(ctx, lk, argv, env=env, user=user, workdir=workdir, interactive=interactive,
+                            tty=tty, detach=detach, privileged=privileged)
+    finally:
+        lk.release()
+
+
+def _exec_locked(ctx: Context, lk, argv: list[str], *, env: list[str], user: str | None,
+                 workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool) -> int:
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
+    rec = lk.rec
     st = state_of(ctx, rec)
     if st.get("status") != "running":
         err = PypodError("can only create exec sessions on running containers: container state improper")
@@ -1935,7 +2008,7 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
 
         proc.capabilities = capsmod.all_caps()
     try:
-        return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach)
+        return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach, on_started=lk.release)
     except Exception as e:
         from pypod.runtime import launch
 
@@ -1949,33 +2022,49 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
     """`healthcheck run`: run the check once now, record it as the supervisor would; True if healthy."""
     import datetime as dt
 
-    from pypod.runtime.state import update_state
+    from pypod.engine.locking import locked
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
     hc = rec.options.get("healthcheck")
     if not hc:
         raise PypodError(f"container {rec.id} has no defined healthcheck")
-    st = state_of(ctx, rec)
-    if st.get("status") != "running":
-        raise PypodError(f"container {rec.id} is not running")
-    test = list(hc["test"])
-    argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
-    o = rec.options
-    proc = ProcessSpec(args=argv, env=o.get("env", []), cwd=o.get("workdir") or "/", user=o.get("user") or "")
-    cdir = str(store(ctx).dir(rec.id))
-    start = dt.datetime.now(dt.timezone.utc).isoformat()
-    r, w = os.pipe()
+    # locked for the state check until the check runs, and again to record its result
+    lk = locked(ctx, rec).relock()
     try:
-        code = rexec.exec_in(cdir, proc, stdout=w, stderr=w)
-    except Exception as e:  # the check could not run: that is a failure, as podman counts it
-        code, output = 1, str(e)
-    else:
-        output = ""
+        st = state_of(ctx, rec)
+        if st.get("status") != "running":
+            raise PypodError(f"container {rec.id} is not running")
+        test = list(hc["test"])
+        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+        o = rec.options
+        proc = ProcessSpec(args=argv, env=o.get("env", []), cwd=o.get("workdir") or "/", user=o.get("user") or "")
+        cdir = str(store(ctx).dir(rec.id))
+        start = dt.datetime.now(dt.timezone.utc).isoformat()
+        r, w = os.pipe()
+        try:
+            code = rexec.exec_in(cdir, proc, stdout=w, stderr=w, on_started=lk.release)
+        except Exception as e:  # the check could not run: that is a failure, as podman counts it
+            code, output = 1, str(e)
+        else:
+            output = ""
+        finally:
+            os.close(w)
+            with os.fdopen(r, "rb") as f:
+                output = (output or f.read(4096).decode(errors="replace")).strip()
+        lk.relock()
+        return _record_health(ctx, rec, hc, code, start, output)
     finally:
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            output = (output or f.read(4096).decode(errors="replace")).strip()
+        lk.release()
+
+
+def _record_health(ctx: Context, rec: ContainerRecord, hc: dict, code: int, start: str, output: str) -> bool:
+    import datetime as dt
+
+    from pypod.runtime.state import update_state
+
+    cdir = str(store(ctx).dir(rec.id))
+    st = state_of(ctx, rec)  # now: the supervisor's own checks may have recorded since
     health = dict(st.get("health") or {"status": "starting", "failing_streak": 0, "log": []})
     if code == 0:
         health.update(status="healthy", failing_streak=0)
@@ -2081,16 +2170,21 @@ def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = Fal
     the detach keys (the container runs on)."""
     from pypod.runtime import attach as rattach, launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") != "running":
-        raise PypodError("you can only attach to running containers")
-    cdir = str(store(ctx).dir(rec.id))
+    from pypod.engine.locking import locked
+
     keys = rattach.parse_detach_keys(_check_detach_keys(detach_keys))
-    o = rec.options
+    cdir = str(store(ctx).dir(rec.id))
     try:
+        with locked(ctx, rec) as lk:  # the state check and the connection
+            rec = lk.rec
+            st = state_of(ctx, rec)
+            if st.get("status") != "running":
+                raise PypodError("you can only attach to running containers")
+            sock = rattach.connect(cdir)
+        o = rec.options
         code = rattach.attach(cdir, tty=bool(o.get("tty")),
                               stdin=bool(o.get("interactive")) and not no_stdin, detach_keys=keys,
-                              sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s))
+                              sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s), sock=sock)
     except OSError as e:
         raise PypodError(f"attach to container {rec.id}: {e.strerror or e}") from None
     if code is None:  # detached

@@ -363,7 +363,19 @@ def kill(container_dir: str, sig: int) -> None:
 
 def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
     """Signal, wait up to `timeout` s, then SIGKILL; ends the restart policy. Returns whether
-    SIGKILL was needed. Returns once the supervisor has recorded the exit."""
+    SIGKILL was needed. Returns once the supervisor has recorded the exit.
+    (A caller holding the container's lock calls signal_stop(), releases it, then
+    wait_settled(): the supervisor takes that lock to record the exit.)"""
+    killed, _st = signal_stop(container_dir, timeout, signal)
+    wait_settled(container_dir)
+    return killed
+
+
+def signal_stop(container_dir: str, timeout: int, signal: int = 15) -> tuple[bool, dict]:
+    """The first half of stop(): ask the supervisor not to restart, signal pid 1, wait up to
+    `timeout` s for it to die, then SIGKILL it. Needs nothing from the supervisor (the kernel
+    says when pid 1 is dead), so it may run under the container's lock. Returns (whether
+    SIGKILL was needed, the state it acted on)."""
     st = statemod.read_state(container_dir)
     sup, sup_start = int(st.get("supervisor_pid") or 0), st.get("supervisor_starttime")
     if statemod.is_running(st) or proc.alive(sup, sup_start):
@@ -371,7 +383,7 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
         with open(os.path.join(container_dir, statemod.STOP_MARKER), "w"):
             pass
     if not statemod.is_running(st):
-        return False
+        return False, st
     pid, start = int(st.get("pid") or 0), st.get("pid_starttime")
     killed = False
     if pid and proc.alive(pid, start):
@@ -386,16 +398,26 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
             except ProcessLookupError:
                 pass
             _pidfd_wait(pid, start, 10)
-    # the supervisor records the exit (and runs clean-up) right after
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        cur = statemod.read_state(container_dir)
-        if not statemod.is_running(cur) and cur.get("pid") != pid:
-            break
-        if sup and not proc.alive(sup, sup_start):
-            break
-        time.sleep(0.005)
-    return killed
+    return killed, st
+
+
+def settling(st: dict) -> bool:
+    """The supervisor lives but the container's pid 1 does not: it is recording the exit,
+    tearing the run down, or about to restart it (restart policy)."""
+    if not proc.alive(st.get("supervisor_pid"), st.get("supervisor_starttime")):
+        return False
+    return not (statemod.is_running(st) and proc.alive(st.get("pid"), st.get("pid_starttime")))
+
+
+def wait_settled(container_dir: str, timeout: float = 10) -> dict:
+    """Wait (without the container's lock: the supervisor needs it) until the container is no
+    longer settling — its exit recorded and the supervisor gone, or running again; the state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = statemod.read_state(container_dir)
+        if not settling(st) or time.monotonic() >= deadline:
+            return st
+        time.sleep(0.005)  # (the supervisor lives on after the record: nothing to wake on)
 
 
 def _matches(st: dict, conditions) -> bool:

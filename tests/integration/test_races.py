@@ -1,0 +1,125 @@
+"""Issue 12: verbs that change one container, racing each other, as a user's shell runs them.
+
+Each round starts 8 `pypod` commands at once from one shell (`cmd & ... wait`), then counts the
+container's processes from /proc: a lock per container (pypod.store.locks) must make the outcome
+one of the serial ones — exactly one pid 1, and every other caller gets podman's answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+
+import pytest
+
+from tests.lib import user
+from tests.lib.user import pypod
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = 20
+CALLS = 8
+MARK = "31337"  # the container runs `sleep MARK`: its pid 1 is found by that command line
+NAME = "racer"
+
+
+def ok(*args, **kw):
+    r = pypod(*args, **kw)
+    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def _cmdline(pid: str) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def _comm(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def user_procs() -> list[tuple[int, str, list[str]]]:
+    """(pid, comm, argv) of the test user's processes (its subuids too)."""
+    return [(p, _comm(str(p)), _cmdline(str(p))) for p in user.user_pids()]
+
+
+def pid1s() -> list[int]:
+    return [p for p, _c, argv in user_procs() if argv == ["sleep", MARK]]
+
+
+def concurrently(commands: list[str], timeout: float = 120) -> list[tuple[int, str, str]]:
+    """Run the pypod command lines all at once from one shell as the user; (rc, out, err) each."""
+    script = ['d=$(mktemp -d)']
+    for i, c in enumerate(commands):
+        script.append(f'(pypod {c} >"$d/{i}.out" 2>"$d/{i}.err"; echo $? >"$d/{i}.rc") &')
+    script.append("wait")
+    for i in range(len(commands)):
+        script.append(f'printf "\\036%s\\037" "$(cat "$d/{i}.rc")"; cat "$d/{i}.out"; printf "\\037"; '
+                      f'cat "$d/{i}.err"')
+    script.append('rm -rf "$d"')
+    r = user.sh_as_user("\n".join(script), timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    out = []
+    for rec in r.stdout.split("\036")[1:]:  # RS between calls, US between rc, stdout, stderr
+        rc, o, e = rec.split("\037")
+        out.append((int(rc), o, e))
+    assert len(out) == len(commands), r.stdout
+    return out
+
+
+def wait_until(pred, timeout=15.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def state() -> str:
+    return ok("inspect", "--format", "{{.State.Status}}", NAME).stdout.strip()
+
+
+def assert_nothing_left(cid: str) -> None:
+    """No supervisor, pid 1, network helper or mount of the container outlives it."""
+    def strays():
+        out = []
+        for pid, comm, argv in user_procs():
+            line = " ".join(argv)
+            if argv == ["sleep", MARK] or comm in ("pypod-conmon", "slirp4netns", "pasta") \
+                    or cid in line:
+                out.append((pid, comm, line))
+        return out
+
+    assert wait_until(lambda: not strays(), 10), strays()
+    with open("/proc/self/mountinfo") as f:
+        assert cid not in f.read()
+
+
+MISSING = f'Error: no container with name or ID "{NAME}" found: no such container\n'
+
+
+def test_eight_starts_at_once_launch_one_container(busybox):
+    cid = ok("create", "--name", NAME, busybox, "sleep", MARK).stdout.strip()
+    t0 = time.monotonic()
+    for rnd in range(ROUNDS):
+        res = concurrently([f"start {NAME}"] * CALLS)
+        # podman 4.3: `start` of a running container echoes its name and exits 0
+        assert res == [(0, f"{NAME}\n", "")] * CALLS, (rnd, res)
+        assert len(pid1s()) == 1, (rnd, user_procs())
+        assert state() == "running"
+        ok("stop", "-t", "0", NAME)
+        assert pid1s() == [], (rnd, user_procs())
+    took = time.monotonic() - t0
+    print(f"{ROUNDS} rounds of {CALLS} concurrent starts: {took:.1f} s")
+    ok("rm", NAME)
+    assert_nothing_left(cid)
