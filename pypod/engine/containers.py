@@ -1337,8 +1337,9 @@ def _check_detach_keys(keys: str | None) -> str | None:
 
 
 def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False,
-                    detach_keys: str | None = None) -> int:
-    """Start a created or stopped container; attached: wait and return its exit code.
+                    detach_keys: str | None = None) -> int | None:
+    """Start a created or stopped container; attached: wait and return its exit code; None when
+    it was running already (podman 4.3 then prints nothing and exits 0).
     Holds the container's lock from the state check until the supervisor reports the container
     started, so of concurrent starts one launches it and the others find it running."""
     from pypod.engine.locking import locked
@@ -1359,7 +1360,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
             if st.get("status") in ("running", "paused"):
                 if attach:
                     raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
-                return 0
+                return None
             spec = _load_spec(ctx, rec)
             spec.detach_keys = keys
             spec.cleanup_if_detached = False
