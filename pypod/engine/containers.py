@@ -1523,14 +1523,16 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
         with locked(ctx, rec) as lk:
             for _ in range(100):
                 st = state_of(ctx, lk.rec)
-                if st.get("status") not in ("running", "paused", "stopping") and not launch.settling(st):
+                running, settling = st.get("status") in ("running", "paused", "stopping"), launch.settling(st)
+                if not running and not settling:
                     break
-                if not force:
+                if force:  # (settling: only the stop marker, against a restart policy)
+                    sig = _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, lk.rec).stop_signal
+                    launch.signal_stop(cdir, timeout or 0, sig)
+                elif not settling:
                     raise ContainerStateImproper(
                         f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
                         "be removed without force: container state improper")
-                sig = _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, lk.rec).stop_signal
-                launch.signal_stop(cdir, timeout or 0, sig)
                 lk.release()
                 launch.wait_settled(cdir)
                 lk.relock()
