@@ -1521,22 +1521,28 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
     cdir = str(store(ctx).dir(rec.id))
     try:
         with locked(ctx, rec) as lk:
-            for _ in range(100):
-                st = state_of(ctx, lk.rec)
-                running, settling = st.get("status") in ("running", "paused", "stopping"), launch.settling(st)
-                if not running and not settling:
-                    break
-                if force:  # (settling: only the stop marker, against a restart policy)
-                    sig = _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, lk.rec).stop_signal
-                    launch.signal_stop(cdir, timeout or 0, sig)
-                elif not settling:
-                    raise ContainerStateImproper(
-                        f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
-                        "be removed without force: container state improper")
-                lk.release()
-                launch.wait_settled(cdir)
-                lk.relock()
-            _destroy(ctx, rec.id)
+            try:
+                for _ in range(100):
+                    st = state_of(ctx, lk.rec)
+                    running, settling = st.get("status") in ("running", "paused", "stopping"), launch.settling(st)
+                    if not running and not settling:
+                        break
+                    if force:  # (settling: only the stop marker, against a restart policy)
+                        sig = _signal.SIGKILL if (timeout is None or timeout == 0) else \
+                            _load_spec(ctx, lk.rec).stop_signal
+                        launch.signal_stop(cdir, timeout or 0, sig)
+                    elif not settling:
+                        raise ContainerStateImproper(
+                            f"cannot remove container {rec.id} as it is running - running or paused containers "
+                            "cannot be removed without force: container state improper")
+                    lk.mark_removing()  # a start in the meantime finds it gone
+                    lk.release()
+                    launch.wait_settled(cdir)
+                    lk.relock()
+                _destroy(ctx, rec.id)
+            except BaseException:
+                lk.unmark_removing()
+                raise
     except ContainerNotFound:
         pass  # removed under us (podman: no error)
 
