@@ -51,8 +51,8 @@ class ContainerLock:
     def held(self) -> bool:
         return self.fd >= 0
 
-    def acquire(self) -> bool:
-        """Block until we hold it; False (not held) when the container no longer exists."""
+    def acquire(self, wait: bool = True) -> bool | None:
+        """Take it: True held; False the container no longer exists; None busy (wait=False)."""
         if self.fd >= 0:
             return True
         try:
@@ -60,34 +60,21 @@ class ContainerLock:
         except (FileNotFoundError, NotADirectoryError):
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             # `rm` moved the directory (and this file with it) while we waited
             try:
                 same = os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
                 same = False
+        except BlockingIOError:
+            os.close(fd)
+            return None
         except BaseException:
             os.close(fd)
             raise
         if not same:
             os.close(fd)
             return False
-        self.fd = fd
-        return True
-
-    def try_acquire(self) -> bool | None:
-        """Take it without waiting: True held, None busy, False gone."""
-        if self.fd >= 0:
-            return True
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
         self.fd = fd
         return True
 

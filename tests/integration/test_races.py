@@ -7,15 +7,13 @@ one of the serial ones — exactly one pid 1, and every other caller gets podman
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 import time
 
 import pytest
 
+from tests.integration.test_containers import ok, wait_for
 from tests.lib import user
-from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +22,6 @@ FEW = 10     # the other races
 CALLS = 8
 MARK = "31337"  # the container runs `sleep MARK`: its pid 1 is found by that command line
 NAME = "racer"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def _cmdline(pid: str) -> list[str]:
@@ -86,15 +78,6 @@ def concurrently(commands: list[str], timeout: float = 120) -> list[tuple[int, s
     return out
 
 
-def wait_until(pred, timeout=15.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
 def state() -> str:
     return ok("inspect", "--format", "{{.State.Status}}", NAME).stdout.strip()
 
@@ -110,7 +93,7 @@ def assert_nothing_left(cid: str) -> None:
                 out.append((pid, comm, line))
         return out
 
-    assert wait_until(lambda: not strays(), 10), strays()
+    assert wait_for(lambda: not strays(), 10), strays()
     with open("/proc/self/mountinfo") as f:
         assert cid not in f.read()
 
@@ -129,7 +112,7 @@ def settled(cid: str) -> int:
         n, sups = len(pid1s()), len(supervisors(cid))
         return n == sups and n == (1 if state() == "running" else 0)
 
-    assert wait_until(agree, 10), (state(), user_procs())
+    assert wait_for(agree, 10), (state(), user_procs())
     return len(pid1s())
 
 

@@ -14,10 +14,10 @@ DEAD_PID = 2 ** 22 + 12345  # above pid_max's usual range: never alive
 def test_exclusive_until_released(tmp_path):
     a, b = ContainerLock(tmp_path), ContainerLock(tmp_path)
     assert a.acquire() and a.held
-    assert b.try_acquire() is None  # busy
+    assert b.acquire(wait=False) is None  # busy
     a.release()
     assert not a.held
-    assert b.try_acquire() is True
+    assert b.acquire(wait=False) is True
     b.release()
 
 
@@ -38,7 +38,7 @@ def test_release_unlocks_even_if_a_copy_of_the_fd_lives_on(tmp_path):
     copy = os.dup(a.fd)
     try:
         a.release()
-        assert b.try_acquire() is True
+        assert b.acquire(wait=False) is True
         b.release()
     finally:
         os.close(copy)
