@@ -1303,6 +1303,10 @@ def cleanup_argv(ctx: Context, cid: str) -> list[str]:
 
 
 # -- start / run -------------------------------------------------------------------------------
+# The verbs below that change a container hold its lock (pypod.engine.locking) from the state
+# check until the change is recorded or the supervisor has taken over; ps/inspect/logs/wait do
+# not lock. Order: pod → container → containers.lock → network/volume; never wait for a
+# supervisor while holding it (it takes the lock to record an exit).
 def _load_spec(ctx: Context, rec: ContainerRecord):
     from pypod.runtime.spec import ContainerSpec
     from pypod.store import db

@@ -94,8 +94,13 @@ def assert_nothing_left(cid: str) -> None:
         return out
 
     assert wait_for(lambda: not strays(), 10), strays()
-    with open("/proc/self/mountinfo") as f:
-        assert cid not in f.read()
+    # no mount of its storage, here or in a namespace a process of the user still holds
+    for pid in ["self"] + [str(p) for p, _c, _a in user_procs()]:
+        try:
+            with open(f"/proc/{pid}/mountinfo") as f:
+                assert cid not in f.read(), pid
+        except (FileNotFoundError, ProcessLookupError):
+            pass
 
 
 MISSING = f'Error: no container with name or ID "{NAME}" found: no such container\n'
