@@ -126,8 +126,8 @@ def test_eight_starts_at_once_launch_one_container(busybox):
     t0 = time.monotonic()
     for rnd in range(ROUNDS):
         res = concurrently([f"start {NAME}"] * CALLS)
+        assert len(pid1s()) == 1, (rnd, res, user_procs())
         assert sorted(res) == [RUNNING] * (CALLS - 1) + [STARTED], (rnd, res)
-        assert len(pid1s()) == 1, (rnd, user_procs())
         assert state() == "running"
         assert len(supervisors(cid)) == 1
         ok("stop", "-t", "0", NAME)
