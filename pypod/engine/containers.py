@@ -1562,13 +1562,20 @@ def _destroy(ctx: Context, cid: str) -> None:
 def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
+    from pypod.engine.locking import locked
+    from pypod.runtime import launch
+
     for rec in store(ctx).list():
-        st = state_of(ctx, rec)
-        if st.get("status") in ("running", "paused", "stopping"):
+        try:
+            with locked(ctx, rec) as lk:  # a start racing the prune keeps its container
+                st = state_of(ctx, lk.rec)
+                if st.get("status") in ("running", "paused", "stopping") or launch.settling(st):
+                    continue
+                if not flt.match(ctx, lk.rec, st):
+                    continue
+                _destroy(ctx, rec.id)
+        except ContainerNotFound:  # removed meanwhile
             continue
-        if not flt.match(ctx, rec, st):
-            continue
-        _destroy(ctx, rec.id)
         out.append(rec.id)
     for d in store(ctx).trash_dirs():
         remove_tree(ctx, d)

@@ -210,3 +210,25 @@ def test_a_slow_stop_blocks_start_but_not_ps(busybox):
     assert settled(cid) == 1 and state() == "running"
     ok("rm", "-f", NAME)
     assert_nothing_left(cid)
+
+
+def test_starts_racing_prune(busybox):
+    """`container prune` removes only what is stopped when it looks, under the lock: a start
+    that wins keeps its container (running, one pid 1); one that loses finds none."""
+    for rnd in range(FEW // 2):
+        cid = ok("create", "--name", NAME, busybox, "sleep", MARK).stdout.strip()
+        calls = [f"start {NAME}"] * (CALLS // 2)
+        calls[1] = "container prune -f"
+        res = concurrently(calls)
+        starts = res[:1] + res[2:]
+        for r in starts:
+            assert r in (STARTED, RUNNING, (125, "", MISSING)), (rnd, res)
+        pruned = res[1][1].split()
+        assert res[1][0] == 0 and pruned in ([], [cid]), (rnd, res)
+        if pruned:
+            assert STARTED not in starts and ok("ps", "-a", "-q").stdout == "", (rnd, res)
+            assert_nothing_left(cid)
+        else:
+            assert starts.count(STARTED) == 1 and settled(cid) == 1, (rnd, res)
+            ok("rm", "-f", NAME)
+            assert_nothing_left(cid)
