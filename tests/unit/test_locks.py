@@ -82,3 +82,42 @@ def test_settling_needs_a_live_supervisor_and_a_dead_pid1():
     assert launch.settling({"status": "running", "pid": DEAD_PID, "supervisor_pid": me})
     # exited, supervisor alive: a restart policy's next run is coming (or the tear-down)
     assert launch.settling({"status": "exited", "pid": 0, "supervisor_pid": me})
+
+
+def _container(tmp_path):
+    from pypod.engine.context import Context
+    from pypod.store.containers import ContainerRecord, ContainerStore
+
+    ctx = Context(tmp_path / "storage", tmp_path / "run")
+    rec = ContainerRecord(id="c" * 64, name="web")
+    ContainerStore(ctx.graph_root).save(rec)
+    return ctx, rec
+
+
+def test_a_removal_in_progress_reads_as_gone_to_others(tmp_path):
+    import pytest
+
+    from pypod.engine.locking import locked
+    from pypod.errors import ContainerNotFound
+
+    ctx, rec = _container(tmp_path)
+    remover = locked(ctx, rec).relock()
+    remover.mark_removing()
+    remover.release()  # (waiting for the supervisor's exit report)
+    with pytest.raises(ContainerNotFound, match='no container with name or ID "web" found'):
+        locked(ctx, rec).relock()
+    remover.relock()  # the remover itself goes on
+    remover.unmark_removing()  # (its removal failed: the container stays)
+    remover.release()
+    with locked(ctx, rec) as lk:
+        assert lk.rec.name == "web"
+
+
+def test_a_dead_removers_mark_is_ignored(tmp_path):
+    from pypod.engine.locking import REMOVING, locked
+
+    ctx, rec = _container(tmp_path)
+    with open(os.path.join(locked(ctx, rec).dir, REMOVING), "w") as f:
+        f.write(f"{DEAD_PID} 1")  # a `rm` killed half-way
+    with locked(ctx, rec) as lk:
+        assert lk.rec.id == rec.id
