@@ -244,11 +244,9 @@ def _status(ctx, rec) -> str:
 @route("POST", "/containers/{name}/start")
 def start(req, ctx) -> None:
     rec = lookup(ctx, req.params["name"])
-    if _status(ctx, rec) in ("running", "paused"):
-        req.h.send_bytes(304, b"")
-        return
-    _engine().start_container(ctx, rec)
-    req.h.send_bytes(204, b"")
+    # the engine decides under the container's lock: None when it was already running
+    started = _engine().start_container(ctx, rec)
+    req.h.send_bytes(304 if started is None else 204, b"")
 
 
 @route("POST", "/containers/{name}/stop")

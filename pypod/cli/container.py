@@ -315,8 +315,10 @@ def start(
         code = _eng().start_container(ctx, _get(targets[0]), attach=True, interactive=interactive,
                                       detach_keys=detach_keys)
         raise ExitCode(code)
-    def one(n: str) -> str:
-        _eng().start_container(ctx, _get(n), interactive=interactive)
+    def one(n: str) -> str | None:
+        # podman 4.3: a container that is running already is not echoed
+        if _eng().start_container(ctx, _get(n), interactive=interactive) is None:
+            return None
         return n
 
     _each(targets, one)

@@ -1328,6 +1328,10 @@ def cleanup_argv(ctx: Context, cid: str) -> list[str]:
 
 
 # -- start / run -------------------------------------------------------------------------------
+# The verbs below that change a container hold its lock (pypod.engine.locking) from the state
+# check until the change is recorded or the supervisor has taken over; ps/inspect/logs/wait do
+# not lock. Order: pod → container → containers.lock → network/volume; never wait for a
+# supervisor while holding it (it takes the lock to record an exit).
 def _load_spec(ctx: Context, rec: ContainerRecord):
     from pypod.runtime.spec import ContainerSpec
     from pypod.store import db
@@ -1362,24 +1366,40 @@ def _check_detach_keys(keys: str | None) -> str | None:
 
 
 def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False,
-                    detach_keys: str | None = None) -> int:
-    """Start a created or stopped container; attached: wait and return its exit code."""
+                    detach_keys: str | None = None) -> int | None:
+    """Start a created or stopped container; attached: wait and return its exit code; None when
+    it was running already (podman 4.3 then prints nothing and exits 0).
+    Holds the container's lock from the state check until the supervisor reports the container
+    started, so of concurrent starts one launches it and the others find it running."""
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") in ("running", "paused"):
-        if attach:
-            raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
-        return 0
-    spec = _load_spec(ctx, rec)
-    spec.detach_keys = _check_detach_keys(detach_keys)
-    spec.cleanup_if_detached = False
-    if interactive:
-        spec.process.stdin = True
-    try:
-        started = launch.start(spec, str(store(ctx).dir(rec.id)), foreground=attach, warn=ctx.reporter.warn)
-    except launch.LaunchError as e:
-        raise _launch_error(e) from None
+    keys = _check_detach_keys(detach_keys)
+    lk = locked(ctx, rec)
+    cdir = str(store(ctx).dir(rec.id))
+    for attempt in range(3):
+        with lk:
+            rec = lk.rec
+            st = state_of(ctx, rec)
+            if attempt < 2 and launch.settling(st):
+                # its last run is being recorded and torn down: the supervisor needs the lock
+                lk.release()
+                launch.wait_settled(cdir)
+                continue
+            if st.get("status") in ("running", "paused"):
+                if attach:
+                    raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
+                return None
+            spec = _load_spec(ctx, rec)
+            spec.detach_keys = keys
+            spec.cleanup_if_detached = False
+            if interactive:
+                spec.process.stdin = True
+            try:
+                started = launch.start(spec, cdir, foreground=attach, warn=ctx.reporter.warn)
+            except launch.LaunchError as e:
+                raise _launch_error(e) from None
+        break
     if attach:
         return started.wait()
     return 0
@@ -1397,40 +1417,63 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         # The CLI removes the container itself after a foreground run (the supervisor does only
         # if the user detaches).
         spec.cleanup_if_detached = True
-    try:
-        started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
-    except launch.LaunchError as e:
-        if opts.rm:
-            _destroy(ctx, rec.id)
-            from pypod.engine.volumes import remove_anonymous
+    from pypod.engine.locking import locked
 
-            remove_anonymous(ctx, rec)
-        raise _launch_error(e) from None
+    # held until the supervisor reports the container started (a `start` of the new name waits)
+    with locked(ctx, rec):
+        try:
+            started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
+        except launch.LaunchError as e:
+            if opts.rm:
+                _destroy(ctx, rec.id)
+                from pypod.engine.volumes import remove_anonymous
+
+                remove_anonymous(ctx, rec)
+            raise _launch_error(e) from None
     if detach:
         return rec, 0
     try:
         code = started.wait()
     finally:
         if opts.rm and not started.detached:
-            _destroy(ctx, rec.id)
-            from pypod.engine.volumes import remove_anonymous
-
-            remove_anonymous(ctx, rec)
+            _remove_after_run(ctx, rec)
     return rec, code
+
+
+def _remove_after_run(ctx: Context, rec: ContainerRecord) -> None:
+    """A foreground `run --rm`: under the lock, which the supervisor holds until the run is torn down."""
+    from pypod.engine.locking import locked
+
+    try:
+        with locked(ctx, rec):
+            _destroy(ctx, rec.id)
+    except ContainerNotFound:  # removed meanwhile
+        return
+    from pypod.engine.volumes import remove_anonymous
+
+    remove_anonymous(ctx, rec)
 
 
 # -- stop / kill / restart ---------------------------------------------------------------------
 def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = None) -> None:
+    """Under the container's lock until pid 1 is dead (a concurrent start waits, then starts it
+    again or finds it running); then without it until the supervisor has recorded the exit."""
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
     from pypod.signals import signal_name
 
-    st = state_of(ctx, rec)
-    if st.get("status") not in ("running", "paused", "stopping"):
-        _mark_stopped_by_user(ctx, rec)
-        return
-    spec = _load_spec(ctx, rec)
-    t = spec.stop_timeout if timeout is None else timeout
-    killed = launch.stop(str(store(ctx).dir(rec.id)), t, spec.stop_signal)
+    cdir = str(store(ctx).dir(rec.id))
+    with locked(ctx, rec) as lk:
+        rec = lk.rec
+        st = state_of(ctx, rec)
+        if st.get("status") not in ("running", "paused", "stopping") and not launch.settling(st):
+            _mark_stopped_by_user(ctx, rec)
+            return
+        spec = _load_spec(ctx, rec)
+        t = spec.stop_timeout if timeout is None else timeout
+        killed, stopped = launch.signal_stop(cdir, t, spec.stop_signal)
+        lk.release()  # the supervisor records the exit under it
+        launch.settle_stop(cdir, stopped)  # (a wedged supervisor is ended; never a false success)
     if killed and t > 0:
         ctx.reporter.warn(f"StopSignal {signal_name(spec.stop_signal)} failed to stop container "
                           f"{rec.name} in {t} seconds, resorting to SIGKILL", elapsed=t)
@@ -1441,13 +1484,16 @@ def _mark_stopped_by_user(ctx: Context, rec: ContainerRecord) -> None:
 
 
 def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
+    from pypod.engine.locking import locked
     from pypod.runtime import launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") not in ("running", "paused"):
-        raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
-                         f"{st.get('status')}: container state improper")
-    launch.kill(str(store(ctx).dir(rec.id)), sig)
+    with locked(ctx, rec) as lk:
+        rec = lk.rec
+        st = state_of(ctx, rec)
+        if st.get("status") not in ("running", "paused"):
+            raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
+                             f"{st.get('status')}: container state improper")
+        launch.kill(str(store(ctx).dir(rec.id)), sig)
 
 
 def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | None = None,
@@ -1484,17 +1530,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
             targets.append((n, rec))
     for given, rec in targets:
         try:
-            st = state_of(ctx, rec)
-            if st.get("status") in ("running", "paused", "stopping"):
-                if not force:
-                    raise ContainerStateImproper(
-                        f"cannot remove container {rec.id} as it is running - running or paused containers cannot "
-                        "be removed without force: container state improper")
-                from pypod.runtime import launch
-
-                launch.stop(str(store(ctx).dir(rec.id)), 0 if timeout is None and force else (timeout or 0),
-                            _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, rec).stop_signal)
-            _destroy(ctx, rec.id)
+            _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or (rec.options or {}).get("rm"):
                 from pypod.engine.volumes import remove_anonymous
@@ -1539,6 +1575,45 @@ def last_exit_code(ctx: Context, cid: str) -> int | None:
         return None
 
 
+def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | None) -> None:
+    """Stop (with force) and remove one container under its lock. The lock is dropped while the supervisor records the exit and tears the run down;
+    a `start` that slips in then is stopped again."""
+    from pypod.engine.locking import locked
+    from pypod.runtime import launch
+
+    cdir = str(store(ctx).dir(rec.id))
+    try:
+        with locked(ctx, rec) as lk:
+            try:
+                for _ in range(100):
+                    st = state_of(ctx, lk.rec)
+                    running, settling = st.get("status") in ("running", "paused", "stopping"), launch.settling(st)
+                    if not running and not settling:
+                        break
+                    stp = None
+                    if force:  # (settling: only the stop marker, against a restart policy)
+                        sig = _signal.SIGKILL if (timeout is None or timeout == 0) else \
+                            _load_spec(ctx, lk.rec).stop_signal
+                        _, stp = launch.signal_stop(cdir, timeout or 0, sig)
+                    elif not settling:
+                        raise ContainerStateImproper(
+                            f"cannot remove container {rec.id} as it is running - running or paused containers "
+                            "cannot be removed without force: container state improper")
+                    lk.mark_removing()  # a start in the meantime finds it gone
+                    lk.release()
+                    if stp is not None:  # a wedged supervisor is ended there, or an error says why
+                        launch.settle_stop(cdir, stp)
+                    else:
+                        launch.wait_settled(cdir)
+                    lk.relock()
+                _destroy(ctx, rec.id)
+            except BaseException:
+                lk.unmark_removing()
+                raise
+    except ContainerNotFound:
+        pass  # removed under us (podman: no error)
+
+
 def _destroy(ctx: Context, cid: str) -> None:
     _keep_exit_code(ctx, cid)
     cs = store(ctx)
@@ -1552,13 +1627,20 @@ def _destroy(ctx: Context, cid: str) -> None:
 def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
+    from pypod.engine.locking import locked
+    from pypod.runtime import launch
+
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
-        st = state_of(ctx, rec)
-        if st.get("status") in ("running", "paused", "stopping"):
+        try:
+            with locked(ctx, rec) as lk:  # a start racing the prune keeps its container
+                st = state_of(ctx, lk.rec)
+                if st.get("status") in ("running", "paused", "stopping") or launch.settling(st):
+                    continue
+                if not flt.match(ctx, lk.rec, st):
+                    continue
+                _destroy(ctx, rec.id)
+        except ContainerNotFound:  # removed meanwhile
             continue
-        if not flt.match(ctx, rec, st):
-            continue
-        _destroy(ctx, rec.id)
         out.append(rec.id)
     cs = store(ctx)
     with cs.lock():  # create writes the record under this lock: a directory without one is dead
@@ -1573,8 +1655,10 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
 def rename(ctx: Context, rec: ContainerRecord, new: str) -> None:
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", new):
         raise InvalidArgument(f"container name {new!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    from pypod.engine.locking import locked
+
     cs = store(ctx)
-    with cs.lock():
+    with locked(ctx, rec), cs.lock():  # (container, then the name index)
         for r in cs.list():
             if r.name == new:
                 raise Conflict(f"renaming container {rec.id}: name {new} already in use, cannot rename "
@@ -1961,9 +2045,23 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
             stdio: tuple = (None, None, None)) -> int:
     """Run argv in the running container; its exit code. stdio: fds for its stdin, stdout and
     stderr (None: ours), as the API passes a client's connection."""
+    from pypod.engine.locking import locked
+
+    lk = locked(ctx, rec).relock()  # until the process runs in the container
+    try:
+        return _exec_locked(ctx, lk, argv, env=env, user=user, workdir=workdir, interactive=interactive,
+                            tty=tty, detach=detach, privileged=privileged, stdio=stdio)
+    finally:
+        lk.release()
+
+
+def _exec_locked(ctx: Context, lk, argv: list[str], *, env: list[str], user: str | None,
+                 workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool,
+                 stdio: tuple) -> int:
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
+    rec = lk.rec
     st = state_of(ctx, rec)
     if st.get("status") != "running":
         err = PypodError("can only create exec sessions on running containers: container state improper")
@@ -1983,7 +2081,7 @@ def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[st
         proc.capabilities = capsmod.all_caps()
     try:
         return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach, stdin=stdio[0],
-                             stdout=stdio[1], stderr=stdio[2])
+                             stdout=stdio[1], stderr=stdio[2], on_started=lk.release)
     except Exception as e:
         from pypod.runtime import launch
 
@@ -1997,33 +2095,49 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
     """`healthcheck run`: run the check once now, record it as the supervisor would; True if healthy."""
     import datetime as dt
 
-    from pypod.runtime.state import update_state
+    from pypod.engine.locking import locked
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
     hc = rec.options.get("healthcheck")
     if not hc:
         raise PypodError(f"container {rec.id} has no defined healthcheck")
-    st = state_of(ctx, rec)
-    if st.get("status") != "running":
-        raise PypodError(f"container {rec.id} is not running")
-    test = list(hc["test"])
-    argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
-    o = rec.options
-    proc = ProcessSpec(args=argv, env=o.get("env", []), cwd=o.get("workdir") or "/", user=o.get("user") or "")
-    cdir = str(store(ctx).dir(rec.id))
-    start = dt.datetime.now(dt.timezone.utc).isoformat()
-    r, w = os.pipe()
+    # locked for the state check until the check runs, and again to record its result
+    lk = locked(ctx, rec).relock()
     try:
-        code = rexec.exec_in(cdir, proc, stdout=w, stderr=w)
-    except Exception as e:  # the check could not run: that is a failure, as podman counts it
-        code, output = 1, str(e)
-    else:
-        output = ""
+        st = state_of(ctx, rec)
+        if st.get("status") != "running":
+            raise PypodError(f"container {rec.id} is not running")
+        test = list(hc["test"])
+        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+        o = rec.options
+        proc = ProcessSpec(args=argv, env=o.get("env", []), cwd=o.get("workdir") or "/", user=o.get("user") or "")
+        cdir = str(store(ctx).dir(rec.id))
+        start = dt.datetime.now(dt.timezone.utc).isoformat()
+        r, w = os.pipe()
+        try:
+            code = rexec.exec_in(cdir, proc, stdout=w, stderr=w, on_started=lk.release)
+        except Exception as e:  # the check could not run: that is a failure, as podman counts it
+            code, output = 1, str(e)
+        else:
+            output = ""
+        finally:
+            os.close(w)
+            with os.fdopen(r, "rb") as f:
+                output = (output or f.read(4096).decode(errors="replace")).strip()
+        lk.relock()
+        return _record_health(ctx, rec, hc, code, start, output)
     finally:
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            output = (output or f.read(4096).decode(errors="replace")).strip()
+        lk.release()
+
+
+def _record_health(ctx: Context, rec: ContainerRecord, hc: dict, code: int, start: str, output: str) -> bool:
+    import datetime as dt
+
+    from pypod.runtime.state import update_state
+
+    cdir = str(store(ctx).dir(rec.id))
+    st = state_of(ctx, rec)  # now: the supervisor's own checks may have recorded since
     health = dict(st.get("health") or {"status": "starting", "failing_streak": 0, "log": []})
     if code == 0:
         health.update(status="healthy", failing_streak=0)
@@ -2129,16 +2243,21 @@ def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = Fal
     the detach keys (the container runs on)."""
     from pypod.runtime import attach as rattach, launch
 
-    st = state_of(ctx, rec)
-    if st.get("status") != "running":
-        raise PypodError("you can only attach to running containers")
-    cdir = str(store(ctx).dir(rec.id))
+    from pypod.engine.locking import locked
+
     keys = rattach.parse_detach_keys(_check_detach_keys(detach_keys))
-    o = rec.options
+    cdir = str(store(ctx).dir(rec.id))
     try:
+        with locked(ctx, rec) as lk:  # the state check and the connection
+            rec = lk.rec
+            st = state_of(ctx, rec)
+            if st.get("status") != "running":
+                raise PypodError("you can only attach to running containers")
+            sock = rattach.connect(cdir)
+        o = rec.options
         code = rattach.attach(cdir, tty=bool(o.get("tty")),
                               stdin=bool(o.get("interactive")) and not no_stdin, detach_keys=keys,
-                              sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s))
+                              sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s), sock=sock)
     except OSError as e:
         raise PypodError(f"attach to container {rec.id}: {e.strerror or e}") from None
     if code is None:  # detached

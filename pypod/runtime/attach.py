@@ -169,14 +169,16 @@ _PROXIED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
 def attach(cdir: str, *, tty: bool, stdin: bool, detach_keys: bytes, sig_proxy: bool = True,
-           kill=None):
+           kill=None, sock=None):
     """Relay our stdio to the container until it exits (→ its exit code) or we detach (→ None).
     sig_proxy: signals we get go to the container through kill(signum).
+    sock: already connect()ed (by a caller holding the container's lock).
     Raises OSError when the container has no attach socket (not running)."""
     import select
     import signal
 
-    sock = connect(cdir)
+    if sock is None:
+        sock = connect(cdir)
     sock.setblocking(False)  # we keep reading the output while the container takes our input
     fd = sock.fileno()
     matcher = DetachMatcher(detach_keys)

@@ -259,11 +259,13 @@ def main(argv: list[str]) -> None:
 # ---------------------------------------------------------------- launcher side
 
 def exec_in(container_dir: str, process, *, detach: bool = False, stdin=None, stdout=None,
-            stderr=None) -> int:
+            stderr=None, on_started=None) -> int:
     """Run `process` (ProcessSpec or dict) in the running container; returns its exit code
     (0 at once with detach). Raises LaunchError (125 set-up, 126 cannot invoke, 127 not found).
     stdin/stdout/stderr: None (inherit) or an int fd / object with fileno(). stdin is attached
-    only with process.stdin (-i); otherwise /dev/null."""
+    only with process.stdin (-i); otherwise /dev/null. on_started(): called once the process
+    runs in the container (or failed to), before waiting for it (the engine drops the
+    container's lock there)."""
     from pypod.linux.spawn import lean_python_argv
     from pypod.runtime.launch import LaunchError, _fd_of
 
@@ -307,6 +309,8 @@ def exec_in(container_dir: str, process, *, detach: bool = False, stdin=None, st
             proxy.raw(_fd_of(stdin) if stdin is not None else 0)
         msgs = protocol.Reader(r).all()
         os.close(r)
+        if on_started is not None:
+            on_started()
         _, status = os.waitpid(pid, 0)
     finally:
         proxy.restore()

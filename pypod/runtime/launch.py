@@ -374,7 +374,18 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
     SIGKILL was needed, once the exit is recorded. A supervisor that does not record the exit
     of a dead pid 1 is wedged: it is killed (the state then reads as exited, 137). Raises
     LaunchError (125) when the container is still alive after all that: never a success for a
-    container that still runs."""
+    container that still runs. (A caller holding the container's lock calls signal_stop(),
+    releases it, then settle_stop(): the supervisor takes that lock to record the exit.)"""
+    killed, st = signal_stop(container_dir, timeout, signal)
+    settle_stop(container_dir, st)
+    return killed
+
+
+def signal_stop(container_dir: str, timeout: int, signal: int = 15) -> tuple[bool, dict]:
+    """The first half of stop(): ask the supervisor not to restart, signal pid 1, wait up to
+    `timeout` s for it to die, then SIGKILL it. Needs nothing from the supervisor (the kernel
+    says when pid 1 is dead), so it may run under the container's lock. Returns (whether
+    SIGKILL was needed, the state it acted on)."""
     st = statemod.read_state(container_dir)
     sup, sup_start = int(st.get("supervisor_pid") or 0), st.get("supervisor_starttime")
     if statemod.is_running(st) or proc.alive(sup, sup_start):
@@ -382,7 +393,7 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
         with open(os.path.join(container_dir, statemod.STOP_MARKER), "w"):
             pass
     if not statemod.is_running(st):
-        return False
+        return False, st
     pid, start = int(st.get("pid") or 0), st.get("pid_starttime")
     killed = False
     if pid and proc.alive(pid, start):
@@ -398,9 +409,19 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
                 pass
             _pidfd_wait(pid, start, KILL_WAIT)
     faults.point("stop")
-    if _exit_recorded(container_dir, RECORD_WAIT):
-        return killed
+    return killed, st
+
+
+def settle_stop(container_dir: str, st: dict) -> None:
+    """The second half of stop(), without the container's lock: wait for the exit to be
+    recorded; a supervisor that does not record the exit of a dead pid 1 is wedged and is
+    killed; LaunchError (125) if the container is still alive after all that."""
+    if not statemod.is_running(st) or _exit_recorded(container_dir, RECORD_WAIT):
+        wait_settled(container_dir)
+        return
     name = os.path.basename(container_dir)
+    pid, start = int(st.get("pid") or 0), st.get("pid_starttime")
+    sup, sup_start = int(st.get("supervisor_pid") or 0), st.get("supervisor_starttime")
     if pid and proc.alive(pid, start):
         raise LaunchError(f"container {name} did not stop: its process {pid} is still alive "
                           f"{KILL_WAIT} seconds after SIGKILL", 125)
@@ -413,7 +434,25 @@ def stop(container_dir: str, timeout: int, signal: int = 15) -> bool:
     if not _exit_recorded(container_dir, 1.0):
         raise LaunchError(f"container {name} did not stop: its supervisor ({sup}) did not record "
                           "the exit and could not be ended", 125)
-    return killed
+
+
+def settling(st: dict) -> bool:
+    """The supervisor lives but the container's pid 1 does not: it is recording the exit,
+    tearing the run down, or about to restart it (restart policy)."""
+    if not proc.alive(st.get("supervisor_pid"), st.get("supervisor_starttime")):
+        return False
+    return not (statemod.is_running(st) and proc.alive(st.get("pid"), st.get("pid_starttime")))
+
+
+def wait_settled(container_dir: str, timeout: float = 10) -> dict:
+    """Wait (without the container's lock: the supervisor needs it) until the container is no
+    longer settling — its exit recorded and the supervisor gone, or running again; the state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = statemod.read_state(container_dir)
+        if not settling(st) or time.monotonic() >= deadline:
+            return st
+        time.sleep(0.005)  # (the supervisor lives on after the record: nothing to wake on)
 
 
 def _exit_recorded(container_dir: str, timeout: float) -> bool:

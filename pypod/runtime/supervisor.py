@@ -17,7 +17,11 @@ exactly as long as the container. The container's pid 1 has PDEATHSIG=SIGKILL ag
 killed supervisor never leaves an unrecorded container behind.
 
 Imports: the standard library's cheap modules only (no json, re, subprocess, dataclasses), plus
-pypod.linux and pypod.runtime modules that keep to that rule.
+pypod.linux and pypod.runtime modules that keep to that rule (and pypod.store.locks).
+
+Locking: the command that launches us holds the container's lock until we say "started"; we take
+it for each exit report, the tear-down after it and a restart policy's next start, and drop it
+before the --rm clean-up (see pypod.store.locks for the order).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pypod import jsonlite
 from pypod.errors import describe
 from pypod.runtime import init, logs, outlet, protocol
 from pypod.runtime import state as statemod
+from pypod.store.locks import ContainerLock
 
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
 HEALTH_LOG_KEEP = 5
@@ -101,6 +106,10 @@ class Supervisor:
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.mnt_fd = -1
         self.go_w = -1
+        # The container's lock (pypod.store.locks). Not held for the first start: the command
+        # that launched us holds it until we report "started". Held from each exit report
+        # through the tear-down, and for a restart policy's next start.
+        self.lock = ContainerLock(cdir)
         self.master = -1  # the pty master with -t
         self.fuse_pid = 0
         self.stdin_open = False
@@ -319,6 +328,8 @@ class Supervisor:
             close.append(self.log.fd)
         if self.hc_fd >= 0:
             close.append(self.hc_fd)
+        if self.lock.fd >= 0:  # (a restart: held while starting; never a container's)
+            close.append(self.lock.fd)
         setup_pid = os.fork()
         if setup_pid == 0:
             self._setup_child(fds, close)
@@ -670,6 +681,7 @@ class Supervisor:
             except OSError as e:
                 self.say(protocol.WARNING, message=f"writing --pidfile {self.spec['pid_file']}: {e.strerror}")
         self.say(protocol.STARTED, pid=self.pid1, supervisor_pid=self.me)
+        self.lock.release()  # (a restart's) start is recorded
         streams = {out_r: "stdout", err_r: "stderr"}
         if self.master >= 0:
             streams[self.master] = "stdout"  # a terminal has one stream
@@ -1108,6 +1120,10 @@ class Supervisor:
                 self.say(protocol.ERROR, code=e.code, message=e.message)
                 code = e.code
                 break
+            # The exit report, under the container's lock: no verb acts on the container while
+            # its last run is recorded and torn down. Whoever holds the lock now does not wait
+            # for us (stop and rm wait for pid 1's death under it, then let go).
+            self.lock.acquire()
             # Publish (atomic rename), report, then make it durable: the launcher need not
             # wait for the journal commit.
             self.write_state(fsync=False, status="exited", pid=0, exit_code=code,
@@ -1126,9 +1142,10 @@ class Supervisor:
             statemod.persist(self.cdir)
             if not self.should_restart(code):
                 break
+            self.lock.release()  # between runs, stop / rm may act
             time.sleep(RESTART_DELAY)
-            if self.stop_requested():
-                break
+            if not self.lock.acquire() or self.stop_requested():
+                break  # (removed meanwhile, or stopped)
             self.restart_count += 1
             first = False
         self.log.close()
@@ -1142,6 +1159,7 @@ class Supervisor:
         if self.status_fd >= 0:
             os.close(self.status_fd)
             self.status_fd = -1
+        self.lock.release()  # before the --rm clean-up: `pypod rm` takes it
         self.cleanup()
         return code
 
