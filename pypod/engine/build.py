@@ -143,6 +143,7 @@ class Builder:
         self.consumed_args: set[str] = set()
         self.matcher = None
         self.warned: set[str] = set()
+        self.lease = None  # an ImageLease on every image the build works from (build() sets it)
 
     # -- output ------------------------------------------------------------------------------
     def say(self, line: str) -> None:
@@ -315,9 +316,22 @@ class Builder:
             return None, {"architecture": host_arch(), "os": "linux", "config": {},
                           "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
         rec = self._image(name, stage.platform or self.opts.platform)
+        if not self._hold(rec.id):  # removed meanwhile (a prune): once more
+            rec = self._image(name, stage.platform or self.opts.platform)
+            if not self._hold(rec.id):
+                raise PypodError(f"{name}: the image was removed while the build started")
         cfg = copy.deepcopy(self.ctx.images.config(rec.id))
         cfg.setdefault("config", {})
         return rec.id, cfg
+
+    def _hold(self, image_id: str) -> bool:
+        """Lease an image for the rest of the build; False if it is (being) removed already."""
+        if self.lease is None:
+            return self.ctx.images.get(image_id) is not None
+        self.lease.add(image_id)
+        with self.ctx.images.lock():  # a prune that did not see the lease has finished
+            rec = self.ctx.images.get(image_id)
+            return rec is not None and all(self.ctx.images.layers.exists(l) for l in rec.layers)
 
     def _image(self, name: str, platform: str | None = None):
         from pypod.engine import images as ie
@@ -457,7 +471,7 @@ class Builder:
                       json.dumps(self.stage_args, sort_keys=True) if cmd == "RUN" else "")
         if self.use_cache:
             hit = self.cache.get(k)
-            if hit and self.ctx.images.get(hit) is not None:
+            if hit and self._hold(hit):
                 return hit, self.ctx.images.config(hit), True
         layer = layer_fn() if layer_fn else None
         new_id = self._commit(new_cfg, layer, created_by, k)
@@ -476,7 +490,7 @@ class Builder:
             cfg["rootfs"]["diff_ids"] = list(cfg["rootfs"].get("diff_ids") or []) + [layer.diff_id]
         cfg.setdefault("history", []).append(hist)
         mt = DOCKER_MANIFEST if self.opts.format == "docker" else OCI_MANIFEST
-        rec = store_image(self.ctx, cfg, [layer] if layer else [], (), manifest_media_type=mt)
+        rec = store_image(self.ctx, cfg, [layer] if layer else [], (), manifest_media_type=mt, lease=self.lease)
         if key and self.write_cache:
             self.cache.put(key, rec.id)
         return rec.id
@@ -855,7 +869,7 @@ class Builder:
         cfg["history"] = keep
         cfg["created"] = created
         mt = DOCKER_MANIFEST if self.opts.format == "docker" else OCI_MANIFEST
-        rec = store_image(self.ctx, cfg, [layer], (), manifest_media_type=mt)
+        rec = store_image(self.ctx, cfg, [layer], (), manifest_media_type=mt, lease=self.lease)
         return rec.id, cfg
 
 
@@ -924,11 +938,16 @@ def build(ctx: Context, opts: BuildOptions, stdin=None) -> str:
                     text = f.read()
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
+        from pypod.engine.cleanup import reap_orphans
+
+        reap_orphans(ctx)
         b = Builder(ctx, opts)
         b._tmp_files = []
+        b.lease = ctx.images.lease()
         try:
             image_id = b.run(text, os.path.abspath(context))
         finally:
+            b.lease.release()
             for p in b._tmp_files:
                 try:
                     os.unlink(p)

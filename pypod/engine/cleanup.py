@@ -55,3 +55,19 @@ def _open_own_dirs(top) -> None:
                         stack.append(e.path)
         except OSError:
             continue
+
+
+def reap_orphans(ctx: Context) -> int:
+    """Delete the temp and trash dirs that dead processes left in storage (a pull or `rm` killed
+    half-way); live work is never touched (store/owned.py). Three readdirs when there is nothing
+    to do: called by the commands that write storage, not by `ps`/`images`. The count reaped."""
+    from pathlib import Path
+
+    from pypod.store.containers import ContainerStore
+    from pypod.store.volumes import VolumeStore
+
+    dead = ctx.images.layers.orphans() + ContainerStore(ctx.graph_root).orphans() + \
+        VolumeStore(ctx.volumes_dir).orphans()
+    for d in dead:
+        remove_tree(ctx, Path(d))
+    return len(dead)

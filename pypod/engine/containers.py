@@ -1499,8 +1499,9 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
             continue
         _destroy(ctx, rec.id)
         out.append(rec.id)
-    for d in store(ctx).trash_dirs():
-        remove_tree(ctx, d)
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)
     return out
 
 

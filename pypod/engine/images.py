@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from pypod.engine.cleanup import remove_tree
+from pypod.engine.cleanup import reap_orphans, remove_tree
 from pypod.engine.context import Context
 from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError, RegistryError,
                           RemoveMissing)
@@ -136,6 +136,8 @@ class PullRequest(Record):
 
 def pull(ctx: Context, req: PullRequest) -> ImageRecord:
     from pypod.image import reference
+
+    reap_orphans(ctx)
 
     if req.policy in ("missing", "never", "newer"):
         rec = find_image(ctx, req.name)
@@ -510,6 +512,7 @@ class RemoveReport(Record):
 def remove_images(ctx: Context, names: list[str], force: bool = False, all_: bool = False,
                   ignore: bool = False) -> RemoveReport:
     rep = RemoveReport()
+    reap_orphans(ctx)
     usage = containers_using(ctx)
     if all_:
         targets = [(r.id, r) for r in ctx.images.list()]
@@ -555,6 +558,11 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
                 store.save(rec)
                 rep.untagged.append(full)
                 return
+        if rec.id in store.leased_ids():  # a build in flight works from it
+            if by_all:
+                return
+            if not force:
+                raise ImageInUse(f"image {rec.id[:12]} is in use by a build in progress")
         if by_id and len(rec.names) > 1 and not force and not by_all:
             raise PypodError(f"unable to delete image {rec.id[:12]!r} by ID with more than one tag "
                              f"({rec.names}): please force removal")
@@ -604,18 +612,15 @@ def _remove_containers(ctx: Context, ids: list[str]) -> None:
 
 def _remove_layer(ctx: Context, layer_id: str) -> None:
     """Remove an unreferenced layer: rename out of the way first (atomic), then delete."""
-    import secrets
-
     layers = ctx.images.layers
-    src = layers.path(layer_id)
-    if not src.exists():
+    if not layers.path(layer_id).exists():
         return
-    dead = layers.root / f".tmp-rm-{secrets.token_hex(6)}"
     with ctx.images.lock():
         if layer_id in ctx.images.layers_in_use():
             return
-        os.rename(src, dead)
-    remove_tree(ctx, dead)
+        dead = layers.trash(layer_id)
+    if dead is not None:
+        remove_tree(ctx, dead)
     shifted = ctx.graph_root / "overlay-shifted"  # its --uidmap copies go with it
     for key in (os.listdir(shifted) if shifted.is_dir() else []):
         if (shifted / key / layer_id).exists():
@@ -640,8 +645,7 @@ def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) ->
         rec = ctx.images.get(d)
         if rec:
             _remove_one(ctx, d, rec, True, True, {}, rep)
-    for tmp in ctx.images.layers.temp_dirs():
-        remove_tree(ctx, tmp)
+    reap_orphans(ctx)  # only what dead processes left: a pull or build in flight keeps its temp dirs
     return rep.deleted
 
 
@@ -718,8 +722,10 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
 
 
 def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: list[str] | tuple = (),
-                manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json") -> ImageRecord:
-    """Commit new layers and write an image whose config is `config`.
+                manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json",
+                lease=None) -> ImageRecord:
+    """Commit new layers and write an image whose config is `config` (added to `lease`, an
+    ImageLease, before the storage lock is released: a concurrent prune cannot take it).
 
     config["rootfs"]["diff_ids"] lists every layer, bottom first; `new_layers` are its last ones, the
     rest must already be in the store (a base image's). The image id is the config's digest."""
@@ -755,6 +761,8 @@ def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: l
                 if n not in rec.names:
                     rec.names.append(n)
             ctx.images.save(rec)
+            if lease is not None:
+                lease.add(image_id)
     finally:
         for nl in new_layers:
             if nl.tmp.exists():  # not committed: the same layer was already stored

@@ -259,10 +259,9 @@ def prune_volumes(ctx: Context, filters: list[str] | None = None) -> list[str]:
             continue
         remove_volume_dir(ctx, rec.name)
         out.append(rec.name)
-    for d in vstore(ctx).trash_dirs():
-        from pypod.engine.containers import remove_tree
+    from pypod.engine.cleanup import reap_orphans
 
-        remove_tree(ctx, d)
+    reap_orphans(ctx)
     return out
 
 

@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
+
+TRASH = ".rm-"  # a container directory being deleted, owned (store/owned.py)
 
 
 class ContainerRecord(Record):
@@ -75,17 +77,13 @@ class ContainerStore:
 
     def trash(self, cid: str) -> Path | None:
         """Move a container's directory out of the listing (atomic); the caller deletes it."""
-        src = self.root / cid
-        if not src.exists():
+        dst = self.root / owned.name(TRASH, cid)
+        try:
+            os.rename(self.root / cid, dst)
+        except FileNotFoundError:
             return None
-        import secrets
-
-        dst = self.root / f".rm-{cid}-{secrets.token_hex(4)}"
-        os.rename(src, dst)
         return dst
 
-    def trash_dirs(self) -> list[Path]:
-        try:
-            return [self.root / n for n in os.listdir(self.root) if n.startswith(".rm-")]
-        except FileNotFoundError:
-            return []
+    def orphans(self) -> list[str]:
+        """Trash a dead process left (claimed for removal by this one)."""
+        return owned.claim_orphans(self.root, (TRASH,))

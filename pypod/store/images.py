@@ -3,6 +3,8 @@
     images/<id>/image.json     {id, names, digests, layers, created, size, ...}
     blobs/sha256/<hex>         configs and manifests (the image id is its config digest)
     storage.lock               held for every mutation of images/ and layers/
+    leases/lease-<owner>-*     image ids a live process works from (a build's intermediate
+                               images): prune keeps them; a dead owner's lease is void
 """
 
 from __future__ import annotations
@@ -11,8 +13,39 @@ import os
 
 from pypod import jsonlite
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
 from pypod.store.layers import LayerStore
+
+LEASE = "lease-"
+
+
+class ImageLease:
+    """Image ids this process needs kept (`with store.lease() as lease: lease.add(id)`): prune
+    and `rmi -a` leave them alone while the process lives. Add under the storage lock, or check
+    the image still exists under it afterwards, so that a prune cannot slip in between."""
+
+    def __init__(self, leases_dir: str):
+        self.dir = leases_dir
+        self.path = os.path.join(leases_dir, owned.name(LEASE))
+        self.ids: list[str] = []
+
+    def add(self, image_id: str) -> None:
+        if image_id and image_id not in self.ids:
+            self.ids.append(image_id)
+            db.ensure_dir(self.dir)
+            db.write_atomic(self.path, "\n".join(self.ids).encode(), 0o600, fsync=False)
+
+    def release(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "ImageLease":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class ImageRecord(Record):
@@ -43,11 +76,40 @@ class ImageStore:
         self.blobs_dir = os.path.join(self.graph_dir, "blobs", "sha256")
         self.layers = LayerStore(self.graph_dir)
         self.lock_path = os.path.join(self.graph_dir, "storage.lock")
+        self.leases_dir = os.path.join(self.graph_dir, "leases")
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self, shared: bool = False):
         db.ensure_dir(self.graph_dir)
         return db.locked(self.lock_path, shared=shared)
+
+    # -- leases --------------------------------------------------------------------------------
+    def lease(self) -> ImageLease:
+        return ImageLease(self.leases_dir)
+
+    def leased_ids(self) -> set[str]:
+        """Image ids live processes hold leases on (a dead owner's lease file is deleted)."""
+        out: set[str] = set()
+        try:
+            names = os.listdir(self.leases_dir)
+        except FileNotFoundError:
+            return out
+        for n in names:
+            path = os.path.join(self.leases_dir, n)
+            if not n.startswith(LEASE):
+                continue
+            if owned.orphaned(path, LEASE):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                continue
+            try:
+                with open(path) as f:
+                    out.update(f.read().split())
+            except OSError:
+                pass
+        return out
 
     # -- blobs ---------------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:

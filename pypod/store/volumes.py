@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
+
+TRASH = ".removing-"  # a volume directory being deleted, owned (store/owned.py)
 
 
 class VolumeRecord(Record):
@@ -71,15 +73,13 @@ class VolumeStore:
 
     def trash(self, name: str) -> Path | None:
         """Take a volume out of the namespace (rename to a dot dir); the caller deletes it."""
-        src = self.dir(name)
-        if not src.exists():
+        dead = self.root / owned.name(TRASH, name)
+        try:
+            os.rename(self.dir(name), dead)
+        except FileNotFoundError:
             return None
-        dead = self.root / f".removing-{name}-{os.getpid()}"
-        os.rename(src, dead)
         return dead
 
-    def trash_dirs(self) -> list[Path]:
-        try:
-            return [self.root / n for n in os.listdir(self.root) if n.startswith(".removing-")]
-        except FileNotFoundError:
-            return []
+    def orphans(self) -> list[str]:
+        """Trash a dead process left (claimed for removal by this one)."""
+        return owned.claim_orphans(self.root, (TRASH,))
