@@ -446,6 +446,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     for f in opts.label_file:  # --label-file first, --label wins
         labels.update(_labels(_read_env_file(f)))
     labels.update(_labels(opts.labels))
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)  # what a killed `rm` or pull left (three readdirs when there is none)
     if opts.replace and opts.name:
         old = find_container(ctx, opts.name)
         if old is not None and old.name == opts.name:
@@ -1446,6 +1449,9 @@ class RmReport(Record):
 def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
                       timeout: int | None = None, all_: bool = False, volumes: bool = False) -> RmReport:
     rep = RmReport()
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)  # what a killed `rm` (or pull) left
     targets: list[tuple[str, ContainerRecord]] = []
     if all_:
         targets = [(r.id, r) for r in store(ctx).list()]
@@ -1492,6 +1498,11 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
     for rec in store(ctx).list():
+        if (rec.options or {}).get("damaged"):
+            # its record is unreadable: nothing to keep it for (even running); killed and removed
+            if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
+                out.append(rec.id)
+            continue
         st = state_of(ctx, rec)
         if st.get("status") in ("running", "paused", "stopping"):
             continue

@@ -224,10 +224,19 @@ def containers_using(ctx: Context) -> dict[str, list[str]]:
         names = os.listdir(ctx.containers_dir)
     except FileNotFoundError:
         return out
-    from pypod.store.db import read_json
+    from pypod.store import db
 
     for cid in names:
-        rec = read_json(ctx.containers_dir / cid / "container.json")
+        path = ctx.containers_dir / cid / "container.json"
+        try:
+            rec = db.read_record(path)
+        except db.Damaged:  # its image is the one whose layers it runs on
+            from pypod.store.containers import placeholder
+
+            p = placeholder(ctx.containers_dir / cid)
+            db.note_damaged("container", cid, p.name, path)
+            chain = [os.path.basename(os.path.dirname(x)) for x in reversed(p.options["lower"])]
+            rec = {"image_id": next((r.id for r in ctx.images.list() if chain and r.layers == chain), "")}
         if rec and rec.get("image_id"):
             out.setdefault(rec["image_id"], []).append(cid)
     return out
@@ -514,17 +523,29 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
     rep = RemoveReport()
     reap_orphans(ctx)
     usage = containers_using(ctx)
+    damaged: list[str] = []  # ids of images whose record is unreadable, to remove as they are
     if all_:
         targets = [(r.id, r) for r in ctx.images.list()]
+        damaged = list(ctx.images.damaged)
     else:
         targets = []
         for n in names:
             rec = find_image(ctx, n)
             if rec is None:
+                bare = n.removeprefix("sha256:")
+                hits = [d for d in ctx.images.damaged if d.startswith(bare)] if _is_id(n) else []
+                if len(hits) == 1:
+                    damaged.append(hits[0])
+                    continue
                 if not (ignore or force):  # podman 4.3: rmi -f of a missing name is no error
                     rep.errors.append(RemoveMissing(f"{n}: image not known"))
                 continue
             targets.append((n, rec))
+    for iid in damaged:
+        try:
+            _remove_damaged(ctx, iid, force, usage, rep)
+        except PypodError as e:
+            rep.errors.append(e)
     for given, rec in targets:
         try:
             lin = _Lineage(ctx)
@@ -535,6 +556,8 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
                 _remove_dangling_parents(ctx, rec, lin, usage, rep)
         except PypodError as e:
             rep.errors.append(e)
+    if rep.deleted:
+        collect_garbage(ctx)
     if rep.errors:
         codes = {e.exit_code for e in rep.errors}
         rep.exit_code = 2 if 2 in codes else (1 if codes == {1} else 125)
@@ -581,6 +604,45 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
         _remove_layer(ctx, l)
 
 
+def _remove_damaged(ctx: Context, iid: str, force: bool, usage: dict, rep: RemoveReport) -> None:
+    """Remove an image whose record is unreadable (its layers go with the next collect_garbage)."""
+    users = usage.get(iid, [])
+    if users and not force:
+        raise ImageInUse(f"image used by {users[0]}: image is in use by a container: consider "
+                         "listing external containers and force-removing image")
+    if users:
+        _remove_containers(ctx, users)
+    with ctx.images.lock():
+        ctx.images.delete_record(iid)
+    rep.deleted.append(iid)
+
+
+def collect_garbage(ctx: Context) -> None:
+    """Remove the layers and the config and manifest blobs no image refers to any more (left by
+    removed images, or by a process that died between storing them and the image). Nothing while
+    an image record is unreadable: what it refers to is unknown."""
+    store = ctx.images
+    dead = []
+    with store.lock():
+        recs = store.list()
+        if store.damaged:
+            return
+        used = {l for r in recs for l in r.layers}
+        for l in store.layers.ids():
+            if l not in used:
+                d = store.layers.trash(l)
+                if d is not None:
+                    dead.append((l, d))
+        for b in store.unreferenced_blobs(recs):
+            try:
+                os.unlink(b)
+            except OSError:
+                pass
+    for layer_id, d in dead:
+        remove_tree(ctx, d)
+        _remove_shifted(ctx, layer_id)
+
+
 def _remove_dangling_parents(ctx: Context, gone: ImageRecord, lin: _Lineage, usage: dict,
                              rep: RemoveReport) -> None:
     """After removing a built image, its unnamed parents (the build's intermediates) that no
@@ -621,7 +683,11 @@ def _remove_layer(ctx: Context, layer_id: str) -> None:
         dead = layers.trash(layer_id)
     if dead is not None:
         remove_tree(ctx, dead)
-    shifted = ctx.graph_root / "overlay-shifted"  # its --uidmap copies go with it
+    _remove_shifted(ctx, layer_id)
+
+
+def _remove_shifted(ctx: Context, layer_id: str) -> None:
+    shifted = ctx.graph_root / "overlay-shifted"  # a layer's --uidmap copies go with it
     for key in (os.listdir(shifted) if shifted.is_dir() else []):
         if (shifted / key / layer_id).exists():
             remove_tree(ctx, shifted / key / layer_id)
@@ -630,6 +696,7 @@ def _remove_layer(ctx: Context, layer_id: str) -> None:
 def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) -> list[str]:
     usage = containers_using(ctx)
     recs = ctx.images.list()
+    damaged = list(ctx.images.damaged)
     flt = ImageFilter(ctx, filters or [], recs)
     doomed = []
     for r in recs:
@@ -645,7 +712,12 @@ def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) ->
         rec = ctx.images.get(d)
         if rec:
             _remove_one(ctx, d, rec, True, True, {}, rep)
+    if not filters:  # an unreadable record matches no filter; without one it is garbage
+        for d in damaged:
+            if not usage.get(d):
+                _remove_damaged(ctx, d, False, usage, rep)
     reap_orphans(ctx)  # only what dead processes left: a pull or build in flight keeps its temp dirs
+    collect_garbage(ctx)
     return rep.deleted
 
 

@@ -2,6 +2,8 @@
 and on rename), beside the runtime's `spec.json` and `state.json` in the same directory.
 
 Creation and removal hold `containers.lock`, so names stay unique under concurrent `run`s.
+`containers/<id>/name` repeats the name: a container whose container.json is unreadable keeps it
+(listed, its name taken, removable: see `placeholder`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,13 @@ class ContainerStore:
             return []
 
     def get(self, cid: str) -> ContainerRecord | None:
-        d = db.read_json(self.root / cid / "container.json")
+        path = self.root / cid / "container.json"
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            rec = placeholder(self.root / cid)
+            db.note_damaged("container", cid, rec.name, path)
+            return rec
         return ContainerRecord.from_dict(d) if d else None
 
     def list(self) -> list[ContainerRecord]:
@@ -66,6 +74,7 @@ class ContainerStore:
     def save(self, rec: ContainerRecord) -> None:
         db.ensure_dir(self.root / rec.id)
         db.write_json(self.root / rec.id / "container.json", rec.to_dict())
+        db.write_atomic(self.root / rec.id / "name", rec.name.encode(), fsync=False)
 
     def new_id(self) -> str:
         import secrets
@@ -87,3 +96,27 @@ class ContainerStore:
     def orphans(self) -> list[str]:
         """Trash a dead process left (claimed for removal by this one)."""
         return owned.claim_orphans(self.root, (TRASH,))
+
+
+def placeholder(cdir: Path) -> ContainerRecord:
+    """What is still known of a container whose container.json is unreadable: its id, its name
+    (the `name` file, or the spec's), when its directory was made, the layers it runs on (the
+    spec's overlay lower dirs, top first, in options["lower"]). options["damaged"] marks it."""
+    spec: dict = {}
+    try:
+        spec = db.read_record(cdir / "spec.json") or {}
+    except db.Damaged:
+        pass
+    try:
+        name = (cdir / "name").read_text().strip()
+    except (OSError, ValueError):
+        name = ""
+    try:
+        from pypod.units import rfc3339_nano
+
+        created = rfc3339_nano(os.stat(cdir).st_mtime)
+    except OSError:
+        created = ""
+    lower = (spec.get("rootfs") or {}).get("lower") or []
+    return ContainerRecord(id=cdir.name, name=name or str(spec.get("name") or ""), created=created,
+                           options={"damaged": True, "lower": [str(p) for p in lower]})

@@ -77,6 +77,7 @@ class ImageStore:
         self.layers = LayerStore(self.graph_dir)
         self.lock_path = os.path.join(self.graph_dir, "storage.lock")
         self.leases_dir = os.path.join(self.graph_dir, "leases")
+        self.damaged: list[str] = []  # ids whose image.json is unreadable, as the last list() found
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self, shared: bool = False):
@@ -151,14 +152,26 @@ class ImageStore:
             names = os.listdir(self.images_dir)
         except FileNotFoundError:
             return []
+        damaged = []
         for n in names:
-            d = db.read_json(os.path.join(self.images_dir, n, "image.json"))
-            if d:
-                out.append(ImageRecord.from_dict(d))
+            rec = self._read(n)
+            if rec is not None:
+                out.append(rec)
+            elif os.path.exists(os.path.join(self.images_dir, n, "image.json")):
+                damaged.append(n)
+        self.damaged = damaged
         return out
 
     def get(self, image_id: str) -> ImageRecord | None:
-        d = db.read_json(os.path.join(self.images_dir, image_id, "image.json"))
+        return self._read(image_id)
+
+    def _read(self, image_id: str) -> ImageRecord | None:
+        path = os.path.join(self.images_dir, image_id, "image.json")
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            db.note_damaged("image", image_id, "", path)
+            return None
         return ImageRecord.from_dict(d) if d else None
 
     def save(self, rec: ImageRecord) -> None:
@@ -170,6 +183,19 @@ class ImageStore:
         import shutil
 
         shutil.rmtree(os.path.join(self.images_dir, image_id), ignore_errors=True)
+
+    def unreferenced_blobs(self, recs: list[ImageRecord]) -> list[str]:
+        """Blob paths no image in `recs` (all of them: the caller holds the lock) refers to: configs
+        and manifests of removed images, and temp files of a writer that died."""
+        keep = set()
+        for r in recs:
+            keep.add(r.id)
+            keep.update(d.split(":", 1)[-1] for d in [r.manifest_digest, *r.digests] if d)
+        try:
+            names = os.listdir(self.blobs_dir)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.blobs_dir, n) for n in names if n not in keep]
 
     def untag_everywhere(self, name: str, keep: str | None = None) -> None:
         """A name belongs to one image: drop it from every other record (caller holds the lock)."""

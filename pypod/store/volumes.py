@@ -55,7 +55,14 @@ class VolumeStore:
     def get(self, name: str) -> VolumeRecord | None:
         if not name or "/" in name or name.startswith("."):
             return None
-        d = db.read_json(self.root / name / self.RECORD)
+        path = self.root / name / self.RECORD
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            # listed (its name stays taken) and removable; never filled or chowned again
+            db.note_damaged("volume", name, name, path)
+            return VolumeRecord(name=name, needs_copy_up=False, needs_chown=False,
+                                options={"damaged": True}, created=_mtime_text(path))
         return VolumeRecord.from_dict(d) if d else None
 
     def list(self) -> list[VolumeRecord]:
@@ -83,3 +90,12 @@ class VolumeStore:
     def orphans(self) -> list[str]:
         """Trash a dead process left (claimed for removal by this one)."""
         return owned.claim_orphans(self.root, (TRASH,))
+
+
+def _mtime_text(path: Path) -> str:
+    from pypod.units import rfc3339_nano
+
+    try:
+        return rfc3339_nano(os.stat(path).st_mtime)
+    except OSError:
+        return ""

@@ -81,3 +81,161 @@ def test_builds_survive_a_concurrent_image_prune(busybox, shared_tmp, test_user)
     r = ok("run", "--rm", "localhost/safety:10", "cat", "/both")
     assert r.stdout == "one\nfile\n"
     assert not _every_image_runs()
+
+
+# -- item 2: nothing outlives what needs it ----------------------------------------------------
+STORAGE = ".local/share/pypod/storage"
+
+
+def _store_path(info, *parts) -> str:
+    return os.path.join(info.home, STORAGE, *parts)
+
+
+def _dot_entries(path: str) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(path) if n.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def test_config_and_manifest_blobs_go_with_the_last_image_using_them(busybox, registry, test_user):
+    blobs = _store_path(test_user, "blobs", "sha256")
+    alone = len(os.listdir(blobs))
+    ok("pull", "-q", registry["layered"])
+    assert len(os.listdir(blobs)) > alone
+    ok("rmi", registry["layered"])
+    assert len(os.listdir(blobs)) == alone, "rmi left the image's config and manifest blobs"
+    ok("system", "prune", "-a", "-f")
+    assert ok("images", "-q").stdout == ""
+    assert os.listdir(blobs) == [], "system prune -a left blobs of removed images"
+
+
+def _kill_when(start: str, appears_in: str, prefix: str) -> str:
+    """Start `start` as the test user, kill -9 it once an entry named `prefix`* shows up in
+    `appears_in`; what that directory holds then (dot entries)."""
+    script = f"""
+{start} >/dev/null 2>&1 &
+p=$!
+n=0
+until ls -A {appears_in} 2>/dev/null | grep -q '^{prefix}'; do
+  n=$((n+1)); [ $n -gt 20000 ] && break
+  kill -0 $p 2>/dev/null || break
+done
+kill -9 $p
+wait $p 2>/dev/null
+sleep 1
+ls -A {appears_in} | grep '^\\.' || true
+"""
+    return sh_as_user(script, timeout=300).stdout
+
+
+def test_a_killed_pull_or_rm_leaves_no_trash_after_the_next_command(busybox, registry, test_user):
+    layers = _store_path(test_user, "layers")
+    left = _kill_when(f"{PYPOD} pull -q {registry['debian']}", layers, ".tmp-")
+    assert ".tmp-" in left, f"the pull was not killed while unpacking: {left!r}"
+    t0 = time.monotonic()
+    ok("images")
+    ok("ps", "-a")
+    assert _dot_entries(layers), "a read-only command deleted (slowly) what it should leave"
+    ok("run", "--rm", busybox, "true")  # the next command that writes storage
+    assert _dot_entries(layers) == []
+
+    containers = _store_path(test_user, "containers")
+    ok("run", "--name", "big", busybox, "sh", "-c",
+       "mkdir /d && cd /d && i=0; while [ $i -lt 4000 ]; do : > f$i; i=$((i+1)); done; "
+       "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null")
+    left = _kill_when(f"{PYPOD} rm big", containers, ".rm-")
+    assert ".rm-" in left, f"the rm was not killed while deleting: {left!r}"
+    ok("rm", "-f", "nothing-by-this-name")
+    assert _dot_entries(containers) == []
+    assert time.monotonic() - t0 < 120
+
+
+# -- item 3: a damaged record is named, never hides a live container -----------------------------
+def _truncate(path: str) -> None:
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+
+
+def _image_id(ref: str) -> str:
+    return ok("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip().removeprefix("sha256:")
+
+
+def test_a_truncated_image_record_is_named_and_removable(busybox, registry, test_user):
+    ok("pull", "-q", registry["layered"])
+    bad = _image_id(registry["layered"])
+    _truncate(_store_path(test_user, "images", bad, "image.json"))
+    for args in (["images"], ["images", "-a", "--format", "json"], ["image", "ls", "-q"]):
+        r = ok(*args)
+        assert f"image {bad}" in r.stderr and "unreadable" in r.stderr, (args, r.stderr)
+        assert "internal error" not in r.stderr
+    assert busybox.rsplit("/", 1)[-1].split(":")[0] in ok("images").stdout  # the others still listed
+    r = ok("rmi", "-f", bad[:12])
+    assert bad in r.stdout
+    r = ok("images")
+    assert "unreadable" not in r.stderr and not os.path.exists(_store_path(test_user, "images", bad))
+
+    ok("pull", "-q", registry["layered"])  # again, this time `image prune` removes it
+    _truncate(_store_path(test_user, "images", bad, "image.json"))
+    r = ok("image", "prune", "-f")
+    assert bad in r.stdout
+    assert "unreadable" not in ok("images").stderr
+    ok("run", "--rm", busybox, "true")
+
+
+def test_a_truncated_volume_or_network_record_is_named_and_removable(busybox, test_user):
+    ok("volume", "create", "vgood")
+    ok("volume", "create", "vbad")
+    ok("network", "create", "nbad")
+    _truncate(_store_path(test_user, "volumes", "vbad", "volume.json"))
+    _truncate(_store_path(test_user, "networks", "nbad.json"))
+    r = ok("volume", "ls")
+    assert "vgood" in r.stdout and "volume vbad" in r.stderr and "unreadable" in r.stderr
+    r = pypod("volume", "create", "vbad")
+    assert r.returncode != 0 or "vbad" in ok("volume", "ls", "-q").stdout  # its name stays taken
+    r = ok("network", "ls")
+    assert "podman" in r.stdout and "network nbad" in r.stderr
+    ok("volume", "rm", "-f", "vbad")
+    ok("network", "rm", "nbad")
+    assert "unreadable" not in ok("volume", "ls").stderr + ok("network", "ls").stderr
+    assert ok("volume", "ls", "-q").stdout.split() == ["vgood"]
+
+
+def _state(test_user, cid: str) -> dict:
+    import json
+
+    with open(_store_path(test_user, "containers", cid, "state.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("remove", [["rm", "-f", "web"], ["rm", "-a", "-f"], ["system", "prune", "-a", "-f"],
+                                    ["system", "check", "--repair"]])
+def test_a_running_container_with_a_truncated_record_stays_listed_named_and_removable(
+        busybox, test_user, remove):
+    cid = ok("run", "-d", "--name", "web", busybox, "sleep", "300").stdout.strip()
+    pid = _state(test_user, cid)["pid"]
+    _truncate(_store_path(test_user, "containers", cid, "container.json"))
+    r = ok("ps", "-a", "--no-trunc")
+    assert cid in r.stdout and "web" in r.stdout, r.stdout
+    assert f"container {cid} (name web): state unreadable" in r.stderr, r.stderr
+    for args in (["ps", "-a", "--format", "json"], ["images"], ["volume", "ls"], ["system", "df"]):
+        ok(*args)
+    r = pypod("run", "--name", "web", busybox, "true")
+    assert r.returncode == 125 and "already in use" in r.stderr, "the name of a live container was freed"
+    assert os.path.exists(f"/proc/{pid}")
+    if remove[:2] == ["system", "check"]:
+        r = pypod("system", "check")
+        assert r.returncode == 1 and cid in r.stdout, (r.stdout, r.stderr)
+    ok(*remove)
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}"), "the container's process outlived its removal"
+    assert not os.path.exists(_store_path(test_user, "containers", cid))
+    assert "web" not in ok("ps", "-a").stdout
+    ok("run", "--rm", "--name", "web", busybox, "true")
+    if remove[:2] == ["system", "check"]:
+        assert ok("system", "check").stdout.strip() == "No damaged records found"
