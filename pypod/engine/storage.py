@@ -148,6 +148,9 @@ def system_check(ctx: Context, repair: bool = False) -> tuple[list, list]:
                 removed.append((kind, ident, name, path))
         if any(k == "image" for k, *_ in removed):
             ie.collect_garbage(ctx)
+        from pypod.store import db
+
+        db.damaged.clear()  # (removed now: no warning about them)
     return found, removed
 
 
