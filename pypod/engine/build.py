@@ -793,6 +793,8 @@ class Builder:
 
         from pypod.engine import containers as ce
         from pypod.engine.images import unpack_to_temp_layer
+        from pypod.store import owned
+        from pypod.store.containers import WORK_OF
 
         if image_id is None:
             raise PypodError("cannot RUN on an empty (scratch) image: no shell")
@@ -802,6 +804,7 @@ class Builder:
                                  add_host=list(self.opts.add_hosts), dns=list(self.opts.dns),
                                  no_healthcheck=True, rm=False,
                                  passwd=False,  # buildah adds no passwd lines: they would land in the layer
+                                 annotations=[f"{WORK_OF}={owned.me()}"],  # container prune keeps it
                                  **self.opts.run_options)
         self.out.flush()
         rec, code = ce.run(self.ctx, copts, detach=False)

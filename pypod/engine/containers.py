@@ -1497,7 +1497,11 @@ def _destroy(ctx: Context, cid: str) -> None:
 def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     flt = PsFilter(filters or [])
     out = []
+    from pypod.store.containers import live_work
+
     for rec in store(ctx).list():
+        if live_work(rec):  # a RUN step of a build in progress
+            continue
         if (rec.options or {}).get("damaged"):
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:

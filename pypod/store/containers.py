@@ -15,6 +15,14 @@ from pypod.record import Record
 from pypod.store import db, owned
 
 TRASH = ".rm-"  # a container directory being deleted, owned (store/owned.py)
+# annotation of a container that is a build's temporary work (a RUN step): its value is the
+# build's owner tag; container prune leaves it alone while that process lives
+WORK_OF = "io.pypod.work-of"
+
+
+def live_work(rec: ContainerRecord) -> bool:
+    owner = (rec.annotations or {}).get(WORK_OF)
+    return bool(owner) and owned.tag_alive(owner)
 
 
 class ContainerRecord(Record):

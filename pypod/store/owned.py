@@ -70,6 +70,12 @@ def alive(pid: int, start: str) -> bool:
     return start_time(pid) == start
 
 
+def tag_alive(tag: str) -> bool:
+    """Whether the owner `<pid>_<starttime>` (a `me()` kept in a record) still runs."""
+    who = owner(tag, "")
+    return who is not None and alive(*who)
+
+
 def orphaned(path: str, prefix: str) -> bool:
     """Whether `path` (an entry named with `prefix`) was left by a dead owner."""
     who = owner(os.path.basename(path), prefix)
