@@ -126,5 +126,12 @@ def placeholder(cdir: Path) -> ContainerRecord:
     except OSError:
         created = ""
     lower = (spec.get("rootfs") or {}).get("lower") or []
+    # the volumes it mounts (so that `volume prune` keeps them)
+    vols = os.path.join(os.path.dirname(os.path.dirname(cdir)), "volumes") + "/"
+    mounts = [{"type": "volume", "name": m["source"][len(vols):].split("/")[0], "source": m["source"],
+               "destination": m.get("destination", ""), "anonymous": False}
+              for m in spec.get("mounts") or []
+              if isinstance(m, dict) and str(m.get("source", "")).startswith(vols)]
     return ContainerRecord(id=cdir.name, name=name or str(spec.get("name") or ""), created=created,
-                           options={"damaged": True, "lower": [str(p) for p in lower]})
+                           options={"damaged": True, "lower": [str(p) for p in lower],
+                                    "resolved_mounts": mounts})

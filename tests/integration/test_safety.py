@@ -216,7 +216,7 @@ def _state(test_user, cid: str) -> dict:
                                     ["system", "check", "--repair"]])
 def test_a_running_container_with_a_truncated_record_stays_listed_named_and_removable(
         busybox, test_user, remove):
-    cid = ok("run", "-d", "--name", "web", busybox, "sleep", "300").stdout.strip()
+    cid = ok("run", "-d", "--name", "web", "-v", "keepme:/data", busybox, "sleep", "300").stdout.strip()
     pid = _state(test_user, cid)["pid"]
     _truncate(_store_path(test_user, "containers", cid, "container.json"))
     r = ok("ps", "-a", "--no-trunc")
@@ -227,6 +227,9 @@ def test_a_running_container_with_a_truncated_record_stays_listed_named_and_remo
     r = pypod("run", "--name", "web", busybox, "true")
     assert r.returncode == 125 and "already in use" in r.stderr, "the name of a live container was freed"
     assert os.path.exists(f"/proc/{pid}")
+    ok("image", "prune", "-a", "-f")  # what it runs on and mounts stays
+    ok("volume", "prune", "-f")
+    assert ok("images", "-q").stdout.strip() and "keepme" in ok("volume", "ls", "-q").stdout
     if remove[:2] == ["system", "check"]:
         r = pypod("system", "check")
         assert r.returncode == 1 and cid in r.stdout, (r.stdout, r.stderr)
