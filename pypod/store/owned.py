@@ -4,7 +4,7 @@
 
 `starttime` is field 22 of /proc/PID/stat (clock ticks after boot), so a recycled pid is not taken
 for the owner. Clean-up removes only an *orphan*: an entry whose owner is dead (`orphaned`). It
-first claims the orphan by renaming it to a name of its own (`claim`): of two reapers only one wins
+first claims the orphan by renaming it to a name of its own (`claim_orphans`): of two reapers only one wins
 the rename, and if the reaper dies in turn, its claim is an orphan again.
 
 Use it for any temp dir or file beside live data that a crash could leave behind:
@@ -20,23 +20,10 @@ from __future__ import annotations
 
 import os
 
+from pypod.linux import proc  # (reads /proc only: pid + start time, a zombie counts as dead)
+
 _ME: str | None = None
 UNOWNED_AGE = 3600.0  # seconds an entry without an owner must be untouched before it is reaped
-
-
-def start_time(pid: int) -> str | None:
-    """The process's start time (clock ticks after boot), or None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    fields = stat[stat.rfind(b")") + 2:].split()
-    try:
-        return fields[19].decode()  # field 22 overall
-    except IndexError:
-        return None
 
 
 def me() -> str:
@@ -44,7 +31,7 @@ def me() -> str:
     global _ME
     pid = os.getpid()
     if _ME is None or not _ME.startswith(f"{pid}_"):  # (recomputed in a forked child)
-        _ME = f"{pid}_{start_time(pid) or 0}"
+        _ME = f"{pid}_{proc.starttime(pid) or 0}"
     return _ME
 
 
@@ -55,7 +42,7 @@ def name(prefix: str, rest: str = "") -> str:
     return f"{prefix}{me()}-{secrets.token_hex(6)}" + (f"-{rest}" if rest else "")
 
 
-def owner(entry: str, prefix: str) -> tuple[int, str] | None:
+def owner(entry: str, prefix: str) -> tuple[int, int] | None:
     """(pid, starttime) from an owned name, None for a name without an owner."""
     if not entry.startswith(prefix):
         return None
@@ -63,24 +50,20 @@ def owner(entry: str, prefix: str) -> tuple[int, str] | None:
     pid, sep, start = tag.partition("_")
     if not sep or not pid.isdigit() or not start.isdigit():
         return None
-    return int(pid), start
-
-
-def alive(pid: int, start: str) -> bool:
-    return start_time(pid) == start
+    return int(pid), int(start)
 
 
 def tag_alive(tag: str) -> bool:
     """Whether the owner `<pid>_<starttime>` (a `me()` kept in a record) still runs."""
     who = owner(tag, "")
-    return who is not None and alive(*who)
+    return who is not None and proc.alive(*who)
 
 
 def orphaned(path: str, prefix: str) -> bool:
     """Whether `path` (an entry named with `prefix`) was left by a dead owner."""
     who = owner(os.path.basename(path), prefix)
     if who is not None:
-        return not alive(*who)
+        return not proc.alive(*who)
     import time
 
     try:

@@ -9,13 +9,14 @@ import time
 import pytest
 
 from pypod import jsonlite
+from pypod.linux import proc
 from pypod.store import db, owned
 
 
 def test_an_owned_name_names_this_process_and_a_fresh_one_each_time():
     a, b = owned.name(".tmp-"), owned.name(".tmp-", "rm")
     assert a != b and b.endswith("-rm")
-    assert owned.owner(a, ".tmp-") == (os.getpid(), owned.start_time(os.getpid()))
+    assert owned.owner(a, ".tmp-") == (os.getpid(), proc.starttime(os.getpid()))
     assert owned.owner(".tmp-d5566cde43324983", ".tmp-") is None  # the old unowned form
     assert owned.owner(".rm-x_y-abc", ".rm-") is None
 
