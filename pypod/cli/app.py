@@ -268,13 +268,13 @@ def _warn_damaged() -> None:
 
 
 def damaged_lines(damaged) -> list[str]:
-    fix = {"image": "pypod rmi -f {short}", "container": "pypod rm -f {short}",
-           "volume": "pypod volume rm -f {ident}", "network": "pypod network rm {ident}"}
+    fix = {"image": "`pypod rmi -f {short}` or ", "container": "`pypod rm -f {short}` or ",
+           "volume": "`pypod volume rm -f {ident}` or ", "network": "`pypod network rm {ident}` or "}
+    what = {"container": "state unreadable", "layer": "content missing"}
     out = []
     for kind, ident, name, path in damaged:
-        what = "state" if kind == "container" else "record"
         named = f" (name {name})" if name and name != ident else ""
-        cmd = fix[kind].format(short=ident[:12], ident=ident)
-        out.append(f"{kind} {ident}{named}: {what} unreadable ({path}): `{cmd}` or "
+        cmd = fix.get(kind, "").format(short=ident[:12], ident=ident)
+        out.append(f"{kind} {ident}{named}: {what.get(kind, 'record unreadable')} ({path}): {cmd}"
                    f"`pypod system check --repair` removes it")
     return out

@@ -242,7 +242,7 @@ def check(repair: bool = Opt(False, "--repair", "-r", help="Remove the damaged r
 
     found, removed = eng.system_check(state.context(), repair=repair)
     for line, rec in zip(damaged_lines(found), found):
-        out(("removed: " if rec in removed else "") + line.split(": `", 1)[0])
+        out(("removed: " if rec in removed else "") + line.rsplit("): ", 1)[0] + ")")
     left = len(found) - len(removed)
     if left:
         err = PypodError(f"{left} damaged record{'s' if left > 1 else ''} "

@@ -118,6 +118,10 @@ def damaged_records(ctx: Context) -> list[tuple[str, str, str, str]]:
     nstore(ctx).list()
     found = list(db.damaged)
     db.damaged.clear()  # (said here, not again as warnings)
+    layers = ctx.images.layers
+    for lid in layers.ids():  # a stored layer without its content (an old prune removed it)
+        if layers.exists(lid) and not os.path.isdir(layers.diff_dir(lid)):
+            found.append(("layer", lid, "", str(layers.diff_dir(lid))))
     return found
 
 
@@ -141,6 +145,14 @@ def system_check(ctx: Context, repair: bool = False) -> tuple[list, list]:
                 ok = ident in rep.deleted
             elif kind == "volume":
                 vol.remove_volume_dir(ctx, ident)
+                ok = True
+            elif kind == "layer":  # gone from the store: the next pull of its images fetches it
+                with ctx.images.lock():
+                    dead = ctx.images.layers.trash(ident)
+                if dead is not None:
+                    from pypod.engine.cleanup import remove_tree
+
+                    remove_tree(ctx, dead)
                 ok = True
             else:
                 ok = bool(ne.remove_network(ctx, ident, force=True))

@@ -244,3 +244,25 @@ def test_a_running_container_with_a_truncated_record_stays_listed_named_and_remo
     ok("run", "--rm", "--name", "web", busybox, "true")
     if remove[:2] == ["system", "check"]:
         assert ok("system", "check").stdout.strip() == "No damaged records found"
+
+
+def test_system_check_finds_a_layer_without_content_and_repair_lets_a_pull_fetch_it(busybox, registry,
+                                                                                    test_user):
+    """What the old prune left: an image listed, its top layer holding only layer.json."""
+    import shutil
+
+    ok("pull", "-q", registry["layered"])
+    import json
+
+    with open(_store_path(test_user, "images", _image_id(registry["layered"]), "image.json")) as f:
+        top = json.load(f)["layers"][-1]
+    layer = _store_path(test_user, "layers", top)
+    assert os.path.isdir(os.path.join(layer, "diff")), top
+    shutil.rmtree(os.path.join(layer, "diff"))
+    r = pypod("system", "check")
+    assert r.returncode == 1 and f"layer {top}: content missing" in r.stdout, r
+    r = ok("system", "check", "--repair")
+    assert r.stdout.startswith("removed: layer")
+    ok("pull", "-q", registry["layered"])
+    ok("run", "--rm", registry["layered"], "cat", "/data/keep")
+    assert ok("system", "check").stdout.strip() == "No damaged records found"
