@@ -71,3 +71,29 @@ def reap_orphans(ctx: Context) -> int:
     for d in dead:
         remove_tree(ctx, Path(d))
     return len(dead)
+
+
+def kill_supervisors(container_dir: str) -> int:
+    """SIGKILL this user's processes started for `container_dir` (a supervisor names its container's
+    directory in its argv; the container dies with it): for a container whose record or state is
+    unreadable, so that removing it never leaves its processes running. The count killed."""
+    import signal
+
+    uid, want, n = os.getuid(), os.fsencode(container_dir), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want in argv:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                n += 1
+            except OSError:
+                pass
+    return n

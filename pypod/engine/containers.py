@@ -1475,6 +1475,10 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
 
                 launch.stop(str(store(ctx).dir(rec.id)), 0 if timeout is None and force else (timeout or 0),
                             _signal.SIGKILL if (timeout is None or timeout == 0) else _load_spec(ctx, rec).stop_signal)
+            if (rec.options or {}).get("damaged"):  # its state may be unreadable too
+                from pypod.engine.cleanup import kill_supervisors
+
+                kill_supervisors(str(store(ctx).dir(rec.id)))
             _destroy(ctx, rec.id)
             rep.removed.append(given)
             if volumes or (rec.options or {}).get("rm"):

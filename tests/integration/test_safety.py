@@ -266,3 +266,19 @@ def test_system_check_finds_a_layer_without_content_and_repair_lets_a_pull_fetch
     ok("pull", "-q", registry["layered"])
     ok("run", "--rm", registry["layered"], "cat", "/data/keep")
     assert ok("system", "check").stdout.strip() == "No damaged records found"
+
+
+def test_a_container_with_record_and_state_truncated_is_still_killed_by_rm(busybox, test_user):
+    cid = ok("run", "-d", "--name", "web2", busybox, "sleep", "300").stdout.strip()
+    pid = _state(test_user, cid)["pid"]
+    for f in ("container.json", "state.json"):
+        _truncate(_store_path(test_user, "containers", cid, f))
+    r = ok("ps", "-a", "--no-trunc")
+    assert cid in r.stdout and "web2" in r.stdout and f"container {cid} (name web2)" in r.stderr
+    ok("rm", "-f", "web2")
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}"), "the container's process outlived its removal"
+    assert not os.path.exists(_store_path(test_user, "containers", cid))
