@@ -174,6 +174,8 @@ def test_a_truncated_image_record_is_named_and_removable(busybox, registry, test
         assert f"image {bad}" in r.stderr and "unreadable" in r.stderr, (args, r.stderr)
         assert "internal error" not in r.stderr
     assert busybox.rsplit("/", 1)[-1].split(":")[0] in ok("images").stdout  # the others still listed
+    for args in (["ps", "-a"], ["system", "df"], ["image", "prune", "--filter", "label=x=y", "-f"]):
+        ok(*args)
     r = ok("rmi", "-f", bad[:12])
     assert bad in r.stdout
     r = ok("images")
@@ -222,7 +224,8 @@ def test_a_running_container_with_a_truncated_record_stays_listed_named_and_remo
     r = ok("ps", "-a", "--no-trunc")
     assert cid in r.stdout and "web" in r.stdout, r.stdout
     assert f"container {cid} (name web): state unreadable" in r.stderr, r.stderr
-    for args in (["ps", "-a", "--format", "json"], ["images"], ["volume", "ls"], ["system", "df"]):
+    for args in (["ps", "-a", "--format", "json"], ["images"], ["volume", "ls"], ["network", "ls"],
+                 ["system", "df"], ["inspect", "web"]):
         ok(*args)
     r = pypod("run", "--name", "web", busybox, "true")
     assert r.returncode == 125 and "already in use" in r.stderr, "the name of a live container was freed"
