@@ -4,13 +4,10 @@ reaped, a damaged record is reported by name and never hides a live container.""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import time
 
 import pytest
 
-from tests.lib import user
 from tests.lib.user import PYPOD, pypod, sh_as_user
 
 pytestmark = pytest.mark.integration
@@ -207,6 +204,15 @@ def test_a_truncated_volume_or_network_record_is_named_and_removable(busybox, te
     assert ok("volume", "ls", "-q").stdout.split() == ["vgood"]
 
 
+def _assert_removed(test_user, cid: str, pid: int) -> None:
+    for _ in range(50):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}"), "the container's process outlived its removal"
+    assert not os.path.exists(_store_path(test_user, "containers", cid))
+
+
 def _state(test_user, cid: str) -> dict:
     import json
 
@@ -237,12 +243,7 @@ def test_a_running_container_with_a_truncated_record_stays_listed_named_and_remo
         r = pypod("system", "check")
         assert r.returncode == 1 and cid in r.stdout, (r.stdout, r.stderr)
     ok(*remove)
-    for _ in range(50):
-        if not os.path.exists(f"/proc/{pid}"):
-            break
-        time.sleep(0.1)
-    assert not os.path.exists(f"/proc/{pid}"), "the container's process outlived its removal"
-    assert not os.path.exists(_store_path(test_user, "containers", cid))
+    _assert_removed(test_user, cid, pid)
     assert "web" not in ok("ps", "-a").stdout
     ok("run", "--rm", "--name", "web", busybox, "true")
     if remove[:2] == ["system", "check"]:
@@ -279,9 +280,4 @@ def test_a_container_with_record_and_state_truncated_is_still_killed_by_rm(busyb
     r = ok("ps", "-a", "--no-trunc")
     assert cid in r.stdout and "web2" in r.stdout and f"container {cid} (name web2)" in r.stderr
     ok("rm", "-f", "web2")
-    for _ in range(50):
-        if not os.path.exists(f"/proc/{pid}"):
-            break
-        time.sleep(0.1)
-    assert not os.path.exists(f"/proc/{pid}"), "the container's process outlived its removal"
-    assert not os.path.exists(_store_path(test_user, "containers", cid))
+    _assert_removed(test_user, cid, pid)
