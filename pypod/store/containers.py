@@ -99,6 +99,7 @@ class ContainerStore:
             os.rename(self.root / cid, dst)
         except FileNotFoundError:
             return None
+        db.forget_damaged("container", cid)
         return dst
 
     def orphans(self) -> list[str]:

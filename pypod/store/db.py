@@ -78,6 +78,12 @@ def note_damaged(kind: str, ident: str, name: str, path: str | os.PathLike) -> N
     damaged[(kind, ident, name or "", os.fspath(path))] = None
 
 
+def forget_damaged(kind: str, ident: str) -> None:
+    """The record is removed now: nothing to warn about."""
+    for key in [k for k in damaged if k[0] == kind and k[1] == ident]:
+        del damaged[key]
+
+
 def read_record(path: str | os.PathLike) -> dict | None:
     """A JSON object record: None if there is none, Damaged if it is there but unreadable."""
     try:

@@ -183,6 +183,7 @@ class ImageStore:
         import shutil
 
         shutil.rmtree(os.path.join(self.images_dir, image_id), ignore_errors=True)
+        db.forget_damaged("image", image_id)
 
     def unreferenced_blobs(self, recs: list[ImageRecord]) -> list[str]:
         """Blob paths no image in `recs` (all of them: the caller holds the lock) refers to: configs

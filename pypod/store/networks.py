@@ -69,6 +69,7 @@ class NetworkStore:
     def delete(self, name: str) -> bool:
         try:
             os.unlink(self.path(name))
-            return True
         except FileNotFoundError:
             return False
+        db.forget_damaged("network", name)
+        return True

@@ -85,6 +85,7 @@ class VolumeStore:
             os.rename(self.dir(name), dead)
         except FileNotFoundError:
             return None
+        db.forget_damaged("volume", name)
         return dead
 
     def orphans(self) -> list[str]:
