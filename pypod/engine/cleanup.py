@@ -57,17 +57,21 @@ def _open_own_dirs(top) -> None:
             continue
 
 
-def reap_orphans(ctx: Context) -> int:
+def reap_orphans(ctx: Context, thorough: bool = False) -> int:
     """Delete the temp and trash dirs that dead processes left in storage (a pull or `rm` killed
     half-way); live work is never touched (store/owned.py). Three readdirs when there is nothing
-    to do: called by the commands that write storage, not by `ps`/`images`. The count reaped."""
+    to do: called by the commands that write storage, not by `ps`/`images`. `thorough` (prune):
+    also the directories of containers whose create was killed. The count reaped."""
     from pathlib import Path
 
     from pypod.store.containers import ContainerStore
     from pypod.store.volumes import VolumeStore
 
-    dead = ctx.images.layers.orphans() + ContainerStore(ctx.graph_root).orphans() + \
-        VolumeStore(ctx.volumes_dir).orphans()
+    cs = ContainerStore(ctx.graph_root)
+    dead = ctx.images.layers.orphans() + cs.orphans() + VolumeStore(ctx.volumes_dir).orphans()
+    if thorough:
+        with cs.lock():
+            dead += [str(d) for d in map(cs.trash, cs.unfinished()) if d is not None]
     for d in dead:
         remove_tree(ctx, Path(d))
     return len(dead)

@@ -1520,7 +1520,7 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
         out.append(rec.id)
     from pypod.engine.cleanup import reap_orphans
 
-    reap_orphans(ctx)
+    reap_orphans(ctx, thorough=True)
     return out
 
 

@@ -106,6 +106,11 @@ class ContainerStore:
         """Trash a dead process left (claimed for removal by this one)."""
         return owned.claim_orphans(self.root, (TRASH,))
 
+    def unfinished(self) -> list[str]:
+        """Directories without a container.json: a create killed between its mkdir and its
+        record. Both happen under the lock, so with the lock held these are all dead."""
+        return [c for c in self.ids() if not (self.root / c / "container.json").exists()]
+
 
 def placeholder(cdir: Path) -> ContainerRecord:
     """What is still known of a container whose container.json is unreadable: its id, its name

@@ -282,3 +282,13 @@ def test_a_container_with_record_and_state_truncated_is_still_killed_by_rm(busyb
     assert cid in r.stdout and "web2" in r.stdout and f"container {cid} (name web2)" in r.stderr
     ok("rm", "-f", "web2")
     _assert_removed(test_user, cid, pid)
+
+
+def test_container_prune_removes_what_a_killed_create_left(busybox, test_user):
+    """A create killed between making the container's directory and writing its record."""
+    left = _store_path(test_user, "containers", "ab" * 32)
+    assert sh_as_user(f"mkdir -p {left}/upper").returncode == 0
+    cid = ok("create", busybox, "true").stdout.strip()  # (not touched: its create finished)
+    ok("container", "prune", "-f")
+    assert not os.path.exists(left)
+    assert not os.path.exists(_store_path(test_user, "containers", cid))  # pruned as usual
