@@ -44,6 +44,10 @@ def loads(s: str | bytes):
         obj, end = _scan(s, 0)
     except StopIteration as e:
         raise ValueError(f"invalid JSON at offset {e.value}") from None
+    except SystemError:
+        # An error inside an object or array (a truncated file): the C scanner wants to raise
+        # json.decoder.JSONDecodeError, which is not imported, and fails with a SystemError.
+        raise ValueError("invalid JSON (truncated?)") from None
     if end != len(s):
         raise ValueError(f"extra data in JSON at offset {end}")
     return obj

@@ -324,3 +324,27 @@ def run(argv: list[str]) -> int:
             sys.stdout.flush()
         except (BrokenPipeError, KeyboardInterrupt):
             pass
+        _warn_damaged()
+
+
+def _warn_damaged() -> None:
+    """Name every unreadable record a command came across (it was skipped or shown in part)."""
+    db = sys.modules.get("pypod.store.db")  # not imported: no record was read
+    if db is None or not db.damaged:
+        return
+    for line in damaged_lines(db.damaged):
+        sys.stderr.write(f"WARN[0000] {line}\n")
+    db.damaged.clear()
+
+
+def damaged_lines(damaged) -> list[str]:
+    fix = {"image": "`pypod rmi -f {short}` or ", "container": "`pypod rm -f {short}` or ",
+           "volume": "`pypod volume rm -f {ident}` or ", "network": "`pypod network rm {ident}` or "}
+    what = {"container": "state unreadable", "layer": "content missing"}
+    out = []
+    for kind, ident, name, path in damaged:
+        named = f" (name {name})" if name and name != ident else ""
+        cmd = fix.get(kind, "").format(short=ident[:12], ident=ident)
+        out.append(f"{kind} {ident}{named}: {what.get(kind, 'record unreadable')} ({path}): {cmd}"
+                   f"`pypod system check --repair` removes it")
+    return out

@@ -237,6 +237,26 @@ def prune(
     out(f"Total reclaimed space: {_size(rep['reclaimed'])}")
 
 
+def check(repair: bool = Opt(False, "--repair", "-r", help="Remove the damaged records found")):
+    """Check storage for damaged records (and remove them with --repair)."""
+    from pypod.cli.app import damaged_lines
+    from pypod.engine import storage as eng
+    from pypod.errors import PypodError
+
+    found, removed = eng.system_check(state.context(), repair=repair)
+    for line, rec in zip(damaged_lines(found), found):
+        out(("removed: " if rec in removed else "") + line.rsplit("): ", 1)[0] + ")")
+    left = len(found) - len(removed)
+    if left:
+        err = PypodError(f"{left} damaged record{'s' if left > 1 else ''} "
+                         f"{'could not be removed' if repair else 'found'}",
+                         hint=None if repair else "run `pypod system check --repair` to remove them")
+        err.exit_code = 1
+        raise err
+    if not found:
+        out("No damaged records found")
+
+
 def reset(force: bool = Opt(False, "--force", "-f", help="Do not prompt for confirmation")):
     """Reset pypod storage."""
     from pypod.engine import storage as eng
@@ -259,6 +279,7 @@ def register(root) -> None:
     sysapp.command("df")(df)
     sysapp.command("prune")(prune)
     sysapp.command("reset")(reset)
+    sysapp.command("check")(check)
     root.command("cp", help="Copy files/folders between a container and the local filesystem")(cp)
     root.command("mount", help="Mount a working container's root filesystem")(mount)
     root.command("unmount", help="Unmount working container's root filesystem")(unmount)

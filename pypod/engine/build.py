@@ -150,6 +150,7 @@ class Builder:
         self.consumed_args: set[str] = set()
         self.matcher = None
         self.warned: set[str] = set()
+        self.lease = None  # an ImageLease on every image the build works from (build() sets it)
 
     # -- output ------------------------------------------------------------------------------
     def say(self, line: str) -> None:
@@ -321,9 +322,22 @@ class Builder:
             return None, {"architecture": host_arch(), "os": "linux", "config": {},
                           "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
         rec = self._image(name, stage.platform or self.opts.platform)
+        if not self._hold(rec.id):  # removed meanwhile (a prune): once more
+            rec = self._image(name, stage.platform or self.opts.platform)
+            if not self._hold(rec.id):
+                raise PypodError(f"{name}: the image was removed while the build started")
         cfg = copy.deepcopy(self.ctx.images.config(rec.id))
         cfg.setdefault("config", {})
         return rec.id, cfg
+
+    def _hold(self, image_id: str) -> bool:
+        """Lease an image for the rest of the build; False if it is (being) removed already."""
+        if self.lease is None:
+            return self.ctx.images.get(image_id) is not None
+        self.lease.add(image_id)
+        with self.ctx.images.lock():  # a prune that did not see the lease has finished
+            rec = self.ctx.images.get(image_id)
+            return rec is not None and all(self.ctx.images.layers.exists(l) for l in rec.layers)
 
     def _image(self, name: str, platform: str | None = None):
         from pypod.engine import images as ie
@@ -463,7 +477,7 @@ class Builder:
                       json.dumps(self.stage_args, sort_keys=True) if cmd == "RUN" else "")
         if self.use_cache:
             hit = self.cache.get(k)
-            if hit and self.ctx.images.get(hit) is not None:
+            if hit and self._hold(hit):
                 return hit, self.ctx.images.config(hit), True
         layer = layer_fn() if layer_fn else None
         from pypod import faults; faults.point("build.step")
@@ -483,7 +497,7 @@ class Builder:
             cfg["rootfs"]["diff_ids"] = list(cfg["rootfs"].get("diff_ids") or []) + [layer.diff_id]
         cfg.setdefault("history", []).append(hist)
         mt = DOCKER_MANIFEST if self.opts.format == "docker" else OCI_MANIFEST
-        rec = store_image(self.ctx, cfg, [layer] if layer else [], (), manifest_media_type=mt)
+        rec = store_image(self.ctx, cfg, [layer] if layer else [], (), manifest_media_type=mt, lease=self.lease)
         if key and self.write_cache:
             self.cache.put(key, rec.id)
         return rec.id
@@ -792,6 +806,8 @@ class Builder:
 
         from pypod.engine import containers as ce
         from pypod.engine.images import unpack_to_temp_layer
+        from pypod.store import owned
+        from pypod.store.containers import WORK_OF
 
         if image_id is None:
             raise PypodError("cannot RUN on an empty (scratch) image: no shell")
@@ -801,6 +817,7 @@ class Builder:
                                  add_host=list(self.opts.add_hosts), dns=list(self.opts.dns),
                                  no_healthcheck=True, rm=False, external=True,
                                  passwd=False,  # buildah adds no passwd lines: they would land in the layer
+                                 annotations=[f"{WORK_OF}={owned.me()}"],  # container prune keeps it
                                  **self.opts.run_options)
         self.out.flush()
         rec, code = ce.run(self.ctx, copts, detach=False)
@@ -868,7 +885,7 @@ class Builder:
         cfg["history"] = keep
         cfg["created"] = created
         mt = DOCKER_MANIFEST if self.opts.format == "docker" else OCI_MANIFEST
-        rec = store_image(self.ctx, cfg, [layer], (), manifest_media_type=mt)
+        rec = store_image(self.ctx, cfg, [layer], (), manifest_media_type=mt, lease=self.lease)
         return rec.id, cfg
 
 
@@ -937,11 +954,16 @@ def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
                     text = f.read()
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
+        from pypod.engine.cleanup import reap_orphans
+
+        reap_orphans(ctx)
         b = Builder(ctx, opts, out)
         b._tmp_files = []
+        b.lease = ctx.images.lease()
         try:
             image_id = b.run(text, os.path.abspath(context))
         finally:
+            b.lease.release()
             for p in b._tmp_files:
                 try:
                     os.unlink(p)

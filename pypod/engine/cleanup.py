@@ -55,3 +55,49 @@ def _open_own_dirs(top) -> None:
                         stack.append(e.path)
         except OSError:
             continue
+
+
+def reap_orphans(ctx: Context, thorough: bool = False) -> int:
+    """Delete the temp and trash dirs that dead processes left in storage (a pull or `rm` killed
+    half-way); live work is never touched (store/owned.py). Three readdirs when there is nothing
+    to do: called by the commands that write storage, not by `ps`/`images`. `thorough` (prune):
+    also the directories of containers whose create was killed. The count reaped."""
+    from pathlib import Path
+
+    from pypod.store.containers import ContainerStore
+    from pypod.store.volumes import VolumeStore
+
+    cs = ContainerStore(ctx.graph_root)
+    dead = ctx.images.layers.orphans() + cs.orphans() + VolumeStore(ctx.volumes_dir).orphans()
+    if thorough:
+        with cs.lock():
+            dead += [str(d) for d in map(cs.trash, cs.unfinished()) if d is not None]
+    for d in dead:
+        remove_tree(ctx, Path(d))
+    return len(dead)
+
+
+def kill_supervisors(container_dir: str) -> int:
+    """SIGKILL this user's processes started for `container_dir` (a supervisor names its container's
+    directory in its argv; the container dies with it): for a container whose record or state is
+    unreadable, so that removing it never leaves its processes running. The count killed."""
+    import signal
+
+    uid, want, n = os.getuid(), os.fsencode(container_dir), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != uid:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if want in argv:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                n += 1
+            except OSError:
+                pass
+    return n

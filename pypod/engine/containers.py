@@ -466,6 +466,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     for f in opts.label_file:  # --label-file first, --label wins
         labels.update(_labels(_read_env_file(f)))
     labels.update(_labels(opts.labels))
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)  # what a killed `rm` or pull left (three readdirs when there is none)
     if opts.replace and opts.name:
         old = find_container(ctx, opts.name)
         if old is not None and old.name == opts.name:
@@ -1517,6 +1520,9 @@ class RmReport(Record):
 def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
                       timeout: int | None = None, all_: bool = False, volumes: bool = False) -> RmReport:
     rep = RmReport()
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)  # what a killed `rm` (or pull) left
     targets: list[tuple[str, ContainerRecord]] = []
     if all_:
         targets = [(r.id, r) for r in own_containers(ctx)]
@@ -1606,6 +1612,10 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
                     else:
                         launch.wait_settled(cdir)
                     lk.relock()
+                if (lk.rec.options or {}).get("damaged"):  # its state may be unreadable too
+                    from pypod.engine.cleanup import kill_supervisors
+
+                    kill_supervisors(cdir)
                 _destroy(ctx, rec.id)
             except BaseException:
                 lk.unmark_removing()
@@ -1629,8 +1639,16 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     out = []
     from pypod.engine.locking import locked
     from pypod.runtime import launch
+    from pypod.store.containers import live_work
 
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
+        if live_work(rec):  # a RUN step of a build in progress
+            continue
+        if (rec.options or {}).get("damaged"):
+            # its record is unreadable: nothing to keep it for (even running); killed and removed
+            if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
+                out.append(rec.id)
+            continue
         try:
             with locked(ctx, rec) as lk:  # a start racing the prune keeps its container
                 st = state_of(ctx, lk.rec)
@@ -1642,13 +1660,9 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
         except ContainerNotFound:  # removed meanwhile
             continue
         out.append(rec.id)
-    cs = store(ctx)
-    with cs.lock():  # create writes the record under this lock: a directory without one is dead
-        for cid in cs.ids():
-            if cs.get(cid) is None:
-                cs.trash(cid)
-    for d in cs.trash_dirs():
-        remove_tree(ctx, d)
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx, thorough=True)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from pypod.engine.cleanup import remove_tree
+from pypod.engine.cleanup import reap_orphans, remove_tree
 from pypod.engine.context import Context
 from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError, RegistryError,
                           RemoveMissing)
@@ -137,6 +137,8 @@ class PullRequest(Record):
 def pull(ctx: Context, req: PullRequest) -> ImageRecord:
     from pypod.image import reference
 
+    reap_orphans(ctx)
+
     if req.policy in ("missing", "never", "newer"):
         rec = find_image(ctx, req.name)
         if rec is not None:
@@ -222,10 +224,19 @@ def containers_using(ctx: Context) -> dict[str, list[str]]:
         names = os.listdir(ctx.containers_dir)
     except FileNotFoundError:
         return out
-    from pypod.store.db import read_json
+    from pypod.store import db
 
     for cid in names:
-        rec = read_json(ctx.containers_dir / cid / "container.json")
+        path = ctx.containers_dir / cid / "container.json"
+        try:
+            rec = db.read_record(path)
+        except db.Damaged:  # its image is the one whose layers it runs on
+            from pypod.store.containers import placeholder
+
+            p = placeholder(ctx.containers_dir / cid)
+            db.note_damaged("container", cid, p.name, path)
+            chain = [os.path.basename(os.path.dirname(x)) for x in reversed(p.options["lower"])]
+            rec = {"image_id": next((r.id for r in ctx.images.list() if chain and r.layers == chain), "")}
         if rec and rec.get("image_id"):
             out.setdefault(rec["image_id"], []).append(cid)
     return out
@@ -510,18 +521,31 @@ class RemoveReport(Record):
 def remove_images(ctx: Context, names: list[str], force: bool = False, all_: bool = False,
                   ignore: bool = False) -> RemoveReport:
     rep = RemoveReport()
+    reap_orphans(ctx)
     usage = containers_using(ctx)
+    damaged: list[str] = []  # ids of images whose record is unreadable, to remove as they are
     if all_:
         targets = [(r.id, r) for r in ctx.images.list()]
+        damaged = list(ctx.images.damaged)
     else:
         targets = []
         for n in names:
             rec = find_image(ctx, n)
             if rec is None:
+                bare = n.removeprefix("sha256:")
+                hits = [d for d in ctx.images.damaged if d.startswith(bare)] if _is_id(n) else []
+                if len(hits) == 1:
+                    damaged.append(hits[0])
+                    continue
                 if not (ignore or force):  # podman 4.3: rmi -f of a missing name is no error
                     rep.errors.append(RemoveMissing(f"{n}: image not known"))
                 continue
             targets.append((n, rec))
+    for iid in damaged:
+        try:
+            _remove_damaged(ctx, iid, force, usage, rep)
+        except PypodError as e:
+            rep.errors.append(e)
     for given, rec in targets:
         try:
             lin = _Lineage(ctx)
@@ -532,6 +556,8 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
                 _remove_dangling_parents(ctx, rec, lin, usage, rep)
         except PypodError as e:
             rep.errors.append(e)
+    if rep.deleted:
+        collect_garbage(ctx)
     if rep.errors:
         codes = {e.exit_code for e in rep.errors}
         rep.exit_code = 2 if 2 in codes else (1 if codes == {1} else 125)
@@ -555,6 +581,11 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
                 store.save(rec)
                 rep.untagged.append(full)
                 return
+        if rec.id in store.leased_ids():  # a build in flight works from it
+            if by_all:
+                return
+            if not force:
+                raise ImageInUse(f"image {rec.id[:12]} is in use by a build in progress")
         if by_id and len(rec.names) > 1 and not force and not by_all:
             raise PypodError(f"unable to delete image {rec.id[:12]!r} by ID with more than one tag "
                              f"({rec.names}): please force removal")
@@ -571,6 +602,45 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
         _remove_containers(ctx, users)
     for l in doomed:
         _remove_layer(ctx, l)
+
+
+def _remove_damaged(ctx: Context, iid: str, force: bool, usage: dict, rep: RemoveReport) -> None:
+    """Remove an image whose record is unreadable (its layers go with the next collect_garbage)."""
+    users = usage.get(iid, [])
+    if users and not force:
+        raise ImageInUse(f"image used by {users[0]}: image is in use by a container: consider "
+                         "listing external containers and force-removing image")
+    if users:
+        _remove_containers(ctx, users)
+    with ctx.images.lock():
+        ctx.images.delete_record(iid)
+    rep.deleted.append(iid)
+
+
+def collect_garbage(ctx: Context) -> None:
+    """Remove the layers and the config and manifest blobs no image refers to any more (left by
+    removed images, or by a process that died between storing them and the image). Nothing while
+    an image record is unreadable: what it refers to is unknown."""
+    store = ctx.images
+    dead = []
+    with store.lock():
+        recs = store.list()
+        if store.damaged:
+            return
+        used = {l for r in recs for l in r.layers}
+        for l in store.layers.ids():
+            if l not in used:
+                d = store.layers.trash(l)
+                if d is not None:
+                    dead.append((l, d))
+        for b in store.unreferenced_blobs(recs):
+            try:
+                os.unlink(b)
+            except OSError:
+                pass
+    for layer_id, d in dead:
+        remove_tree(ctx, d)
+        _remove_shifted(ctx, layer_id)
 
 
 def _remove_dangling_parents(ctx: Context, gone: ImageRecord, lin: _Lineage, usage: dict,
@@ -604,19 +674,20 @@ def _remove_containers(ctx: Context, ids: list[str]) -> None:
 
 def _remove_layer(ctx: Context, layer_id: str) -> None:
     """Remove an unreferenced layer: rename out of the way first (atomic), then delete."""
-    import secrets
-
     layers = ctx.images.layers
-    src = layers.path(layer_id)
-    if not src.exists():
+    if not layers.path(layer_id).exists():
         return
-    dead = layers.root / f".tmp-rm-{secrets.token_hex(6)}"
     with ctx.images.lock():
         if layer_id in ctx.images.layers_in_use():
             return
-        os.rename(src, dead)
-    remove_tree(ctx, dead)
-    shifted = ctx.graph_root / "overlay-shifted"  # its --uidmap copies go with it
+        dead = layers.trash(layer_id)
+    if dead is not None:
+        remove_tree(ctx, dead)
+    _remove_shifted(ctx, layer_id)
+
+
+def _remove_shifted(ctx: Context, layer_id: str) -> None:
+    shifted = ctx.graph_root / "overlay-shifted"  # a layer's --uidmap copies go with it
     for key in (os.listdir(shifted) if shifted.is_dir() else []):
         if (shifted / key / layer_id).exists():
             remove_tree(ctx, shifted / key / layer_id)
@@ -625,6 +696,7 @@ def _remove_layer(ctx: Context, layer_id: str) -> None:
 def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) -> list[str]:
     usage = containers_using(ctx)
     recs = ctx.images.list()
+    damaged = list(ctx.images.damaged)
     flt = ImageFilter(ctx, filters or [], recs)
     doomed = []
     for r in recs:
@@ -640,9 +712,13 @@ def prune(ctx: Context, all_: bool = False, filters: list[str] | None = None) ->
         rec = ctx.images.get(d)
         if rec:
             _remove_one(ctx, d, rec, True, True, {}, rep)
-    for tmp in ctx.images.layers.temp_dirs():
-        remove_tree(ctx, tmp)
-    _sweep_dead(ctx)
+    if not filters:  # an unreadable record matches no filter; without one it is garbage
+        for d in damaged:
+            if not usage.get(d):
+                _remove_damaged(ctx, d, False, usage, rep)
+    reap_orphans(ctx)  # only what dead processes left: a pull or build in flight keeps its temp dirs
+    collect_garbage(ctx)
+    _sweep_dead(ctx)  # what a killed command left beside them: image dirs without a record, ...
     return rep.deleted
 
 
@@ -751,8 +827,10 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
 
 
 def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: list[str] | tuple = (),
-                manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json") -> ImageRecord:
-    """Commit new layers and write an image whose config is `config`.
+                manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json",
+                lease=None) -> ImageRecord:
+    """Commit new layers and write an image whose config is `config` (added to `lease`, an
+    ImageLease, before the storage lock is released: a concurrent prune cannot take it).
 
     config["rootfs"]["diff_ids"] lists every layer, bottom first; `new_layers` are its last ones, the
     rest must already be in the store (a base image's). The image id is the config's digest."""
@@ -788,6 +866,8 @@ def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: l
                 if n not in rec.names:
                     rec.names.append(n)
             ctx.images.save(rec)
+            if lease is not None:
+                lease.add(image_id)
     finally:
         for nl in new_layers:
             if nl.tmp.exists():  # not committed: the same layer was already stored

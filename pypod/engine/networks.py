@@ -713,6 +713,9 @@ def remove_network(ctx, name: str, force: bool = False, timeout: int | None = No
     from pypod.errors import RemoveMissing
 
     rec = find_network(ctx, name)
+    if rec is None and _store(ctx).damaged(name):  # an unreadable record: remove what is there
+        _drop(ctx, name)
+        return name
     if rec is None:
         raise RemoveMissing(f"unable to find network with name or ID {name}: network not found")
     if rec["name"] == DEFAULT_NETWORK:

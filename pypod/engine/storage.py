@@ -103,6 +103,69 @@ def system_prune(ctx: Context, *, all_: bool = False, volumes: bool = False,
     return rep
 
 
+# -- system check ---------------------------------------------------------------------------------
+def damaged_records(ctx: Context) -> list[tuple[str, str, str, str]]:
+    """(kind, id, name, path) of every record that exists but cannot be read."""
+    from pypod.engine import volumes as vol
+    from pypod.engine.containers import store
+    from pypod.engine.networks import _store as nstore
+    from pypod.store import db
+
+    db.damaged.clear()
+    ctx.images.list()
+    store(ctx).list()
+    vol.vstore(ctx).list()
+    nstore(ctx).list()
+    found = list(db.damaged)
+    db.damaged.clear()  # (said here, not again as warnings)
+    layers = ctx.images.layers
+    for lid in layers.ids():  # a stored layer without its content (an old prune removed it)
+        if layers.exists(lid) and not os.path.isdir(layers.diff_dir(lid)):
+            found.append(("layer", lid, "", str(layers.diff_dir(lid))))
+    return found
+
+
+def system_check(ctx: Context, repair: bool = False) -> tuple[list, list]:
+    """`system check`: the damaged records, and with `repair` the ones removed (their processes
+    stopped first). podman 4.3 has no `system check`; podman 5's checks more than records."""
+    from pypod.engine import containers as ce
+    from pypod.engine import images as ie
+    from pypod.engine import networks as ne
+    from pypod.engine import volumes as vol
+
+    found = damaged_records(ctx)
+    removed = []
+    if repair:
+        for kind, ident, name, path in found:
+            if kind == "container":
+                ok = not ce.remove_containers(ctx, [ident], force=True).errors
+            elif kind == "image":
+                rep = ie.RemoveReport()
+                ie._remove_damaged(ctx, ident, True, ie.containers_using(ctx), rep)
+                ok = ident in rep.deleted
+            elif kind == "volume":
+                vol.remove_volume_dir(ctx, ident)
+                ok = True
+            elif kind == "layer":  # gone from the store: the next pull of its images fetches it
+                with ctx.images.lock():
+                    dead = ctx.images.layers.trash(ident)
+                if dead is not None:
+                    from pypod.engine.cleanup import remove_tree
+
+                    remove_tree(ctx, dead)
+                ok = True
+            else:
+                ok = bool(ne.remove_network(ctx, ident, force=True))
+            if ok:
+                removed.append((kind, ident, name, path))
+        if any(k == "image" for k, *_ in removed):
+            ie.collect_garbage(ctx)
+        from pypod.store import db
+
+        db.damaged.clear()  # (removed now: no warning about them)
+    return found, removed
+
+
 # -- system reset ---------------------------------------------------------------------------------
 def _entries(d: Path) -> list[str]:
     try:

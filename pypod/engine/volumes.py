@@ -277,13 +277,16 @@ def prune_volumes(ctx: Context, filters: list[str] | None = None) -> list[str]:
         out.append(rec.name)
     vs = vstore(ctx)
     with vs.lock():  # create writes the record under this lock: a directory without one is dead
-        for n in os.listdir(vs.root) if vs.root.is_dir() else []:
-            if not n.startswith(".") and not (vs.dir(n) / vs.RECORD).exists():
-                vs.trash(n)
-    for d in vs.trash_dirs():
-        from pypod.engine.containers import remove_tree
+        dead = [vs.trash(n) for n in (os.listdir(vs.root) if vs.root.is_dir() else [])
+                if not n.startswith(".") and not (vs.dir(n) / vs.RECORD).exists()]
+    from pypod.engine.containers import remove_tree
 
-        remove_tree(ctx, d)
+    for d in dead:
+        if d is not None:
+            remove_tree(ctx, d)
+    from pypod.engine.cleanup import reap_orphans
+
+    reap_orphans(ctx)
     return out
 
 

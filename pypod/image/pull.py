@@ -103,33 +103,48 @@ class Puller:
             else:
                 todo.append(i)
         try:
-            if todo:
-                with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
-                    futs = {i: pool.submit(self._fetch_layer, client, repository, layers[i], diff_ids[i],
-                                           chains[i], chains[i - 1] if i else None) for i in todo}
-                    errors = []
-                    for i, f in futs.items():
-                        try:
-                            results[i] = f.result()
-                        except BaseException as e:  # collect: every thread must finish first
-                            errors.append(e)
-                    if errors:
-                        raise errors[0]
-            self.progress.say(f"Copying config {cdesc['digest']}")
-            self.progress.say("Writing manifest to image destination")
-            self.progress.say("Storing signatures")
-            from pypod.image.unpack_worker import warnings_of
+            for attempt in range(3):
+                self._fetch_layers(client, repository, layers, diff_ids, chains, todo, results)
+                if attempt == 0:
+                    self.progress.say(f"Copying config {cdesc['digest']}")
+                    self.progress.say("Writing manifest to image destination")
+                    self.progress.say("Storing signatures")
+                rec = self._commit(store_as or ref, config_raw, raw, media, mdigest, list_digest,
+                                   list_raw if list_digest else None, chains, results)
+                if isinstance(rec, ImageRecord):
+                    from pypod.image.unpack_worker import warnings_of
 
-            for line in warnings_of(str(store_as or ref), self.reports):
-                self.progress.warn(line)
-            return self._commit(store_as or ref, config_raw, raw, media, mdigest, list_digest,
-                                list_raw if list_digest else None, chains, results)
+                    for line in warnings_of(str(store_as or ref), self.reports):
+                        self.progress.warn(line)
+                    return rec
+                # layers we found in the store were removed meanwhile (an `rmi` or prune of the
+                # image that had them): fetch those too
+                todo = [chains.index(c) for c in rec]
+            raise PypodError(f"storing image {ref}: layer {rec[0]} is missing")
         finally:
             for res in results.values():
                 if res is not None and res[0].exists():
                     self._remove_tmp(res[0])
 
     # -- layers --------------------------------------------------------------------------------
+    def _fetch_layers(self, client, repository, layers, diff_ids, chains, todo, results) -> None:
+        if not todo:
+            return
+        for i in todo:
+            if results.get(i) is not None and results[i][0].exists():
+                self._remove_tmp(results[i][0])
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
+            futs = {i: pool.submit(self._fetch_layer, client, repository, layers[i], diff_ids[i],
+                                   chains[i], chains[i - 1] if i else None) for i in todo}
+            errors = []
+            for i, f in futs.items():
+                try:
+                    results[i] = f.result()
+                except BaseException as e:  # collect: every thread must finish first
+                    errors.append(e)
+            if errors:
+                raise errors[0]
+
     def _spawn_worker(self, dest: Path, compression: str) -> subprocess.Popen:
         argv = [sys.executable, "-m", "pypod.image.unpack_worker", str(dest), compression,
                 "user.overlay.opaque" if self.rootless else "trusted.overlay.opaque"]
@@ -237,17 +252,19 @@ class Puller:
 
     # -- commit --------------------------------------------------------------------------------
     def _commit(self, ref, config_raw, manifest_raw, media, mdigest, list_digest, list_raw, chains, results):
+        """Store the layers and the image; the image record, or the chain ids of layers that are
+        missing (nothing stored then but the new layers)."""
         store = self.store
         image_id = hashlib.sha256(config_raw).hexdigest()
         config = json.loads(config_raw)
         with store.lock():
             for i, res in sorted(results.items()):
-                if res is not None:
-                    store.layers.commit(res[0], res[1])
+                if res is not None and store.layers.commit(res[0], res[1]):
+                    results[i] = None
             from pypod import faults; faults.point("pull.commit")
             missing = [c for c in chains if not store.layers.exists(c)]
             if missing:
-                raise PypodError(f"storing image {ref}: layer {missing[0]} is missing")
+                return missing
             store.put_blob(config_raw)
             store.put_blob(manifest_raw)
             if list_raw:

@@ -2,6 +2,8 @@
 and on rename), beside the runtime's `spec.json` and `state.json` in the same directory.
 
 Creation and removal hold `containers.lock`, so names stay unique under concurrent `run`s.
+`containers/<id>/name` repeats the name: a container whose container.json is unreadable keeps it
+(listed, its name taken, removable: see `placeholder`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,17 @@ import os
 from pathlib import Path
 
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
+
+TRASH = ".rm-"  # a container directory being deleted, owned (store/owned.py)
+# annotation of a container that is a build's temporary work (a RUN step): its value is the
+# build's owner tag; container prune leaves it alone while that process lives
+WORK_OF = "io.pypod.work-of"
+
+
+def live_work(rec: ContainerRecord) -> bool:
+    owner = (rec.annotations or {}).get(WORK_OF)
+    return bool(owner) and owned.tag_alive(owner)
 
 
 class ContainerRecord(Record):
@@ -50,7 +62,13 @@ class ContainerStore:
             return []
 
     def get(self, cid: str) -> ContainerRecord | None:
-        d = db.read_json(self.root / cid / "container.json")
+        path = self.root / cid / "container.json"
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            rec = placeholder(self.root / cid)
+            db.note_damaged("container", cid, rec.name, path)
+            return rec
         return ContainerRecord.from_dict(d) if d else None
 
     def list(self) -> list[ContainerRecord]:
@@ -64,6 +82,7 @@ class ContainerStore:
     def save(self, rec: ContainerRecord) -> None:
         db.ensure_dir(self.root / rec.id)
         db.write_json(self.root / rec.id / "container.json", rec.to_dict())
+        db.write_atomic(self.root / rec.id / "name", rec.name.encode(), fsync=False)
 
     def new_id(self) -> str:
         import secrets
@@ -75,17 +94,50 @@ class ContainerStore:
 
     def trash(self, cid: str) -> Path | None:
         """Move a container's directory out of the listing (atomic); the caller deletes it."""
-        src = self.root / cid
-        if not src.exists():
+        dst = self.root / owned.name(TRASH, cid)
+        try:
+            os.rename(self.root / cid, dst)
+        except FileNotFoundError:
             return None
-        import secrets
-
-        dst = self.root / f".rm-{cid}-{secrets.token_hex(4)}"
-        os.rename(src, dst)
+        db.forget_damaged("container", cid)
         return dst
 
-    def trash_dirs(self) -> list[Path]:
-        try:
-            return [self.root / n for n in os.listdir(self.root) if n.startswith(".rm-")]
-        except FileNotFoundError:
-            return []
+    def orphans(self) -> list[str]:
+        """Trash a dead process left (claimed for removal by this one)."""
+        return owned.claim_orphans(self.root, (TRASH,))
+
+    def unfinished(self) -> list[str]:
+        """Directories without a container.json: a create killed between its mkdir and its
+        record. Both happen under the lock, so with the lock held these are all dead."""
+        return [c for c in self.ids() if not (self.root / c / "container.json").exists()]
+
+
+def placeholder(cdir: Path) -> ContainerRecord:
+    """What is still known of a container whose container.json is unreadable: its id, its name
+    (the `name` file, or the spec's), when its directory was made, the layers it runs on (the
+    spec's overlay lower dirs, top first, in options["lower"]). options["damaged"] marks it."""
+    spec: dict = {}
+    try:
+        spec = db.read_record(cdir / "spec.json") or {}
+    except db.Damaged:
+        pass
+    try:
+        name = (cdir / "name").read_text().strip()
+    except (OSError, ValueError):
+        name = ""
+    try:
+        from pypod.units import rfc3339_nano
+
+        created = rfc3339_nano(os.stat(cdir).st_mtime)
+    except OSError:
+        created = ""
+    lower = (spec.get("rootfs") or {}).get("lower") or []
+    # the volumes it mounts (so that `volume prune` keeps them)
+    vols = os.path.join(os.path.dirname(os.path.dirname(cdir)), "volumes") + "/"
+    mounts = [{"type": "volume", "name": m["source"][len(vols):].split("/")[0], "source": m["source"],
+               "destination": m.get("destination", ""), "anonymous": False}
+              for m in spec.get("mounts") or []
+              if isinstance(m, dict) and str(m.get("source", "")).startswith(vols)]
+    return ContainerRecord(id=cdir.name, name=name or str(spec.get("name") or ""), created=created,
+                           options={"damaged": True, "lower": [str(p) for p in lower],
+                                    "resolved_mounts": mounts})

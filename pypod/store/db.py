@@ -62,6 +62,45 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return default
 
 
+class Damaged(ValueError):
+    """A record that exists but cannot be read (truncated, not JSON, not a JSON object)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(f"{os.fspath(path)}: unreadable record")
+        self.path = os.fspath(path)
+
+
+# Damaged records this process came across: (kind, id, name or "", path) → said once each by the
+# CLI (cli/app.py), so a broken record is always named, never silently skipped.
+damaged: dict[tuple, None] = {}
+
+
+def note_damaged(kind: str, ident: str, name: str, path: str | os.PathLike) -> None:
+    damaged[(kind, ident, name or "", os.fspath(path))] = None
+
+
+def forget_damaged(kind: str, ident: str) -> None:
+    """The record is removed now: nothing to warn about."""
+    for key in [k for k in damaged if k[0] == kind and k[1] == ident]:
+        del damaged[key]
+
+
+def read_record(path: str | os.PathLike) -> dict | None:
+    """A JSON object record: None if there is none, Damaged if it is there but unreadable."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    try:
+        d = jsonlite.loads(raw)
+    except ValueError:
+        raise Damaged(path) from None
+    if not isinstance(d, dict):
+        raise Damaged(path)
+    return d
+
+
 def fsync_dir(path: str | os.PathLike) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -3,6 +3,8 @@
     images/<id>/image.json     {id, names, digests, layers, created, size, ...}
     blobs/sha256/<hex>         configs and manifests (the image id is its config digest)
     storage.lock               held for every mutation of images/ and layers/
+    leases/lease-<owner>-*     image ids a live process works from (a build's intermediate
+                               images): prune keeps them; a dead owner's lease is void
 """
 
 from __future__ import annotations
@@ -11,8 +13,39 @@ import os
 
 from pypod import jsonlite
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
 from pypod.store.layers import LayerStore
+
+LEASE = "lease-"
+
+
+class ImageLease:
+    """Image ids this process needs kept (`with store.lease() as lease: lease.add(id)`): prune
+    and `rmi -a` leave them alone while the process lives. Add under the storage lock, or check
+    the image still exists under it afterwards, so that a prune cannot slip in between."""
+
+    def __init__(self, leases_dir: str):
+        self.dir = leases_dir
+        self.path = os.path.join(leases_dir, owned.name(LEASE))
+        self.ids: list[str] = []
+
+    def add(self, image_id: str) -> None:
+        if image_id and image_id not in self.ids:
+            self.ids.append(image_id)
+            db.ensure_dir(self.dir)
+            db.write_atomic(self.path, "\n".join(self.ids).encode(), 0o600, fsync=False)
+
+    def release(self) -> None:
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "ImageLease":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class ImageRecord(Record):
@@ -43,11 +76,41 @@ class ImageStore:
         self.blobs_dir = os.path.join(self.graph_dir, "blobs", "sha256")
         self.layers = LayerStore(self.graph_dir)
         self.lock_path = os.path.join(self.graph_dir, "storage.lock")
+        self.leases_dir = os.path.join(self.graph_dir, "leases")
+        self.damaged: list[str] = []  # ids whose image.json is unreadable, as the last list() found
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self, shared: bool = False):
         db.ensure_dir(self.graph_dir)
         return db.locked(self.lock_path, shared=shared)
+
+    # -- leases --------------------------------------------------------------------------------
+    def lease(self) -> ImageLease:
+        return ImageLease(self.leases_dir)
+
+    def leased_ids(self) -> set[str]:
+        """Image ids live processes hold leases on (a dead owner's lease file is deleted)."""
+        out: set[str] = set()
+        try:
+            names = os.listdir(self.leases_dir)
+        except FileNotFoundError:
+            return out
+        for n in names:
+            path = os.path.join(self.leases_dir, n)
+            if not n.startswith(LEASE):
+                continue
+            if owned.orphaned(path, LEASE):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                continue
+            try:
+                with open(path) as f:
+                    out.update(f.read().split())
+            except OSError:
+                pass
+        return out
 
     # -- blobs ---------------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:
@@ -89,14 +152,26 @@ class ImageStore:
             names = os.listdir(self.images_dir)
         except FileNotFoundError:
             return []
+        damaged = []
         for n in names:
-            d = db.read_json(os.path.join(self.images_dir, n, "image.json"))
-            if d:
-                out.append(ImageRecord.from_dict(d))
+            rec = self._read(n)
+            if rec is not None:
+                out.append(rec)
+            elif os.path.exists(os.path.join(self.images_dir, n, "image.json")):
+                damaged.append(n)
+        self.damaged = damaged
         return out
 
     def get(self, image_id: str) -> ImageRecord | None:
-        d = db.read_json(os.path.join(self.images_dir, image_id, "image.json"))
+        return self._read(image_id)
+
+    def _read(self, image_id: str) -> ImageRecord | None:
+        path = os.path.join(self.images_dir, image_id, "image.json")
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            db.note_damaged("image", image_id, "", path)
+            return None
         return ImageRecord.from_dict(d) if d else None
 
     def save(self, rec: ImageRecord) -> None:
@@ -108,6 +183,20 @@ class ImageStore:
         import shutil
 
         shutil.rmtree(os.path.join(self.images_dir, image_id), ignore_errors=True)
+        db.forget_damaged("image", image_id)
+
+    def unreferenced_blobs(self, recs: list[ImageRecord]) -> list[str]:
+        """Blob paths no image in `recs` (all of them: the caller holds the lock) refers to: configs
+        and manifests of removed images, and temp files of a writer that died."""
+        keep = set()
+        for r in recs:
+            keep.add(r.id)
+            keep.update(d.split(":", 1)[-1] for d in [r.manifest_digest, *r.digests] if d)
+        try:
+            names = os.listdir(self.blobs_dir)
+        except FileNotFoundError:
+            return []
+        return [os.path.join(self.blobs_dir, n) for n in names if n not in keep]
 
     def untag_everywhere(self, name: str, keep: str | None = None) -> None:
         """A name belongs to one image: drop it from every other record (caller holds the lock)."""

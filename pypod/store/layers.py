@@ -2,7 +2,8 @@
 
     layers/<chainid>/diff/         the unpacked layer (an overlay lower dir)
     layers/<chainid>/layer.json    {id, parent, diff_id, compressed_digest, size, ...}
-    layers/.tmp-*/                 layers being unpacked (never used; swept by `system prune`)
+    layers/.tmp-<owner>-*/         layers being unpacked or removed, owned (store/owned.py): only a
+                                   dead owner's are reaped
 
 A layer directory is complete exactly when its layer.json exists: unpacking happens in a temp dir
 and is renamed into place under the storage lock.
@@ -13,7 +14,9 @@ from __future__ import annotations
 import os
 
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
+
+TEMP = ".tmp-"  # the prefix of every owned temp entry under layers/
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -85,11 +88,9 @@ class LayerStore:
             return []
 
     def new_temp(self) -> Path:
-        """A fresh temp layer dir with an empty diff/ inside."""
-        import secrets
-
+        """A fresh temp layer dir with an empty diff/ inside, owned by this process."""
         db.ensure_dir(self.root)
-        tmp = self.root / f".tmp-{secrets.token_hex(8)}"
+        tmp = self.root / owned.name(TEMP)
         (tmp / "diff").mkdir(parents=True, mode=0o755)
         return tmp
 
@@ -97,21 +98,27 @@ class LayerStore:
         """Move a finished temp layer into place; False (and tmp left for removal) if it exists.
 
         The caller holds the storage lock."""
-        import secrets
-
         final = self.root / record.id
         if (final / "layer.json").exists():
             return False
         if final.exists():
             # A leftover from a crash between rename and record: replace it.
-            os.rename(final, self.root / f".tmp-stale-{secrets.token_hex(6)}")
+            os.rename(final, self.root / owned.name(TEMP, "stale"))
         db.write_json(tmp / "layer.json", record.to_dict())
         from pypod import faults; faults.point("layer.commit")
         os.rename(tmp, final)
         return True
 
-    def temp_dirs(self) -> list[Path]:
+    def trash(self, layer_id: str) -> Path | None:
+        """Rename a layer out of the store to a temp name of ours (the caller holds the lock and
+        deletes it); None if it is not there."""
+        dead = self.root / owned.name(TEMP, "rm")
         try:
-            return [self.root / n for n in os.listdir(self.root) if n.startswith(".tmp-")]
+            os.rename(self.root / layer_id, dead)
         except FileNotFoundError:
-            return []
+            return None
+        return dead
+
+    def orphans(self) -> list[str]:
+        """Temp dirs a dead process left (claimed for removal by this one)."""
+        return owned.claim_orphans(self.root_dir, (TEMP,))

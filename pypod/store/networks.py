@@ -36,8 +36,22 @@ class NetworkStore:
     def get(self, name: str) -> dict | None:
         if not name or "/" in name or name.startswith("."):
             return None
-        d = db.read_json(self.path(name))
+        try:
+            d = db.read_record(self.path(name))
+        except db.Damaged:
+            db.note_damaged("network", name, name, self.path(name))
+            return None
         return d if isinstance(d, dict) and d.get("name") == name else None
+
+    def damaged(self, name: str) -> bool:
+        """Whether `name` has a record that cannot be read (`network rm` still removes it)."""
+        if not name or "/" in name or name.startswith("."):
+            return False
+        try:
+            db.read_record(self.path(name))
+        except db.Damaged:
+            return True
+        return False
 
     def list(self) -> list[dict]:
         out = []
@@ -55,6 +69,7 @@ class NetworkStore:
     def delete(self, name: str) -> bool:
         try:
             os.unlink(self.path(name))
-            return True
         except FileNotFoundError:
             return False
+        db.forget_damaged("network", name)
+        return True

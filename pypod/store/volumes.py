@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 from pypod.record import Record
-from pypod.store import db
+from pypod.store import db, owned
+
+TRASH = ".removing-"  # a volume directory being deleted, owned (store/owned.py)
 
 
 class VolumeRecord(Record):
@@ -53,7 +55,14 @@ class VolumeStore:
     def get(self, name: str) -> VolumeRecord | None:
         if not name or "/" in name or name.startswith("."):
             return None
-        d = db.read_json(self.root / name / self.RECORD)
+        path = self.root / name / self.RECORD
+        try:
+            d = db.read_record(path)
+        except db.Damaged:
+            # listed (its name stays taken) and removable; never filled or chowned again
+            db.note_damaged("volume", name, name, path)
+            return VolumeRecord(name=name, needs_copy_up=False, needs_chown=False,
+                                options={"damaged": True}, created=_mtime_text(path))
         return VolumeRecord.from_dict(d) if d else None
 
     def list(self) -> list[VolumeRecord]:
@@ -71,15 +80,23 @@ class VolumeStore:
 
     def trash(self, name: str) -> Path | None:
         """Take a volume out of the namespace (rename to a dot dir); the caller deletes it."""
-        src = self.dir(name)
-        if not src.exists():
+        dead = self.root / owned.name(TRASH, name)
+        try:
+            os.rename(self.dir(name), dead)
+        except FileNotFoundError:
             return None
-        dead = self.root / f".removing-{name}-{os.getpid()}"
-        os.rename(src, dead)
+        db.forget_damaged("volume", name)
         return dead
 
-    def trash_dirs(self) -> list[Path]:
-        try:
-            return [self.root / n for n in os.listdir(self.root) if n.startswith(".removing-")]
-        except FileNotFoundError:
-            return []
+    def orphans(self) -> list[str]:
+        """Trash a dead process left (claimed for removal by this one)."""
+        return owned.claim_orphans(self.root, (TRASH,))
+
+
+def _mtime_text(path: Path) -> str:
+    from pypod.units import rfc3339_nano
+
+    try:
+        return rfc3339_nano(os.stat(path).st_mtime)
+    except OSError:
+        return ""
