@@ -49,7 +49,7 @@ CLI_HELPERS = {"errors", "template", "tabwriter", "units", "signals", "report", 
 # Single modules allowed one import their layer otherwise may not make, each with why.
 EXCEPTIONS = {
     # owned temp work: a dead owner is told from a live one by its pid's start time in /proc
-    ("pypod.store.owned", "pypod.linux.proc"):
+    ("pypod.store.owned", "pypod.linux"):  # (from pypod.linux import proc)
         "the owner of temp/trash work is a process (pid + start time): prune reaps only the dead's",
 }
 
