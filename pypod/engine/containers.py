@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from pypod.engine import events
 from pypod.engine.cleanup import remove_tree
 from pypod.engine.context import Context
 from pypod.errors import (Conflict, ContainerNotFound, ContainerStateImproper, ImageNotFound, InvalidArgument,
@@ -534,6 +535,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         except OSError as e:
             remove_containers(ctx, [rec.id], force=True)
             raise PypodError(f"opening cidfile: open {opts.cidfile}: {(e.strerror or str(e)).lower()}") from None
+    events.container(ctx, rec, "create")
     return rec
 
 
@@ -1403,6 +1405,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
             except launch.LaunchError as e:
                 raise _launch_error(e) from None
         break
+    events.container(ctx, rec, "start")
     if attach:
         return started.wait()
     return 0
@@ -1433,6 +1436,7 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
 
                 remove_anonymous(ctx, rec)
             raise _launch_error(e) from None
+    events.container(ctx, rec, "start")
     if detach:
         return rec, 0
     try:
@@ -1477,6 +1481,7 @@ def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = Non
         killed, stopped = launch.signal_stop(cdir, t, spec.stop_signal)
         lk.release()  # the supervisor records the exit under it
         launch.settle_stop(cdir, stopped)  # (a wedged supervisor is ended; never a false success)
+    events.container(ctx, rec, "stop")
     if killed and t > 0:
         ctx.reporter.warn(f"StopSignal {signal_name(spec.stop_signal)} failed to stop container "
                           f"{rec.name} in {t} seconds, resorting to SIGKILL", elapsed=t)
@@ -1497,6 +1502,9 @@ def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
             raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
                              f"{st.get('status')}: container state improper")
         launch.kill(str(store(ctx).dir(rec.id)), sig)
+    from pypod.signals import signal_name
+
+    events.container(ctx, rec, "kill", signal=signal_name(sig).removeprefix("SIG"))
 
 
 def wait_container(ctx: Context, rec: ContainerRecord, conditions: list[str] | None = None,
@@ -1627,8 +1635,11 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
 def _destroy(ctx: Context, cid: str) -> None:
     _keep_exit_code(ctx, cid)
     cs = store(ctx)
+    rec = cs.get(cid)  # (for its event: name, image, labels)
     with cs.lock():
         dead = cs.trash(cid)
+    if dead is not None and rec is not None:
+        events.container(ctx, rec, "remove")
     from pypod import faults; faults.point("rm")
     if dead is not None:
         remove_tree(ctx, dead)

@@ -122,6 +122,8 @@ def docker(ev: dict) -> dict:
 
     t = ev.get("Type", "")
     action = _DOCKER_ACTION.get(ev.get("Status", ""), ev.get("Status", ""))
+    if t == "image" and action == "destroy":
+        action = "delete"  # Docker's word for an image's removal
     attrs = {str(k): str(v) for k, v in (ev.get("Attributes") or {}).items()}
     if t == "container":
         attrs.setdefault("image", ev.get("Image", ""))

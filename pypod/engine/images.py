@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from pypod.engine import events
 from pypod.engine.cleanup import reap_orphans, remove_tree
 from pypod.engine.context import Context
 from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError, RegistryError,
@@ -161,7 +162,9 @@ def pull(ctx: Context, req: PullRequest) -> ImageRecord:
     errors: list[str] = []
     for ref in cands:
         try:
-            return _pull_one(ctx, req, ref, regs)
+            rec = _pull_one(ctx, req, ref, regs)
+            events.image(ctx, "pull", rec.id, str(ref))
+            return rec
         except RegistryError as e:
             errors.append(f"{ref}: {e.message}" if len(cands) > 1 else e.message)
             if isinstance(e, (type(None),)):
@@ -494,6 +497,8 @@ def tag(ctx: Context, name: str, new_names: list[str]) -> None:
             if n not in rec.names:
                 rec.names.append(n)
         ctx.images.save(rec)
+    for n in normalized:
+        events.image(ctx, "tag", rec.id, n)
 
 
 def untag(ctx: Context, name: str, names: list[str]) -> None:
@@ -511,6 +516,7 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
                     raise PypodError(f"{n}: tag not known")
                 rec.names.remove(hit)
         ctx.images.save(rec)
+    events.image(ctx, "untag", rec.id, rec.names[0] if rec.names else "")
 
 
 class RemoveReport(Record):
@@ -561,6 +567,10 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
     if rep.errors:
         codes = {e.exit_code for e in rep.errors}
         rep.exit_code = 2 if 2 in codes else (1 if codes == {1} else 125)
+    for n in rep.untagged:
+        events.image(ctx, "untag", "", n)
+    for d in rep.deleted:
+        events.image(ctx, "remove", d)
     return rep
 
 

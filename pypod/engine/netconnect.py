@@ -47,6 +47,9 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
     if st is not None:
         _attach_live(ctx, rec, st, net, ep)
     _set_endpoint(ctx, rec.id, net["name"], ep)
+    from pypod.engine import events
+
+    events.network(ctx, "connect", net["name"], container_id=rec.id)
 
 
 def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
@@ -148,3 +151,6 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
         rootlessnet.release(str(ctx.run_root), rec.id, [net["name"]])
         _set_live(ctx, rec.id, net["name"], None)
     _set_endpoint(ctx, rec.id, net["name"], None)
+    from pypod.engine import events
+
+    events.network(ctx, "disconnect", net["name"], container_id=rec.id)

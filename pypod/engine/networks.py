@@ -584,6 +584,9 @@ def create_network(ctx, name: str | None = None, *, subnet=None, gateway=None, i
         from pypod import faults; faults.point("network.create")
         rec["ipam_options"] = {"driver": "none" if ipam == "none" else "host-local"}
         st.save(rec)
+    from pypod.engine import events
+
+    events.network(ctx, "create", rec["name"], id_=rec.get("id", ""))
     return rec
 
 
@@ -732,6 +735,9 @@ def remove_network(ctx, name: str, force: bool = False, timeout: int | None = No
             raise rep.errors[-1]
     if not _drop(ctx, rec["name"]):
         raise RemoveMissing(f"unable to find network with name or ID {name}: network not found")
+    from pypod.engine import events
+
+    events.network(ctx, "remove", rec["name"], id_=rec.get("id", ""))
     return rec["name"]
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 
+from pypod.engine import events
 from pypod.engine.context import Context
 from pypod.errors import Conflict, InvalidArgument, NotFound, PypodError, RemoveMissing
 from pypod.record import Record
@@ -84,6 +85,7 @@ def create_volume(ctx: Context, name: str | None = None, *, labels: dict | None 
         data.mkdir(mode=0o755, parents=True, exist_ok=True)
         from pypod import faults; faults.point("volume.create")
         vs.save(rec)
+    events.volume(ctx, "create", rec.name)
     return rec
 
 
@@ -214,6 +216,7 @@ def remove_volume_dir(ctx: Context, name: str) -> None:
     with vs.lock():
         dead = vs.trash(name)
     if dead is not None:
+        events.volume(ctx, "remove", name)
         from pypod.engine.containers import remove_tree
         from pathlib import Path
 
