@@ -272,6 +272,8 @@ import docker
 img, reg = sys.argv[1], sys.argv[2]
 c = docker.DockerClient(base_url=sys.argv[3], version="auto")
 assert c.version()["ApiVersion"] == "1.41"
+import time
+t0 = int(time.time()) - 1
 out = c.containers.run(img, ["sh", "-c", "echo out; echo err >&2"], remove=True, stderr=True)
 assert out == b"out\nerr\n", out
 ct = c.containers.run(img, ["sh", "-c", "echo started; sleep 100"], detach=True, name="dp",
@@ -297,6 +299,12 @@ v.remove()
 n = c.networks.create("dn")
 assert "dn" in [x.name for x in c.networks.list()]
 n.remove()
+seen = [(e["Type"], e["Action"], e["Actor"]["Attributes"].get("name"), e["Actor"]["Attributes"].get("k"))
+        for e in c.events(decode=True, since=t0, until=int(time.time()) + 1)]
+for want in [("container", "create", "dp", "v"), ("container", "start", "dp", "v"),
+             ("container", "die", "dp", "v"), ("container", "destroy", "dp", "v"),
+             ("volume", "create", "dv", None), ("network", "destroy", "dn", None)]:
+    assert want in seen, (want, seen)
 print("ok")
 '''
 
@@ -411,3 +419,47 @@ def test_fifty_clients_at_once_all_answered(api, busybox):
     lines = r.stdout.split()
     assert lines.count("busy") == 50 and lines.count("0") == 50, r.stdout[-2000:]
     ok(api.docker("rm", "-f", "busy"))
+
+
+def test_run_it_resize_logs_follow_and_pull(api, busybox, registry):
+    # -it through a real terminal: the size the client's terminal has reaches the container
+    r = run_as_user(["bash", "-c", f"sleep 4 | script -qec \"stty rows 30 cols 100; {DOCKER} run -it --rm "
+                                   f"{busybox} sh -c 'sleep 1; stty size'\" /dev/null"],
+                    env={"DOCKER_HOST": f"unix://{api.sock}"})
+    assert r.returncode == 0 and "30 100" in r.stdout, (r.stdout, r.stderr)
+    # logs -f --tail 2: the last two lines, then what comes, until the client leaves
+    ok(api.docker("run", "-d", "--name", "lf", busybox, "sh", "-c",
+                  "echo one; echo two; echo three; sleep 1; echo four; sleep 100"))
+    time.sleep(0.5)
+    r = run_as_user(["timeout", "4", DOCKER, "logs", "-f", "--tail", "2", "lf"],
+                    env={"DOCKER_HOST": f"unix://{api.sock}"})
+    assert r.stdout == "two\nthree\nfour\n", r.stdout
+    ok(api.docker("rm", "-f", "lf"))
+    # pull with Docker's progress lines, and a tag that does not exist
+    r = ok(api.docker("pull", registry["layered"]))
+    assert "Digest: sha256:" in r.stdout and f"Status: Downloaded newer image for {registry['layered']}" in r.stdout
+    r = api.docker("pull", registry["busybox"].rsplit(":", 1)[0] + ":nosuchtag")
+    assert r.returncode == 1 and "manifest unknown" in (r.stdout + r.stderr).lower()
+
+
+def test_docker_events_see_the_lifecycle_with_labels(api, busybox, test_user):
+    p = subprocess.Popen(as_user_argv([DOCKER, "events", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} "
+                                       "{{index .Actor.Attributes \"team\"}} {{.Actor.Attributes.exitCode}}",
+                                       "--filter", "type=container"],
+                                      env={"DOCKER_HOST": f"unix://{api.sock}"}),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(1)
+        assert api.docker("run", "--name", "evd", "-l", "team=red", busybox, "sh", "-c", "exit 4").returncode == 4
+        ok(api.docker("rm", "evd"))
+        want = ["container create evd red", "container start evd red", "container die evd red 4",
+                "container destroy evd red"]
+        got: list[str] = []
+        end = time.time() + 20
+        while time.time() < end and not all(any(g.startswith(w) for g in got) for w in want):
+            got.append(p.stdout.readline().strip())
+        for w in want:
+            assert any(g.startswith(w) for g in got), (w, got)
+    finally:
+        os.killpg(p.pid, 9)
+        p.wait()
