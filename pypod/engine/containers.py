@@ -326,6 +326,13 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
 def _image_display_name(ctx: Context, rec, given: str) -> str:
     from pypod.engine import images as ie
 
+    if "@" not in given and not given.startswith("docker://"):
+        # a stored name given in full (+ :latest) is its own normal form: no parsing (~10 ms)
+        repo, tag = ie._split_name(given)
+        full = f"{repo}:{tag or 'latest'}"
+        if full in rec.names and "/" in repo and ("." in repo.split("/")[0] or ":" in repo.split("/")[0]
+                                                  or repo.split("/")[0] == "localhost"):
+            return full
     for cand in ie.candidate_names(given) if not re.fullmatch(r"(sha256:)?[0-9a-f]{6,64}", given) else []:
         if cand in rec.names:
             return cand
@@ -337,7 +344,12 @@ def _warn(msg: str) -> None:
 
 
 def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
+    return _create(ctx, opts)[0]
 
+
+def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
+    """create(), also returning the spec built for it (run starts it without reading it back;
+    launch.start writes spec.json then, so run passes write_spec=False)."""
     cs = store(ctx)
     if opts.rootfs:
         rootfs_path = os.path.abspath(opts.image)
@@ -492,9 +504,11 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         cs.save(rec)
     try:
         spec = build_spec(ctx, rec, img_rec)
-        from pypod.store import db
+        if write_spec:
+            from pypod.store import db
 
-        db.write_json(cdir / "spec.json", spec.to_dict())
+            # derived from container.json (_load_spec rebuilds a missing or torn one): no fsync
+            db.write_json(cdir / "spec.json", spec.to_dict(), fsync=False)
     except BaseException:
         _destroy(ctx, rec.id)
         from pypod.engine.volumes import remove_anonymous
@@ -509,7 +523,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
         except OSError as e:
             remove_containers(ctx, [rec.id], force=True)
             raise PypodError(f"opening cidfile: open {opts.cidfile}: {(e.strerror or str(e)).lower()}") from None
-    return rec
+    return rec, spec
 
 
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -1362,10 +1376,9 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
 
 def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None) -> tuple[ContainerRecord, int]:
     _check_detach_keys(detach_keys)
-    rec = create(ctx, opts)
+    rec, spec = _create(ctx, opts, write_spec=False)
     from pypod.runtime import launch
 
-    spec = _load_spec(ctx, rec)
     cdir = str(store(ctx).dir(rec.id))
     spec.detach_keys = _check_detach_keys(detach_keys)
     if not detach and opts.rm:

@@ -66,10 +66,8 @@ class ContainerStore:
         db.write_json(self.root / rec.id / "container.json", rec.to_dict())
 
     def new_id(self) -> str:
-        import secrets
-
         while True:
-            cid = secrets.token_hex(32)
+            cid = os.urandom(32).hex()  # (secrets.token_hex, without importing secrets: ~5 ms)
             if not (self.root / cid).exists():
                 return cid
 
