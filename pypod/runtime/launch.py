@@ -10,21 +10,27 @@ start() writes CONTAINER_DIR/spec.json and starts the supervisor (which daemoniz
 then returns when the container's process has been exec'd — or raises LaunchError(message,
 exit_code) with 125 (set-up), 126 (cannot invoke) or 127 (not found).
 
-DESIGN: how the supervisor is started. A single-threaded caller (the CLI: `run`, `start`,
-`create`+`start` from compose) *forks itself*, and the child calls supervisor.main() directly; a
-caller with more than one thread (a pull's workers still alive, an API server) spawns a fresh lean
-python (`python -I -S`, posix_spawn) instead, because fork() in a threaded process copies locks
-held by the other threads. Measured on this 2-core VM (medians of 30, CLI state as at `run -d`):
-fork + import of the supervisor's modules 47 ms against 77 ms for posix_spawn + a fresh interpreter
-+ the same imports (under load; ~20 ms against ~40 ms quiet): the fresh interpreter's start-up and
-re-import of jsonlite/state/protocol/os-level modules are on the critical path of every `run`.
-The cost is memory: a forked supervisor keeps the CLI's heap, ~13.6 MiB RSS against ~9.5 MiB
-fresh, still under the 15 MiB budget (scripts/bench memory). What makes the fork safe: only when
-/proc/self/task has one entry; stdio flushed first (no buffered text written twice); the child
-resets the signal handlers the sig-proxy installed, gets exactly the descriptors posix_spawn's
-file actions would give it, never returns into the caller's stack (os._exit on every path), and
-supervisor.main() closes every other descriptor (a lock the caller holds is not kept by the
-supervisor) before it daemonizes.
+DESIGN: how the supervisor is started. `pypod run` and `pypod start` call prefork() first
+thing, while the CLI is still small (its parser only) and single-threaded: that fork imports the
+supervisor's modules *while* the CLI creates the container, then waits on a pipe for its
+arguments, and start() hands them over — no second interpreter start-up and no re-import on the
+critical path. Anyone else (an API server, compose, a CLI that forked no zygote, or file actions
+other than the CLI's own stdio) gets a fresh lean python by posix_spawn (`python -I -S`), which is
+safe from a threaded process.
+
+Measured on this 2-core VM under load (`scripts/bench launch`: medians of 25, the CLI's modules
+as at `run -d`), from "ready to launch" to "the supervisor's code is loaded": posix_spawn + a
+fresh interpreter + its imports 135 ms; forking the CLI at launch time + the imports 68 ms; the
+prefork()ed zygote 9 ms, its imports having run during the CLI's ~60 ms of create work. RSS of
+a running supervisor: spawned 9.6 MiB; forked at launch time 17.5 MiB (the CLI's whole heap,
+paid per running container, over the 15 MiB budget); prefork()ed 11.5-12.8 MiB (only the
+parser was loaded when it forked).
+
+Why the fork is safe: only with one thread (/proc/self/task), before any lock is taken; stdio
+flushed first (nothing written twice); the child restores default signal handlers, retitles its
+command line (ps shows pypod-conmon ID, not the `pypod run` that forked it), never returns into
+the CLI (os._exit on every path), exits when the CLI closes the pipe without arguments, and
+supervisor.main() closes every other descriptor before it daemonizes.
 """
 
 from __future__ import annotations
@@ -227,44 +233,107 @@ def _retitle(title: str) -> None:
         pass  # cosmetic
 
 
-def _fork_supervisor(actions: list[tuple], args: list[str]) -> int:
-    """fork(); the child applies posix_spawn-style file `actions` and runs the supervisor's main()
-    (see DESIGN above). The parent gets the child's pid, as from posix_spawn."""
-    import signal
+_zygote: tuple[int, int, int] | None = None  # (pid, command pipe, status pipe) of prefork()
 
+
+def prefork() -> None:
+    """Fork the supervisor-to-be now, at the start of `pypod run`/`start`, while the CLI is
+    small and single-threaded (see DESIGN above). It imports the supervisor's modules while the
+    CLI creates the container, then waits for its arguments; it exits if they never come."""
+    global _zygote
+    if _zygote is not None or not _single_threaded():
+        return
+    cmd_r, cmd_w = os.pipe()
+    st_r, st_w = os.pipe()
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
         except (OSError, ValueError):
             pass
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (cmd_r, cmd_w, st_r, st_w):
+            os.close(fd)
+        return
     if pid:
-        return pid
-    try:  # the child: never return into the caller
-        for name in (*FORWARD_SIGNALS, "SIGWINCH"):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-        for a in actions:
-            if a[0] == os.POSIX_SPAWN_OPEN:
-                fd = os.open(a[2], a[3], a[4])
-                if fd != a[1]:
-                    os.dup2(fd, a[1])
-                    os.close(fd)
-                else:
-                    os.set_inheritable(fd, True)
-            elif a[1] != a[2]:
-                os.dup2(a[1], a[2])
-            else:
-                os.set_inheritable(a[1], True)
-        _retitle(f"pypod-conmon {os.path.basename(args[0].rstrip('/'))}")
-        from pypod.runtime import supervisor
-
-        supervisor.main(args)
-    except BaseException as e:  # noqa: BLE001 - the parent reads the missing STARTED as a failure
+        os.close(cmd_r)
+        os.close(st_w)
+        _zygote = (pid, cmd_w, st_r)
+        return
+    try:  # the child: never returns into the CLI
+        os.close(cmd_w)
+        os.close(st_r)
+        _zygote_main(cmd_r, st_w)
+    except BaseException as e:  # noqa: BLE001 - the launcher reads the missing STARTED as a failure
         try:
             os.write(2, f"supervisor: {e!r}\n".encode())
         except OSError:
             pass
     os._exit(125)
+
+
+def _zygote_main(cmd_r: int, st_w: int) -> None:
+    import signal
+
+    for name in (*FORWARD_SIGNALS, "SIGWINCH"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _retitle("pypod-conmon")
+    from pypod.runtime import supervisor
+
+    chunks = []
+    while True:
+        b = os.read(cmd_r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(cmd_r)
+    if not chunks:  # the CLI did not need us
+        os._exit(0)
+    msg = jsonlite.loads(b"".join(chunks))
+    for fd, path, flags, mode in msg["open"]:
+        new = os.open(path, flags, mode)
+        if new != fd:
+            os.dup2(new, fd)
+            os.close(new)
+        else:
+            os.set_inheritable(fd, True)
+    if st_w != 3:
+        os.dup2(st_w, 3)
+        os.close(st_w)
+    else:
+        os.set_inheritable(3, True)
+    args = msg["args"]
+    _retitle(f"pypod-conmon {os.path.basename(args[0].rstrip('/'))}")
+    supervisor.main(args)
+
+
+def _use_zygote(actions: list[tuple], args: list[str]) -> tuple[int, int] | None:
+    """Hand the prefork()ed process its arguments: (pid, status pipe), or None when there is
+    none or it cannot take these file actions (it only has the CLI's own stdio)."""
+    global _zygote
+    if _zygote is None:
+        return None
+    pid, cmd_w, st_r = _zygote
+    _zygote = None
+    opens = [[a[1], a[2], a[3], a[4]] for a in actions if a[0] == os.POSIX_SPAWN_OPEN]
+    fits = all(a[0] == os.POSIX_SPAWN_OPEN or (a[1] == a[2] and a[2] in (0, 1, 2)) for a in actions)
+    try:
+        if fits:
+            data = jsonlite.dumps({"args": args, "open": opens}).encode()
+            while data:
+                data = data[os.write(cmd_w, data):]
+    except OSError:  # it died: start a fresh one instead
+        fits = False
+    os.close(cmd_w)
+    if not fits:
+        os.close(st_r)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return None
+    return pid, st_r
 
 
 def _warn(msg: str) -> None:
@@ -339,7 +408,6 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
 
 
 def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy) -> Started:
-    r, w = os.pipe()
     actions: list[tuple] = []
     if foreground:
         if not (sd.get("process") or {}).get("stdin"):
@@ -353,21 +421,23 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
     else:
         for fd in (0, 1, 2):
             actions.append((os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0))
-    actions.append((os.POSIX_SPAWN_DUP2, w, 3))
     args = supervisor_args(container_dir, foreground=foreground, holder_dir=holder_dir)
-    try:
-        if _single_threaded():
-            pid = _fork_supervisor(actions, args)
-        else:
-            from pypod.linux.spawn import lean_python_argv
+    forked = _use_zygote(actions, args)
+    if forked:
+        pid, r = forked
+    else:
+        from pypod.linux.spawn import lean_python_argv
 
-            argv = lean_python_argv("pypod.runtime.supervisor", args)
+        r, w = os.pipe()
+        actions.append((os.POSIX_SPAWN_DUP2, w, 3))
+        argv = lean_python_argv("pypod.runtime.supervisor", args)
+        try:
             pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions)
-    except OSError as e:
-        os.close(r)
+        except OSError as e:
+            os.close(r)
+            os.close(w)
+            raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
         os.close(w)
-        raise LaunchError(f"cannot start the supervisor: {e.strerror}", 125)
-    os.close(w)
     os.waitpid(pid, 0)  # it daemonizes at once
     reader = protocol.Reader(r)
     warnings: list[str] = []

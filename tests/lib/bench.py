@@ -312,6 +312,17 @@ def _many(info, reg, tools, count, n, totals, ps) -> None:
         totals[tool] = (t_run, t_rm)
 
 
+def bench_launch(info) -> None:
+    """The three ways to start the supervisor compared in pypod/runtime/launch.py's DESIGN note."""
+    src = open(os.path.join(os.path.dirname(__file__), "bench_launch.py")).read()
+    env = ["env", "-i", f"HOME={info.home}", f"XDG_RUNTIME_DIR={info.runtime_dir}"]
+    r = subprocess.run(["runuser", "-u", info.name, "--"] + env + [user.PYTHON, "-c", src, "25"],
+                       capture_output=True, text=True, cwd="/")
+    sys.stdout.write(r.stdout)
+    if r.returncode:
+        print(f"bench: launch failed: {r.stderr[-800:]}", flush=True)
+
+
 def _rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -391,8 +402,8 @@ def bench_build(info, reg, runs: int = 3) -> None:
 
 
 def main(argv: list[str]) -> int:
-    sections = argv or ["startup", "images", "pull", "run", "ps", "create", "lifecycle", "many", "memory",
-                        "network", "build"]
+    sections = argv or ["startup", "images", "pull", "run", "ps", "create", "lifecycle", "many", "launch",
+                        "memory", "network", "build"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -415,6 +426,8 @@ def main(argv: list[str]) -> int:
                 bench_run(info, refs)
             elif s == "ps":
                 bench_ps(info, refs)
+            elif s == "launch":
+                bench_launch(info)
             elif s == "create":
                 bench_create(info, refs)
             elif s == "lifecycle":
