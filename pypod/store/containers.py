@@ -61,9 +61,11 @@ class ContainerStore:
                 out.append(rec)
         return out
 
-    def save(self, rec: ContainerRecord) -> None:
+    def save(self, rec: ContainerRecord, fsync: bool = True) -> None:
+        """fsync=False for a new record: a crash can then only lose it whole (a torn or empty
+        container.json reads as no container), which is the state before the create."""
         db.ensure_dir(self.root / rec.id)
-        db.write_json(self.root / rec.id / "container.json", rec.to_dict())
+        db.write_json(self.root / rec.id / "container.json", rec.to_dict(), fsync=fsync)
 
     def new_id(self) -> str:
         while True:

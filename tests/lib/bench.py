@@ -302,14 +302,21 @@ def bench_many(info, reg, count: int = 100, n: int = 11) -> None:
 
 
 def _many(info, reg, tools, count, n, totals, ps) -> None:
+    # the tools take turns container by container (see _interleaved)
+    t_run = dict.fromkeys(tools, 0.0)
+    t_rm = dict.fromkeys(tools, 0.0)
     for tool in tools:
         as_user([tool, "pull", "-q", reg["busybox"]], info)
-        t_run = sum(as_user([tool, "run", "-d", "--name", f"bench-many-{i}", reg["busybox"], "sleep",
-                             "1000"], info) for i in range(count))
-        ps[tool] = median(lambda: as_user([tool, "ps", "-a"], info), n)
-        t_rm = sum(as_user([tool, "rm", "-f", "-t", "0", f"bench-many-{i}"], info)
-                   for i in range(count))
-        totals[tool] = (t_run, t_rm)
+    for i in range(count):
+        for tool in tools:
+            t_run[tool] += as_user([tool, "run", "-d", "--name", f"bench-many-{i}", reg["busybox"], "sleep",
+                                    "1000"], info)
+    ps.update(_interleaved({t: [t, "ps", "-a"] for t in tools}, info, n))
+    for i in range(count):
+        for tool in tools:
+            t_rm[tool] += as_user([tool, "rm", "-f", "-t", "0", f"bench-many-{i}"], info)
+    for tool in tools:
+        totals[tool] = (t_run[tool], t_rm[tool])
 
 
 def bench_launch(info) -> None:
