@@ -623,16 +623,12 @@ def _write_parsed_cache(key: tuple, merged: dict, origins: dict) -> None:
                                "origins": [[t, k, f] for (t, k), f in origins.items()]})
     except (TypeError, ValueError):  # e.g. a TOML date: not JSON, not cached
         return
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from pypod.store import db
+
     try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.rename(tmp, path)
+        db.write_atomic(path, text.encode(), 0o600, fsync=False)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def load_containers_conf() -> dict[str, Any]:

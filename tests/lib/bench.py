@@ -421,35 +421,18 @@ def main(argv: list[str]) -> int:
         if PODMAN:
             setup_podman(info)
         print(f"bench: pypod {user.PYPOD}; podman {PODMAN or 'not installed'}; medians", flush=True)
+        runs = {"startup": lambda: bench_startup(info), "images": lambda: bench_images(info, refs),
+                "pull": lambda: bench_pull(info, refs), "run": lambda: bench_run(info, refs),
+                "ps": lambda: bench_ps(info, refs), "create": lambda: bench_create(info, refs),
+                "lifecycle": lambda: bench_lifecycle(info, refs), "many": lambda: bench_many(info, refs),
+                "launch": lambda: bench_launch(info), "memory": lambda: bench_memory(info, refs),
+                "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs)}
         for s in sections:
             wipe(info)
-            if s == "startup":
-                bench_startup(info)
-            elif s == "images":
-                bench_images(info, refs)
-            elif s == "pull":
-                bench_pull(info, refs)
-            elif s == "run":
-                bench_run(info, refs)
-            elif s == "ps":
-                bench_ps(info, refs)
-            elif s == "launch":
-                bench_launch(info)
-            elif s == "create":
-                bench_create(info, refs)
-            elif s == "lifecycle":
-                bench_lifecycle(info, refs)
-            elif s == "many":
-                bench_many(info, refs)
-            elif s == "build":
-                bench_build(info, refs)
-            elif s == "memory":
-                bench_memory(info, refs)
-            elif s == "network":
-                bench_network(info, refs)
-            else:
+            if s not in runs:
                 print(f"bench: unknown section {s}", file=sys.stderr)
                 return 2
+            runs[s]()
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -20,6 +20,11 @@ def spawn() -> float:
     argv[i + 1] = argv[i + 1].split("from pypod")[0] + READY
     t = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, w, 3)])
+    return _ready(t, pid, r, w)
+
+
+def _ready(t: float, pid: int, r: int, w: int) -> float:
+    """Seconds from t until the child wrote to r; the child reaped."""
     os.close(w)
     os.read(r, 1)
     dt = time.perf_counter() - t
@@ -38,12 +43,7 @@ def late_fork() -> float:
 
         os.write(w, b"r")
         os._exit(0)
-    os.close(w)
-    os.read(r, 1)
-    dt = time.perf_counter() - t
-    os.close(r)
-    os.waitpid(pid, 0)
-    return dt
+    return _ready(t, pid, r, w)
 
 
 def zygote() -> float:
