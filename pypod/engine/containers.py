@@ -36,10 +36,14 @@ def find_container(ctx: Context, name: str) -> ContainerRecord | None:
         rec = cs.get(name)
         if rec:
             return rec
-    recs = cs.list()
-    for r in recs:
+    recs = []
+    for cid in cs.ids():  # names are unique: stop reading records at the one that has it
+        r = cs.get(cid)
+        if r is None:
+            continue
         if r.name == name:
             return r
+        recs.append(r)
     if re.fullmatch(r"[0-9a-f]{1,64}", name):
         hits = [r for r in recs if r.id.startswith(name)]
         if len(hits) == 1:
