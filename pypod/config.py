@@ -13,11 +13,15 @@ swap files or environment variables see the change). Only the standard library i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pypod.errors import PypodError
+from pypod.record import Record
+
+TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SYSTEM_CONTAINERS_CONFS = (Path("/usr/share/containers/containers.conf"),
                            Path("/etc/containers/containers.conf"))
@@ -140,6 +144,10 @@ def _load_containers_conf() -> tuple[dict[str, Any], dict[tuple[str, str], str]]
     cached = _containers_cache.get(key)
     if cached is not None:
         return cached
+    stored = _read_parsed_cache(key)
+    if stored is not None:
+        _containers_cache[key] = stored
+        return stored
     merged: dict[str, Any] = {}
     origins: dict[tuple[str, str], str] = {}  # (table, key) → the file that set it last
     for file in files:
@@ -152,7 +160,58 @@ def _load_containers_conf() -> tuple[dict[str, Any], dict[tuple[str, str], str]]
                     origins[(table, k)] = str(file)
         _merge_tables(merged, data)
     _containers_cache[key] = (merged, origins)
+    _write_parsed_cache(key, merged, origins)
     return merged, origins
+
+
+# The merged containers.conf is also kept across processes, as JSON in the run root, under the
+# same key (the files' paths, mtimes, sizes, inodes): importing tomllib and parsing the 24 KB
+# /usr/share/containers/containers.conf would otherwise cost every `create` and `run` ~10 ms.
+_PARSED_CACHE = "containers-conf.json"
+
+
+def _parsed_cache_path() -> str | None:
+    from pypod import paths
+
+    try:
+        return os.path.join(paths.default_run_root(), _PARSED_CACHE)
+    except Exception:  # noqa: BLE001 - no run root: no cache
+        return None
+
+
+def _read_parsed_cache(key: tuple):
+    from pypod import jsonlite
+
+    path = _parsed_cache_path()
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            d = jsonlite.loads(f.read())
+        if d.get("key") != jsonlite.loads(jsonlite.dumps(key)):
+            return None
+        return d["merged"], {(t, k): f for t, k, f in d["origins"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_parsed_cache(key: tuple, merged: dict, origins: dict) -> None:
+    from pypod import jsonlite
+
+    path = _parsed_cache_path()
+    if not path or not os.path.isdir(os.path.dirname(path)):
+        return
+    try:
+        text = jsonlite.dumps({"key": key, "merged": merged,
+                               "origins": [[t, k, f] for (t, k), f in origins.items()]})
+    except (TypeError, ValueError):  # e.g. a TOML date: not JSON, not cached
+        return
+    from pypod.store import db
+
+    try:
+        db.write_atomic(path, text.encode(), 0o600, fsync=False)
+    except OSError:
+        pass
 
 
 def load_containers_conf() -> dict[str, Any]:
@@ -162,40 +221,41 @@ def load_containers_conf() -> dict[str, Any]:
     return copy.deepcopy(_load_containers_conf()[0])
 
 
-@dataclass
-class EngineConfig:
+class EngineConfig(Record):
     """The containers.conf keys pypod uses, with podman's defaults (pypod's where they differ)."""
 
-    # [network]
-    default_rootless_network_cmd: str = "slirp4netns"
-    default_network: str = "podman"
-    default_subnet: str = "10.88.0.0/16"
-    # [engine]
-    network_cmd_path: str | None = None
-    network_cmd_options: list[str] = field(default_factory=list)
-    helper_binaries_dir: list[str] = field(default_factory=list)
-    stop_timeout: int = 10
-    events_logger: str = "file"
-    image_default_transport: str = "docker://"
-    # [containers]
-    default_ulimits: list[str] = field(default_factory=list)
-    env: list[str] = field(default_factory=lambda: [DEFAULT_PATH_ENV, "TERM=xterm"])
-    default_capabilities: list[str] | None = None  # None: DEFAULT_CAPABILITIES
-    default_sysctls: list[str] = field(default_factory=list)
-    dns_servers: list[str] = field(default_factory=list)
-    dns_searches: list[str] = field(default_factory=list)
-    dns_options: list[str] = field(default_factory=list)
-    init: bool = False
-    init_path: str | None = None
-    http_proxy: bool = True
-    no_hosts: bool = False
-    base_hosts_file: str = ""
-    log_driver: str = "k8s-file"
-    log_size_max: int = -1
-    pids_limit: int = 2048
-    shm_size: str = "65536k"
-    tz: str | None = None
-    umask: str = "0022"
+    FIELDS = (
+        # [network]
+        ("default_rootless_network_cmd", "slirp4netns"),
+        ("default_network", "podman"),
+        ("default_subnet", "10.88.0.0/16"),
+        # [engine]
+        ("network_cmd_path", None),
+        ("network_cmd_options", list),
+        ("helper_binaries_dir", list),
+        ("stop_timeout", 10),
+        ("events_logger", "file"),
+        ("image_default_transport", "docker://"),
+        # [containers]
+        ("default_ulimits", list),
+        ("env", lambda: [DEFAULT_PATH_ENV, "TERM=xterm"]),
+        ("default_capabilities", None),  # None: DEFAULT_CAPABILITIES
+        ("default_sysctls", list),
+        ("dns_servers", list),
+        ("dns_searches", list),
+        ("dns_options", list),
+        ("init", False),
+        ("init_path", None),
+        ("http_proxy", True),
+        ("no_hosts", False),
+        ("base_hosts_file", ""),
+        ("log_driver", "k8s-file"),
+        ("log_size_max", -1),
+        ("pids_limit", 2048),
+        ("shm_size", "65536k"),
+        ("tz", None),
+        ("umask", "0022"),
+    )
 
     @property
     def capabilities(self) -> list[str]:

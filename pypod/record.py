@@ -13,7 +13,14 @@ class Record:
     __slots__ = ()
     FIELDS: tuple = ()
 
-    def __init__(self, **kw):
+    def __init__(self, *args, **kw):
+        if args:  # positional: in FIELDS order, as a dataclass takes them
+            if len(args) > len(self.FIELDS):
+                raise TypeError(f"{type(self).__name__}: {len(args)} positional arguments")
+            for (name, _), value in zip(self.FIELDS, args):
+                if name in kw:
+                    raise TypeError(f"{type(self).__name__}: {name} given twice")
+                kw[name] = value
         for name, default in self.FIELDS:
             if name in kw:
                 value = kw.pop(name)

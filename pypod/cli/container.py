@@ -239,6 +239,7 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         rmi: bool = Opt(False, "--rmi", help="Remove container image unless used by other containers"),
         **kw):
     """Run a command in a new container."""
+    _eng().prepare_supervisor()  # the supervisor-to-be loads while the container is created
     opts = _kw_create(kw)
     if rmi:
         opts.rm = opts.rmi = True  # podman: --rmi implies --rm
@@ -304,6 +305,7 @@ def start(
     """Start one or more containers."""
     from pypod.errors import ExitCode, InvalidArgument
 
+    _eng().prepare_supervisor()  # (for the first container started)
     ctx = _ctx()
     if filters:
         targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]

@@ -37,10 +37,14 @@ def find_container(ctx: Context, name: str) -> ContainerRecord | None:
         rec = cs.get(name)
         if rec:
             return rec
-    recs = cs.list()
-    for r in recs:
+    recs = []
+    for cid in cs.ids():  # names are unique: stop reading records at the one that has it
+        r = cs.get(cid)
+        if r is None:
+            continue
         if r.name == name:
             return r
+        recs.append(r)
     if re.fullmatch(r"[0-9a-f]{1,64}", name):
         hits = [r for r in recs if r.id.startswith(name)]
         if len(hits) == 1:
@@ -350,6 +354,13 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
 def _image_display_name(ctx: Context, rec, given: str) -> str:
     from pypod.engine import images as ie
 
+    if "@" not in given and not given.startswith("docker://"):
+        # a stored name given in full (+ :latest) is its own normal form: no parsing (~10 ms)
+        repo, tag = ie._split_name(given)
+        full = f"{repo}:{tag or 'latest'}"
+        if full in rec.names and "/" in repo and ("." in repo.split("/")[0] or ":" in repo.split("/")[0]
+                                                  or repo.split("/")[0] == "localhost"):
+            return full
     for cand in ie.candidate_names(given) if not re.fullmatch(r"(sha256:)?[0-9a-f]{6,64}", given) else []:
         if cand in rec.names:
             return cand
@@ -358,7 +369,12 @@ def _image_display_name(ctx: Context, rec, given: str) -> str:
 
 
 def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
+    return _create(ctx, opts)[0]
 
+
+def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
+    """create(), also returning the spec built for it (run starts it without reading it back;
+    launch.start writes spec.json then, so run passes write_spec=False)."""
     cs = store(ctx)
     if opts.rootfs:
         rootfs_path = os.path.abspath(opts.image)
@@ -515,12 +531,14 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             "external": bool(opts.external),
         }
         from pypod import faults; faults.point("create")
-        cs.save(rec)
+        cs.save(rec, fsync=False)  # (~10 ms of every create on this disk; see ContainerStore.save)
     try:
         spec = build_spec(ctx, rec, img_rec)
-        from pypod.store import db
+        if write_spec:
+            from pypod.store import db
 
-        db.write_json(cdir / "spec.json", spec.to_dict())
+            # derived from container.json (_load_spec rebuilds a missing or torn one): no fsync
+            db.write_json(cdir / "spec.json", spec.to_dict(), fsync=False)
     except BaseException:
         _destroy(ctx, rec.id)
         from pypod.engine.volumes import remove_anonymous
@@ -536,7 +554,7 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
             remove_containers(ctx, [rec.id], force=True)
             raise PypodError(f"opening cidfile: open {opts.cidfile}: {(e.strerror or str(e)).lower()}") from None
     events.container(ctx, rec, "create")
-    return rec
+    return rec, spec
 
 
 _IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -1370,6 +1388,16 @@ def _check_detach_keys(keys: str | None) -> str | None:
     return keys
 
 
+def prepare_supervisor() -> None:
+    """Fork the supervisor-to-be now, while this process is small and single-threaded (a CLI
+    about to start a container; see runtime/launch.py's DESIGN note): its imports overlap with
+    the container's creation."""
+    from pypod.engine import supervise
+    from pypod.runtime import launch
+
+    launch.prefork(supervise.main)
+
+
 def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False, interactive: bool = False,
                     detach_keys: str | None = None) -> int | None:
     """Start a created or stopped container; attached: wait and return its exit code; None when
@@ -1413,10 +1441,9 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
 
 def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None) -> tuple[ContainerRecord, int]:
     _check_detach_keys(detach_keys)
-    rec = create(ctx, opts)
+    rec, spec = _create(ctx, opts, write_spec=False)
     from pypod.runtime import launch
 
-    spec = _load_spec(ctx, rec)
     cdir = str(store(ctx).dir(rec.id))
     spec.detach_keys = _check_detach_keys(detach_keys)
     if not detach and opts.rm:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pypod.linux import libc
-
 CAPS = [
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
     "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
@@ -47,6 +45,8 @@ def mask(names: list[str]) -> int:
 
 def drop_bounding(keep: int) -> None:
     """Drop every capability not in `keep` from the bounding set (needs CAP_SETPCAP)."""
+    from pypod.linux import libc  # (ctypes, not on create; init.py imported it before pivot_root)
+
     for c in range(last_cap() + 1):
         if not keep & (1 << c):
             try:
@@ -58,6 +58,8 @@ def drop_bounding(keep: int) -> None:
 
 def set_process_caps(keep: int) -> None:
     """Effective = permitted = keep ∩ current permitted; no inheritable, no ambient."""
+    from pypod.linux import libc  # (ctypes, not on create; init.py imported it before pivot_root)
+
     try:
         libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError:
@@ -105,6 +107,8 @@ def merge(base: list[str], add: list[str], drop: list[str]) -> list[str]:
 def set_user_caps(keep: int) -> None:
     """A non-root user after setresuid under PR_SET_KEEPCAPS: inheritable = permitted =
     effective = ambient = keep (podman gives such a user exactly its --cap-add ones)."""
+    from pypod.linux import libc  # (ctypes, not on create; init.py imported it before pivot_root)
+
     _eff, perm, _inh = libc.capget()
     k = keep & perm
     libc.capset(k, k, k)

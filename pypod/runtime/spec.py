@@ -2,121 +2,135 @@
 
 The engine fills it from CLI options and the image config; launch.start() writes it to
 CONTAINER_DIR/spec.json, which is all the supervisor reads (as plain dicts: the supervisor does
-not import this module, dataclasses is too slow to import there).
+not import this module). Records, not dataclasses: `create` and `run` build one, and dataclasses
+cost ~10 ms to import and ~3 ms per class to build.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from pypod.record import Record
 
 
-@dataclass
-class Mount:
+class Mount(Record):
     """bind (volumes are binds of a directory) | tmpfs."""
 
-    type: str
-    source: str
-    destination: str
-    # ro rw nosuid nodev noexec suid dev exec rbind bind(=non-recursive) private rprivate slave
-    # rslave shared rshared size=… mode=… uid=… gid=… nr_inodes=…
-    options: list[str] = field(default_factory=list)
+    FIELDS = (
+        ("type", ""),
+        ("source", ""),
+        ("destination", ""),
+        # ro rw nosuid nodev noexec suid dev exec rbind bind(=non-recursive) private rprivate slave
+        # rslave shared rshared size=… mode=… uid=… gid=… nr_inodes=…
+        ("options", list),
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
+
+    def __init__(self, type: str = "", source: str = "", destination: str = "",
+                 options: list[str] | None = None):
+        super().__init__(type=type, source=source, destination=destination,
+                         options=[] if options is None else options)
 
 
-@dataclass
-class ProcessSpec:
-    args: list[str]
-    env: list[str] = field(default_factory=list)
-    cwd: str = "/"
-    # As given to -u: "", "1000", "alice", "alice:staff", "1000:1000"; resolved inside the
-    # container's /etc/passwd and /etc/group right before exec.
-    user: str = ""
-    terminal: bool = False
-    stdin: bool = False  # -i: keep stdin open
-    no_new_privileges: bool = False
-    # Capability names (e.g. "CHOWN" or "CAP_CHOWN"); None: podman's default set.
-    capabilities: list[str] | None = None
-    # What a non-root user keeps (inheritable, permitted, effective, ambient): podman gives it
-    # exactly its --cap-add capabilities (within the bounding set above).
-    user_capabilities: list[str] = field(default_factory=list)
-    # A compiled seccomp program (struct sock_filter[]) in the container dir; "": unconfined.
-    seccomp: str = ""
-    # [[resource, soft, hard]] for setrlimit, e.g. ["RLIMIT_NOFILE", 1024, 2048]
-    rlimits: list = field(default_factory=list)
-    group_add: list[str] = field(default_factory=list)  # --group-add: gids or group names
-    init: str = ""  # "builtin": --init without catatonit (pid 1 stays, as a reaper)
-    # podman creates a missing working directory that came from the image, but refuses one given
-    # with -w (`workdir "/x" does not exist on container ID`, exit 126).
-    create_cwd: bool = True
-    umask: int = 0o022  # --umask (containers.conf umask)
-    oom_score_adj: int | None = None  # --oom-score-adj
+class ProcessSpec(Record):
+    FIELDS = (
+        ("args", list),
+        ("env", list),
+        ("cwd", "/"),
+        # As given to -u: "", "1000", "alice", "alice:staff", "1000:1000"; resolved inside the
+        # container's /etc/passwd and /etc/group right before exec.
+        ("user", ""),
+        ("terminal", False),
+        ("stdin", False),  # -i: keep stdin open
+        ("no_new_privileges", False),
+        # Capability names (e.g. "CHOWN" or "CAP_CHOWN"); None: podman's default set.
+        ("capabilities", None),
+        # What a non-root user keeps (inheritable, permitted, effective, ambient): podman gives it
+        # exactly its --cap-add capabilities (within the bounding set above).
+        ("user_capabilities", list),
+        # A compiled seccomp program (struct sock_filter[]) in the container dir; "": unconfined.
+        ("seccomp", ""),
+        # [[resource, soft, hard]] for setrlimit, e.g. ["RLIMIT_NOFILE", 1024, 2048]
+        ("rlimits", list),
+        ("group_add", list),  # --group-add: gids or group names
+        ("init", ""),  # "builtin": --init without catatonit (pid 1 stays, as a reaper)
+        # podman creates a missing working directory that came from the image, but refuses one given
+        # with -w (`workdir "/x" does not exist on container ID`, exit 126).
+        ("create_cwd", True),
+        ("umask", 0o022),  # --umask (containers.conf umask)
+        ("oom_score_adj", None),  # --oom-score-adj
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
-@dataclass
-class RootfsSpec:
-    lower: list[str] = field(default_factory=list)  # layer dirs, TOP-MOST FIRST
-    upper: str = ""
-    work: str = ""
-    path: str | None = None  # --rootfs DIR: bound, no overlay
-    readonly: bool = False
-    readonly_tmpfs: bool = True  # --read-only-tmpfs: tmpfs on /run, /tmp, /var/tmp when readonly
+class RootfsSpec(Record):
+    FIELDS = (
+        ("lower", list),  # layer dirs, TOP-MOST FIRST
+        ("upper", ""),
+        ("work", ""),
+        ("path", None),  # --rootfs DIR: bound, no overlay
+        ("readonly", False),
+        ("readonly_tmpfs", True),  # --read-only-tmpfs: tmpfs on /run, /tmp, /var/tmp when readonly
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
 
-@dataclass
-class ContainerSpec:
-    id: str
-    name: str
-    hostname: str
-    rootfs: RootfsSpec
-    process: ProcessSpec
-    mounts: list[Mount] = field(default_factory=list)
-    # none | private (a new netns with lo up only) | host | slirp4netns | pasta (a new netns,
-    # the helper attached by the supervisor) | container:ID | ns:PATH (join that netns)
-    network: str = "private"
-    # The helper's settings: {"ports": [{"host_ip", "host_port", "container_port", "protocol"}],
-    # slirp4netns: "allow_host_loopback", "mtu", "cidr", "enable_ipv6", "outbound_addr", "path";
-    # pasta: "args", "path"}
-    net: dict = field(default_factory=dict)
-    # Contents written into files in the container dir and bind-mounted over /etc/hosts,
-    # /etc/resolv.conf, /etc/hostname ("" for hosts/resolv_conf: keep the image's file).
-    hosts: str = ""
-    resolv_conf: str = ""
-    hostname_file: bool = True
-    stop_signal: int = 15
-    stop_timeout: int = 10
-    restart_policy: str = "no"  # no | on-failure | always | unless-stopped
-    restart_max: int = 0  # on-failure:N (0: no limit)
-    # {"test": ["CMD-SHELL", "cmd"] | ["CMD", ...], "interval": s, "timeout": s, "retries": n,
-    #  "start_period": s}
-    healthcheck: dict | None = None
-    auto_remove: bool = False
-    # Run by the supervisor after the final exit when auto_remove, with the supervisor's env,
-    # outside every container namespace (e.g. [python, -m, pypod, rm, -f, ID]).
-    cleanup_argv: list[str] | None = None
-    log_path: str = ""  # k8s-file log ("" : no log)
-    annotations: dict = field(default_factory=dict)
-    privileged: bool = False  # no masked or read-only /proc, /sys paths
-    # "" (the shared rootless namespace) | "keep-id" (a nested one of its own) | "maps"
-    # (--uidmap/--gidmap: pid 1 enters a nested one with these maps once its mounts are made)
-    userns: str = ""
-    uid_map: str = ""
-    gid_map: str = ""
-    passwd_entry: str = ""  # keep-id: the user's /etc/passwd and /etc/group lines
-    group_entry: str = ""
-    # --passwd (podman's default): a numeric -u the image's /etc/passwd lacks gets a line there
-    # (and its group one in /etc/group); --passwd-entry's template for that line
-    passwd: bool = False
-    passwd_template: str = ""
-    shm_size: int = 0  # --shm-size in bytes (0: podman's default, 65536k)
-    sysctls: dict = field(default_factory=dict)  # --sysctl net.*, kernel.shm*, …: set in the new namespaces
-    pid_file: str = ""  # --pidfile: the container's pid 1, as the host sees it, written at each start
-    log_size_max: int = -1  # --log-opt max-size: the log is truncated when it would grow past it
-    containerenv: str = ""  # /run/.containerenv (filled with --privileged, as podman)
-    limits: dict = field(default_factory=dict)  # cgroup limits to apply (pypod.linux.cgroups)
-    detach_keys: str | None = None  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)
-    cleanup_if_detached: bool = False  # a foreground `run --rm`: the CLI removes it unless detached
+class ContainerSpec(Record):
+    FIELDS = (
+        ("id", ""),
+        ("name", ""),
+        ("hostname", ""),
+        ("rootfs", RootfsSpec),
+        ("process", ProcessSpec),
+        ("mounts", list),
+        # none | private (a new netns with lo up only) | host | slirp4netns | pasta (a new netns,
+        # the helper attached by the supervisor) | container:ID | ns:PATH (join that netns)
+        ("network", "private"),
+        # The helper's settings: {"ports": [{"host_ip", "host_port", "container_port", "protocol"}],
+        # slirp4netns: "allow_host_loopback", "mtu", "cidr", "enable_ipv6", "outbound_addr", "path";
+        # pasta: "args", "path"}
+        ("net", dict),
+        # Contents written into files in the container dir and bind-mounted over /etc/hosts,
+        # /etc/resolv.conf, /etc/hostname ("" for hosts/resolv_conf: keep the image's file).
+        ("hosts", ""),
+        ("resolv_conf", ""),
+        ("hostname_file", True),
+        ("stop_signal", 15),
+        ("stop_timeout", 10),
+        ("restart_policy", "no"),  # no | on-failure | always | unless-stopped
+        ("restart_max", 0),  # on-failure:N (0: no limit)
+        # {"test": ["CMD-SHELL", "cmd"] | ["CMD", ...], "interval": s, "timeout": s, "retries": n,
+        #  "start_period": s}
+        ("healthcheck", None),
+        ("auto_remove", False),
+        # Run by the supervisor after the final exit when auto_remove, with the supervisor's env,
+        # outside every container namespace (e.g. [python, -m, pypod, rm, -f, ID]).
+        ("cleanup_argv", None),
+        ("log_path", ""),  # k8s-file log ("" : no log)
+        ("annotations", dict),
+        ("privileged", False),  # no masked or read-only /proc, /sys paths
+        # "" (the shared rootless namespace) | "keep-id" (a nested one of its own) | "maps"
+        # (--uidmap/--gidmap: pid 1 enters a nested one with these maps once its mounts are made)
+        ("userns", ""),
+        ("uid_map", ""),
+        ("gid_map", ""),
+        ("passwd_entry", ""),  # keep-id: the user's /etc/passwd and /etc/group lines
+        ("group_entry", ""),
+        # --passwd (podman's default): a numeric -u the image's /etc/passwd lacks gets a line there
+        # (and its group one in /etc/group); --passwd-entry's template for that line
+        ("passwd", False),
+        ("passwd_template", ""),
+        ("shm_size", 0),  # --shm-size in bytes (0: podman's default, 65536k)
+        ("sysctls", dict),  # --sysctl net.*, kernel.shm*, …: set in the new namespaces
+        ("pid_file", ""),  # --pidfile: the container's pid 1, as the host sees it, written at each start
+        ("log_size_max", -1),  # --log-opt max-size: the log is truncated when it would grow past it
+        ("containerenv", ""),  # /run/.containerenv (filled with --privileged, as podman)
+        ("limits", dict),  # cgroup limits to apply (pypod.linux.cgroups)
+        ("detach_keys", None),  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)
+        ("cleanup_if_detached", False),  # a foreground `run --rm`: the CLI removes it unless detached
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ContainerSpec":
@@ -127,6 +141,18 @@ class ContainerSpec:
         return _build(cls, d)
 
 
+def _plain(v):
+    """A deep copy as plain dicts and lists (what dataclasses.asdict gave)."""
+    if isinstance(v, Record):
+        return {name: _plain(getattr(v, name)) for name, _ in v.FIELDS}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
 def _build(cls, d: dict):
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
+    return cls(**{name: d[name] for name, _ in cls.FIELDS if name in d})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pypod import config, paths
@@ -30,6 +32,8 @@ def isolated(tmp_path, monkeypatch):
                                                             etc / "containers.conf"))
     monkeypatch.setattr(config, "SYSTEM_CONTAINERS_CONF_D", etc / "containers.conf.d")
     monkeypatch.setattr(paths, "is_rootless", lambda: True)
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(config, "_parsed_cache_path", lambda: str(tmp_path / "run" / "containers-conf.json"))
     config.clear_caches()
     registries.clear_cache()
     yield tmp_path
@@ -330,6 +334,28 @@ def test_cache_sees_a_changed_file(tmp_path, monkeypatch):
 
 
 # -- containers.conf -------------------------------------------------------------------------------
+def test_merged_containers_conf_is_kept_for_the_next_process(tmp_path, monkeypatch):
+    f = write(tmp_path / "c.conf", '[engine]\nstop_timeout = 7\n[containers]\nenv = ["A=1"]\n')
+    monkeypatch.setenv("CONTAINERS_CONF", str(f))
+    assert engine_config().stop_timeout == 7
+    config.clear_caches()  # as in a new process: no tomllib, the parsed copy is read back
+
+    def no_parse(path):
+        raise AssertionError(f"{path} parsed again")
+
+    read_toml = config._read_toml
+    monkeypatch.setattr(config, "_read_toml", no_parse)
+    cfg = engine_config()
+    assert (cfg.stop_timeout, cfg.env) == (7, ["A=1"])
+    assert config._load_containers_conf()[1][("engine", "stop_timeout")] == str(f)
+    monkeypatch.setattr(config, "_read_toml", read_toml)
+    config.clear_caches()
+    f.write_text('[engine]\nstop_timeout = 8\n')
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a later write, however coarse the clock
+    assert engine_config().stop_timeout == 8
+
+
 
 def test_engine_defaults_without_files():
     cfg = engine_config()
