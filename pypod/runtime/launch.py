@@ -36,7 +36,6 @@ supervisor.main() closes every other descriptor before it daemonizes.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from pypod.errors import PypodError
@@ -250,13 +249,10 @@ def prefork(entry) -> None:
     global _zygote
     if _zygote is not None or not _single_threaded():
         return
+    # (nothing is buffered on stdout yet: it is the first thing run/start do; and the child
+    # leaves through os._exit, which never flushes a copy of the parent's buffers)
     cmd_r, cmd_w = os.pipe()
     st_r, st_w = os.pipe()
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except (OSError, ValueError):
-            pass
     try:
         pid = os.fork()
     except OSError:
@@ -268,9 +264,14 @@ def prefork(entry) -> None:
         os.close(st_w)
         _zygote = (pid, cmd_w, st_r)
         return
-    try:  # the child: never returns into the CLI
-        os.close(cmd_w)
-        os.close(st_r)
+    os.close(cmd_w)
+    os.close(st_r)
+    _zygote_child(cmd_r, st_w, entry)
+
+
+def _zygote_child(cmd_r: int, st_w: int, entry) -> None:
+    """The forked child: it never returns into the CLI."""
+    try:
         _zygote_main(cmd_r, st_w, entry)
     except BaseException as e:  # noqa: BLE001 - the launcher reads the missing STARTED as a failure
         try:

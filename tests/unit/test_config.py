@@ -343,12 +343,12 @@ def test_merged_containers_conf_is_kept_for_the_next_process(tmp_path, monkeypat
     def no_parse(path):
         raise AssertionError(f"{path} parsed again")
 
-    read_toml = config._read_toml
-    monkeypatch.setattr(config, "_read_toml", no_parse)
+    read_toml = config.read_toml
+    monkeypatch.setattr(config, "read_toml", no_parse)
     cfg = engine_config()
     assert (cfg.stop_timeout, cfg.env) == (7, ["A=1"])
     assert config._load_containers_conf()[1][("engine", "stop_timeout")] == str(f)
-    monkeypatch.setattr(config, "_read_toml", read_toml)
+    monkeypatch.setattr(config, "read_toml", read_toml)
     config.clear_caches()
     f.write_text('[engine]\nstop_timeout = 8\n')
     st = f.stat()

@@ -44,6 +44,8 @@ ALLOWED = {
     ("image/layertar.py", "main"): ("pypod.image.layertar", _WORKER),
     ("image/unpack_worker.py", "main"): ("pypod.image.unpack_worker", _WORKER),
     ("image/build/copier.py", "main"): ("pypod.image.build.copier", _WORKER),
+    ("runtime/launch.py", "_zygote_child"): ("pypod-conmon", "the supervisor forked early (prefork): one "
+                                                            "line on the stderr it shares until it starts"),
     ("engine/build_worker.py", "_build"): ("pypod.engine.build_worker", _WORKER + " (the API's builds)"),
 }
 

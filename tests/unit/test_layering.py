@@ -51,6 +51,8 @@ EXCEPTIONS = {
     # owned temp work: a dead owner is told from a live one by its pid's start time in /proc
     ("pypod.store.owned", "pypod.linux"):  # (from pypod.linux import proc)
         "the owner of temp/trash work is a process (pid + start time): prune reaps only the dead's",
+    # the parsed containers.conf is cached for the next command with the one atomic writer
+    ("pypod.config", "pypod.store"): "db.write_atomic writes the cache (a reader sees old or new)",
 }
 
 # Top-level helpers import only each other.
