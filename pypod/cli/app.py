@@ -273,6 +273,13 @@ def dispatch(argv: list[str]) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+def _interrupt_once(signum, frame):
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _remote_target(path: str) -> tuple[str, str] | None:
     """(uri, identity) when this command goes to a remote API endpoint (--url, --connection,
     CONTAINER_HOST/CONTAINER_CONNECTION, --remote); None for the local engine."""
@@ -304,15 +311,15 @@ def run(argv: list[str]) -> int:
     debug = any(a in ("--log-level=debug", "--log-level=trace") for a in argv) or (
         "--log-level" in argv and argv.index("--log-level") + 1 < len(argv)
         and argv[argv.index("--log-level") + 1] in ("debug", "trace"))
+    import signal
+
+    # The first Ctrl-C interrupts; from then on we are on the way out, and a second one must not
+    # interrupt the exit with a traceback of its own (podman exits quietly however often it is
+    # pressed). The handler ignores SIGINT before it raises, so there is no window between them.
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return dispatch(hoist_global_options(argv))
     except BaseException as e:  # the one boundary
-        if isinstance(e, KeyboardInterrupt):
-            # We are on the way out: a second Ctrl-C must not interrupt the exit with a
-            # traceback of its own (podman exits quietly however often it is pressed).
-            import signal
-
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if isinstance(e, SystemExit):
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         try:

@@ -1315,7 +1315,8 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
                          stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
                          restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
-                         log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations))
+                         log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations),
+                         events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
     _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
     spec.limits = dict(o.get("limits") or {})

@@ -105,6 +105,10 @@ class ContainerSpec(Record):
         # outside every container namespace (e.g. [python, -m, pypod, rm, -f, ID]).
         ("cleanup_argv", None),
         ("log_path", ""),  # k8s-file log ("" : no log)
+        # the user's event log (store/events.py) and what a container's events carry there (image,
+        # labels): the supervisor writes the `died` events
+        ("events_dir", ""),
+        ("event", dict),
         ("annotations", dict),
         ("privileged", False),  # no masked or read-only /proc, /sys paths
         # "" (the shared rootless namespace) | "keep-id" (a nested one of its own) | "maps"

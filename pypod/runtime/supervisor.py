@@ -1130,6 +1130,7 @@ class Supervisor:
                              finished_at=logs.timestamp(),
                              supervisor_pid=self.me if self.should_restart(code) else 0,
                              health=self.health)
+            self.died_event(code)
             self.attach_exit(code)
             if not self.hand_over(code):
                 self.say(protocol.EXIT, code=code)
@@ -1162,6 +1163,17 @@ class Supervisor:
         self.lock.release()  # before the --rm clean-up: `pypod rm` takes it
         self.cleanup()
         return code
+
+    def died_event(self, code: int) -> None:
+        """The `died` event (Docker's `die`), with the exit code and the container's labels."""
+        if not self.spec.get("events_dir"):
+            return
+        from pypod.store import events
+
+        ev = self.spec.get("event") or {}
+        events.emit(self.spec["events_dir"], "container", "died", id_=self.spec.get("id", ""),
+                    name=self.spec.get("name", ""), image=ev.get("image", ""),
+                    attributes=ev.get("labels") or {}, exit_code=code)
 
     def cleanup(self) -> None:
         argv = self.spec.get("cleanup_argv")
