@@ -1,0 +1,116 @@
+"""`pypod compose [-f FILE]... [-p NAME] [--project-directory DIR] [--env-file FILE] [--profile P] VERB`.
+
+The project options come before the verb (as with `docker compose`), so `compose` is one command
+that reads its options up to the verb and hands the rest to the verb's own parser.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pypod.cli.params import Arg, Opt
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+
+def compose(
+    files: List[str] = Opt([], "--file", "-f", help="Compose configuration files"),
+    project_name: Optional[str] = Opt(None, "--project-name", "-p", help="Project name"),
+    project_directory: Optional[str] = Opt(None, "--project-directory", help="Specify an alternate working directory (default: the path of the first specified Compose file)"),
+    env_files: List[str] = Opt([], "--env-file", help="Specify an alternate environment file"),
+    profiles: List[str] = Opt([], "--profile", help="Specify a profile to enable"),
+    args: List[str] = Arg(None, metavar="COMMAND [OPTIONS]"),
+):
+    """Define and run multi-container applications."""
+    from pypod.cli.params import Command, HelpRequested, UsageError, parse
+    from pypod.compose.project import ProjectOptions
+
+    verbs = {"config": config}
+    if not args:
+        raise UsageError("missing command 'pypod compose COMMAND'", "pypod compose")
+    verb, rest = args[0], args[1:]
+    fn = verbs.get(verb)
+    if fn is None:
+        raise UsageError(f"unrecognized command `pypod compose {verb}`", "pypod compose",
+                         "Try 'pypod compose --help' for more information")
+    cmd = Command(verb, fn, None, False, True, ("-h", "--help"))
+    path = f"pypod compose {verb}"
+    try:
+        values = parse(cmd, rest, path)
+    except HelpRequested:
+        from pypod.cli import help as helptext
+
+        sys.stdout.write(helptext.render_command(cmd, path))
+        return 0
+    popts = ProjectOptions(files=files, project_name=project_name, project_directory=project_directory,
+                           env_files=env_files, profiles=profiles)
+    return fn(popts, **values)
+
+
+def config(
+    popts=None,
+    services: bool = Opt(False, "--services", help="Print the service names, one per line"),
+    volumes: bool = Opt(False, "--volumes", help="Print the volume names, one per line"),
+    quiet: bool = Opt(False, "--quiet", "-q", help="Only validate the configuration, don't print anything"),
+    fmt: str = Opt("yaml", "--format", help="Format the output. Values: [yaml | json]"),
+    output: Optional[str] = Opt(None, "--output", "-o", help="Save to file (default to stdout)"),
+):
+    """Parse, resolve and render compose file in canonical format."""
+    from pypod.compose.errors import ComposeError
+    from pypod.compose.project import load_project
+
+    if fmt not in ("yaml", "json"):
+        raise ComposeError(f"unsupported format {fmt!r}")
+    project = load_project(popts)
+    for w in project.warnings:
+        sys.stderr.write(f'WARN[0000] {w}\n')
+    if quiet:
+        return 0
+    model = project.model
+    if services:
+        text = "".join(f"{n}\n" for n in model["services"])
+    elif volumes:
+        text = "".join(f"{n}\n" for n in model.get("volumes") or {})
+    else:
+        text = render(model, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def render(model: dict, fmt: str) -> str:
+    """The model as `docker compose config` prints it: `$` written `$$` so the output reads back."""
+    model = _escape(model)
+    if fmt == "json":
+        import json
+
+        for svc in model.get("services", {}).values():
+            svc.setdefault("command", None)
+            svc.setdefault("entrypoint", None)
+        return json.dumps(model, indent=2, ensure_ascii=False)
+    from pypod.compose.yamlfile import dump
+
+    for svc in model.get("services", {}).values():
+        for k in ("command", "entrypoint"):
+            if svc.get(k) is None:
+                svc.pop(k, None)
+    return dump(model)
+
+
+def _escape(v):
+    if isinstance(v, dict):
+        return {k: _escape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_escape(x) for x in v]
+    if isinstance(v, str):
+        return v.replace("$", "$$")
+    return v
+
+
+def register(root) -> None:
+    root.command("compose", context_settings={"allow_interspersed_args": False})(compose)

@@ -1,0 +1,91 @@
+"""YAML as compose-go's yaml.v3 reads it: YAML 1.2 scalars (`yes`/`no`/`on` stay strings, no
+timestamps, no sexagesimal numbers), anchors, aliases and `<<` merge keys."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from pypod.compose.errors import ComposeError
+
+
+class ComposeYamlLoader(yaml.SafeLoader):
+    pass
+
+
+# start from no implicit resolvers, then add YAML 1.2's core schema
+ComposeYamlLoader.yaml_implicit_resolvers = {}
+for tag, regexp, first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("tag:yaml.org,2002:float",
+     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+     list("-+0123456789.")),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),
+):
+    ComposeYamlLoader.add_implicit_resolver(tag, re.compile(regexp), first)
+
+
+def _int(loader, node):
+    v = loader.construct_scalar(node)
+    s = v.replace("_", "")
+    if s.startswith("0o"):
+        return int(s[2:], 8)
+    if s.startswith("0x"):
+        return int(s, 16)
+    if len(s.lstrip("+-")) > 1 and s.lstrip("+-").startswith("0"):  # yaml.v3 keeps 1.1's 0755 octal
+        return int(s, 8)
+    return int(s)
+
+
+def _float(loader, node):
+    v = loader.construct_scalar(node).lower()
+    if v.endswith("inf"):
+        return float("-inf") if v.startswith("-") else float("inf")
+    if v == ".nan":
+        return float("nan")
+    return float(v)
+
+
+ComposeYamlLoader.add_constructor("tag:yaml.org,2002:int", _int)
+ComposeYamlLoader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
+def load_documents(text: str, filename: str) -> list:
+    try:
+        return [d for d in yaml.load_all(text, Loader=ComposeYamlLoader)]
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ComposeError(f"failed to parse {filename}: yaml: {where}{problem}") from None
+
+
+def check_keys(value, prefix: str = ""):
+    """Compose accepts only string keys: `non-string key in services.web: 1`."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                where = f"in {prefix}" if prefix else "at top level"
+                raise ComposeError(f"non-string key {where}: {k!r}")
+            check_keys(v, f"{prefix}.{k}" if prefix else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_keys(v, f"{prefix}[{i}]")
+
+
+def dump(data) -> str:
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow=False, indentless=False):  # lists indented under their key
+            return super().increase_indent(flow, False)
+
+    def str_rep(dumper, s):
+        if "\n" in s:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", s)
+
+    Dumper.add_representer(str, str_rep)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=1 << 30)
