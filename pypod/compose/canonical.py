@@ -308,7 +308,4 @@ def set_defaults(model: dict) -> dict:
             if isinstance(p, dict):
                 p.setdefault("protocol", "tcp")
                 p.setdefault("mode", "ingress")
-        for v in svc.get("volumes") or []:
-            if isinstance(v, dict) and isinstance(v.get("bind"), dict):
-                v["bind"].setdefault("create_host_path", True)
     return model

@@ -121,7 +121,7 @@ def mapping(value, where: str, empty_none: bool = False) -> dict:
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {k: (None if v is None else _go(v)) for k, v in value.items()}
+        return {k: (("" if empty_none else None) if v is None else _go(v)) for k, v in value.items()}
     out: dict = {}
     for item in value:
         k, eq, v = str(item).partition("=")
@@ -220,12 +220,13 @@ def _deploy(d: dict, where: str) -> dict:
 
 
 def _extra_hosts(value) -> list:
+    """`host=ip` entries, sorted (compose-go's HostsList)."""
     if isinstance(value, dict):
         out = []
         for k, v in value.items():
             for ip in (v if isinstance(v, list) else [v]):
                 out.append(f"{k}={ip}")
-        return out
+        return sorted(out)
     out = []
     for item in value or []:
         s = str(item)
@@ -233,7 +234,22 @@ def _extra_hosts(value) -> list:
             k, _, ip = s.partition(":")
             s = f"{k}={ip}"
         out.append(s)
-    return out
+    return sorted(out)
+
+
+def _file_mount(m, where: str):
+    """A secret/config mount: mode printed in octal, as a string (FileMode)."""
+    if not isinstance(m, dict) or "mode" not in m or m["mode"] is None:
+        return m
+    m = dict(m)
+    mode = m["mode"]
+    if isinstance(mode, str):
+        try:
+            mode = int(mode, 8)
+        except ValueError:
+            raise ComposeError(f"{where}: invalid mode {m['mode']!r}") from None
+    m["mode"] = "0%o" % int(mode)
+    return m
 
 
 def _ulimits(u: dict) -> dict:
@@ -313,9 +329,12 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
     for k in ("privileged", "read_only", "stdin_open", "tty", "oom_kill_disable"):
         if s.get(k) is False:
             del s[k]
+    for kind in ("secrets", "configs"):
+        if isinstance(s.get(kind), list):
+            s[kind] = [_file_mount(m, f"{where}.{kind}") for m in s[kind]]
     if s.get("scale") is not None:
         s["scale"] = int(s["scale"])
-    for k in [k for k, v in s.items() if v in ([], {}) and k not in ("networks",)]:
+    for k in [k for k, v in s.items() if (v in ([], {}) or v == "") and k not in ("networks",)]:
         if k not in ("command", "entrypoint"):
             del s[k]
     return _ordered(s, SERVICE_ORDER)

