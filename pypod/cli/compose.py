@@ -92,6 +92,8 @@ def render(model: dict, fmt: str) -> str:
         for svc in model.get("services", {}).values():
             svc.setdefault("command", None)
             svc.setdefault("entrypoint", None)
+            for k in [k for k in svc if k.startswith("x-")]:  # a service's extensions: YAML only
+                del svc[k]
         return json.dumps(model, indent=2, ensure_ascii=False)
     from pypod.compose.yamlfile import dump
 

@@ -28,7 +28,8 @@ def check_consistency(model: dict, services: dict) -> None:
                 if src not in (model.get(kind) or {}):
                     raise ComposeError(f'service "{name}" refers to undefined {kind[:-1]} {src}: {INVALID}')
         for dep, d in (svc.get("depends_on") or {}).items():
-            if dep not in all_services and (d or {}).get("required", True):
+            # a service a profile leaves out counts as undefined unless the dependency is optional
+            if dep not in all_services or (dep not in services and (d or {}).get("required", True)):
                 raise ComposeError(f'service "{name}" depends on undefined service "{dep}": {INVALID}')
     _check_cycles(services)
 

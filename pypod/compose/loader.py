@@ -9,7 +9,7 @@ import os
 from pypod.compose import canonical as canon
 from pypod.compose import merge as merging
 from pypod.compose import schema
-from pypod.compose.errors import ComposeError, ValidationError
+from pypod.compose.errors import ComposeError, InterpolationError, ValidationError
 from pypod.compose.interpolate import interpolate
 from pypod.compose.normalize import rebase
 
@@ -48,8 +48,15 @@ def load_files(files: list[str], ctx: LoadContext) -> dict:
     return model
 
 
+def _interpolate(raw: dict, path: str, ctx: LoadContext) -> dict:
+    try:
+        return interpolate(raw, ctx.env, ctx.warn)
+    except InterpolationError as e:  # compose names the service and key; we add the file
+        raise InterpolationError(f"{path}: {e.message}") from None
+
+
 def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
-    cfg = interpolate(raw, ctx.env, ctx.warn)
+    cfg = _interpolate(raw, path, ctx)
     _omit_empty_null(cfg)
     if "include" in cfg:
         _apply_include(cfg, path, ctx)
@@ -100,7 +107,7 @@ def _extended(services: dict, name: str, path: str, ctx: LoadContext, chain: lis
     if ext.get("file"):
         other = rebase(ext["file"], os.path.dirname(path))
         docs = read_yaml(other)
-        other_cfg = interpolate(docs[0] if docs else {}, ctx.env, ctx.warn)
+        other_cfg = _interpolate(docs[0] if docs else {}, other, ctx)
         _omit_empty_null(other_cfg)
         pool = other_cfg.get("services") or {}
         if base_name not in pool:

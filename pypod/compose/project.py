@@ -122,14 +122,34 @@ def build_output(model: dict, name: str, env: dict, profiles: list[str], workdir
 
     out: dict = {"name": name}
     out["services"] = {n: norm.service_output(n, active[n], env_files) for n in sorted(active)}
+    used = _used_resources(active)
     for kind in ("networks", "volumes", "secrets", "configs"):
-        top = model.get(kind)
+        top = {k: v for k, v in (model.get(kind) or {}).items() if k in used[kind]}
         if top:
-            out[kind] = {k: norm.resource_output(kind, v) for k, v in sorted(top.items()) if not k.startswith("x-")}
+            out[kind] = {k: norm.resource_output(kind, v) for k, v in sorted(top.items())}
     for k in sorted(model):
         if k.startswith("x-"):
             out[k] = model[k]
     return out
+
+
+def _used_resources(services: dict) -> dict:
+    """What the active services use: `config` prints no other network, volume, secret or config
+    (compose-go's WithoutUnnecessaryResources)."""
+    used: dict = {"networks": set(), "volumes": set(), "secrets": set(), "configs": set()}
+    for svc in services.values():
+        used["networks"].update(svc.get("networks") or {})
+        for v in svc.get("volumes") or []:
+            if isinstance(v, dict) and v.get("type") == "volume" and v.get("source"):
+                used["volumes"].add(v["source"])
+        for kind in ("secrets", "configs"):
+            for ref in svc.get(kind) or []:
+                used[kind].add(ref.get("source") if isinstance(ref, dict) else ref)
+        b = svc.get("build")
+        if isinstance(b, dict):
+            for ref in b.get("secrets") or []:
+                used["secrets"].add(ref.get("source") if isinstance(ref, dict) else ref)
+    return used
 
 
 def _enabled(svc: dict, profiles: list[str]) -> bool:
