@@ -74,44 +74,15 @@ def config(
     elif volumes:
         text = "".join(f"{n}\n" for n in model.get("volumes") or {})
     else:
-        text = render(model, fmt)
+        from pypod.compose import render
+
+        text = render.to_json(model) if fmt == "json" else render.to_yaml(model)
     if output:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)
     else:
         sys.stdout.write(text)
     return 0
-
-
-def render(model: dict, fmt: str) -> str:
-    """The model as `docker compose config` prints it: `$` written `$$` so the output reads back."""
-    model = _escape(model)
-    if fmt == "json":
-        import json
-
-        for svc in model.get("services", {}).values():
-            svc.setdefault("command", None)
-            svc.setdefault("entrypoint", None)
-            for k in [k for k in svc if k.startswith("x-")]:  # a service's extensions: YAML only
-                del svc[k]
-        return json.dumps(model, indent=2, ensure_ascii=False)
-    from pypod.compose.yamlfile import dump
-
-    for svc in model.get("services", {}).values():
-        for k in ("command", "entrypoint"):
-            if svc.get(k) is None:
-                svc.pop(k, None)
-    return dump(model)
-
-
-def _escape(v):
-    if isinstance(v, dict):
-        return {k: _escape(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_escape(x) for x in v]
-    if isinstance(v, str):
-        return v.replace("$", "$$")
-    return v
 
 
 def register(root) -> None:

@@ -81,6 +81,13 @@ def dump(data) -> str:
         def increase_indent(self, flow=False, indentless=False):  # lists indented under their key
             return super().increase_indent(flow, False)
 
+        def choose_scalar_style(self):  # Go's yaml quotes with "…"
+            style = super().choose_scalar_style()
+            if style == "'" or (style in (None, "") and self.event.value in ("y", "Y", "n", "N")
+                                and not self.event.implicit[0] is False):
+                return '"'
+            return style
+
     def str_rep(dumper, s):
         if "\n" in s:
             return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
