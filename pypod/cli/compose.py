@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from pypod.cli.params import Arg, Opt
+from pypod.cli.params import REQUIRED, Arg, Opt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,15 +21,13 @@ def compose(
     project_directory: Optional[str] = Opt(None, "--project-directory", help="Specify an alternate working directory (default: the path of the first specified Compose file)"),
     env_files: List[str] = Opt([], "--env-file", help="Specify an alternate environment file"),
     profiles: List[str] = Opt([], "--profile", help="Specify a profile to enable"),
-    args: List[str] = Arg(None, metavar="COMMAND [OPTIONS]"),
+    args: List[str] = Arg(REQUIRED, metavar="COMMAND [ARG...]"),
 ):
     """Define and run multi-container applications."""
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
 
     verbs = {"config": config}
-    if not args:
-        raise UsageError("missing command 'pypod compose COMMAND'", "pypod compose")
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:
