@@ -112,6 +112,13 @@ def parse_ports(spec: str) -> list[dict]:
                 ip = ip[1:-1]
     if not ctr:
         raise ComposeError(f"no port specified: {spec}<empty>")
+    if ip:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ComposeError(f"invalid IP address: {ip}") from None
     clo, chi = _range(ctr, "containerPort", spec)
     out = []
     if host:

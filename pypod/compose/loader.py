@@ -111,13 +111,13 @@ def _extended(services: dict, name: str, path: str, ctx: LoadContext, chain: lis
         _omit_empty_null(other_cfg)
         pool = other_cfg.get("services") or {}
         if base_name not in pool:
-            raise ComposeError(f"cannot extend service {base_name!r} in {other}: service {base_name!r} not found")
+            raise ComposeError(f'cannot extend service "{name}" in {other}: service "{base_name}" not found')
         base = copy.deepcopy(_extended(pool, base_name, other, ctx, chain + [key]))
         if os.path.dirname(other) != os.path.dirname(path):
             _rebase_service(base, os.path.dirname(other))
     else:
         if base_name not in services:
-            raise ComposeError(f"cannot extend service {name!r} in {path}: service {base_name!r} not found")
+            raise ComposeError(f'cannot extend service "{name}" in {path}: service "{base_name}" not found')
         base = copy.deepcopy(_extended(services, base_name, path, ctx, chain + [key]))
     base.pop("extends", None)
     own = {k: v for k, v in svc.items() if k != "extends"}

@@ -188,6 +188,8 @@ def _device_key(v, where):
 
 
 def _expose_key(v, where):
+    if isinstance(v, (dict, list)) or isinstance(v, bool):
+        raise ComposeError(f"{where}: unsupported expose value {v}")
     return str(v)
 
 

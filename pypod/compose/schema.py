@@ -9,6 +9,9 @@ from pypod.compose.errors import ValidationError
 # kinds: s string, b bool|string, n number|string, i integer|string, a array, l list_or_dict,
 # sl string_or_list, cmd null|string|array, so string|object, o free object, m mapping of objects
 STR, BOOL, NUM, INT, ARR, LOD, SOL, CMD, ANY, OBJ = "s", "b", "n", "i", "a", "l", "sl", "cmd", "*", "o"
+# arrays whose items are strings; ports (number, string or mapping); mounts (string or mapping);
+# extra_hosts (a list, or a mapping of strings or lists)
+ASTR, APORT, AMOUNT, HOSTS = "as", "ap", "am2", "eh"
 
 HEALTHCHECK = {"disable": BOOL, "interval": STR, "retries": NUM, "test": "sa", "timeout": STR,
                "start_period": STR, "start_interval": STR}
@@ -19,7 +22,7 @@ DEPLOY = {"mode": STR, "endpoint_mode": STR, "replicas": INT, "labels": LOD, "ro
 BUILD = {"context": STR, "dockerfile": STR, "dockerfile_inline": STR, "entitlements": ARR, "args": LOD,
          "ssh": LOD, "labels": LOD, "cache_from": ARR, "cache_to": ARR, "no_cache": BOOL,
          "no_cache_filter": SOL, "additional_contexts": LOD, "network": STR, "provenance": BOOL, "sbom": BOOL,
-         "pull": BOOL, "target": STR, "shm_size": INT, "extra_hosts": LOD, "isolation": STR, "privileged": BOOL,
+         "pull": BOOL, "target": STR, "shm_size": INT, "extra_hosts": HOSTS, "isolation": STR, "privileged": BOOL,
          "secrets": ARR, "tags": ARR, "ulimits": OBJ, "platforms": ARR}
 DEPENDS = {"restart": BOOL, "required": "bool", "condition": STR}
 PORT = {"name": STR, "mode": STR, "host_ip": STR, "target": INT, "published": INT, "protocol": STR,
@@ -28,29 +31,29 @@ VOLUME_MOUNT = {"type": STR, "source": STR, "target": STR, "read_only": BOOL, "c
                 "bind": {"propagation": STR, "create_host_path": BOOL, "recursive": STR, "selinux": STR},
                 "volume": {"nocopy": BOOL, "subpath": STR, "labels": LOD},
                 "tmpfs": {"size": INT, "mode": NUM}, "image": {"subpath": STR}}
-SERVICE_NET = {"aliases": ARR, "interface_name": STR, "ipv4_address": STR, "ipv6_address": STR,
+SERVICE_NET = {"aliases": ASTR, "interface_name": STR, "ipv4_address": STR, "ipv6_address": STR,
                "link_local_ips": ARR, "mac_address": STR, "driver_opts": OBJ, "priority": NUM, "gw_priority": NUM}
 
 SERVICE = {
     "develop": OBJ, "deploy": DEPLOY, "annotations": LOD, "attach": BOOL, "build": ("so", BUILD),
-    "blkio_config": OBJ, "cap_add": ARR, "cap_drop": ARR, "cgroup": STR, "cgroup_parent": STR,
+    "blkio_config": OBJ, "cap_add": ASTR, "cap_drop": ASTR, "cgroup": STR, "cgroup_parent": STR,
     "command": CMD, "configs": ARR, "container_name": STR, "cpu_count": INT, "cpu_percent": INT,
     "cpu_shares": NUM, "cpu_quota": NUM, "cpu_period": NUM, "cpu_rt_period": NUM, "cpu_rt_runtime": NUM,
     "cpus": NUM, "cpuset": STR, "credential_spec": OBJ, "depends_on": ("am", DEPENDS),
-    "device_cgroup_rules": ARR, "devices": ARR, "dns": SOL, "dns_opt": ARR, "dns_search": SOL,
+    "device_cgroup_rules": ARR, "devices": ARR, "dns": SOL, "dns_opt": ASTR, "dns_search": SOL,
     "domainname": STR, "entrypoint": CMD, "env_file": SOL, "label_file": SOL, "environment": LOD,
     "expose": ARR, "extends": ("so", {"service": STR, "file": STR}), "provider": OBJ,
-    "external_links": ARR, "extra_hosts": LOD, "gpus": ANY, "group_add": ARR, "healthcheck": HEALTHCHECK,
+    "external_links": ASTR, "extra_hosts": HOSTS, "gpus": ANY, "group_add": ARR, "healthcheck": HEALTHCHECK,
     "hostname": STR, "image": STR, "init": BOOL, "ipc": STR, "isolation": STR, "labels": LOD,
-    "links": ARR, "logging": OBJ, "mac_address": STR, "mem_limit": NUM, "mem_reservation": NUM,
+    "links": ASTR, "logging": OBJ, "mac_address": STR, "mem_limit": NUM, "mem_reservation": NUM,
     "mem_swappiness": INT, "memswap_limit": NUM, "network_mode": STR, "models": ANY,
     "networks": ("am", SERVICE_NET), "oom_kill_disable": BOOL, "oom_score_adj": INT, "pid": ANY,
-    "pids_limit": NUM, "platform": STR, "ports": ARR, "pre_start": ARR, "post_start": ARR, "pre_stop": ARR,
-    "privileged": BOOL, "profiles": ARR, "pull_policy": STR, "pull_refresh_after": STR, "read_only": BOOL,
-    "restart": STR, "runtime": STR, "scale": INT, "security_opt": ARR, "shm_size": NUM, "secrets": ARR,
+    "pids_limit": NUM, "platform": STR, "ports": APORT, "pre_start": ARR, "post_start": ARR, "pre_stop": ARR,
+    "privileged": BOOL, "profiles": ASTR, "pull_policy": STR, "pull_refresh_after": STR, "read_only": BOOL,
+    "restart": STR, "runtime": STR, "scale": INT, "security_opt": ASTR, "shm_size": NUM, "secrets": ARR,
     "sysctls": LOD, "stdin_open": BOOL, "stop_grace_period": STR, "stop_signal": STR, "storage_opt": OBJ,
     "tmpfs": SOL, "tty": BOOL, "ulimits": OBJ, "use_api_socket": "bool", "user": STR, "uts": STR,
-    "userns_mode": STR, "volumes": ARR, "volumes_from": ARR, "working_dir": STR,
+    "userns_mode": STR, "volumes": AMOUNT, "volumes_from": ARR, "working_dir": STR,
 }
 NETWORK = {"name": STR, "driver": STR, "driver_opts": OBJ, "ipam": {"driver": STR, "config": ARR, "options": OBJ},
            "external": ANY, "internal": BOOL, "enable_ipv4": BOOL, "enable_ipv6": BOOL, "attachable": BOOL,
@@ -86,6 +89,16 @@ _CHECKS = {
 }
 
 
+def _items(v: list, path: str, ok, word: str):
+    for i, item in enumerate(v):
+        if not ok(item):
+            _fail(f"{path}.{i}", f"must be a {word}")
+
+
+def _scalar(v) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
 def _fail(path: str, msg: str):
     raise ValidationError(f"{path} {msg}")
 
@@ -117,6 +130,7 @@ def _check_value(v, kind, path: str):
             _check_object(v, spec, path)
         elif how in ("m", "am"):  # a mapping of named objects (or, "am", a list of names)
             if how == "am" and isinstance(v, list):
+                _items(v, path, lambda x: isinstance(x, str), "string")
                 return
             if v is None and how == "m":
                 return
@@ -129,6 +143,34 @@ def _check_value(v, kind, path: str):
                     _check_object(sub, spec, f"{path}.{name}")
         return
     if kind == ANY:
+        return
+    if kind in (ASTR, APORT, AMOUNT):
+        if v is None:
+            return
+        if not isinstance(v, list):
+            _fail(path, "must be a array")
+        if kind == ASTR:
+            _items(v, path, lambda x: isinstance(x, str), "string")
+        elif kind == APORT:
+            _items(v, path, lambda x: isinstance(x, (int, float, str, dict)) and not isinstance(x, bool), "number")
+        else:
+            _items(v, path, lambda x: isinstance(x, (str, dict)), "string")
+        return
+    if kind == HOSTS:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not (isinstance(x, str) or (isinstance(x, list) and all(isinstance(y, str) for y in x))):
+                    _fail(f"{path}.{k}", "must be a string")
+        elif not isinstance(v, list):
+            _fail(path, "must be a mapping")
+        return
+    if kind == LOD and isinstance(v, dict):
+        for k, x in v.items():
+            if not _scalar(x):
+                _fail(f"{path}.{k}", "must be a boolean, null, number or string")
+        return
+    if kind == CMD and isinstance(v, list):
+        _items(v, path, lambda x: isinstance(x, str), "string")
         return
     ok, word = _CHECKS[kind]
     if v is None and kind != CMD:

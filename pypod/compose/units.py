@@ -27,6 +27,9 @@ def parse_duration(value, where: str) -> int:
         total += float(m.group(1)) * _NS[m.group(2)]
         pos = m.end()
     if pos != len(s) or not s:
+        unit = re.match(r"[0-9.]+([^0-9.]+)", s[pos:])
+        if unit and unit.group(1) not in _NS:
+            raise ComposeError(f'{where}: time: unknown unit "{unit.group(1)}" in duration "{value}"')
         raise ComposeError(f'{where}: time: invalid duration "{value}"')
     return sign * int(round(total))
 

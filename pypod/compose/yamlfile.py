@@ -28,6 +28,24 @@ for tag, regexp, first in (
     ComposeYamlLoader.add_implicit_resolver(tag, re.compile(regexp), first)
 
 
+def _mapping(loader, node):
+    """Go's yaml refuses a key given twice in one mapping (PyYAML would keep the last)."""
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f'mapping key "{key}" already defined at line {seen[key] + 1}', key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=True)
+
+
 def _int(loader, node):
     v = loader.construct_scalar(node)
     s = v.replace("_", "")
@@ -49,6 +67,7 @@ def _float(loader, node):
     return float(v)
 
 
+ComposeYamlLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
 ComposeYamlLoader.add_constructor("tag:yaml.org,2002:int", _int)
 ComposeYamlLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
@@ -60,7 +79,8 @@ def load_documents(text: str, filename: str) -> list:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ComposeError(f"failed to parse {filename}: yaml: {where}{problem}") from None
+        prefix = "" if "already defined" in problem else "yaml: "
+        raise ComposeError(f"failed to parse {filename}: {prefix}{where}{problem}") from None
 
 
 def check_keys(value, prefix: str = ""):

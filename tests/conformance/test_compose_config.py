@@ -118,6 +118,12 @@ ERRORS = {
                          'service "web" refers to undefined volume data: invalid compose project'),
     "undefined-network": ("services:\n  web:\n    image: x\n    networks: [back]\n",
                           'service "web" refers to undefined network back: invalid compose project'),
+    "env-value-type": ("services:\n  web:\n    image: x\n    environment:\n      A: [1]\n",
+                       "services.web.environment.A must be a boolean, null, number or string"),
+    "command-item-type": ("services:\n  web:\n    image: x\n    command: [a, 1]\n", "services.web.command.1 must be a string"),
+    "duplicate-key": ("services:\n  web:\n    image: x\n    image: y\n", 'line 4: mapping key "image" already defined at line 3'),
+    "extends-missing": ("services:\n  web:\n    image: x\n    extends: nope\n", 'cannot extend service "web" in '),
+    "bad-host-ip": ("services:\n  web:\n    image: x\n    ports: ['1:2:3:4:5']\n", "invalid IP address: 1:2:3"),
     "top-level-key": ("servics:\n  web:\n    image: x\n", "additional properties 'servics' not allowed"),
 }
 
@@ -136,7 +142,7 @@ def test_errors_as_compose_gives_them(tmp_path, name):
     lines = ours.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], ours.stderr
     assert ours.stdout == ""
-    if "validating" in ref.stderr or "interpolating" in ref.stderr:  # the file is named (compose
+    if any(w in ref.stderr for w in ("validating", "interpolating", "failed to parse", "cannot extend")):  # the file is named (compose
         assert str(d / "compose.yaml") in lines[0]                     # leaves it out of the latter)
 
 
