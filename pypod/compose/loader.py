@@ -24,8 +24,11 @@ def read_yaml(path: str) -> list:
     from pypod.compose.yamlfile import check_keys, load_documents
 
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        if path == "-":
+            text = _stdin_text()
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
     except OSError as e:
         raise ComposeError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
     docs = load_documents(text, path)
@@ -36,6 +39,18 @@ def read_yaml(path: str) -> list:
         if not isinstance(d, dict):
             raise ComposeError("top-level object must be a mapping")
     return [d for d in docs if d is not None]
+
+
+_STDIN: list[str] = []
+
+
+def _stdin_text() -> str:
+    """`-f -`: the file comes from stdin, read once (the project name's look at it reads it too)."""
+    import sys
+
+    if not _STDIN:
+        _STDIN.append(sys.stdin.read())
+    return _STDIN[0]
 
 
 def load_files(files: list[str], ctx: LoadContext) -> dict:

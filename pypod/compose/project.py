@@ -36,8 +36,10 @@ def load_project(opts: ProjectOptions) -> Project:
     cwd = opts.cwd or os.getcwd()
     osenv = dict(os.environ if opts.environ is None else opts.environ)
     files = discovery.resolve_files(opts.files, osenv, cwd)
-    workdir = os.path.abspath(os.path.join(cwd, opts.project_directory)) if opts.project_directory \
-        else os.path.dirname(files[0])
+    if opts.project_directory:
+        workdir = os.path.abspath(os.path.join(cwd, opts.project_directory))
+    else:  # the first file's directory; the current one for a file read from stdin
+        workdir = cwd if files[0] == "-" else os.path.dirname(files[0])
     env = dict(osenv)
     env_files = [os.path.join(cwd, f) for f in opts.env_files] if opts.env_files else (
         [os.path.join(workdir, ".env")] if os.path.isfile(os.path.join(workdir, ".env")) else [])

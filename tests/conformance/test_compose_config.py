@@ -150,3 +150,39 @@ def test_no_compose_file(tmp_path):
     ours = _run([*_pypod(), "compose", "config"], str(tmp_path), _env({}))
     assert ours.returncode == 1
     assert ours.stderr.strip() == "Error: no configuration file provided: not found"
+
+
+def test_discovery_walks_up_from_a_subdirectory(tmp_path):
+    """compose.yaml and compose.override.yaml found from two levels down; the project is named
+    after their directory."""
+    cwd, _, _ = _case(tmp_path, "override-discovery")
+    sub = os.path.join(cwd, "a", "b")
+    os.makedirs(sub)
+    env = _env({})
+    ref = _run([_docker_compose(), "config", "--format", "json"], sub, env)
+    ours = _run([*_pypod(), "compose", "config", "--format", "json"], sub, env)
+    assert ours.returncode == 0, ours.stderr
+    got = json.loads(ours.stdout)
+    assert got == json.loads(ref.stdout)
+    assert got["name"] == "override-discovery" and got["services"]["web"]["environment"] == {"FROM": "override"}
+
+
+def test_file_from_stdin(tmp_path):
+    cwd, _, _ = _case(tmp_path, "ports-short")
+    text = open(os.path.join(cwd, "compose.yaml")).read()
+    env = _env({})
+    ref = subprocess.run([_docker_compose(), "-f", "-", "config", "--format", "json"], cwd=cwd, env=env,
+                         input=text, capture_output=True, text=True, timeout=60)
+    ours = subprocess.run([*_pypod(), "compose", "-f", "-", "config", "--format", "json"], cwd=cwd, env=env,
+                          input=text, capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 0, ours.stderr
+    assert json.loads(ours.stdout) == json.loads(ref.stdout)
+
+
+def test_version_is_dropped_with_composes_warning(tmp_path):
+    cwd, _, _ = _case(tmp_path, "version-ignored")
+    ours = _run([*_pypod(), "compose", "config"], cwd, _env({}))
+    assert ours.returncode == 0
+    assert "version" not in ours.stdout
+    assert ours.stderr == (f"WARN[0000] {cwd}/compose.yaml: the attribute `version` is obsolete, it will be "
+                           "ignored, please remove it to avoid potential confusion\n")
