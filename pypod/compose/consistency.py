@@ -16,6 +16,10 @@ def check_consistency(model: dict, services: dict) -> None:
         svc = services[name]
         if "image" not in svc and "build" not in svc and "provider" not in svc:
             raise ComposeError(f'service "{name}" has neither an image nor a build context specified: {INVALID}')
+        replicas = svc.get("scale") or ((svc.get("deploy") or {}).get("replicas"))
+        if svc.get("container_name") and replicas is not None and int(replicas) > 1:
+            raise ComposeError(f"services.scale: can't set container_name and {name} as container name must be "
+                               f"unique: {INVALID}")
         for net in svc.get("networks") or {}:
             if net not in networks:
                 raise ComposeError(f'service "{name}" refers to undefined network {net}: {INVALID}')

@@ -170,6 +170,9 @@ def _volumes(vols: list, where: str) -> list:
             v["tmpfs"] = t
         if v.get("read_only") is False:
             del v["read_only"]
+        for part, flag in (("bind", "create_host_path"), ("volume", "nocopy")):  # Go's omitempty
+            if isinstance(v.get(part), dict) and v[part].get(flag) is False:
+                v[part] = {k: x for k, x in v[part].items() if k != flag}
         out.append(v)
     return out
 
@@ -252,6 +255,15 @@ def _file_mount(m, where: str):
     return m
 
 
+def _device(d):
+    """`SOURCE[:TARGET[:PERMISSIONS]]` → the long form (permissions rwm by default)."""
+    if not isinstance(d, str):
+        return d
+    parts = d.split(":")
+    return {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0],
+            "permissions": parts[2] if len(parts) > 2 else "rwm"}
+
+
 def _ulimits(u: dict) -> dict:
     out = {}
     for k, v in u.items():
@@ -302,6 +314,13 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
         s["ports"] = _ports(s["ports"], where)
     if "expose" in s:
         s["expose"] = [_go(x) for x in s["expose"]]
+    if "group_add" in s:
+        s["group_add"] = [_go(x) for x in s["group_add"]]
+    if "devices" in s:
+        s["devices"] = [_device(d) for d in s["devices"]]
+    if isinstance(s.get("depends_on"), dict):
+        s["depends_on"] = {k: ({kk: vv for kk, vv in d.items() if not (kk == "restart" and vv is False)}
+                               if isinstance(d, dict) else d) for k, d in s["depends_on"].items()}
     if "volumes" in s:
         s["volumes"] = _volumes(s["volumes"], where)
     if isinstance(s.get("healthcheck"), dict):

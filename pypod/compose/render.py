@@ -33,6 +33,7 @@ _ORDERS = {
     "secret": "name content environment file external labels driver driver_opts template_driver".split(),
     "filemount": "source target uid gid mode".split(),
     "ulimit": "single soft hard".split(),
+    "device": "source target permissions".split(),
 }
 
 
@@ -75,7 +76,7 @@ def _shape(v, kind: str | None):
                 "configs": "secrets"},
         "service": {"build": "build", "ports": "port", "volumes": "mount", "healthcheck": "healthcheck",
                     "deploy": "deploy", "depends_on": "depends_map", "networks": "attachment_map",
-                    "secrets": "filemount", "configs": "filemount", "ulimits": "ulimit_map"},
+                    "secrets": "filemount", "configs": "filemount", "ulimits": "ulimit_map", "devices": "device"},
         "mount": {"bind": "bind", "tmpfs": "tmpfs"},
         "network": {"ipam": "ipam"},
         "ipam": {"config": "pool"},

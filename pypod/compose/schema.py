@@ -4,6 +4,8 @@ allowed`, `services.web.ports must be a array`)."""
 
 from __future__ import annotations
 
+import re
+
 from pypod.compose.errors import ValidationError
 
 # kinds: s string, b bool|string, n number|string, i integer|string, a array, l list_or_dict,
@@ -66,6 +68,7 @@ CONFIG = {"name": STR, "content": STR, "environment": STR, "file": STR, "externa
 TOP = {"version": STR, "name": STR, "include": ARR, "services": ("m", SERVICE), "models": OBJ,
        "networks": ("m", NETWORK), "volumes": ("m", VOLUME), "secrets": ("m", SECRET), "configs": ("m", CONFIG)}
 
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 
@@ -188,6 +191,9 @@ def validate(model: dict) -> None:
         if k in TOP:
             _check_value(v, TOP[k], k)
     for name, svc in (model.get("services") or {}).items():
+        cn = (svc or {}).get("container_name")
+        if isinstance(cn, str) and not _CONTAINER_NAME.fullmatch(cn):
+            _fail(f"services.{name}.container_name", f"'{cn}' does not match pattern '{_CONTAINER_NAME.pattern}'")
         deps = (svc or {}).get("depends_on")
         if isinstance(deps, dict):
             for dep, d in deps.items():

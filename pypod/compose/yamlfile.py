@@ -96,23 +96,28 @@ def check_keys(value, prefix: str = ""):
             check_keys(v, f"{prefix}[{i}]")
 
 
+def _reads_as_other_type(value: str) -> bool:
+    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    return tag != "tag:yaml.org,2002:str"
+
+
 def dump(data) -> str:
     class Dumper(yaml.SafeDumper):
         def increase_indent(self, flow=False, indentless=False):  # lists indented under their key
             return super().increase_indent(flow, False)
 
-        def choose_scalar_style(self):  # Go's yaml quotes with "…"
+        def choose_scalar_style(self):
+            # Go's yaml: "…" for a string that would read back as another type, '…' where PyYAML
+            # quotes for other reasons, a literal block for several lines
+            value = self.event.value
+            if self.event.tag == "tag:yaml.org,2002:str" and "\n" in value and value.strip(" \n"):
+                return "|"
             style = super().choose_scalar_style()
-            if style == "'" or (style in (None, "") and self.event.value in ("y", "Y", "n", "N")
-                                and not self.event.implicit[0] is False):
+            if self.event.tag != "tag:yaml.org,2002:str":
+                return style
+            if (style == "'" and _reads_as_other_type(value)) or (not style and value in ("y", "Y", "n", "N")):
                 return '"'
             return style
 
-    def str_rep(dumper, s):
-        if "\n" in s:
-            return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
-        return dumper.represent_scalar("tag:yaml.org,2002:str", s)
-
-    Dumper.add_representer(str, str_rep)
     return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=1 << 30)
