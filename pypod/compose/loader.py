@@ -212,6 +212,10 @@ def resolve_paths(model: dict, workdir: str) -> None:
         b = svc.get("build")
         if isinstance(b, dict) and isinstance(b.get("context"), str) and not _remote(b["context"]):
             b["context"] = rebase(b["context"], workdir)
+        if isinstance(b, dict) and isinstance(b.get("additional_contexts"), dict):
+            b["additional_contexts"] = {k: (rebase(v, workdir) if isinstance(v, str) and not _remote(v)
+                                            and not v.startswith(("service:", "docker-image:", "oci-layout:"))
+                                            else v) for k, v in b["additional_contexts"].items()}
         for ef in svc.get("env_file") or []:
             if isinstance(ef, dict) and isinstance(ef.get("path"), str):
                 ef["path"] = rebase(ef["path"], workdir)

@@ -273,13 +273,15 @@ def _ulimits(u: dict) -> dict:
 
 def _build(b: dict, where: str) -> dict:
     b = dict(b)
-    for k in ("args", "ssh", "labels", "additional_contexts"):
+    for k in ("args", "labels", "additional_contexts"):
         if k in b:
             b[k] = mapping(b[k], where, empty_none=(k == "labels"))
             if k == "args":
                 b[k] = {kk: vv for kk, vv in b[k].items()}
     if "extra_hosts" in b:
         b["extra_hosts"] = _extra_hosts(b["extra_hosts"])
+    if isinstance(b.get("ssh"), dict):  # a list of `id[=path]`
+        b["ssh"] = [k if v is None else f"{k}={v}" for k, v in b["ssh"].items()]
     if "shm_size" in b:
         b["shm_size"] = str(parse_bytes(b["shm_size"], where))
     for k in ("no_cache", "pull", "privileged"):
@@ -342,6 +344,9 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
         s["dns_search"] = [s["dns_search"]]
     if "cpus" in s:
         s["cpus"] = float(s["cpus"])
+    if isinstance(s.get("logging"), dict) and isinstance(s["logging"].get("options"), dict):
+        s["logging"] = {**s["logging"], "options": {k: None if v is None else _go(v)
+                                                    for k, v in s["logging"]["options"].items()}}
     for k in ("init", "privileged", "read_only", "stdin_open", "tty", "oom_kill_disable"):
         if isinstance(s.get(k), str):
             s[k] = _truthy(s[k])

@@ -10,9 +10,9 @@ from pypod.compose.normalize import SERVICE_ORDER
 _ORDERS = {
     "top": "name services networks volumes secrets configs models".split(),
     "service": SERVICE_ORDER,
-    "build": ("context dockerfile dockerfile_inline entitlements args ssh labels cache_from cache_to no_cache "
-              "no_cache_filter additional_contexts network provenance sbom pull target shm_size extra_hosts "
-              "isolation privileged secrets tags ulimits platforms").split(),
+    "build": ("context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels cache_from "
+              "cache_to no_cache no_cache_filter additional_contexts pull extra_hosts isolation network target "
+              "secrets shm_size tags ulimits platforms privileged").split(),
     "port": "name mode host_ip target published protocol app_protocol".split(),
     "mount": "type source target read_only consistency bind volume tmpfs image".split(),
     "bind": "selinux propagation create_host_path recursive".split(),

@@ -11,7 +11,22 @@ from pypod.compose.errors import ComposeError
 
 
 class ComposeYamlLoader(yaml.SafeLoader):
-    pass
+    def flatten_mapping(self, node):
+        """`<<: *a` and `<<: [*a, *b]`: the mapping's own keys win, then the first merged mapping."""
+        merged, own = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                own.append((key_node, value_node))
+                continue
+            subs = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for sub in reversed(subs):  # later pairs override earlier ones when constructed
+                if not isinstance(sub, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping for merging, but found {sub.id}", sub.start_mark)
+                self.flatten_mapping(sub)
+                merged.extend(sub.value)
+        node.value = merged + own
 
 
 # start from no implicit resolvers, then add YAML 1.2's core schema
