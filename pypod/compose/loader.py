@@ -70,7 +70,46 @@ def _interpolate(raw: dict, path: str, ctx: LoadContext) -> dict:
         raise InterpolationError(f"{path}: {e.message}") from None
 
 
+def _take_markers(value, at: tuple, found: list):
+    """Unwrap `!override` values and drop `!reset` ones, noting where each was."""
+    from pypod.compose.yamlfile import Override, Reset
+
+    if isinstance(value, dict):
+        for k in list(value):
+            v = value[k]
+            if isinstance(v, Reset):
+                found.append(at + (k,))
+                del value[k]
+            elif isinstance(v, Override):
+                found.append(at + (k,))
+                value[k] = _take_markers(v.value, at + (k,), found)
+            else:
+                value[k] = _take_markers(v, at + (k,), found)
+    elif isinstance(value, list):
+        kept = []
+        for i, v in enumerate(value):
+            if isinstance(v, Reset):
+                continue
+            kept.append(_take_markers(v.value if isinstance(v, Override) else v, at + (i,), found))
+        return kept
+    return value
+
+
+def _forget(model: dict, at: tuple) -> None:
+    node = model
+    for k in at[:-1]:
+        node = node.get(k) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(at[-1], None)
+
+
 def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
+    marked: list = []
+    raw = _take_markers(raw, (), marked)
+    for at in marked:  # what `!reset`/`!override` name is gone from the earlier files' model
+        _forget(model, at)
     cfg = _interpolate(raw, path, ctx)
     _omit_empty_null(cfg)
     if "include" in cfg:

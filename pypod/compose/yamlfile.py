@@ -43,6 +43,29 @@ for tag, regexp, first in (
     ComposeYamlLoader.add_implicit_resolver(tag, re.compile(regexp), first)
 
 
+class Reset:
+    """`!reset`: the key is removed from what earlier files defined."""
+
+
+class Override:
+    """`!override VALUE`: VALUE replaces what earlier files defined instead of merging with it."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _reset(loader, node):
+    return Reset()
+
+
+def _override(loader, node):
+    if isinstance(node, yaml.MappingNode):
+        return Override(_mapping(loader, node))
+    if isinstance(node, yaml.SequenceNode):
+        return Override(loader.construct_sequence(node, deep=True))
+    return Override(loader.construct_scalar(node))
+
+
 def _mapping(loader, node):
     """Go's yaml refuses a key given twice in one mapping (PyYAML would keep the last)."""
     seen: dict = {}
@@ -83,6 +106,8 @@ def _float(loader, node):
 
 
 ComposeYamlLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
+ComposeYamlLoader.add_constructor("!reset", _reset)
+ComposeYamlLoader.add_constructor("!override", _override)
 ComposeYamlLoader.add_constructor("tag:yaml.org,2002:int", _int)
 ComposeYamlLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
