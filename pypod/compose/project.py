@@ -35,20 +35,17 @@ def load_project(opts: ProjectOptions) -> Project:
 
     cwd = opts.cwd or os.getcwd()
     osenv = dict(os.environ if opts.environ is None else opts.environ)
-    files = discovery.resolve_files(opts.files, osenv, cwd)
-    if opts.project_directory:
-        workdir = os.path.abspath(os.path.join(cwd, opts.project_directory))
+    given_dir = os.path.abspath(os.path.join(cwd, opts.project_directory)) if opts.project_directory else None
+    explicit = [os.path.join(cwd, f) for f in opts.env_files]
+    early: list[str] = []
+    if not opts.files:  # COMPOSE_FILE and friends may come from the .env of where we stand
+        early = explicit or _existing(os.path.join(given_dir or cwd, ".env"))
+    files = discovery.resolve_files(opts.files, _with_env_files(osenv, early), cwd)
+    if given_dir:
+        workdir = given_dir
     else:  # the first file's directory; the current one for a file read from stdin
         workdir = cwd if files[0] == "-" else os.path.dirname(files[0])
-    env = dict(osenv)
-    env_files = [os.path.join(cwd, f) for f in opts.env_files] if opts.env_files else (
-        [os.path.join(workdir, ".env")] if os.path.isfile(os.path.join(workdir, ".env")) else [])
-    for ef in env_files:
-        if not os.path.isfile(ef):
-            raise ComposeError(f"couldn't find env file: {ef}")
-        for k, v in dotenv.read_file(ef, lambda k: osenv.get(k)).items():
-            if k not in osenv and v is not None:
-                env[k] = v
+    env = _with_env_files(osenv, explicit or _existing(os.path.join(workdir, ".env")) or early)
     warnings: list[str] = []
     name = _project_name(opts, env, files, workdir, warnings)
     env["COMPOSE_PROJECT_NAME"] = name
@@ -59,6 +56,22 @@ def load_project(opts: ProjectOptions) -> Project:
     profiles = opts.profiles or [p for p in env.get("COMPOSE_PROFILES", "").split(",") if p]
     out = build_output(model, name, env, profiles, workdir)
     return Project(name, workdir, files, out, _dedupe(warnings))
+
+
+def _existing(path: str) -> list[str]:
+    return [path] if os.path.isfile(path) else []
+
+
+def _with_env_files(osenv: dict, env_files: list[str]) -> dict:
+    """The process environment over the variables of the env files (later files win)."""
+    env = dict(osenv)
+    for ef in env_files:
+        if not os.path.isfile(ef):
+            raise ComposeError(f"couldn't find env file: {ef}")
+        for k, v in dotenv.read_file(ef, lambda k: osenv.get(k) if k in osenv else env.get(k)).items():
+            if k not in osenv and v is not None:
+                env[k] = v
+    return env
 
 
 def _dedupe(items):
