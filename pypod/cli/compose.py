@@ -51,6 +51,9 @@ def config(
     popts=None,
     services: bool = Opt(False, "--services", help="Print the service names, one per line"),
     volumes: bool = Opt(False, "--volumes", help="Print the volume names, one per line"),
+    networks: bool = Opt(False, "--networks", help="Print the network names, one per line"),
+    profiles: bool = Opt(False, "--profiles", help="Print the profile names, one per line"),
+    images: bool = Opt(False, "--images", help="Print the image names, one per line"),
     quiet: bool = Opt(False, "--quiet", "-q", help="Only validate the configuration, don't print anything"),
     fmt: str = Opt("yaml", "--format", help="Format the output. Values: [yaml | json]"),
     output: Optional[str] = Opt(None, "--output", "-o", help="Save to file (default to stdout)"),
@@ -71,6 +74,12 @@ def config(
         text = "".join(f"{n}\n" for n in model["services"])
     elif volumes:
         text = "".join(f"{n}\n" for n in model.get("volumes") or {})
+    elif networks:
+        text = "".join(f"{n}\n" for n in model.get("networks") or {})
+    elif profiles:
+        text = "".join(f"{n}\n" for n in project.profiles)
+    elif images:  # a service without an image is built as PROJECT-SERVICE
+        text = "".join(f"{s.get('image') or project.name + '-' + n}\n" for n, s in model["services"].items())
     else:
         from pypod.compose import render
 

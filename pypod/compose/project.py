@@ -28,6 +28,7 @@ class Project:
     files: list[str]
     model: dict  # what `docker compose config` prints
     warnings: list[str]
+    profiles: list[str] = field(default_factory=list)  # every profile a service names, enabled or not
 
 
 def load_project(opts: ProjectOptions) -> Project:
@@ -54,8 +55,9 @@ def load_project(opts: ProjectOptions) -> Project:
     if not model:
         raise ComposeError("empty compose file")
     profiles = opts.profiles or [p for p in env.get("COMPOSE_PROFILES", "").split(",") if p]
+    declared = sorted({p for s in (model.get("services") or {}).values() for p in (s.get("profiles") or [])})
     out = build_output(model, name, env, profiles, workdir)
-    return Project(name, workdir, files, out, _dedupe(warnings))
+    return Project(name, workdir, files, out, _dedupe(warnings), declared)
 
 
 def _existing(path: str) -> list[str]:

@@ -88,14 +88,17 @@ def test_yaml_output_is_docker_compose_text(tmp_path, name):
     assert ours.stdout == ref.stdout
 
 
-def test_services_and_volumes_lists(tmp_path):
-    cwd, args, environ = _case(tmp_path, "volumes-long")
+@pytest.mark.parametrize("name", ["seed-web-redis", "networks-service", "profiles-default", "top-level"])
+def test_name_lists(tmp_path, name):
+    """--services, --volumes, --networks, --profiles, --images (Compose prints some of them in map
+    order, so they are compared as sets)."""
+    cwd, args, environ = _case(tmp_path, name)
     env = _env(environ)
-    for flag in ("--services", "--volumes"):
-        ref = _run([_docker_compose(), "config", flag], cwd, env)
-        ours = _run([*_pypod(), "compose", "config", flag], cwd, env)
+    for flag in ("--services", "--volumes", "--networks", "--profiles", "--images"):
+        ref = _run([_docker_compose(), *args, "config", flag], cwd, env)
+        ours = _run([*_pypod(), "compose", *args, "config", flag], cwd, env)
         assert ours.returncode == 0, ours.stderr
-        assert sorted(ours.stdout.split()) == sorted(ref.stdout.split())
+        assert sorted(ours.stdout.split()) == sorted(ref.stdout.split()), flag
 
 
 ERRORS = {
