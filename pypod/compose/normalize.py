@@ -218,6 +218,14 @@ def _deploy(d: dict, where: str) -> dict:
             if k in rp:
                 rp[k] = _dur(rp[k], f"{where}.restart_policy.{k}")
         d["restart_policy"] = rp
+    for part in ("update_config", "rollback_config"):
+        uc = d.get(part)
+        if isinstance(uc, dict):
+            uc = dict(uc)
+            for k in ("delay", "monitor"):
+                if k in uc:
+                    uc[k] = _dur(uc[k], f"{where}.{part}.{k}")
+            d[part] = uc
     d.setdefault("placement", {})
     return d
 

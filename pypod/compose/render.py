@@ -33,6 +33,9 @@ _ORDERS = {
     "secret": "name content environment file external labels driver driver_opts template_driver".split(),
     "filemount": "source target uid gid mode".split(),
     "ulimit": "single soft hard".split(),
+    "update": "parallelism delay failure_action monitor max_failure_ratio order".split(),
+    "restart_policy": "condition delay max_attempts window".split(),
+    "placement": "constraints preferences max_replicas_per_node".split(),
     "device": "source target permissions".split(),
 }
 
@@ -80,7 +83,8 @@ def _shape(v, kind: str | None):
         "mount": {"bind": "bind", "tmpfs": "tmpfs"},
         "network": {"ipam": "ipam"},
         "ipam": {"config": "pool"},
-        "deploy": {"resources": "resources"},
+        "deploy": {"resources": "resources", "update_config": "update", "rollback_config": "update",
+                   "restart_policy": "restart_policy", "placement": "placement"},
         "resources": {"limits": "limits", "reservations": "limits"},
     }.get(kind or "", {})
     maps = {"services": "service", "networks": "network", "volumes": "volume", "secrets": "secret",
