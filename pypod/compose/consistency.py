@@ -28,7 +28,7 @@ def check_consistency(model: dict, services: dict) -> None:
                 raise ComposeError(f'service "{name}" refers to undefined volume {v["source"]}: {INVALID}')
         for kind in ("secrets", "configs"):
             for ref in svc.get(kind) or []:
-                src = ref.get("source") if isinstance(ref, dict) else ref
+                src = (ref.get("source") or "") if isinstance(ref, dict) else ref
                 if src not in (model.get(kind) or {}):
                     raise ComposeError(f'service "{name}" refers to undefined {kind[:-1]} {src}: {INVALID}')
         for dep, d in (svc.get("depends_on") or {}).items():

@@ -214,7 +214,9 @@ def _port_key(v, where):
 
 def _env_file_key(v, where):
     if isinstance(v, dict):
-        return v.get("path")
+        if "path" not in v:
+            raise ComposeError(f"environment path attribute {where} is missing")
+        return v["path"]
     return v
 
 

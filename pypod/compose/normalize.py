@@ -140,6 +140,15 @@ def command(value):
     return [_go(x) for x in value]
 
 
+def _num(v, where: str, kind=int):
+    """int()/float() of a value, refused in Go's words (strconv) when it is not a number."""
+    try:
+        return kind(v)
+    except (TypeError, ValueError):
+        fn = "ParseFloat" if kind is float else "Atoi"
+        raise ComposeError(f'{where}: strconv.{fn}: parsing "{v}": invalid syntax') from None
+
+
 def _dur(v, where):
     return format_duration(parse_duration(v, where))
 
@@ -149,7 +158,7 @@ def _ports(ports: list, where: str) -> list:
     for p in ports:
         q = dict(p)
         if "target" in q:
-            q["target"] = int(q["target"])
+            q["target"] = _num(q["target"], f"{where}.ports.target")
         if "published" in q:
             if q["published"] is None or q["published"] == "":
                 del q["published"]
@@ -186,7 +195,7 @@ def _healthcheck(h: dict, where: str) -> dict:
         if k in h and h[k] is not None:
             h[k] = _dur(h[k], f"{where}.{k}")
     if "retries" in h and h["retries"] is not None:
-        h["retries"] = int(h["retries"])
+        h["retries"] = _num(h["retries"], f"{where}.retries")
     if h.get("disable") is False:
         del h["disable"]
     return h
@@ -195,7 +204,7 @@ def _healthcheck(h: dict, where: str) -> dict:
 def _deploy(d: dict, where: str) -> dict:
     d = dict(d)
     if "replicas" in d and d["replicas"] is not None:
-        d["replicas"] = int(d["replicas"])
+        d["replicas"] = _num(d["replicas"], f"{where}.replicas")
     if "labels" in d:
         d["labels"] = mapping(d["labels"], where, empty_none=True)
     res = dict(d.get("resources") or {})
@@ -204,11 +213,11 @@ def _deploy(d: dict, where: str) -> dict:
         if isinstance(r, dict):
             r = dict(r)
             if "cpus" in r:
-                r["cpus"] = float(r["cpus"])
+                r["cpus"] = _num(r["cpus"], f"{where}.resources.{part}.cpus", float)
             if "memory" in r:
                 r["memory"] = str(parse_bytes(r["memory"], f"{where}.resources.{part}.memory"))
             if "pids" in r:
-                r["pids"] = int(r["pids"])
+                r["pids"] = _num(r["pids"], f"{where}.resources.{part}.pids")
             res[part] = r
     d["resources"] = res
     rp = d.get("restart_policy")
@@ -259,7 +268,7 @@ def _file_mount(m, where: str):
             mode = int(mode, 8)
         except ValueError:
             raise ComposeError(f"{where}: invalid mode {m['mode']!r}") from None
-    m["mode"] = "0%o" % int(mode)
+    m["mode"] = "0%o" % _num(mode, f"{where}.mode")
     return m
 
 
@@ -272,10 +281,11 @@ def _device(d):
             "permissions": parts[2] if len(parts) > 2 else "rwm"}
 
 
-def _ulimits(u: dict) -> dict:
+def _ulimits(u: dict, where: str) -> dict:
     out = {}
     for k, v in u.items():
-        out[k] = {kk: int(vv) for kk, vv in v.items()} if isinstance(v, dict) else int(v)
+        out[k] = ({kk: _num(vv, f"{where}.{k}.{kk}") for kk, vv in v.items()} if isinstance(v, dict)
+                  else _num(v, f"{where}.{k}"))
     return out
 
 
@@ -284,8 +294,6 @@ def _build(b: dict, where: str) -> dict:
     for k in ("args", "labels", "additional_contexts"):
         if k in b:
             b[k] = mapping(b[k], where, empty_none=(k == "labels"))
-            if k == "args":
-                b[k] = {kk: vv for kk, vv in b[k].items()}
     if "extra_hosts" in b:
         b["extra_hosts"] = _extra_hosts(b["extra_hosts"])
     if isinstance(b.get("ssh"), dict):  # a list of `id[=path]`
@@ -345,13 +353,13 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
     if "extra_hosts" in s:
         s["extra_hosts"] = _extra_hosts(s["extra_hosts"])
     if isinstance(s.get("ulimits"), dict):
-        s["ulimits"] = _ulimits(s["ulimits"])
+        s["ulimits"] = _ulimits(s["ulimits"], f"{where}.ulimits")
     if "tmpfs" in s and isinstance(s["tmpfs"], str):
         s["tmpfs"] = [s["tmpfs"]]
     if "dns_search" in s and isinstance(s["dns_search"], str):
         s["dns_search"] = [s["dns_search"]]
     if "cpus" in s:
-        s["cpus"] = float(s["cpus"])
+        s["cpus"] = _num(s["cpus"], f"{where}.cpus", float)
     if isinstance(s.get("logging"), dict) and isinstance(s["logging"].get("options"), dict):
         s["logging"] = {**s["logging"], "options": {k: None if v is None else _go(v)
                                                     for k, v in s["logging"]["options"].items()}}
@@ -365,7 +373,7 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
         if isinstance(s.get(kind), list):
             s[kind] = [_file_mount(m, f"{where}.{kind}") for m in s[kind]]
     if s.get("scale") is not None:
-        s["scale"] = int(s["scale"])
+        s["scale"] = _num(s["scale"], f"{where}.scale")
     for k in [k for k, v in s.items() if (v in ([], {}) or v == "") and k not in ("networks",)]:
         if k not in ("command", "entrypoint"):
             del s[k]

@@ -48,7 +48,7 @@ def load_project(opts: ProjectOptions) -> Project:
         workdir = cwd if files[0] == "-" else os.path.dirname(files[0])
     env = _with_env_files(osenv, explicit or _existing(os.path.join(workdir, ".env")) or early)
     warnings: list[str] = []
-    name = _project_name(opts, env, files, workdir, warnings)
+    name = _project_name(opts, env, files, workdir)
     env["COMPOSE_PROJECT_NAME"] = name
     ctx = LoadContext(env, workdir, warnings.append)
     model = load_files(files, ctx)
@@ -85,7 +85,7 @@ def _dedupe(items):
     return out
 
 
-def _project_name(opts, env, files, workdir, warnings) -> str:
+def _project_name(opts, env, files, workdir) -> str:
     if opts.project_name:
         return discovery.check_project_name(opts.project_name)
     if env.get("COMPOSE_PROJECT_NAME"):

@@ -54,7 +54,7 @@ SERVICE = {
     "privileged": BOOL, "profiles": ASTR, "pull_policy": STR, "pull_refresh_after": STR, "read_only": BOOL,
     "restart": STR, "runtime": STR, "scale": INT, "security_opt": ASTR, "shm_size": NUM, "secrets": ARR,
     "sysctls": LOD, "stdin_open": BOOL, "stop_grace_period": STR, "stop_signal": STR, "storage_opt": OBJ,
-    "tmpfs": SOL, "tty": BOOL, "ulimits": OBJ, "use_api_socket": "bool", "user": STR, "uts": STR,
+    "tmpfs": SOL, "tty": BOOL, "ulimits": ("ul", None), "use_api_socket": "bool", "user": STR, "uts": STR,
     "userns_mode": STR, "volumes": AMOUNT, "volumes_from": ARR, "working_dir": STR,
 }
 NETWORK = {"name": STR, "driver": STR, "driver_opts": OBJ, "ipam": {"driver": STR, "config": ARR, "options": OBJ},
@@ -131,6 +131,14 @@ def _check_value(v, kind, path: str):
             if not isinstance(v, dict):
                 _fail(path, "must be a string")
             _check_object(v, spec, path)
+        elif how == "ul":  # each limit: a number, or {soft, hard}
+            if not isinstance(v, dict):
+                _fail(path, "must be a mapping")
+            for name, lim in v.items():
+                if isinstance(lim, dict):
+                    _check_object(lim, {"soft": INT, "hard": INT}, f"{path}.{name}")
+                elif not _CHECKS[INT][0](lim):
+                    _fail(f"{path}.{name}", "must be a integer or string")
         elif how in ("m", "am"):  # a mapping of named objects (or, "am", a list of names)
             if how == "am" and isinstance(v, list):
                 _items(v, path, lambda x: isinstance(x, str), "string")
@@ -143,6 +151,8 @@ def _check_value(v, kind, path: str):
                 if name.startswith("x-") and how == "m":
                     continue
                 if sub is not None:
+                    if how == "m" and path != "services" and not isinstance(sub, dict):
+                        _fail(f"{path}.{name}", "must be a mapping or null")
                     _check_object(sub, spec, f"{path}.{name}")
         return
     if kind == ANY:
