@@ -127,6 +127,12 @@ ERRORS = {
     "duplicate-key": ("services:\n  web:\n    image: x\n    image: y\n", 'line 4: mapping key "image" already defined at line 3'),
     "extends-missing": ("services:\n  web:\n    image: x\n    extends: nope\n", 'cannot extend service "web" in '),
     "bad-host-ip": ("services:\n  web:\n    image: x\n    ports: ['1:2:3:4:5']\n", "invalid IP address: 1:2:3"),
+    "services-not-mapping": ("services: [a, b]\n", "services must be a mapping"),
+    "env-file-without-path": ("services:\n  web:\n    image: x\n    env_file: [{required: false}]\n",
+                              "environment path attribute services.web.env_file"),
+    "ulimit-type": ("services:\n  web:\n    image: x\n    ulimits: {nofile: [1]}\n",
+                    "services.web.ulimits.nofile must be a integer or string"),
+    "resource-not-mapping": ("services:\n  web:\n    image: x\nvolumes:\n  v: 5\n", "volumes.v must be a mapping or null"),
     "top-level-key": ("servics:\n  web:\n    image: x\n", "additional properties 'servics' not allowed"),
 }
 
