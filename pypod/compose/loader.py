@@ -262,6 +262,10 @@ def resolve_paths(model: dict, workdir: str) -> None:
                 ef["path"] = rebase(ef["path"], workdir)
         if isinstance(svc.get("label_file"), list):
             svc["label_file"] = [rebase(p, workdir) for p in svc["label_file"]]
+        dev = svc.get("develop")
+        for w in (dev.get("watch") or []) if isinstance(dev, dict) else []:
+            if isinstance(w, dict) and isinstance(w.get("path"), str):
+                w["path"] = rebase(w["path"], workdir)
         for v in svc.get("volumes") or []:
             if isinstance(v, dict) and v.get("type") == "bind" and isinstance(v.get("source"), str):
                 v["source"] = rebase(v["source"], workdir)

@@ -272,6 +272,20 @@ def _file_mount(m, where: str):
     return m
 
 
+def _watch(w):
+    """A develop.watch rule: ignore/include as lists, and the exec hook Go always prints."""
+    if not isinstance(w, dict):
+        return w
+    w = dict(w)
+    for k in ("ignore", "include"):
+        if isinstance(w.get(k), str):
+            w[k] = [w[k]]
+    ex = dict(w.get("exec") or {})
+    ex["command"] = command(ex.get("command"))
+    w["exec"] = ex
+    return w
+
+
 def _device(d):
     """`SOURCE[:TARGET[:PERMISSIONS]]` → the long form (permissions rwm by default)."""
     if not isinstance(d, str):
@@ -320,6 +334,9 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
         s["environment"] = env
     else:
         s.pop("environment", None)
+    if "label_file" in s:  # label files under the service's own labels
+        from_files = {k: ("" if v is None else v) for k, v in env_files(s.pop("label_file")).items()}
+        s["labels"] = {**from_files, **mapping(s.get("labels"), where, empty_none=True)}
     if "labels" in s:
         s["labels"] = mapping(s["labels"], where, empty_none=True)
     if "annotations" in s:
@@ -360,6 +377,17 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
         s["dns_search"] = [s["dns_search"]]
     if "cpus" in s:
         s["cpus"] = _num(s["cpus"], f"{where}.cpus", float)
+    for k in ("mem_swappiness", "oom_score_adj", "cpu_shares", "cpu_count", "cpu_percent", "cpu_period",
+              "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "pids_limit", "cpus"):
+        if s.get(k) == 0 and not isinstance(s.get(k), bool):  # Go's omitempty
+            del s[k]
+    if s.get("gpus") == "all":
+        s["gpus"] = [{"count": -1}]
+    for hook in ("pre_start", "post_start", "pre_stop"):
+        if isinstance(s.get(hook), list):
+            s[hook] = [{**h, "command": command(h.get("command"))} if isinstance(h, dict) else h for h in s[hook]]
+    if isinstance(s.get("develop"), dict) and isinstance(s["develop"].get("watch"), list):
+        s["develop"] = {**s["develop"], "watch": [_watch(w) for w in s["develop"]["watch"]]}
     if isinstance(s.get("logging"), dict) and isinstance(s["logging"].get("options"), dict):
         s["logging"] = {**s["logging"], "options": {k: None if v is None else _go(v)
                                                     for k, v in s["logging"]["options"].items()}}

@@ -33,6 +33,7 @@ _ORDERS = {
     "secret": "name content environment file external labels driver driver_opts template_driver".split(),
     "filemount": "source target uid gid mode".split(),
     "ulimit": "single soft hard".split(),
+    "watch": "path action target exec include ignore initial_sync".split(),
     "update": "parallelism delay failure_action monitor max_failure_ratio order".split(),
     "restart_policy": "condition delay max_attempts window".split(),
     "placement": "constraints preferences max_replicas_per_node".split(),
@@ -79,7 +80,9 @@ def _shape(v, kind: str | None):
                 "configs": "secrets"},
         "service": {"build": "build", "ports": "port", "volumes": "mount", "healthcheck": "healthcheck",
                     "deploy": "deploy", "depends_on": "depends_map", "networks": "attachment_map",
-                    "secrets": "filemount", "configs": "filemount", "ulimits": "ulimit_map", "devices": "device"},
+                    "secrets": "filemount", "configs": "filemount", "ulimits": "ulimit_map", "devices": "device",
+                    "develop": "develop"},
+        "develop": {"watch": "watch"},
         "mount": {"bind": "bind", "tmpfs": "tmpfs"},
         "network": {"ipam": "ipam"},
         "ipam": {"config": "pool"},
@@ -103,6 +106,9 @@ def to_yaml(model: dict) -> str:
         for k in ("command", "entrypoint"):
             if svc.get(k) is None:
                 svc.pop(k, None)
+        for w in (svc.get("develop") or {}).get("watch") or []:
+            if w.get("exec") == {"command": None}:
+                del w["exec"]
         d = svc.get("deploy")
         if isinstance(d, dict):  # empty structs: JSON prints them, YAML leaves them out
             for k in ("placement", "resources"):
