@@ -16,6 +16,8 @@ def check_consistency(model: dict, services: dict) -> None:
         svc = services[name]
         if "image" not in svc and "build" not in svc and "provider" not in svc:
             raise ComposeError(f'service "{name}" has neither an image nor a build context specified: {INVALID}')
+        if "network_mode" in svc and svc.get("networks"):
+            raise ComposeError(f"service {name} declares mutually exclusive `network_mode` and `networks`: {INVALID}")
         replicas = svc.get("scale") or ((svc.get("deploy") or {}).get("replicas"))
         if svc.get("container_name") and replicas is not None and int(replicas) > 1:
             raise ComposeError(f"services.scale: can't set container_name and {name} as container name must be "

@@ -101,6 +101,39 @@ def test_name_lists(tmp_path, name):
         assert sorted(ours.stdout.split()) == sorted(ref.stdout.split()), flag
 
 
+def _single_file_cases() -> list[str]:
+    def plain(d):
+        return not any(os.path.exists(os.path.join(CORPUS, d, f)) for f in ("args", "environ", ".env"))
+
+    return [d for d in CASES if plain(d)]
+
+
+_SINGLE = _single_file_cases()
+# each single-file project merged over its neighbour in the corpus (`-f A -f B`): override rules
+# meet every kind of key without running all n² pairs in the suite
+PAIRS = [(a, b) for a, b in zip(_SINGLE, _SINGLE[1:] + _SINGLE[:1])]
+
+
+@pytest.mark.parametrize("first,second", PAIRS, ids=[f"{a}+{b}" for a, b in PAIRS])
+def test_two_files_merge_as_docker_compose_merges_them(tmp_path, first, second):
+    d = tmp_path / "merged"
+    d.mkdir()
+    for case in (first, second):  # the files either project refers to, then the two compose files
+        for f in os.listdir(os.path.join(CORPUS, case)):
+            src = os.path.join(CORPUS, case, f)
+            if f != "compose.yaml" and not (d / f).exists():
+                (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, d / f)
+    shutil.copy(os.path.join(CORPUS, first, "compose.yaml"), d / "a.yaml")
+    shutil.copy(os.path.join(CORPUS, second, "compose.yaml"), d / "b.yaml")
+    env = _env({})
+    argv = ["-f", "a.yaml", "-f", "b.yaml", "config", "--format", "json"]
+    ref = _run([_docker_compose(), *argv], str(d), env)
+    ours = _run([*_pypod(), "compose", *argv], str(d), env)
+    assert ours.returncode == ref.returncode, (ref.stderr, ours.stderr)
+    if ref.returncode == 0:
+        assert json.loads(ours.stdout) == json.loads(ref.stdout)
+
+
 ERRORS = {
     "unknown-key": ("services:\n  web:\n    image: x\n    bogus: 1\n", "services.web additional properties 'bogus' not allowed"),
     "bad-type": ("services:\n  web:\n    image: x\n    ports: 80\n", "services.web.ports must be a array"),
@@ -133,6 +166,8 @@ ERRORS = {
     "ulimit-type": ("services:\n  web:\n    image: x\n    ulimits: {nofile: [1]}\n",
                     "services.web.ulimits.nofile must be a integer or string"),
     "resource-not-mapping": ("services:\n  web:\n    image: x\nvolumes:\n  v: 5\n", "volumes.v must be a mapping or null"),
+    "network-mode-and-networks": ("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n",
+                                  "service web declares mutually exclusive `network_mode` and `networks`"),
     "top-level-key": ("servics:\n  web:\n    image: x\n", "additional properties 'servics' not allowed"),
 }
 
