@@ -40,8 +40,13 @@ def _go(v) -> str:
         return "true"
     if v is False:
         return "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v)) if abs(v) < 1e21 else repr(v)
+    if isinstance(v, float):
+        if v != v:
+            return "NaN"
+        if v in (float("inf"), float("-inf")):
+            return "+Inf" if v > 0 else "-Inf"
+        if v.is_integer() and abs(v) < 1e21:
+            return str(int(v))
     return str(v)
 
 
