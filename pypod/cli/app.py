@@ -33,6 +33,7 @@ NOUNS = {
     "volume": ("pypod.cli.volume",),
     "storage": ("pypod.cli.storage",),
     "events": ("pypod.cli.events",),
+    "compose": ("pypod.cli.compose",),
 }
 # top-level command → the module that registers it
 ALIASES = {
