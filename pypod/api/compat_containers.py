@@ -328,8 +328,12 @@ def wait(req, ctx) -> None:
     if cond not in ("not-running", "next-exit", "removed"):
         raise HTTPError(400, f"invalid condition {cond!r}: use not-running, next-exit or removed")
     stream = req.h.start_stream()
-    code, seen_running = None, False
+    code = None
     cdir = ce.store(ctx).dir(rec.id)
+    first = ce.state_of(ctx, rec)
+    # next-exit: an exit after this request (a run that ends before we look counts too: its
+    # finish time is not the one the container had when asked)
+    before = first.get("finished_at") if first.get("status") not in ("created",) else None
     while True:
         if not cdir.exists():
             if code is None:
@@ -338,10 +342,10 @@ def wait(req, ctx) -> None:
         st = ce.state_of(ctx, rec)
         status = st.get("status")
         running = status in ("running", "paused", "stopping")
-        seen_running = seen_running or running
         if not running and status != "created" or (status == "created" and cond == "not-running"):
             code = st.get("exit_code") or 0
-            if cond == "not-running" or (cond == "next-exit" and seen_running):
+            if cond == "not-running" or (cond == "next-exit" and status != "created"
+                                         and st.get("finished_at") != before):
                 break
         if req.h.client_gone():
             stream.closed = True

@@ -151,7 +151,8 @@ def test_url_over_ssh_to_a_real_sshd(busybox, test_user):
         r = pypod("--url", url, "--identity", f"{home_ssh}/pypod_test", "ps", "-a", check=True)
         assert r.stdout.startswith("CONTAINER ID")
         # a wrong key: refused, in one line, with ssh's reason
-        run_as_user(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{home_ssh}/pypod_other"], check=True)
+        run_as_user(["sh", "-c", f"rm -f {home_ssh}/pypod_other* && "
+                                 f"ssh-keygen -q -t ed25519 -N '' -f {home_ssh}/pypod_other"], check=True)
         r = pypod("--url", url, "--identity", f"{home_ssh}/pypod_other", "ps")
         assert r.returncode == 125 and "ssh to 127.0.0.1 failed" in r.stderr, r.stderr
     finally:
