@@ -33,6 +33,8 @@ NOUNS = {
     "volume": ("pypod.cli.volume",),
     "storage": ("pypod.cli.storage",),
     "events": ("pypod.cli.events",),
+    "kube": ("pypod.cli.kube",),
+    "generate": ("pypod.cli.kube",),
 }
 # top-level command → the module that registers it
 ALIASES = {
