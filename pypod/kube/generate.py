@@ -5,7 +5,8 @@ given (collect.py gathers it), so unit tests drive it with dicts.
 Differences from podman 4.3, on purpose: names are DNS labels (podman only drops `_`); a restart policy,
 resource limits (cgroups v1 included) and a healthcheck (→ livenessProbe) are written, as newer podman
 does; an empty `-e NAME=` is kept; `--tmpfs` becomes an emptyDir (podman writes a hostPath "tmpfs");
-a Service with no published port is not written (a cluster refuses it).
+a Service with no published port is not written, nor an annotation key a cluster would refuse
+(podman writes `my.org/key/CONTAINER` for `--annotation my.org/key=...`); each said in a warning.
 """
 
 from __future__ import annotations
@@ -75,10 +76,21 @@ def container_annotations(f: ContainerFacts, kname: str, warnings: list[str]) ->
            "io.podman.annotations.init": _flag(hc.get("Init")),
            "io.podman.annotations.privileged": _flag(hc.get("Privileged")),
            "io.podman.annotations.publish-all": _flag(hc.get("PublishAllPorts"))}
+    for opt in hc.get("SecurityOpt") or []:
+        if opt.startswith(("label=", "label:")):
+            ann["io.podman.annotations.label"] = opt[6:]
     ann.update(cfg.get("Annotations") or {})
     # auto-update labels travel as annotations (podman's getAutoUpdateAnnotations)
     ann.update({k: v for k, v in (cfg.get("Labels") or {}).items() if "io.containers.autoupdate" in k})
-    return {f"{k}/{kname}": _truncate(v, warnings) for k, v in ann.items()}
+    out = {}
+    for k, v in ann.items():
+        key = f"{k}/{kname}"
+        if not names.is_qualified_name(key):  # podman writes it anyway; a cluster refuses it
+            warnings.append(f"annotation {k!r} of container {kname}: {key!r} is not a valid Kubernetes "
+                            "annotation key, left out")
+            continue
+        out[key] = _truncate(v, warnings)
+    return out
 
 
 def command_and_args(f: ContainerFacts) -> tuple[list, list]:
@@ -410,7 +422,7 @@ VOLUME_OPTION_ANNOTATIONS = {"o": "volume.podman.io/mount-options", "device": "v
                              "GID": "volume.podman.io/gid"}
 
 
-def pvc_from_volume(vol: dict, now: str) -> dict:
+def pvc_from_volume(vol: dict, now: str, warnings: list[str] | None = None) -> dict:
     """A PersistentVolumeClaim for a named volume (its `volume inspect` data), podman's shape."""
     ann = {"volume.podman.io/driver": vol.get("Driver") or "local"}
     for k, v in (vol.get("Options") or {}).items():
@@ -418,8 +430,14 @@ def pvc_from_volume(vol: dict, now: str) -> dict:
             ann[VOLUME_OPTION_ANNOTATIONS[k]] = str(v)
     meta: dict = {"annotations": ann, "creationTimestamp": now,
                   "name": names.dns_label(vol.get("Name") or "", fallback="volume")}
-    if vol.get("Labels"):
-        meta["labels"] = {k: str(v) for k, v in vol["Labels"].items()}
+    labels = {}
+    for k, v in (vol.get("Labels") or {}).items():
+        if names.is_qualified_name(k) and names.is_label_value(str(v)):
+            labels[k] = str(v)
+        elif warnings is not None:
+            warnings.append(f"label {k}={v} of volume {vol.get('Name')}: not a valid Kubernetes label, left out")
+    if labels:
+        meta["labels"] = labels
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
             "status": {}}
@@ -434,7 +452,7 @@ def generate(facts: list[ContainerFacts], volumes: list[dict], *, now: str, kind
     if replicas > 1 and kind != "deployment":
         raise InvalidArgument("--replicas can only be set when --type is set to deployment")
     g = Generated()
-    g.pvcs = [pvc_from_volume(v, now) for v in volumes]
+    g.pvcs = [pvc_from_volume(v, now, g.warnings) for v in volumes]
     if facts:
         pod = pod_from_containers(facts, now, g.warnings)
         if service:

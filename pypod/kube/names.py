@@ -40,3 +40,20 @@ def host_path_volume(source: str, index: int) -> str:
     if len(s) > room:
         s = s[-room:].lstrip("-") or "path"
     return s + suffix
+
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAME_PART = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+
+
+def is_qualified_name(key: str) -> bool:
+    """A valid label or annotation key: [PREFIX/]NAME, PREFIX a DNS subdomain (an API server checks
+    annotation keys lower-cased), NAME at most 63 of [-A-Za-z0-9_.] starting and ending alphanumeric."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _SUBDOMAIN.fullmatch(prefix.lower())):
+        return False
+    return len(name) <= MAX_LABEL and bool(_NAME_PART.fullmatch(name))
+
+
+def is_label_value(value: str) -> bool:
+    return value == "" or (len(value) <= MAX_LABEL and bool(_NAME_PART.fullmatch(value)))
