@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from pypod.errors import InvalidArgument
+from pypod.errors import InvalidArgument, PypodError
 from pypod.kube import names
 
 # runtime-tools' default capability set: podman derives add/drop against it (not containers.conf's)
@@ -275,38 +275,21 @@ def container_to_kube(f: ContainerFacts, warnings: list[str]) -> tuple[dict, lis
     """(v1.Container, its pod volumes, its pod annotations)."""
     i = f.inspect
     cfg = i.get("Config") or {}
+    if (i.get("HostConfig") or {}).get("Devices") and not (i.get("HostConfig") or {}).get("Privileged"):
+        raise PypodError(f"container {i.get('Name')}: --device has no Kubernetes equivalent: "
+                         "linux devices: not implemented")  # podman refuses too
     kname = names.dns_label(i.get("Name") or "")
     c: dict = {"name": kname, "image": cfg.get("Image") or i.get("ImageName") or ""}
     command, args = command_and_args(f)
-    if command:
-        c["command"] = command
-    if args:
-        c["args"] = args
-    env = env_vars(f)
-    if env:
-        c["env"] = env
     wd = cfg.get("WorkingDir") or "/"
-    if wd != "/" and wd != (f.image.get("WorkingDir") or "/"):
-        c["workingDir"] = wd
-    ports = container_ports(f)
-    if ports:
-        c["ports"] = ports
-    res = resources(f)
-    if res:
-        c["resources"] = res
-    sc = security_context(f)
-    if sc:
-        c["securityContext"] = sc
-    probe = liveness_probe(f)
-    if probe:
-        c["livenessProbe"] = probe
-    if cfg.get("OpenStdin"):
-        c["stdin"] = True
-    if cfg.get("Tty"):
-        c["tty"] = True
     mounts, volumes, ann = volume_mounts(f)
-    if mounts:
-        c["volumeMounts"] = mounts
+    optional = (("command", command), ("args", args), ("env", env_vars(f)),
+                ("workingDir", wd if wd not in ("/", f.image.get("WorkingDir") or "/") else None),
+                ("ports", container_ports(f)), ("resources", resources(f)),
+                ("securityContext", security_context(f)), ("livenessProbe", liveness_probe(f)),
+                ("stdin", bool(cfg.get("OpenStdin"))), ("tty", bool(cfg.get("Tty"))),
+                ("volumeMounts", mounts))
+    c.update((k, v) for k, v in optional if v)  # Kubernetes' omitempty
     ann.update(container_annotations(f, kname, warnings))
     return c, volumes, ann
 
@@ -327,7 +310,7 @@ def _dns_config(facts: list[ContainerFacts]) -> dict:
 def pod_from_containers(facts: list[ContainerFacts], now: str, warnings: list[str]) -> dict:
     """One Pod holding all the given containers (podman's simplePodWithV1Containers)."""
     containers, volumes, annotations = [], [], {}
-    seen_volumes: set = set()
+    seen_volumes: dict = {}
     hostname = ""
     host_network, host_users = True, True
     for f in facts:
@@ -337,8 +320,16 @@ def pod_from_containers(facts: list[ContainerFacts], now: str, warnings: list[st
                                   f"Kubernetes name {c['name']!r}: rename one")
         containers.append(c)
         for v in vols:
-            if v["name"] not in seen_volumes:
-                seen_volumes.add(v["name"])
+            first = seen_volumes.get(v["name"])
+            if first is None:
+                seen_volumes[v["name"]] = v
+                volumes.append(v)
+            elif first != v:  # two sources, one name (`/a_b` and `/ab`): the second is renamed
+                old, v["name"] = v["name"], names.with_suffix(v["name"], f"-{len(volumes)}")
+                for m in c.get("volumeMounts") or []:
+                    if m["name"] == old:
+                        m["name"] = v["name"]
+                seen_volumes[v["name"]] = v
                 volumes.append(v)
         annotations.update(ann)
         h = (f.inspect.get("Config") or {}).get("Hostname") or ""

@@ -201,3 +201,23 @@ def test_yaml_in_podmans_style():
                  f'creationTimestamp: "{NOW}"', "  containers:\n  - env:\n"):
         assert line in text, line
     assert dump.render([pod, pod]).count("\n---\n") == 1
+
+
+def test_two_sources_with_one_kubernetes_name_stay_apart():
+    a = facts("a", mounts=[{"Type": "bind", "Source": "/x_y", "Destination": "/m", "RW": True}])
+    b = facts("b", mounts=[{"Type": "bind", "Source": "/xy", "Destination": "/m", "RW": True}])
+    same = facts("c", mounts=[{"Type": "bind", "Source": "/x_y", "Destination": "/n", "RW": True}])
+    _, pod = pod_of(a, b, same)
+    vols = {v["name"]: v["hostPath"]["path"] for v in pod["spec"]["volumes"]}
+    assert len(vols) == 2 and sorted(vols.values()) == ["/x_y", "/xy"]
+    for c in pod["spec"]["containers"]:  # each mount names the volume of its own source
+        src = {"a": "/x_y", "b": "/xy", "c": "/x_y"}[c["name"]]
+        assert vols[c["volumeMounts"][0]["name"]] == src
+
+
+def test_devices_are_refused_as_podman_does():
+    from pypod.errors import PypodError
+
+    with pytest.raises(PypodError, match="linux devices: not implemented"):
+        pod_of(facts(host={"Devices": [{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse"}]}))
+    pod_of(facts(host={"Privileged": True, "Devices": [{"PathOnHost": "/dev/fuse"}]}))
