@@ -143,17 +143,22 @@ def test_everything_generated_passes_kubernetes_validate_strict(busybox, host_di
 
 def _normalise(text: str) -> list[dict]:
     """The documents without what differs by design: the time, podman's NOTE comment document and
-    the hostPath "tmpfs" volumes podman 4.3 writes for --read-only's tmpfs, random NodePorts."""
+    the hostPath "tmpfs" volumes podman 4.3 writes for --read-only's tmpfs, random NodePorts, the order
+    of podman's ports and variables."""
     docs = [d for d in yaml.safe_load_all(text) if d]
     for d in docs:
         d["metadata"].pop("creationTimestamp", None)
         spec = d["spec"]
         for p in spec.get("ports") or []:
             p.pop("nodePort", None)
+        spec.get("ports", []).sort(key=lambda p: (p["port"], p.get("protocol", "")))
         spec["volumes"] = [v for v in spec.get("volumes") or [] if not v["name"].startswith("tmpfs-host")]
         if not spec["volumes"]:
             del spec["volumes"]
         for c in spec.get("containers") or []:
+            # podman's order of port mappings and of -e variables follows a Go map's: random
+            c.get("ports", []).sort(key=lambda p: (p["containerPort"], p.get("protocol", "")))
+            c.get("env", []).sort(key=lambda e: e["name"])
             c["volumeMounts"] = [m for m in c.get("volumeMounts") or [] if not m["name"].startswith("tmpfs-host")]
             if not c["volumeMounts"]:
                 del c["volumeMounts"]
@@ -183,7 +188,7 @@ def test_same_yaml_as_podman(busybox, registry, host_dir):
             assert mine.stdout.splitlines()[:4] == [
                 "# Save the output of this file and use kubectl create -f to import", "# it into Kubernetes.",
                 "#", f"# Created with pypod-{ok('--version').stdout.split()[-1]}"]
-            assert _normalise(mine.stdout) == _normalise(theirs.stdout), args
+            assert _normalise(mine.stdout) == _normalise(theirs.stdout), (args, mine.stdout, theirs.stdout)
     finally:
         podman("rm", "-f", *names.values())
         podman("volume", "rm", "-f", "kvol1")
