@@ -141,10 +141,15 @@ def test_everything_generated_passes_kubernetes_validate_strict(busybox, host_di
     assert docs["replicas"][0]["spec"]["replicas"] == 3
 
 
+def _unindexed(name: str) -> str:
+    return re.sub(r"-host-\d+$", "-host", name)
+
+
 def _normalise(text: str) -> list[dict]:
     """The documents without what differs by design: the time, podman's NOTE comment document and
     the hostPath "tmpfs" volumes podman 4.3 writes for --read-only's tmpfs, random NodePorts, the order
-    of podman's ports and variables."""
+    of podman's ports, variables and bind mounts (a Go map's: it changes run to run, and with it the
+    index in the bind mounts' volume names)."""
     docs = [d for d in yaml.safe_load_all(text) if d]
     for d in docs:
         d["metadata"].pop("creationTimestamp", None)
@@ -152,14 +157,16 @@ def _normalise(text: str) -> list[dict]:
         for p in spec.get("ports") or []:
             p.pop("nodePort", None)
         spec.get("ports", []).sort(key=lambda p: (p["port"], p.get("protocol", "")))
-        spec["volumes"] = [v for v in spec.get("volumes") or [] if not v["name"].startswith("tmpfs-host")]
+        spec["volumes"] = sorted((dict(v, name=_unindexed(v["name"])) for v in spec.get("volumes") or []
+                                  if not v["name"].startswith("tmpfs-host")), key=lambda v: v["name"])
         if not spec["volumes"]:
             del spec["volumes"]
         for c in spec.get("containers") or []:
             # podman's order of port mappings and of -e variables follows a Go map's: random
             c.get("ports", []).sort(key=lambda p: (p["containerPort"], p.get("protocol", "")))
             c.get("env", []).sort(key=lambda e: e["name"])
-            c["volumeMounts"] = [m for m in c.get("volumeMounts") or [] if not m["name"].startswith("tmpfs-host")]
+            c["volumeMounts"] = sorted((dict(m, name=_unindexed(m["name"])) for m in c.get("volumeMounts") or []
+                                        if not m["name"].startswith("tmpfs-host")), key=lambda m: m["mountPath"])
             if not c["volumeMounts"]:
                 del c["volumeMounts"]
     return docs
