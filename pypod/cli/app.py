@@ -34,6 +34,8 @@ NOUNS = {
     "storage": ("pypod.cli.storage",),
     "events": ("pypod.cli.events",),
     "compose": ("pypod.cli.compose",),
+    "kube": ("pypod.cli.kube",),
+    "generate": ("pypod.cli.kube",),
 }
 # top-level command → the module that registers it
 ALIASES = {
