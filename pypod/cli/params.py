@@ -246,7 +246,7 @@ def parse(cmd: Command, argv: list[str], cmd_path: str) -> dict:
     return values
 
 
-_LATEST_WITH_ARGS = ("exec", "top", "port")
+_LATEST_WITH_ARGS = ("exec", "top", "port", "ps", "list", "ls")  # (ps -a -l is podman's too)
 
 
 def _check_count(positionals, n: int, cmd_path: str, latest: bool = False) -> None:

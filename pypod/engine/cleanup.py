@@ -84,6 +84,8 @@ def kill_supervisors(container_dir: str) -> int:
     import signal
 
     uid, want, n = os.getuid(), os.fsencode(container_dir), 0
+    # a supervisor forked from the CLI is titled `pypod-conmon ID` (cut to fit its argv area)
+    title = b"pypod-conmon " + os.fsencode(os.path.basename(container_dir.rstrip("/")))
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -94,7 +96,8 @@ def kill_supervisors(container_dir: str) -> int:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if want in argv:
+        if want in argv or (argv[0].startswith(b"pypod-conmon ") and len(argv[0]) >= len(b"pypod-conmon ") + 12
+                            and title.startswith(argv[0].rstrip(b" "))):
             try:
                 os.kill(int(pid), signal.SIGKILL)
                 n += 1

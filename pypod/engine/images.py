@@ -740,12 +740,18 @@ def _sweep_dead(ctx: Context) -> None:
 
     images = ctx.images
     with images.lock():
-        used = images.layers_in_use()
-        orphans = [l for l in images.layers.ids() if l not in used]
         records = os.listdir(images.images_dir) if os.path.isdir(images.images_dir) else []
+        # an unreadable record is not a missing one: it is named and removed on request (rmi,
+        # system check --repair); while one exists, which layers it needs is not known
+        damaged = False
         for n in records:
             if images.get(n) is None:
-                images.delete_record(n)
+                if os.path.exists(os.path.join(images.images_dir, n, "image.json")):
+                    damaged = True
+                else:
+                    images.delete_record(n)
+        used = images.layers_in_use()
+        orphans = [] if damaged else [l for l in images.layers.ids() if l not in used]
         for d in [images.blobs_dir, *(os.path.join(images.images_dir, n) for n in records),
                   *(os.fspath(images.layers.path(l)) for l in images.layers.ids())]:
             for tmp in db.dead_temps(d):
