@@ -61,60 +61,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.router.dispatch(self)
         finally:
             self.server.activity.end()
+            if self._body is None and (self.headers.get("Content-Length") not in (None, "0")
+                                       or self.headers.get("Transfer-Encoding")):
+                self.close_connection = True  # a body nobody read: the next request can't follow it
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
     def body(self, limit: int = MAX_JSON_BODY) -> bytes:
         """The request body (Content-Length or chunked), at most `limit` bytes."""
-        if getattr(self, "_body", None) is not None:
-            return self._body
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            data = b"".join(self.body_chunks(limit))
-        else:
-            try:
-                n = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                raise HTTPError(400, "invalid Content-Length") from None
-            if n < 0 or n > limit:
-                self.close_connection = True
-                raise HTTPError(413, f"request body too large ({n} bytes; at most {limit})")
-            data = self._read_exact(n)
-        self._body = data
-        return data
+        if getattr(self, "_body", None) is None:
+            self._body = b"".join(self.body_chunks(limit))
+        return self._body
 
-    def _read_exact(self, n: int) -> bytes:
-        parts, left = [], n
-        while left:
-            b = self.rfile.read(min(left, 1 << 16))
+    def _exactly(self, n: int):
+        """The next n bytes of the body, as they arrive."""
+        while n:
+            b = self.rfile.read(min(n, 1 << 16))
             if not b:
                 self.close_connection = True
-                raise HTTPError(400, f"request body ended after {n - left} of {n} bytes")
-            parts.append(b)
-            left -= len(b)
-        return b"".join(parts)
+                raise HTTPError(400, "request body ended early")
+            n -= len(b)
+            yield b
 
     def body_chunks(self, limit: int | None = None):
         """The body as it arrives, in pieces (uploads: build contexts, image archives)."""
+        self._body = b""  # (being read: it is no longer waiting in the connection)
         te = (self.headers.get("Transfer-Encoding") or "").lower()
-        total = 0
         if "chunked" not in te:
             try:
                 left = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 raise HTTPError(400, "invalid Content-Length") from None
-            if limit is not None and left > limit:
+            if left < 0 or (limit is not None and left > limit):
                 self.close_connection = True
                 raise HTTPError(413, f"request body too large ({left} bytes; at most {limit})")
-            while left:
-                b = self.rfile.read(min(left, 1 << 16))
-                if not b:
-                    self.close_connection = True
-                    raise HTTPError(400, "request body ended early")
-                left -= len(b)
-                yield b
-            self._body = b""
+            yield from self._exactly(left)
             return
+        total = 0
         while True:
             line = self.rfile.readline(1024)
             try:
@@ -125,21 +108,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass
-                break
+                return
             total += size
             if limit is not None and total > limit:
                 self.close_connection = True
                 raise HTTPError(413, f"request body too large (more than {limit} bytes)")
-            left = size
-            while left:
-                b = self.rfile.read(min(left, 1 << 16))
-                if not b:
-                    self.close_connection = True
-                    raise HTTPError(400, "request body ended early")
-                left -= len(b)
-                yield b
+            yield from self._exactly(size)
             self.rfile.readline(8)
-        self._body = b""
 
     def json_body(self) -> dict:
         raw = self.body()

@@ -346,11 +346,42 @@ def create(ep: Endpoint, image=None, command=None, **o) -> None:
     out(_create(ep, o))
 
 
+def _relay(sock, early: bytes, tty: bool, interactive: bool) -> None:
+    """A hijacked attach/exec connection: our stdin to it (half-closed at EOF) when interactive,
+    its output to our stdout/stderr (demultiplexed unless a tty) until it closes."""
+    if interactive:
+        import threading
+
+        def pump():
+            try:
+                while True:
+                    b = os.read(0, 65536)
+                    if not b:
+                        break
+                    sock.sendall(b)
+                import socket
+
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        threading.Thread(target=pump, daemon=True).start()
+    pending, data = bytearray(), early
+    while True:
+        if data:
+            if tty:
+                _write(1, data)
+            else:
+                for kind, payload in _demux(data, pending):
+                    _write(kind, payload)
+        data = sock.recv(65536)
+        if not data:
+            return
+
+
 @verb("run", "container run")
 def run(ep: Endpoint, image=None, command=None, detach=False, **o) -> None:
     """create → attach (before start: every byte) → start → wait, as Docker's CLI does."""
-    import threading
-
     o.update(image=image, command=command)
     cid = _create(ep, o)
     if detach:
@@ -376,34 +407,8 @@ def run(ep: Endpoint, image=None, command=None, detach=False, **o) -> None:
             ep.request("POST", f"/containers/{cid}/resize", query={"h": rows, "w": cols}, check=False).read()
         except OSError:
             pass
-    if interactive:
-        def pump():
-            try:
-                while True:
-                    b = os.read(0, 65536)
-                    if not b:
-                        break
-                    sock.sendall(b)
-                import socket
-
-                sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-        threading.Thread(target=pump, daemon=True).start()
     try:
-        pending = bytearray()
-        data = early
-        while True:
-            if data:
-                if tty:
-                    _write(1, data)
-                else:
-                    for kind, payload in _demux(data, pending):
-                        _write(kind, payload)
-            data = sock.recv(65536)
-            if not data:
-                break
+        _relay(sock, early, tty, interactive)
     finally:
         if old is not None:
             import termios
@@ -428,34 +433,7 @@ def exec_(ep: Endpoint, container=None, command=(), interactive=False, tty=False
         out(eid)
         return
     sock, data = ep.hijack("POST", f"/exec/{eid}/start", body={"Detach": False, "Tty": bool(tty)})
-    if interactive:
-        import threading
-
-        def pump():
-            try:
-                while True:
-                    b = os.read(0, 65536)
-                    if not b:
-                        break
-                    sock.sendall(b)
-                import socket
-
-                sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-        threading.Thread(target=pump, daemon=True).start()
-    pending = bytearray()
-    while True:
-        if data:
-            if tty:
-                _write(1, data)
-            else:
-                for kind, payload in _demux(data, pending):
-                    _write(kind, payload)
-        data = sock.recv(65536)
-        if not data:
-            break
+    _relay(sock, data, tty, interactive)
     sock.close()
     for _ in range(100):
         st = ep.request("GET", f"/exec/{eid}/json").json()
