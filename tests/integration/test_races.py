@@ -108,7 +108,15 @@ STARTED, RUNNING = (0, f"{NAME}\n", ""), (0, "", "")  # podman 4.3: a running on
 
 
 def supervisors(cid: str) -> list[int]:
-    return [p for p, comm, argv in user_procs() if comm == "pypod-conmon" and cid in " ".join(argv)]
+    """The container's supervisors: named after its directory in their argv, or (forked from the
+    CLI) titled `pypod-conmon ID`, the ID cut to fit the argv area it had (12 hex at least)."""
+    def mine(argv: list[str]) -> bool:
+        if cid in " ".join(argv):
+            return True
+        head, _, shown = (argv[0] if argv else "").partition(" ")
+        return head == "pypod-conmon" and len(shown.strip()) >= 12 and cid.startswith(shown.strip())
+
+    return [p for p, comm, argv in user_procs() if comm == "pypod-conmon" and mine(argv)]
 
 
 def settled(cid: str) -> int:
