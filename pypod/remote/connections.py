@@ -72,7 +72,9 @@ def save(dests: dict[str, dict], default: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     from pypod.store import db
 
-    db.write_atomic(path, ("\n".join(out).strip("\n") + "\n").encode(), mode=0o600)
+    # the system's file stays readable to all (every user's podman and pypod read it)
+    mode = 0o644 if path.startswith("/etc/") else 0o600
+    db.write_atomic(path, ("\n".join(out).strip("\n") + "\n").encode(), mode=mode)
     from pypod import config
 
     config.clear_caches()
