@@ -67,21 +67,12 @@ def _docker_status(text: str) -> str:
     return text
 
 
-def _filters_as_cli(flt: dict[str, list[str]]) -> list[str]:
-    """Docker's filters as the `--filter k=v` list the engine's ps takes."""
-    out = []
-    for k, values in flt.items():
-        for v in values:
-            out.append(f"{k}={v}")
-    return out
-
-
 @route("GET", "/containers/json")
 def list_containers(req, ctx) -> None:
     ce = _engine()
     all_ = req.qbool("all")
     limit = req.qint("limit", -1)
-    views = ce.list_containers(ctx, all_=all_, filters=_filters_as_cli(req.filters()),
+    views = ce.list_containers(ctx, all_=all_, filters=req.filter_args(),
                                last=limit if limit and limit > 0 else -1)
     req.h.send_json(200, [_summary(ctx, v) for v in views])
 
@@ -633,6 +624,6 @@ def export(req, ctx) -> None:
 
 @route("POST", "/containers/prune")
 def prune(req, ctx) -> None:
-    flt = _filters_as_cli(req.filters())
+    flt = req.filter_args()
     gone = _engine().prune(ctx, flt)
     req.h.send_json(200, {"ContainersDeleted": gone or [], "SpaceReclaimed": 0})

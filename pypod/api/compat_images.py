@@ -26,7 +26,7 @@ def list_images(req, ctx) -> None:
     ie = _images()
     using = ie.containers_using(ctx)
     seen: dict[str, dict] = {}
-    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    flt = req.filter_args()
     for row in ie.list_images(ctx, all_=req.qbool("all"), filters=flt):
         rec = row.record
         item = seen.get(rec.id)

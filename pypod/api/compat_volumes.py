@@ -28,7 +28,7 @@ def _volume(ctx, name: str):
 
 @route("GET", "/volumes")
 def list_volumes(req, ctx) -> None:
-    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    flt = req.filter_args()
     req.h.send_json(200, {"Volumes": [_volume_json(ctx, r) for r in _volumes().list_volumes(ctx, flt)],
                           "Warnings": []})
 
@@ -58,7 +58,7 @@ def remove_volume(req, ctx) -> None:
 
 @route("POST", "/volumes/prune")
 def prune_volumes(req, ctx) -> None:
-    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    flt = req.filter_args()
     gone = _volumes().prune_volumes(ctx, flt)
     req.h.send_json(200, {"VolumesDeleted": gone, "SpaceReclaimed": 0})
 
@@ -98,7 +98,7 @@ def _network(ctx, name: str) -> dict:
 @route("GET", "/networks")
 def list_networks(req, ctx) -> None:
     ne = _networks()
-    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    flt = req.filter_args()
     nets = ne.filter_networks(ctx, ne.list_networks(ctx), flt) if flt else ne.list_networks(ctx)
     req.h.send_json(200, [_network_json(ctx, n) for n in nets])
 
@@ -158,5 +158,5 @@ def disconnect(req, ctx) -> None:
 
 @route("POST", "/networks/prune")
 def prune_networks(req, ctx) -> None:
-    flt = [f"{k}={v}" for k, vals in req.filters().items() for v in vals]
+    flt = req.filter_args()
     req.h.send_json(200, {"NetworksDeleted": _networks().prune_networks(ctx, flt)})

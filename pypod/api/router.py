@@ -88,6 +88,10 @@ class Request:
     def filters(self) -> dict[str, list[str]]:
         return parse_filters(self.q("filters"))
 
+    def filter_args(self) -> list[str]:
+        """Docker's filters as the `KEY=VALUE` list the engine's (and `--filter`'s) take."""
+        return [f"{k}={v}" for k, values in self.filters().items() for v in values]
+
 
 class Router:
     def __init__(self, ctx):
