@@ -302,7 +302,13 @@ def resize(req, ctx) -> None:
         try:
             conn = supervisor_conn(str(_engine().store(ctx).dir(rec.id)))
         except OSError:
-            conn = None  # not running (yet): Docker's clients retry
+            status = _status(ctx, rec)
+            if status != "created":
+                # podman's 409: Docker's CLI retries a refused resize (a size dropped in
+                # silence leaves the container's terminal at 0x0)
+                raise HTTPError(409, f"can only resize created or running containers: "
+                                     f"container {rec.id} is {status}")
+            conn = None  # not started: the size comes with the attach
         if conn is not None:
             with conn:
                 conn.sendall(rattach.frame(rattach.RESIZE, f"{h} {w}".encode()))

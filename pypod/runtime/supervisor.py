@@ -680,6 +680,13 @@ class Supervisor:
                     f.write(str(self.pid1))
             except OSError as e:
                 self.say(protocol.WARNING, message=f"writing --pidfile {self.spec['pid_file']}: {e.strerror}")
+        if self.attach_sock is None:
+            # listening before STARTED: a client told "started" (docker run -it's resize, an
+            # attach) must find the socket, not race us to it
+            try:
+                self.attach_sock = rattach.listen(self.cdir)
+            except OSError:
+                self.attach_sock = None
         self.say(protocol.STARTED, pid=self.pid1, supervisor_pid=self.me)
         self.lock.release()  # (a restart's) start is recorded
         streams = {out_r: "stdout", err_r: "stderr"}
@@ -689,11 +696,6 @@ class Supervisor:
         for fd in streams:
             poller.register(fd, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
-        if self.attach_sock is None:
-            try:
-                self.attach_sock = rattach.listen(self.cdir)
-            except OSError:
-                self.attach_sock = None
         attach_fd = self.attach_sock.fileno() if self.attach_sock is not None else -1
         if attach_fd >= 0:
             poller.register(attach_fd, select.POLLIN)
