@@ -363,6 +363,100 @@ def bench_memory(info, reg, n: int = 20) -> None:
     as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
 
 
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+
+
+def _service(argv: list[str], info, sock: str) -> subprocess.Popen:
+    """A `system service` on `sock`, as the user, once it answers."""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    env = ["env", "-i", f"HOME={info.home}", f"USER={info.name}", f"XDG_RUNTIME_DIR={info.runtime_dir}",
+           f"PATH={os.path.dirname(user.PYPOD)}:/usr/local/bin:/usr/bin:/bin"]
+    p = subprocess.Popen(["runuser", "-u", info.name, "--"] + env + argv + ["--time", "0", f"unix://{sock}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    end = time.time() + 30
+    while time.time() < end:
+        r = subprocess.run(["runuser", "-u", info.name, "--", "env", f"DOCKER_HOST=unix://{sock}", DOCKER,
+                            "version"], capture_output=True)
+        if r.returncode == 0:
+            return p
+        if p.poll() is not None:
+            raise SystemExit(f"bench: {argv[0]} system service exited ({p.returncode})")
+        time.sleep(0.2)
+    raise SystemExit(f"bench: {argv[0]} system service did not answer on {sock}")
+
+
+_REQUESTS = r"""
+import socket, statistics, sys, time
+def ask(s, f, head):
+    s.sendall(head)
+    length = None
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if length and not head.startswith(b"HEAD"):
+        f.read(length)
+ts = []
+for i in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    f = s.makefile("rb")
+    ask(s, f, b"HEAD /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n")
+    ask(s, f, b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n")
+    s.close()
+    ts.append(time.perf_counter() - t)
+print(statistics.median(ts) * 1000)
+"""
+
+
+def _requests_ms(sock: str, info, n: int = 41) -> float:
+    """Median ms of the two requests `docker ps -a` makes (one connection), timed in the user's
+    own process: the client's start-up left out."""
+    r = subprocess.run(["runuser", "-u", info.name, "--", user.PYTHON, "-c", _REQUESTS, sock, str(n)],
+                       capture_output=True, text=True, cwd="/")
+    if r.returncode:
+        raise SystemExit(f"bench: timing requests on {sock} failed: {r.stderr[-800:]}")
+    return float(r.stdout)
+
+
+def bench_api(info, reg, n: int = 15) -> None:
+    """The docker CLI against each tool's `system service`: `docker ps` (5 containers) and
+    `docker run --rm IMG true`, the services taking turns (see _interleaved)."""
+    tools = _tools()
+    socks = {t: f"/tmp/pypod-bench-api-{os.path.basename(t)}-{info.uid}.sock" for t in tools}
+    procs = {}
+    try:
+        for tool in tools:
+            as_user([tool, "pull", "-q", reg["busybox"]], info)
+            for i in range(5):
+                as_user([tool, "create", "--name", f"bench-api-{i}", reg["busybox"], "true"], info)
+            procs[tool] = _service([tool, "system", "service"], info, socks[tool])
+
+        def docker(tool, *args):
+            return ["env", f"DOCKER_HOST=unix://{socks[tool]}", DOCKER, *args]
+
+        for args, name in ((("ps", "-a"), "docker ps -a (5 containers), via the service"),
+                           (("run", "--rm", reg["busybox"], "true"), "docker run --rm busybox true, via the service")):
+            res = _interleaved({t: docker(t, *args) for t in tools}, info, n)
+            _report_pair(name, res, "<= 0.7x podman's service")
+        # the service's own share of `docker ps`: most of the above is the client starting up
+        res = {t: _requests_ms(socks[t], info) / 1000 for t in tools}
+        _report_pair("  the service alone: ping + containers/json", res, "<= 0.7x podman's service")
+    finally:
+        for p in procs.values():
+            try:
+                os.killpg(p.pid, 15)
+                p.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, 9)
+        for tool in tools:
+            as_user([tool, "rm", "-a", "-f", "-t", "0"], info, check=False)
+
+
 BUILD_FILE = """\
 FROM {base} AS build
 WORKDIR /src
@@ -410,7 +504,7 @@ def bench_build(info, reg, runs: int = 3) -> None:
 
 def main(argv: list[str]) -> int:
     sections = argv or ["startup", "images", "pull", "run", "ps", "create", "lifecycle", "many", "launch",
-                        "memory", "network", "build"]
+                        "memory", "network", "build", "api"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -426,7 +520,8 @@ def main(argv: list[str]) -> int:
                 "ps": lambda: bench_ps(info, refs), "create": lambda: bench_create(info, refs),
                 "lifecycle": lambda: bench_lifecycle(info, refs), "many": lambda: bench_many(info, refs),
                 "launch": lambda: bench_launch(info), "memory": lambda: bench_memory(info, refs),
-                "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs)}
+                "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs),
+                "api": lambda: bench_api(info, refs)}
         for s in sections:
             wipe(info)
             if s not in runs:
