@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 import time
 
@@ -297,21 +296,18 @@ def resize(req, ctx) -> None:
     rec = lookup(ctx, req.params["name"])
     h, w = req.qint("h", 0), req.qint("w", 0)
     if h and w:
-        from pypod.runtime import attach as rattach
+        from pypod.engine import console
 
         try:
-            conn = supervisor_conn(str(_engine().store(ctx).dir(rec.id)))
+            console.resize(ctx, rec, h, w)
         except OSError:
             status = _status(ctx, rec)
             if status != "created":
                 # podman's 409: Docker's CLI retries a refused resize (a size dropped in
                 # silence leaves the container's terminal at 0x0)
                 raise HTTPError(409, f"can only resize created or running containers: "
-                                     f"container {rec.id} is {status}")
-            conn = None  # not started: the size comes with the attach
-        if conn is not None:
-            with conn:
-                conn.sendall(rattach.frame(rattach.RESIZE, f"{h} {w}".encode()))
+                                     f"container {rec.id} is {status}") from None
+            # not started: the size comes with the attach
     req.h.send_bytes(200, b"")
 
 
@@ -369,7 +365,9 @@ def follow_log(ctx, rec, *, follow: bool, since=None, until=None, tail: int = -1
     records, offset = ce.read_logs(path, since=since, until=until, tail=tail)
     yield from records
     if follow:
-        yield from _from_offset(ctx, rec, offset, gone)
+        from pypod.engine.logs import follow_container
+
+        yield from follow_container(ctx, rec, path, offset, gone=gone, wait_start=True)
 
 
 @route("GET", "/containers/{name}/logs")
@@ -421,12 +419,12 @@ def attach(req, ctx) -> None:
     if want_in:
         threading.Thread(target=_pump_stdin, args=(ctx, rec, req.h.rfile, stop), daemon=True).start()
     try:
-        if not start_offset:
-            path = ce.log_path(ctx, rec)
-            skip = path.stat().st_size if path and path.exists() else 0
-        else:
-            skip = 0
-        for _, which, data in _from_offset(ctx, rec, skip):  # (a half-closed socket is no sign the client is gone)
+        from pypod.engine.logs import follow_container
+
+        path = ce.log_path(ctx, rec)
+        skip = path.stat().st_size if not start_offset and path and path.exists() else 0
+        # (no gone(): a half-closed socket is no sign the client has left)
+        for _, which, data in (follow_container(ctx, rec, path, skip, wait_start=True) if path else ()):
             if (which == "stderr" and not want_err) or (which != "stderr" and not want_out):
                 continue
             sock.sendall(data if tty else frame(which, data))
@@ -442,106 +440,22 @@ def attach(req, ctx) -> None:
             pass
 
 
-def _from_offset(ctx, rec, offset: int, gone=None):
-    """Log records written from `offset` on, as they come, until the container has stopped
-    (bounded reads: memory does not grow with the log)."""
-    ce = _engine()
-    path = ce.log_path(ctx, rec)
-    if path is None:
-        return
-    cdir = ce.store(ctx).dir(rec.id)
-    pending, quiet = b"", 0
-    while True:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read(1 << 20)
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                p = ce.parse_log_line(line + b"\n")
-                if p:
-                    ts, stream, full, text = p
-                    yield ts, stream, text + (b"\n" if full else b"")
-            quiet = 0
-            continue
-        if not cdir.exists():
-            return
-        status = ce.state_of(ctx, rec).get("status")
-        if status not in ("running", "paused", "stopping", "created"):
-            quiet += 1
-            if quiet > 10:  # stopped, and nothing more written for half a second: all is read
-                return
-        if gone is not None and gone():
-            return
-        time.sleep(0.05)
-
-
-def supervisor_conn(cdir: str):
-    """A connection to the container's supervisor (runtime/attach.py's socket), made without
-    chdir (the service is threaded): through /proc/self/fd, which also keeps the path short."""
-    import socket
-
-    from pypod.runtime import attach as rattach
-
-    fd = os.open(cdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            s.connect(f"/proc/self/fd/{fd}/{rattach.SOCKET}")
-        except OSError:
-            s.close()
-            raise
-        return s
-    finally:
-        os.close(fd)
-
-
-def _drain(conn) -> None:
-    """Read and drop what the supervisor sends this stdin-only connection (output reaches the
-    client from the log), so that it never waits on us."""
-    try:
-        while conn.recv(65536):
-            pass
-    except OSError:
-        pass
-
-
 def _pump_stdin(ctx, rec, rfile, stop) -> None:
     """The client's stdin to the container (once it runs), closed at the client's half-close."""
-    import threading
+    from pypod.engine import console
 
-    from pypod.runtime import attach as rattach
-
-    ce = _engine()
-    cdir = str(ce.store(ctx).dir(rec.id))
-    conn = None
-    deadline = time.time() + 60
-    while not stop.is_set() and conn is None and time.time() < deadline:
-        if ce.state_of(ctx, rec).get("status") == "running":
-            try:
-                conn = supervisor_conn(cdir)
-            except OSError:
-                conn = None
-        if conn is None:
-            time.sleep(0.05)
-    if conn is None:
+    stdin = console.open_stdin(ctx, rec, stop=stop.is_set)
+    if stdin is None:
         return
-    threading.Thread(target=_drain, args=(conn,), daemon=True).start()
     try:
         while not stop.is_set():
             b = rfile.read1(65536)
             if not b:
                 break
-            conn.sendall(rattach.frame(rattach.IN, b))
-        conn.sendall(rattach.frame(rattach.CLOSE_IN))
+            stdin.write(b)
+        stdin.close_input()
     except OSError:
         pass
-
 
 
 # -- archive (docker cp) -------------------------------------------------------------------------

@@ -143,3 +143,69 @@ def _records(f: BinaryIO, start: int, end: int, since, until) -> Iterator[Record
                 ts, stream, full, text = p
                 if _kept(ts, since, until):
                     yield ts, stream, text + b"\n" if full else text
+
+
+def follow_lines(path, offset: int = 0, *, done, poll: float = 0.05) -> Iterator[bytes]:
+    """The lines (without their "\\n") written to `path` from `offset` on, as they come, read in
+    bounded blocks. When nothing new is there, done() says whether to stop: it is asked only
+    after a read found nothing, so what was written before it said yes is all given. A file
+    that shrinks (truncated: log-size-max) or is replaced (rotated) is read again from its start;
+    a missing one is waited for. The one follow loop of `logs -f`, the API's logs and attach, and
+    `events`."""
+    import os
+    import time
+
+    ino, pending = None, b""
+    while True:
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if (ino is not None and st.st_ino != ino) or st.st_size < offset:
+                    offset, pending = 0, b""
+                ino = st.st_ino
+                f.seek(offset)
+                chunk = f.read(FORWARD_BLOCK)
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            yield from lines
+            continue
+        if done():
+            return
+        time.sleep(poll)
+
+
+def follow_container(ctx, rec, path, offset: int, *, gone=None, grace: float = 0.5,
+                     wait_start: bool = False, idle=None) -> Iterator[Record]:
+    """The container's log records written from `offset` on, as they come, until it has been
+    stopped for `grace` seconds with nothing more written (a restart in between goes on being
+    followed), it is removed, or gone() says the reader has left. wait_start: a container not
+    started yet is followed too (an attach made before start). idle(): called whenever all
+    that is written has been given (the CLI flushes its output there, not per line)."""
+    import time
+
+    from pypod.engine import containers as ce
+
+    stopped_since = [None]
+
+    def done() -> bool:
+        if idle is not None:
+            idle()
+        if (gone is not None and gone()) or not ce.container_exists(ctx, rec):
+            return True
+        status = ce.state_of(ctx, rec).get("status")
+        if status in ("running", "paused", "stopping") or (wait_start and status == "created"):
+            stopped_since[0] = None
+            return False
+        if stopped_since[0] is None:
+            stopped_since[0] = time.monotonic()
+        return time.monotonic() - stopped_since[0] > grace
+
+    for line in follow_lines(path, offset, done=done):
+        p = parse_log_line(line)
+        if p:
+            ts, stream, full, text = p
+            yield ts, stream, text + b"\n" if full else text

@@ -237,12 +237,13 @@ def test_exec_exit_code_stdin_and_tty(api, busybox):
     assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
     assert ok(api.docker("exec", "-i", "ex", "cat", input="hello\n")).stdout == "hello\n"
     # -t through a real terminal (script; its stdin a pipe that stays open: on /dev/null script
-    # types its EOF into the terminal), env and workdir
-    r = run_as_user(["bash", "-c", f"sleep 3 | script -qec \"{DOCKER} exec -it -e X=1 -w /tmp ex "
-                     f"sh -c 'echo \\$X; pwd'\" /dev/null"], env={"DOCKER_HOST": f"unix://{api.sock}"})
+    # types its EOF into the terminal), env and workdir, and the terminal's size (exec resize)
+    r = run_as_user(["bash", "-c", f"sleep 4 | script -qec \"stty rows 33 cols 111; {DOCKER} exec -it -e X=1 "
+                     f"-w /tmp ex sh -c 'echo \\$X; pwd; sleep 1; stty size'\" /dev/null"],
+                    env={"DOCKER_HOST": f"unix://{api.sock}"})
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stdout.replace("\r", "").split("\n") if x]
-    assert lines[-2:] == ["1", "/tmp"], r.stdout
+    assert lines[-3:] == ["1", "/tmp", "33 111"], r.stdout
     r = api.docker("exec", "ex", "nosuchcommand")
     assert r.returncode == 127, (r.returncode, r.stderr)
     ok(api.docker("rm", "-f", "ex"))
@@ -335,6 +336,12 @@ def test_cp_both_ways(api, busybox, shared_tmp):
     assert (back / "sub" / "f.txt").read_text() == "hello\n"
     ok(api.docker("cp", "cpc:/etc/hostname", str(shared_tmp / "h")))
     assert (shared_tmp / "h").read_text().strip()
+    # a directory to a path that does not exist (with the slash): the path is made, as with
+    # podman's service and Docker; deeper than one missing level: Docker's 404
+    ok(api.docker("cp", str(src), "cpc:/missing/"))
+    assert ok(api.docker("exec", "cpc", "cat", "/missing/sub/f.txt")).stdout == "hello\n"
+    r = api.docker("cp", str(src), "cpc:/no/such/dir")
+    assert r.returncode == 1 and "Could not find the file /no/such in container cpc" in r.stderr, r.stderr
     r = api.docker("cp", "cpc:/nope", str(shared_tmp / "x"))
     assert r.returncode == 1 and "Could not find the file /nope" in r.stderr
     ok(api.docker("rm", "-f", "cpc"))
