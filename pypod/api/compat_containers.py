@@ -40,6 +40,8 @@ def _network_mode(rec) -> str:
     from pypod.engine import containers
 
     nets = containers.network_names(rec)
+    if nets and nets[0] == "podman":
+        return "bridge"  # Docker's default network, as podman's service shows it
     return nets[0] if nets else "default"
 
 
@@ -162,9 +164,9 @@ def create_options(body: dict, name: str | None):
     mode = hc.get("NetworkMode") or ""
     networks = list(((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).keys())
     network = None
-    if mode and mode not in ("default", "bridge"):
+    if mode and mode not in ("default", "bridge", "podman"):
         network = mode
-    elif networks and networks[0] not in ("default", "bridge"):
+    elif networks and networks[0] not in ("default", "bridge", "podman"):
         network = networks[0]
     aliases = []
     for ep in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).values():
@@ -200,6 +202,7 @@ def create_options(body: dict, name: str | None):
         tmpfs=[f"{k}:{v}" if v else k for k, v in (hc.get("Tmpfs") or {}).items()],
         volumes_from=list(hc.get("VolumesFrom") or []), group_add=list(hc.get("GroupAdd") or []),
         pull="never",  # Docker's create never pulls: a 404 makes the client pull, then create again
+        docker_default_network=network is None,  # podman's `podman` bridge: `network connect` works
     )
     if test and test[0] in ("CMD", "CMD-SHELL"):
         kw["health_cmd"] = json.dumps(test[1:]) if test[0] == "CMD" else test[1]
@@ -410,6 +413,9 @@ def attach(req, ctx) -> None:
     want_out, want_err = req.qbool("stdout"), req.qbool("stderr")
     logs_too = req.qbool("logs")
     status = _status(ctx, rec)
+    from pypod.engine import events
+
+    events.container(ctx, rec, "attach")
     sock = req.h.hijack("application/vnd.docker.raw-stream" if tty else
                         "application/vnd.docker.multiplexed-stream")
     ce = _engine()

@@ -131,6 +131,9 @@ class CreateOptions(Record):
         ("interactive", False),
         ("tty", False),
         ("network", None),
+        # Docker's default network (the API's create): podman's `podman` bridge, rootless too, as
+        # podman's compat API does — not slirp4netns, the CLI's rootless default
+        ("docker_default_network", False),
         ("volumes", list),
         ("tmpfs", list),
         ("mounts", list),
@@ -1005,6 +1008,10 @@ def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
     items = [x for x in items if x is not None]
     first = items[0] if items else ""
     head = first.partition(":")[0]
+    if opts.docker_default_network and len(items) <= 1 and first in ("", "default", "bridge"):
+        ep = {"aliases": list(opts.network_aliases or []), "ip": opts.ip or "", "mac": opts.mac_address or "",
+              "interface": ""}
+        return "bridge", {"networks": {netmod.DEFAULT_NETWORK: ep}}
     if len(items) <= 1 and (_is_mode(head) or first == netmod.DEFAULT_NETWORK):
         if opts.network_aliases:
             raise InvalidArgument("--network-alias can only be set for user-defined networks")
@@ -2308,6 +2315,9 @@ def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = Fal
             if st.get("status") != "running":
                 raise PypodError("you can only attach to running containers")
             sock = rattach.connect(cdir)
+        from pypod.engine import events
+
+        events.container(ctx, rec, "attach")
         o = rec.options
         code = rattach.attach(cdir, tty=bool(o.get("tty")),
                               stdin=bool(o.get("interactive")) and not no_stdin, detach_keys=keys,

@@ -253,15 +253,29 @@ def test_networks_create_connect_inspect_rm(api, busybox):
     ok(api.docker("network", "create", "--subnet", "10.99.0.0/24", "n1"))
     ok(api.docker("network", "create", "n2"))
     assert {"n1", "n2"} <= set(ok(api.docker("network", "ls", "--format", "{{.Name}}")).stdout.split())
-    ok(api.docker("run", "-d", "--name", "member", "--network", "n2", busybox, "sleep", "100"))
+    # a container on Docker's default network (podman's service: the `podman` bridge, rootless
+    # too) joins n1 while it runs, and is reached there by its alias
+    cid = ok(api.docker("run", "-d", "--name", "member", busybox, "httpd", "-f", "-p", "80", "-h", "/etc")).stdout
+    assert ok(api.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", "member")).stdout.strip() == "bridge"
     ok(api.docker("network", "connect", "--alias", "a", "n1", "member"))
+    ip = ok(api.docker("inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "member")).stdout.strip()
+    assert ip.startswith("10.99.0."), ip
     net = json.loads(ok(api.docker("network", "inspect", "n1")).stdout)[0]
     assert net["IPAM"]["Config"][0]["Subnet"] == "10.99.0.0/24"
-    assert any(c["Name"] == "member" for c in net["Containers"].values())
+    assert [(c["Name"], c["IPv4Address"]) for c in net["Containers"].values()] == [("member", f"{ip}/24")]
+    r = ok(api.docker("run", "--rm", "--network", "n1", busybox, "wget", "-q", "-O", "-", "http://a/hostname"))
+    assert r.stdout.strip() == cid.strip()[:12]
     r = api.docker("network", "create", "n1")
     assert r.returncode == 1 and "already exists" in r.stderr
     ok(api.docker("network", "disconnect", "n1", "member"))
-    ok(api.docker("rm", "-f", "member"))
+    assert "n1" not in json.loads(ok(api.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                                "member")).stdout)
+    assert "10.99.0." not in ok(api.docker("exec", "member", "ip", "addr")).stdout
+    # a container on a user network joins another one too
+    ok(api.docker("run", "-d", "--name", "member2", "--network", "n2", busybox, "sleep", "100"))
+    ok(api.docker("network", "connect", "n1", "member2"))
+    assert "10.99.0." in ok(api.docker("exec", "member2", "ip", "addr")).stdout
+    ok(api.docker("rm", "-f", "member", "member2"))
     ok(api.docker("network", "rm", "n1", "n2"))
     assert "n1" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
 
