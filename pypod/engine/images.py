@@ -506,8 +506,9 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
     with ctx.images.lock():
         rec = ctx.images.get(rec.id) or rec
         if not names:
-            rec.names = []
+            gone, rec.names = list(rec.names), []
         else:
+            gone = []
             for n in names:
                 norm = normalize_new_name(n)
                 cands = [norm] + [c for c in candidate_names(n) if c != norm]
@@ -515,8 +516,10 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
                 if hit is None:
                     raise PypodError(f"{n}: tag not known")
                 rec.names.remove(hit)
+                gone.append(hit)
         ctx.images.save(rec)
-    events.image(ctx, "untag", rec.id, rec.names[0] if rec.names else "")
+    for n in gone:  # podman: an event per name taken off, with that name
+        events.image(ctx, "untag", rec.id, n)
 
 
 class RemoveReport(Record):

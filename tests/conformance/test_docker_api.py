@@ -473,8 +473,14 @@ def test_docker_events_see_the_lifecycle_with_labels(api, busybox, test_user):
         time.sleep(1)
         assert api.docker("run", "--name", "evd", "-l", "team=red", busybox, "sh", "-c", "exit 4").returncode == 4
         ok(api.docker("rm", "evd"))
-        want = ["container create evd red", "container start evd red", "container die evd red 4",
-                "container destroy evd red"]
+        ok(api.docker("run", "-d", "--name", "evk", "-l", "team=blue", busybox, "sleep", "100"))
+        ok(api.docker("kill", "evk"))
+        ok(api.docker("run", "-d", "--name", "evs", "-l", "team=blue", busybox, "sh", "-c",
+                      "trap 'exit 0' TERM; while true; do sleep 0.1; done"))
+        ok(api.docker("stop", "evs"))
+        want = ["container create evd red", "container attach evd red", "container start evd red",
+                "container die evd red 4", "container destroy evd red", "container kill evk blue",
+                "container die evk blue 137", "container stop evs blue", "container die evs blue 0"]
         got: list[str] = []
         end = time.time() + 20
         while time.time() < end and not all(any(g.startswith(w) for g in got) for w in want):
