@@ -155,11 +155,28 @@ def serve(ctx, listener: Listener, idle_timeout: float) -> None:
     path = sock.getsockname() if sock.family == socket.AF_UNIX else None
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     t.start()
+
+    class _Stop(Exception):
+        pass
+
+    import signal
+
+    def stop(signum, frame):
+        for s in ENDING:
+            signal.signal(s, signal.SIG_IGN)
+        raise _Stop()
+
+    # SIGTERM, SIGHUP and ^C end it as the idle timer does: the socket file goes with it (as
+    # podman's). (runuser, su and a closing terminal send SIGHUP.)
+    ENDING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    old = {s: signal.signal(s, stop) for s in ENDING}
     try:
         while True:
             time.sleep(0.2)
             if idle_timeout > 0 and server.activity.idle_for() >= idle_timeout:
                 break
+    except _Stop:
+        pass
     finally:
         server.shutdown()
         server.server_close()
@@ -168,3 +185,5 @@ def serve(ctx, listener: Listener, idle_timeout: float) -> None:
                 os.unlink(path)
             except OSError:
                 pass
+        for s, h in old.items():  # (only now: a second SIGTERM must not cut the clean-up short)
+            signal.signal(s, h)

@@ -231,6 +231,67 @@ def test_idle_timeout_ends_the_service_not_its_containers(busybox, test_user):
         pypod("rm", "-f", "-t", "0", "stays")
 
 
+def _until_answers(argv_env: dict, proc, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = run_as_user([DOCKER, "version", "--format", "{{.Server.APIVersion}}"], env=argv_env)
+        if r.returncode == 0:
+            return r.stdout.strip()
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    raise AssertionError("the service did not answer")
+
+
+def test_service_listens_where_asked_default_tcp_and_systemd(test_user):
+    """The default socket ($XDG_RUNTIME_DIR/pypod/pypod.sock, 0600 under the 0700 runtime dir), tcp only
+    when asked (a warning unless it is loopback), and a socket systemd passes (LISTEN_FDS)."""
+    def serve(*args, env_prefix=""):
+        cmd = f"{env_prefix}exec {user.PYPOD} system service --time 0 " + " ".join(args)
+        return subprocess.Popen(as_user_argv(["sh", "-c", cmd]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+
+    def stop(p):
+        os.killpg(p.pid, 15)
+        return p.communicate(timeout=10)
+
+    default = f"{test_user.runtime_dir}/pypod/pypod.sock"
+    p = serve()
+    try:
+        assert _until_answers({"DOCKER_HOST": f"unix://{default}"}, p) == "1.41"
+        assert oct(os.stat(default).st_mode & 0o777) == "0o600"
+        # (the directory is pypod's run root; the user's private runtime dir above it is 0700)
+        assert oct(os.stat(test_user.runtime_dir).st_mode & 0o777) == "0o700"
+    finally:
+        stop(p)
+    assert not os.path.exists(default)  # gone with the service
+    port = free_port()
+    p = serve(f"tcp://127.0.0.1:{port}")
+    try:
+        assert _until_answers({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, p) == "1.41"
+    finally:
+        assert "unauthenticated" not in stop(p)[1]
+    port = free_port()
+    p = serve(f"tcp://0.0.0.0:{port}")
+    try:
+        assert _until_answers({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, p) == "1.41"
+    finally:
+        err = stop(p)[1]
+    assert f"tcp://0.0.0.0:{port}" in err and "unauthenticated" in err, err
+    # socket activation: systemd's protocol, driven by systemd-socket-activate (a listening socket
+    # as fd 3, LISTEN_FDS=1 and LISTEN_PID of the service itself)
+    sock = f"/tmp/pypod-api-activated-{test_user.uid}.sock"
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = subprocess.Popen(as_user_argv(["systemd-socket-activate", "-l", sock, user.PYPOD, "system", "service",
+                                       "--time", "0"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert _until_answers({"DOCKER_HOST": f"unix://{sock}"}, p) == "1.41"
+        assert not os.path.exists(default)  # it served the socket it was given, not its own
+    finally:
+        stop(p)
+
+
 def test_exec_exit_code_stdin_and_tty(api, busybox):
     ok(api.docker("run", "-d", "--name", "ex", busybox, "sleep", "100"))
     r = api.docker("exec", "ex", "sh", "-c", "echo out; echo err >&2; exit 3")
