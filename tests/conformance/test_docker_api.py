@@ -104,10 +104,13 @@ def test_run_rm_output_exit_code_and_stdin(api, busybox):
 
 def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
     port = free_port()
-    cid = ok(api.docker("run", "-d", "--name", "web", "-p", f"{port}:80", "-e", "A=1", "-l", "k=v", busybox,
-                        "sh", "-c", "echo one; echo two; echo three; trap 'exit 0' TERM; "
-                        "while true; do sleep 0.1; done")).stdout.strip()
+    cid = ok(api.docker("run", "-d", "--name", "web", "-p", f"{port}:80", "-e", "A=1", "-l", "k=v",
+                        "-v", "webvol:/data", busybox, "sh", "-c", "echo one; echo two; echo three; "
+                        "echo kept > /data/f; trap 'exit 0' TERM; while true; do sleep 0.1; done")).stdout.strip()
     assert len(cid) == 64
+    mounts = json.loads(ok(api.docker("inspect", "-f", "{{json .Mounts}}", "web")).stdout)
+    assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [("volume", "webvol", "/data")], mounts
+    assert "webvol" in ok(api.docker("volume", "ls", "-q")).stdout
     ps = ok(api.docker("ps")).stdout
     assert f"0.0.0.0:{port}->80/tcp" in ps and "web" in ps and "Up " in ps
     assert ok(api.docker("ps", "-a", "--filter", "label=k=v", "-q")).stdout.strip() == cid[:12]
@@ -123,6 +126,9 @@ def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
     ok(api.docker("rm", "web"))
     r = api.docker("inspect", "web")
     assert r.returncode == 1 and "No such object: web" in r.stderr
+    # the named volume outlives the container, with what it wrote
+    assert ok(api.docker("run", "--rm", "-v", "webvol:/data", busybox, "cat", "/data/f")).stdout == "kept\n"
+    ok(api.docker("volume", "rm", "webvol"))
 
 
 def test_kill_and_force_remove(api, busybox):
