@@ -423,6 +423,18 @@ def _requests_ms(sock: str, info, n: int = 41) -> float:
     return float(r.stdout)
 
 
+def _at_once(argv: list[str], info, count: int) -> tuple[float, int]:
+    """Seconds until `count` copies of argv started together have all ended, and how many of
+    them succeeded."""
+    env = ["env", "-i", f"HOME={info.home}", f"USER={info.name}", f"XDG_RUNTIME_DIR={info.runtime_dir}",
+           f"PATH={os.path.dirname(user.PYPOD)}:/usr/local/bin:/usr/bin:/bin"]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(["runuser", "-u", info.name, "--"] + env + argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(count)]
+    ok = sum(p.wait() == 0 for p in procs)
+    return time.perf_counter() - t0, ok
+
+
 def bench_api(info, reg, n: int = 15) -> None:
     """The docker CLI against each tool's `system service`: `docker ps` (5 containers) and
     `docker run --rm IMG true`, the services taking turns (see _interleaved)."""
@@ -446,6 +458,11 @@ def bench_api(info, reg, n: int = 15) -> None:
         # the service's own share of `docker ps`: most of the above is the client starting up
         res = {t: _requests_ms(socks[t], info) / 1000 for t in tools}
         _report_pair("  the service alone: ping + containers/json", res, "<= 0.7x podman's service")
+        res, answered = {}, {}
+        for t in tools:
+            res[t], answered[t] = _at_once(docker(t, "ps", "-a"), info, 50)
+        said = ", ".join(f"{os.path.basename(t)} {n}/50" for t, n in answered.items())
+        _report_pair("50x docker ps at once, until all end", res, f"all answered; answered: {said}")
     finally:
         for p in procs.values():
             try:
