@@ -86,16 +86,6 @@ def start(req, ctx) -> None:
     if rec is None:
         raise HTTPError(404, f"No such container: {s['ContainerID']}")
     tty, detach = s["ProcessConfig"]["tty"], bool(body.get("Detach"))
-    resize_r = None
-    if tty and not detach:
-        # the client's terminal size comes by POST /exec/{id}/resize (Docker's CLI sends it just
-        # after this start): a pipe to the exec helper's pty, a size sent early already in it
-        resize_r, resize_w = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(resize_w, False)
-        with _LOCK:
-            s["_resize_w"] = resize_w
-            if s.get("_size"):
-                _send_size(s)
     kw = dict(env=s["_env"], user=s["_user"], workdir=s["_workdir"], interactive=s["OpenStdin"],
               tty=tty, detach=detach, privileged=s["ProcessConfig"]["privileged"])
     if detach:
@@ -107,6 +97,16 @@ def start(req, ctx) -> None:
         return
     sock = req.h.hijack("application/vnd.docker.raw-stream" if tty else
                         "application/vnd.docker.multiplexed-stream")
+    resize_r = None
+    if tty:
+        # the client's terminal size comes by POST /exec/{id}/resize (Docker's CLI sends it just
+        # after this start): a pipe to the exec helper's pty, a size sent early already in it
+        resize_r, resize_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(resize_w, False)
+        with _LOCK:
+            s["_resize_w"] = resize_w
+            if s.get("_size"):
+                _send_size(s)
     fd = sock.fileno()
     code = 126
     try:
