@@ -81,6 +81,12 @@ def listen(uri: str | None) -> Listener:
             path = os.path.abspath(path)
         d = os.path.dirname(path)
         os.makedirs(d, mode=0o700, exist_ok=True)
+        if path == default_socket_path():
+            # pypod's run root (meant 0700; a makedirs of one of its subdirectories may have made
+            # it 0755): the default socket sits in a directory that is the user's alone
+            st = os.stat(d)
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(d, 0o700)
         if os.path.exists(path):
             # a socket left by a service that is gone may be replaced; a live one may not
             probe = socket.socket(socket.AF_UNIX)
