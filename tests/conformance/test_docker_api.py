@@ -349,6 +349,42 @@ def test_networks_create_connect_inspect_rm(api, busybox):
     assert "n1" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
 
 
+def test_the_other_routes_with_the_cli(api, busybox, shared_tmp):
+    """rename, top, restart, export, container/image/network/volume prune, history, tag, save,
+    rmi, load and system df, each through the docker CLI."""
+    os.chown(shared_tmp, *(lambda i: (i.uid, i.gid))(user.user_info()))
+    ok(api.docker("run", "-d", "--name", "r1", busybox, "sleep", "100"))
+    ok(api.docker("rename", "r1", "r2"))
+    assert "sleep 100" in ok(api.docker("top", "r2")).stdout
+    first = ok(api.docker("inspect", "-f", "{{.State.StartedAt}}", "r2")).stdout
+    ok(api.docker("restart", "-t", "0", "r2"))
+    assert ok(api.docker("inspect", "-f", "{{.State.StartedAt}}", "r2")).stdout != first
+    tar = shared_tmp / "r2.tar"
+    ok(api.docker("export", "-o", str(tar), "r2"))
+    import tarfile
+
+    with tarfile.open(tar) as t:
+        assert "bin/busybox" in t.getnames()
+    ok(api.docker("rm", "-f", "r2"))
+    ok(api.docker("create", "--name", "stopped", busybox, "true"))
+    assert ok(api.docker("container", "prune", "-f")).stdout.startswith("Deleted Containers:")
+    assert pypod("ps", "-aq").stdout == ""
+    assert "pypod-test layer 0" in ok(api.docker("history", busybox)).stdout
+    ok(api.docker("tag", busybox, "localhost/other:1"))
+    saved = shared_tmp / "other.tar"
+    ok(api.docker("save", "-o", str(saved), "localhost/other:1"))
+    assert "Untagged: localhost/other:1" in ok(api.docker("rmi", "localhost/other:1")).stdout
+    assert "Loaded image: localhost/other:1" in ok(api.docker("load", "-i", str(saved))).stdout
+    assert "localhost/other" in pypod("images", check=True).stdout
+    ok(api.docker("image", "prune", "-f"))
+    assert "Local Volumes" in ok(api.docker("system", "df")).stdout
+    ok(api.docker("network", "create", "pn"))
+    assert "pn" in ok(api.docker("network", "prune", "-f")).stdout
+    ok(api.docker("volume", "create", "pv"))
+    assert "pv" in ok(api.docker("volume", "prune", "-f")).stdout
+    assert "pv" not in pypod("volume", "ls", "-q").stdout
+
+
 DOCKER_PY = r'''
 import sys
 import docker
