@@ -157,7 +157,7 @@ def test_images_and_volumes(api, busybox):
     assert pypod("volume", "ls", "-q").stdout == ""
 
 
-def test_hostile_requests_leave_the_service_answering(api):
+def test_hostile_requests_leave_the_service_answering(api, busybox):
     """Bad JSON, a body larger than declared, a huge header, a slowloris: 4xx or dropped,
     nothing created, and the service still answers."""
     def raw(data: bytes, read=True, timeout=5.0) -> bytes:
@@ -193,6 +193,11 @@ def test_hostile_requests_leave_the_service_answering(api):
     assert b'"message"' in r
     r = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n{}")
     assert r.startswith(b"HTTP/1.1 413"), r[:200]
+    # a body larger than declared: what follows the declared bytes is no request (400 or dropped)
+    body = b'{"Image":"' + busybox.encode() + b'","Cmd":["true"]}'
+    r = raw(b"POST /containers/create?name=over HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n" + body + b"\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 400"), r[:200]
     r = raw(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
     assert r.startswith(b"HTTP/1.1 431") or r.startswith(b"HTTP/1.1 400") or r == b"", r[:200]
     # a body shorter than declared, then silence: dropped after the request timeout, no container
