@@ -36,10 +36,10 @@ def _docker_ports(rec) -> list[dict]:
     return out
 
 
-def _network_mode(rec) -> str:
+def _network_mode(rec, nets: list[str] | None = None) -> str:
     from pypod.engine import containers
 
-    nets = containers.network_names(rec)
+    nets = containers.network_names(rec) if nets is None else nets
     if nets and nets[0] == "podman":
         return "bridge"  # Docker's default network, as podman's service shows it
     return nets[0] if nets else "default"
@@ -51,12 +51,13 @@ def _summary(ctx, view) -> dict:
     status = st.get("status", "created")
     if status == "stopped":
         status = "exited"
+    nets = ce.network_names(rec)
     return {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image_name,
         "ImageID": "sha256:" + rec.image_id if rec.image_id else "", "Command": " ".join(rec.command),
         "Created": int(ce.parse_time(rec.created)), "Ports": _docker_ports(rec), "Labels": rec.labels or {},
-        "State": status, "Status": _docker_status(ce.status_text(st)), "HostConfig": {"NetworkMode": _network_mode(rec)},
-        "NetworkSettings": {"Networks": {n: {"NetworkID": n} for n in ce.network_names(rec)}},
+        "State": status, "Status": _docker_status(ce.status_text(st)), "HostConfig": {"NetworkMode": _network_mode(rec, nets)},
+        "NetworkSettings": {"Networks": {n: {"NetworkID": n} for n in nets}},
         "Mounts": [],
     }
 

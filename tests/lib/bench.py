@@ -436,33 +436,40 @@ def _at_once(argv: list[str], info, count: int) -> tuple[float, int]:
 
 
 def bench_api(info, reg, n: int = 15) -> None:
-    """The docker CLI against each tool's `system service`: `docker ps` (5 containers) and
-    `docker run --rm IMG true`, the services taking turns (see _interleaved)."""
+    """The docker CLI against each tool's `system service`, the services taking turns (see
+    _interleaved): `docker run --rm IMG true`; `docker ps -a` with 5 containers and with 50 (as the
+    `ps` section), and the service's own share of it; 50 `docker ps` at once."""
     tools = _tools()
     socks = {t: f"/tmp/pypod-bench-api-{os.path.basename(t)}-{info.uid}.sock" for t in tools}
     procs = {}
+
+    def create(count: int) -> None:
+        for i in range(count):
+            for tool in tools:
+                as_user([tool, "create", reg["busybox"], "true"], info)
+
     try:
         for tool in tools:
             as_user([tool, "pull", "-q", reg["busybox"]], info)
-            for i in range(5):
-                as_user([tool, "create", "--name", f"bench-api-{i}", reg["busybox"], "true"], info)
             procs[tool] = _service([tool, "system", "service"], info, socks[tool])
 
         def docker(tool, *args):
             return ["env", f"DOCKER_HOST=unix://{socks[tool]}", DOCKER, *args]
 
-        for args, name in ((("ps", "-a"), "docker ps -a (5 containers), via the service"),
-                           (("run", "--rm", reg["busybox"], "true"), "docker run --rm busybox true, via the service")):
-            res = _interleaved({t: docker(t, *args) for t in tools}, info, n)
-            _report_pair(name, res, "<= 0.7x podman's service")
-        # the service's own share of `docker ps`: most of the above is the client starting up
-        res = {t: _requests_ms(socks[t], info) / 1000 for t in tools}
-        _report_pair("  the service alone: ping + containers/json", res, "<= 0.7x podman's service")
+        res = _interleaved({t: docker(t, "run", "--rm", reg["busybox"], "true") for t in tools}, info, n)
+        _report_pair("docker run --rm busybox true, via the service", res, "<= 0.7x podman's service")
+        for count, more in ((5, 5), (50, 45)):
+            create(more)
+            res = _interleaved({t: docker(t, "ps", "-a") for t in tools}, info, n)
+            _report_pair(f"docker ps -a ({count} containers), via the service", res, "<= 0.7x podman's service")
+            # the service's own share: the rest is the docker CLI starting up (~20 ms quiet), alike
+            res = {t: _requests_ms(socks[t], info) / 1000 for t in tools}
+            _report_pair("  the service alone: ping + containers/json", res, "<= 0.7x podman's service")
         res, answered = {}, {}
         for t in tools:
             res[t], answered[t] = _at_once(docker(t, "ps", "-a"), info, 50)
         said = ", ".join(f"{os.path.basename(t)} {n}/50" for t, n in answered.items())
-        _report_pair("50x docker ps at once, until all end", res, f"all answered; answered: {said}")
+        _report_pair("50x docker ps -a at once, until all end", res, f"all answered; answered: {said}")
     finally:
         for p in procs.values():
             try:
