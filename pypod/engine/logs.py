@@ -146,36 +146,58 @@ def _records(f: BinaryIO, start: int, end: int, since, until) -> Iterator[Record
 
 
 def follow_lines(path, offset: int = 0, *, done, poll: float = 0.05) -> Iterator[bytes]:
-    """The lines (without their "\\n") written to `path` from `offset` on, as they come, read in
+    """The lines (without their "\n") written to `path` from `offset` on, as they come, read in
     bounded blocks. When nothing new is there, done() says whether to stop: it is asked only
-    after a read found nothing, so what was written before it said yes is all given. A file
-    that shrinks (truncated: log-size-max) or is replaced (rotated) is read again from its start;
-    a missing one is waited for. The one follow loop of `logs -f`, the API's logs and attach, and
-    `events`."""
+    after a read found nothing, so what was written before it said yes is all given. The file is
+    held open, so what was written to it is read even once it is deleted (`run --rm`: the log
+    goes with the container, maybe before the reader has caught up). A file that shrinks
+    (truncated: log-size-max) is read again from its start, a replaced one (rotated) from the new
+    file's start once the old one is drained; a missing one is waited for. The one follow loop of
+    `logs -f`, the API's logs and attach, and `events`."""
     import os
     import time
 
-    ino, pending = None, b""
-    while True:
-        try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if (ino is not None and st.st_ino != ino) or st.st_size < offset:
+    f, pending = None, b""
+    try:
+        while True:
+            if f is None:
+                try:
+                    f = open(path, "rb")
+                except FileNotFoundError:
+                    pass
+            chunk = b""
+            if f is not None:
+                if os.fstat(f.fileno()).st_size < offset:
                     offset, pending = 0, b""
-                ino = st.st_ino
                 f.seek(offset)
                 chunk = f.read(FORWARD_BLOCK)
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            yield from lines
-            continue
-        if done():
-            return
-        time.sleep(poll)
+            if chunk:
+                offset += len(chunk)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                yield from lines
+                continue
+            if f is not None and _replaced(path, f):
+                f.close()
+                f, offset, pending = None, 0, b""
+                continue
+            if done():
+                return
+            time.sleep(poll)
+    finally:
+        if f is not None:
+            f.close()
+
+
+def _replaced(path, f) -> bool:
+    """Is another file at `path` now than the one open as f? (Gone altogether: no — the open
+    one is all there is.)"""
+    import os
+
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def follow_container(ctx, rec, path, offset: int, *, gone=None, grace: float = 0.5,

@@ -133,3 +133,17 @@ def test_follow_waits_for_a_missing_file(tmp_path):
     p = tmp_path / "later.log"
     lines, asked = _scripted_follow(p, [lambda: p.write_bytes(b"x\n") and False, lambda: True])
     assert (lines, asked) == ([b"x"], 2)
+
+
+def test_follow_reads_what_was_written_before_the_file_was_deleted(tmp_path):
+    """run --rm: the log goes with the container, maybe before the reader caught up."""
+    p = tmp_path / "f.log"
+    p.write_bytes(b"a\n")
+
+    def last_words_and_gone():
+        with open(p, "ab") as f:
+            f.write(b"b\n")
+        p.unlink()
+
+    lines, _ = _scripted_follow(p, [last_words_and_gone, lambda: True])
+    assert lines == [b"a", b"b"]
