@@ -101,15 +101,15 @@ def _scripted_follow(path, steps, offset=0):
     return list(logs.follow_lines(path, offset, done=done, poll=0)), len(asked)
 
 
+def _append(path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
 def test_follow_gives_whole_lines_and_asks_done_only_when_caught_up(tmp_path):
     p = tmp_path / "f.log"
     p.write_bytes(b"a\nb\npart")
-
-    def more():
-        with open(p, "ab") as f:
-            f.write(b"ial\nc\n")
-
-    lines, asked = _scripted_follow(p, [more, lambda: True])
+    lines, asked = _scripted_follow(p, [lambda: _append(p, b"ial\nc\n"), lambda: True])
     assert lines == [b"a", b"b", b"partial", b"c"]
     assert asked == 2  # once after "a b", once after "partial c": never while there was more
 
@@ -141,8 +141,7 @@ def test_follow_reads_what_was_written_before_the_file_was_deleted(tmp_path):
     p.write_bytes(b"a\n")
 
     def last_words_and_gone():
-        with open(p, "ab") as f:
-            f.write(b"b\n")
+        _append(p, b"b\n")
         p.unlink()
 
     lines, _ = _scripted_follow(p, [last_words_and_gone, lambda: True])
