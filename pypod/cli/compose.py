@@ -27,13 +27,16 @@ def compose(
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
 
-    verbs = {"config": config}
+    from pypod.cli import compose_verbs as cv
+
+    verbs = {"config": config, **cv.VERBS}
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:
         raise UsageError(f"unrecognized command `pypod compose {verb}`", "pypod compose",
                          "Try 'pypod compose --help' for more information")
-    cmd = Command(verb, fn, None, False, True, ("-h", "--help"))
+    # exec and run: what follows the service is the command, its flags included
+    cmd = Command(verb, fn, None, False, verb not in ("exec", "run"), ("-h", "--help"))
     path = f"pypod compose {verb}"
     try:
         values = parse(cmd, rest, path)

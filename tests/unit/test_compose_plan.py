@@ -1,0 +1,99 @@
+"""compose/plan.py: the model → Compose v2's names, labels, config hash, start order and the
+engine's create options (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pypod.compose import plan
+from pypod.compose.errors import ComposeError
+from pypod.compose.project import Project
+
+
+def _project(services: dict, **top) -> Project:
+    model = {"name": "p", "services": services, **top}
+    return Project("p", "/srv/p", ["/srv/p/compose.yaml"], model, [])
+
+
+def test_start_order_puts_dependencies_first():
+    services = {"web": {"depends_on": {"db": {"condition": "service_healthy"}, "migrate": {}}},
+                "migrate": {"depends_on": {"db": {}}}, "db": {}, "cache": {}}
+    order = plan.start_order(services)
+    assert order.index("db") < order.index("migrate") < order.index("web")
+    assert sorted(order) == ["cache", "db", "migrate", "web"]
+
+
+def test_network_mode_service_is_a_dependency():
+    services = {"app": {"network_mode": "service:vpn"}, "vpn": {}}
+    assert plan.start_order(services) == ["vpn", "app"]
+
+
+def test_cycle_is_refused():
+    services = {"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"a": {}}}}
+    with pytest.raises(ComposeError, match="dependency cycle detected: a -> b -> a"):
+        plan.start_order(services)
+
+
+def test_config_hash_ignores_what_does_not_change_the_container():
+    base = {"image": "busybox", "environment": {"A": "1"}}
+    h = plan.config_hash(base)
+    assert plan.config_hash({**base, "depends_on": {"db": {}}, "scale": 3, "build": {"context": "."}}) == h
+    assert plan.config_hash({**base, "environment": {"A": "2"}}) != h
+    assert len(h) == 64
+
+
+def test_labels_and_names_as_compose_v2():
+    p = _project({"web": {"image": "busybox", "depends_on": {"db": {"condition": "service_healthy", "restart": True}}},
+                  "db": {"image": "busybox"}})
+    kw, _ = plan.create_kwargs(p, "web", 2, image_id="abc")
+    assert kw["name"] == "p-web-2"
+    labels = dict(x.split("=", 1) for x in kw["labels"])
+    assert labels["com.docker.compose.project"] == "p"
+    assert labels["com.docker.compose.service"] == "web"
+    assert labels["com.docker.compose.container-number"] == "2"
+    assert labels["com.docker.compose.oneoff"] == "False"
+    assert labels["com.docker.compose.project.working_dir"] == "/srv/p"
+    assert labels["com.docker.compose.project.config_files"] == "/srv/p/compose.yaml"
+    assert labels["com.docker.compose.depends_on"] == "db:service_healthy:true"
+    assert labels["com.docker.compose.image"] == "sha256:abc"
+    assert labels["com.docker.compose.config-hash"] == plan.config_hash(p.model["services"]["web"])
+
+
+def test_service_joins_project_network_under_its_name_and_aliases():
+    p = _project({"db": {"image": "pg", "networks": {"back": {"aliases": ["database"], "ipv4_address": "10.5.0.9"},
+                                                     "default": None}}},
+                 networks={"back": {"name": "p_back"}, "default": {"name": "p_default"}})
+    kw, _ = plan.create_kwargs(p, "db", 1)
+    assert kw["network"] == ["p_back:alias=db,alias=database,ip=10.5.0.9", "p_default:alias=db"]
+
+
+def test_create_options_from_the_model():
+    svc = {"image": "busybox", "command": ["sh", "-c", "echo hi"], "entrypoint": ["/bin/env"],
+           "environment": {"A": "1", "UNSET": None}, "ports": [{"target": 80, "published": "8080", "protocol": "tcp"},
+                                                              {"target": 53, "protocol": "udp", "host_ip": "127.0.0.1",
+                                                               "published": "5353"}],
+           "volumes": [{"type": "volume", "source": "data", "target": "/data"},
+                       {"type": "bind", "source": "/srv/p/src", "target": "/src", "read_only": True,
+                        "bind": {"create_host_path": True}},
+                       {"type": "volume", "target": "/anon"}, {"type": "tmpfs", "target": "/t", "tmpfs": {"size": "1024"}}],
+           "healthcheck": {"test": ["CMD-SHELL", "true"], "interval": "500ms", "retries": 3},
+           "stop_grace_period": "1m30s", "extra_hosts": ["h=10.0.0.1"], "ulimits": {"nofile": {"soft": 1, "hard": 2}},
+           "sysctls": {"net.core.somaxconn": "1024"}, "restart": "always", "network_mode": "host"}
+    p = _project({"s": svc}, volumes={"data": {"name": "p_data"}})
+    kw, dirs = plan.create_kwargs(p, "s", 1)
+    assert kw["command"] == ["sh", "-c", "echo hi"] and kw["entrypoint"] == '["/bin/env"]'
+    assert kw["env"] == ["A=1"]
+    assert kw["publish"] == ["8080:80/tcp", "127.0.0.1:5353:53/udp"]
+    assert kw["volumes"] == ["p_data:/data", "/srv/p/src:/src:ro", "/anon"]
+    assert kw["tmpfs"] == ["/t:size=1024"]
+    assert dirs == ["/srv/p/src"]
+    assert kw["health_cmd"] == "true" and kw["health_interval"] == "500ms" and kw["health_retries"] == 3
+    assert kw["stop_timeout"] == 90 and kw["add_host"] == ["h:10.0.0.1"] and kw["ulimit"] == ["nofile=1:2"]
+    assert kw["sysctl"] == ["net.core.somaxconn=1024"] and kw["restart"] == "always"
+    assert kw["network"] == "host"
+
+
+def test_replicas():
+    assert plan.replicas({}) == 1
+    assert plan.replicas({"deploy": {"replicas": 3}}) == 3
+    assert plan.replicas({"scale": 2}, {"s": 5}, "s") == 5
