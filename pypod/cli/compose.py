@@ -28,8 +28,9 @@ def compose(
     from pypod.compose.project import ProjectOptions
 
     from pypod.cli import compose_verbs as cv
+    from pypod.cli.compose_kube import kube
 
-    verbs = {"config": config, **cv.VERBS}
+    verbs = {"config": config, "kube": kube, **cv.VERBS}
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:
