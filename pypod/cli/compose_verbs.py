@@ -147,7 +147,10 @@ def down(
 
 # -- ps / logs ----------------------------------------------------------------------------------
 def _ps_row(ctx, project, v) -> dict:
-    from pypod.compose.containers import number, service_of
+    """A container as `docker compose ps` shows it (its JSON's keys)."""
+    import time as _time
+
+    from pypod.compose.containers import service_of
     from pypod.engine import containers as ce
 
     row = ce.ps_row(ctx, v, no_trunc=True)
@@ -155,14 +158,19 @@ def _ps_row(ctx, project, v) -> dict:
     if len(cmd) > 20:
         cmd = cmd[:19] + "…"
     state = row["State"]
-    return {"ID": v.record.id, "Name": v.record.name, "Names": v.record.name, "Image": v.record.image_name,
-            "Command": f'"{cmd}"', "Project": project.name, "Service": service_of(v.record),
-            "CreatedAt": row["CreatedAt"], "RunningFor": row["RunningFor"], "Created": row["RunningFor"],
-            "State": state, "Status": row["Status"].replace(" ago", "", 1) if state == "running" else row["Status"],
-            "Health": ((v.state.get("health") or {}).get("status") or ""), "ExitCode": row["ExitCode"],
-            "Ports": row["Ports"], "Labels": ",".join(f"{k}={x}" for k, x in sorted(v.record.labels.items())),
-            "LocalVolumes": "0", "Mounts": ",".join(row["Mounts"]), "Networks": row["Networks"],
-            "Size": "0B", "Publishers": [], "Number": number(v.record)}
+    created = _time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", _time.gmtime(ce.parse_time(v.record.created)))
+    status = row["Status"]
+    if state == "running":
+        status = status.replace(" ago", "", 1)
+    return {"Command": f'"{cmd}"', "CreatedAt": created, "ExitCode": row["ExitCode"],
+            "Health": (v.state.get("health") or {}).get("status") or "", "ID": v.record.id,
+            "Image": v.record.image_name,
+            "Labels": ",".join(f"{k}={x}" for k, x in sorted(v.record.labels.items())),
+            "LocalVolumes": str(sum(1 for m in v.record.options.get("volumes") or [] if ":" in m)),
+            "Mounts": ",".join(row["Mounts"]), "Name": v.record.name, "Names": v.record.name,
+            "Networks": row["Networks"], "Ports": row["Ports"], "Project": project.name, "Publishers": [],
+            "RunningFor": row["RunningFor"], "Service": service_of(v.record), "Size": "0B", "State": state,
+            "Status": status}
 
 
 def ps(
@@ -196,17 +204,27 @@ def ps(
     if fmt and fmt.strip().lower() == "json":
         import json
 
-        sys.stdout.write("".join(json.dumps({k: r[k] for k in r if k not in ("Names", "Number")}) + "\n"
-                                 for r in rows))
+        # one compact object per line, as Compose v2 prints them
+        sys.stdout.write("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows))
         return 0
-    from pypod.cli.render import render
+    if fmt and fmt.strip() not in ("table", ""):
+        from pypod.cli.render import render
 
-    columns = [("NAME", "Name"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("SERVICE", "Service"),
-               ("CREATED", "Created"), ("STATUS", "Status"), ("PORTS", "Ports")]
-    if fmt and fmt.strip() == "table":
-        fmt = None
-    render(rows, fmt.removeprefix("table ") if fmt and fmt.startswith("table ") else fmt, columns=columns)
+        render(rows, fmt, columns=[(k.upper(), k) for k in ("Name", "Image", "Service", "Status")])
+        return 0
+    table = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
+    table += [[r["Name"], r["Image"], r["Command"], r["Service"], r["RunningFor"], r["Status"], r["Ports"]]
+              for r in rows]
+    sys.stdout.write(_table(table, 10))
     return 0
+
+
+def _table(rows: list, minwidth: int) -> str:
+    """Docker's CLI tables: tabwriter with 3 spaces of padding."""
+    from pypod.tabwriter import tabwrite
+
+    return tabwrite("".join("\t".join(str(c) for c in row) + "\n" for row in rows), minwidth=minwidth,
+                    tabwidth=1, padding=3)
 
 
 def _ps_state(v) -> str:
@@ -265,13 +283,16 @@ def start(popts=None, services: List[str] = Arg([], metavar="[SERVICE...]")):
 def stop(popts=None, timeout: Optional[int] = Opt(None, "--timeout", "-t", help="Specify a shutdown timeout in seconds"),
          services: List[str] = Arg([], metavar="[SERVICE...]")):
     """Stop services."""
-    from pypod.compose.containers import in_stop_order
-    from pypod.compose.containers import stop as do_stop
-
     ctx = _ctx()
     project = _project(popts)
-    do_stop(ctx, in_stop_order(project.model, _views(ctx, project, services)), timeout, _say())
+    _stop(ctx, project, _views(ctx, project, services), timeout, _say())
     return 0
+
+
+def _stop(ctx, project, views, timeout, say) -> None:
+    from pypod.compose.containers import stop, stop_levels
+
+    stop(ctx, views, timeout, say, levels=stop_levels(project.model, views))
 
 
 def restart(popts=None, timeout: Optional[int] = Opt(None, "--timeout", "-t", help="Specify a shutdown timeout in seconds"),
@@ -279,13 +300,11 @@ def restart(popts=None, timeout: Optional[int] = Opt(None, "--timeout", "-t", he
             services: List[str] = Arg([], metavar="[SERVICE...]")):
     """Restart service containers."""
     from pypod.compose import up as upmod
-    from pypod.compose.containers import in_stop_order
-    from pypod.compose.containers import stop as do_stop
 
     ctx = _ctx()
     project = _project(popts)
     say = _say()
-    do_stop(ctx, in_stop_order(project.model, _views(ctx, project, services)), timeout, say)
+    _stop(ctx, project, _views(ctx, project, services), timeout, say)
     upmod.start_services(ctx, project, upmod.selected(project, list(services or []), with_deps=False), say)
     return 0
 
@@ -315,15 +334,14 @@ def rm(popts=None, force: bool = Opt(False, "--force", "-f", help="Don't ask to 
        volumes: bool = Opt(False, "--volumes", "-v", help="Remove any anonymous volumes attached to containers"),
        services: List[str] = Arg([], metavar="[SERVICE...]")):
     """Removes stopped service containers."""
-    from pypod.compose.containers import in_stop_order, remove, running
-    from pypod.compose.containers import stop as do_stop
+    from pypod.compose.containers import remove, running
 
     ctx = _ctx()
     project = _project(popts)
     say = _say()
     views = _views(ctx, project, services)
     if stop_first:
-        do_stop(ctx, in_stop_order(project.model, views), None, say)
+        _stop(ctx, project, views, None, say)
         views = _views(ctx, project, services)
     views = [v for v in views if not running(v)]
     if not views:
@@ -456,35 +474,59 @@ def port(popts=None, protocol: str = Opt("tcp", "--protocol", help="tcp or udp")
 
 def top(popts=None, services: List[str] = Arg([], metavar="[SERVICE...]")):
     """Display the running processes."""
+    from pypod.compose.containers import number, service_of
     from pypod.engine import containers as ce
-    from pypod.tabwriter import format_table
 
     ctx = _ctx()
     project = _project(popts)
+    table: list = []
     for v in _views(ctx, project, services, all_=False):
-        sys.stdout.write(v.record.name + "\n" + format_table(ce.top(ctx, v.record)) + "\n")
+        rows = ce.top(ctx, v.record)
+        if not table and rows:
+            table.append(["SERVICE", "#"] + list(rows[0]))
+        table += [[service_of(v.record), str(number(v.record))] + list(r) for r in rows[1:]]
+    sys.stdout.write(_table(table, 0) if table else "")
     return 0
 
 
 def images(popts=None, quiet: bool = Opt(False, "--quiet", "-q", help="Only display IDs"),
+           fmt: str = Opt("table", "--format", help="Format the output. Values: [table | json]"),
            services: List[str] = Arg([], metavar="[SERVICE...]")):
     """List images used by the created containers."""
     from pypod.engine import images as ie
-    from pypod.tabwriter import format_table
-    from pypod.units import human_size
+    from pypod.units import human_duration
 
     ctx = _ctx()
-    rows = [["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]]
-    ids = []
+    rows = []
     for v in _views(ctx, _project(popts), services):
         img = ie.find_image(ctx, v.record.image_id)
         repo, _, tag = v.record.image_name.rpartition(":")
         if not repo or "/" in tag:
             repo, tag = v.record.image_name, "latest"
-        size = human_size(getattr(img, "size", 0) or 0) if img else ""
-        rows.append([v.record.name, repo, tag, v.record.image_id[:12], size])
-        ids.append(v.record.image_id)
-    sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)) if quiet else format_table(rows))
+        info = ie.inspect_image(ctx, img) if img else {}
+        size = info.get("Size") or 0
+        rows.append({"ContainerName": v.record.name, "Repository": repo, "Tag": tag, "ID": v.record.image_id,
+                     "Platform": f"{info.get('Os', 'linux')}/{info.get('Architecture', 'amd64')}",
+                     "Size": size, "Created": info.get("Created", "")})
+    if quiet:
+        sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(r["ID"] for r in rows)))
+        return 0
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return 0
+    from pypod.units import human_size, parse_time
+
+    import time as _time
+
+    table = [["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"]]
+    for r in rows:
+        created = parse_time(r["Created"]) if r["Created"] else 0
+        ago = human_duration(_time.time() - created) + " ago" if created else ""
+        table.append([r["ContainerName"], r["Repository"], r["Tag"], r["Platform"], r["ID"][:12],
+                      human_size(r["Size"]).replace(" ", ""), ago])
+    sys.stdout.write(_table(table, 20))
     return 0
 
 
@@ -494,7 +536,6 @@ def ls(popts=None, all_: bool = Opt(False, "--all", "-a", help="Show all stopped
     """List running compose projects."""
     from pypod.compose import plan
     from pypod.engine import containers as ce
-    from pypod.tabwriter import format_table
 
     ctx = _ctx()
     projects: dict = {}
@@ -517,8 +558,8 @@ def ls(popts=None, all_: bool = Opt(False, "--all", "-a", help="Show all stopped
 
         sys.stdout.write(json.dumps(rows) + "\n")
     else:
-        sys.stdout.write(format_table([["NAME", "STATUS", "CONFIG FILES"]] +
-                                      [[r["Name"], r["Status"], r["ConfigFiles"]] for r in rows]))
+        sys.stdout.write(_table([["NAME", "STATUS", "CONFIG FILES"]] +
+                                [[r["Name"], r["Status"], r["ConfigFiles"]] for r in rows], 20))
     return 0
 
 

@@ -10,13 +10,14 @@ import sys
 
 from pypod.compose import logs as clogs
 from pypod.compose import up as upmod
-from pypod.compose.containers import in_stop_order, project_containers, running, service_of
+from pypod.compose.containers import project_containers, running, service_of
 
 
 def _stop_all(ctx, project, services, timeout, say) -> None:
-    from pypod.compose.containers import stop
+    from pypod.compose.containers import stop, stop_levels
 
-    stop(ctx, in_stop_order(project.model, project_containers(ctx, project.name, services)), timeout, say)
+    views = project_containers(ctx, project.name, services)
+    stop(ctx, views, timeout, say, levels=stop_levels(project.model, views))
 
 
 def _kill_all(ctx, project, services) -> None:
@@ -29,6 +30,12 @@ def _kill_all(ctx, project, services) -> None:
                 ce.kill_container(ctx, v.record, signal.SIGKILL)
             except PypodError:
                 pass
+
+
+def _err(text: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def run_attached(ctx, project, opts: upmod.UpOptions, say, *, abort: bool, exit_code_from: str | None,
@@ -58,7 +65,7 @@ def run_attached(ctx, project, opts: upmod.UpOptions, say, *, abort: bool, exit_
     try:
         clogs.follow(ctx, tails, printer, on_exit=on_exit)
     except KeyboardInterrupt:
-        printer.note("Gracefully stopping... (press Ctrl+C again to force)")
+        _err("Gracefully stopping... (press Ctrl+C again to force)")
         try:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             _stop_all(ctx, project, services, opts.timeout, say)
@@ -66,7 +73,7 @@ def run_attached(ctx, project, opts: upmod.UpOptions, say, *, abort: bool, exit_
             _kill_all(ctx, project, services)
         return 130
     if result["aborted"]:
-        printer.note("Aborting on container exit...")
+        _err("Aborting on container exit...")
         _stop_all(ctx, project, services, opts.timeout, say)
         if exit_code_from is not None and result["code"] == 0:
             # the chosen service may have been the one stopped: its own exit code counts

@@ -12,13 +12,17 @@ class Progress:
     """Compose's plain progress (` Container p-web-1  Started`), on stderr."""
 
     def __init__(self, stream=None, quiet: bool = False):
+        import threading
+
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.lock = threading.Lock()  # containers of one level are stopped by several threads
 
     def __call__(self, kind: str, name: str, status: str) -> None:
         if not self.quiet:
-            self.stream.write(f" {kind} {name}  {status}\n")
-            self.stream.flush()
+            with self.lock:
+                self.stream.write(f" {kind} {name}  {status}\n")
+                self.stream.flush()
 
 
 def number(rec) -> int:
@@ -57,35 +61,74 @@ def running(view) -> bool:
     return view.state.get("status") in ("running", "paused", "stopping")
 
 
-def stop(ctx, views, timeout, say) -> None:
+def _each(fn, views) -> None:
+    """fn(view) for each, at the same time (Compose stops a level of the graph in parallel:
+    a down of N containers that ignore SIGTERM takes one timeout, not N); the first error raised."""
+    views = list(views)
+    if len(views) <= 1:
+        for v in views:
+            fn(v)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(views))) as pool:
+        for f in [pool.submit(fn, v) for v in views]:
+            f.result()
+
+
+def _stop_one(ctx, v, timeout, say) -> None:
     from pypod.engine import containers as ce
 
-    for v in views:
-        if not running(v):
-            continue
-        say("Container", v.record.name, "Stopping")
-        ce.stop_container(ctx, v.record, timeout)
-        say("Container", v.record.name, "Stopped")
+    say("Container", v.record.name, "Stopping")
+    ce.stop_container(ctx, v.record, timeout)
+    say("Container", v.record.name, "Stopped")
 
 
-def remove(ctx, views, timeout, say, volumes: bool = False) -> None:
+def stop(ctx, views, timeout, say, levels=None) -> None:
+    """Stop the running ones; `levels` (from in_stop_order) are stopped one after the other."""
+    for level in levels or [views]:
+        _each(lambda v: _stop_one(ctx, v, timeout, say), [v for v in level if running(v) and v in views])
+
+
+def remove(ctx, views, timeout, say, volumes: bool = False, levels=None) -> None:
     from pypod.engine import containers as ce
 
-    for v in views:
+    def one(v):
         if running(v):
-            say("Container", v.record.name, "Stopping")
-            ce.stop_container(ctx, v.record, timeout)
-            say("Container", v.record.name, "Stopped")
+            _stop_one(ctx, v, timeout, say)
         say("Container", v.record.name, "Removing")
         rep = ce.remove_containers(ctx, [v.record.id], force=True, volumes=volumes)
         if rep.errors:
             raise rep.errors[0]
         say("Container", v.record.name, "Removed")
 
+    for level in levels or [views]:
+        _each(one, [v for v in level if v in views])
+
 
 def in_stop_order(project_model: dict, views) -> list:
     """Dependents before what they depend on (the reverse of the start order); services the
     model no longer has (orphans) first."""
-    order = plan.start_order(project_model.get("services") or {})
-    rank = {s: i for i, s in enumerate(order)}
-    return sorted(views, key=lambda v: (-rank.get(service_of(v.record), len(order)), number(v.record)))
+    return [v for level in stop_levels(project_model, views) for v in level]
+
+
+def stop_levels(project_model: dict, views) -> list[list]:
+    """The views in groups that can stop together: a service's group comes before those of
+    what it depends on; orphans in the first."""
+    services = project_model.get("services") or {}
+    depth: dict[str, int] = {}
+
+    def d(name: str, seen=()) -> int:
+        if name not in depth:
+            deps = [x for x in plan.dependencies(services[name]) if x in services and x not in seen]
+            depth[name] = 1 + max([d(x, seen + (name,)) for x in deps] or [0])
+        return depth[name]
+
+    plan.start_order(services)  # refuses a cycle
+    top = max([d(s) for s in services] or [0]) + 1
+    groups: dict[int, list] = {}
+    for v in views:
+        s = service_of(v.record)
+        groups.setdefault(d(s) if s in services else top, []).append(v)
+    return [sorted(groups[k], key=lambda v: (service_of(v.record), number(v.record)))
+            for k in sorted(groups, reverse=True)]

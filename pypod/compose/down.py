@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from pypod.compose import plan
-from pypod.compose.containers import in_stop_order, project_containers, remove, service_of
+from pypod.compose.containers import project_containers, remove, service_of, stop_levels
 from pypod.compose.errors import ComposeError
 
 
@@ -26,7 +26,7 @@ def down(ctx, project, *, volumes: bool = False, rmi: str | None = None, remove_
                          f"renamed this service in your compose file, you can run this command with the "
                          f"--remove-orphans flag to clean it up.\n")
         views = [v for v in views if v not in orphans]
-    remove(ctx, in_stop_order(project.model, views), timeout, say, volumes=volumes)
+    remove(ctx, views, timeout, say, volumes=volumes, levels=stop_levels(project.model, views))
     for key, net in sorted((project.model.get("networks") or {}).items()):
         name = net.get("name") or f"{project.name}_{key}"
         if net.get("external"):

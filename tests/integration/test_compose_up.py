@@ -247,7 +247,7 @@ services:
     # the others were stopped when job ended
     assert pypod("inspect", "--format", "{{.State.Status}}", "att-server-1").stdout.strip() == "exited"
     r = compose(d, "up", "--abort-on-container-exit", timeout=60)
-    assert r.returncode == 3 and "Aborting on container exit..." in r.stdout
+    assert r.returncode == 3 and "Aborting on container exit..." in r.stderr
     ok(d, "down", "-t", "1")
 
 

@@ -97,3 +97,22 @@ def test_replicas():
     assert plan.replicas({}) == 1
     assert plan.replicas({"deploy": {"replicas": 3}}) == 3
     assert plan.replicas({"scale": 2}, {"s": 5}, "s") == 5
+
+
+def test_stop_levels_dependents_first_orphans_before_all():
+    from pypod.compose.containers import stop_levels
+
+    class Rec:
+        def __init__(self, service, n=1):
+            self.labels = {plan.SERVICE: service, plan.NUMBER: str(n)}
+            self.name = f"p-{service}-{n}"
+
+    class View:
+        def __init__(self, service, n=1):
+            self.record = Rec(service, n)
+
+    model = {"services": {"web": {"depends_on": {"api": {}}}, "api": {"depends_on": {"db": {}}},
+                          "worker": {"depends_on": {"db": {}}}, "db": {}}}
+    views = [View(s) for s in ("db", "web", "api", "worker", "gone")] + [View("web", 2)]
+    levels = [[v.record.name for v in level] for level in stop_levels(model, views)]
+    assert levels == [["p-gone-1"], ["p-web-1", "p-web-2"], ["p-api-1", "p-worker-1"], ["p-db-1"]]
