@@ -269,3 +269,48 @@ services:
     assert "one-1  | from-one" in r.stdout and "two-1  | from-two" in r.stdout
     assert "two-1 exited with code 4" in r.stdout and "one-1 exited with code 0" in r.stdout
     ok(d, "down")
+
+
+def test_run_and_lifecycle_verbs(shared_tmp, busybox):
+    d = shared_tmp / "verbs"
+    d.mkdir()
+    d.chmod(0o777)
+    write(d, f"""
+services:
+  app:
+    image: IMAGE
+    command: ["sh", "-c", "mkdir -p /www; echo app > /www/index.html; exec httpd -f -p 80 -h /www"]
+    ports: ["80"]
+    healthcheck:
+      test: ["CMD-SHELL", "wget -q -O- http://localhost/"]
+      interval: 300ms
+  tool:
+    image: IMAGE
+    command: ["sh", "-c", "{IDLE}"]
+    environment:
+      MODE: normal
+""", busybox)
+    # --wait returns once the health check passes
+    ok(d, "up", "-d", "--wait")
+    rows = {json.loads(x)["Service"]: json.loads(x) for x in ok(d, "ps", "--format", "json").stdout.splitlines()}
+    assert rows["app"]["Health"] == "healthy"
+    # the published port answers from the host at the address `port` names
+    host_port = ok(d, "port", "app", "80").stdout.strip()
+    assert re.fullmatch(r"0\.0\.0\.0:\d+", host_port)
+    # a one-off container: the service's settings, its own command and env, removed with --rm
+    r = compose(d, "run", "--rm", "-T", "-e", "EXTRA=1", "tool", "sh", "-c", "echo $MODE$EXTRA; exit 4")
+    assert r.returncode == 4 and r.stdout == "normal1\n"
+    assert not any("run" in n for n in ids(d))
+    ok(d, "stop", "-t", "1", "tool")
+    assert ok(d, "ps", "--services").stdout.split() == ["app"]
+    assert ok(d, "ps", "-a", "--services").stdout.split() == ["app", "tool"]
+    ok(d, "start", "tool")
+    before = ids(d)
+    ok(d, "restart", "-t", "1", "tool")
+    assert ids(d) == before and ok(d, "ps", "-q", "tool").stdout.strip() == before["verbs-tool-1"]
+    ok(d, "kill", "tool")
+    assert ok(d, "ps", "--services").stdout.split() == ["app"]
+    ok(d, "rm", "-f", "tool")
+    assert set(ids(d)) == {"verbs-app-1"}
+    assert compose(d, "exec", "-T", "tool", "true").returncode == 1  # not running: Compose's exit 1
+    ok(d, "down", "-t", "1")
