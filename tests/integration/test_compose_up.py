@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.integration.test_network import free_port, get
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -314,3 +315,46 @@ services:
     assert set(ids(d)) == {"verbs-app-1"}
     assert compose(d, "exec", "-T", "tool", "true").returncode == 1  # not running: Compose's exit 1
     ok(d, "down", "-t", "1")
+
+
+def test_seed_project_builds_publishes_and_links(shared_tmp, busybox):
+    """The seed's first compose file: `build: .`, a published port, `.:/code` and a named volume,
+    `links: - redis` (an image built offline stands in for redis)."""
+    d = shared_tmp / "seed"
+    d.mkdir()
+    d.chmod(0o777)
+    (d / "Dockerfile").write_text(f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
+                                  "CMD [\"httpd\", \"-f\", \"-p\", \"5000\", \"-h\", \"/www\"]\n")
+    port = free_port()
+    write(d, f"""
+services:
+  web:
+    build: .
+    ports:
+      - "{port}:5000"
+    volumes:
+      - .:/code
+      - logvolume01:/var/log
+    links:
+      - redis
+  redis:
+    image: IMAGE
+    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; exec httpd -f -p 6379 -h /r"]
+volumes:
+  logvolume01: {{}}
+""", busybox)
+    r = ok(d, "up", "-d", timeout=300)
+    assert "Image seed-web  Built" in r.stderr
+    assert get(f"http://127.0.0.1:{port}/") == "built-web\n"  # from the host
+    r = ok(d, "exec", "-T", "web", "sh", "-c",
+           "ls /code; for i in $(seq 30); do wget -q -O- http://redis:6379/ && exit 0; sleep 0.2; done; exit 1")
+    assert "Dockerfile" in r.stdout and r.stdout.endswith("PONG\n")
+    # the built image is kept and reused: a second up builds nothing and recreates nothing
+    before = ids(d)
+    r = ok(d, "up", "-d")
+    assert "Built" not in r.stderr and ids(d) == before
+    ok(d, "down", "-v", "--rmi", "local", "-t", "0")
+    assert pypod("ps", "-aq").stdout == ""
+    assert "seed_logvolume01" not in pypod("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "seed_default" not in pypod("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert pypod("image", "exists", "seed-web").returncode == 1
