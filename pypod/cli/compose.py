@@ -26,6 +26,7 @@ def compose(
     """Define and run multi-container applications."""
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
+    from pypod.errors import PypodError
 
     from pypod.cli import compose_verbs as cv
     from pypod.cli.compose_kube import kube
@@ -48,7 +49,13 @@ def compose(
         return 0
     popts = ProjectOptions(files=files, project_name=project_name, project_directory=project_directory,
                            env_files=env_files, profiles=profiles)
-    return fn(popts, **values)
+    try:
+        return fn(popts, **values)
+    except PypodError as e:
+        # Compose exits 1 on any failure; exec and run pass on the container's (or podman's) code
+        if verb not in ("exec", "run"):
+            e.exit_code = 1
+        raise
 
 
 def config(

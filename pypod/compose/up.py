@@ -172,13 +172,12 @@ def _outdated(rec, svc: dict, image_id: str) -> bool:
     return bool(image_id) and rec.image_id != image_id
 
 
-def converge(ctx, project, services: list[str], opts: UpOptions, say) -> set[str]:
+def converge(ctx, project, services: list[str], opts: UpOptions, say, image_ids: dict) -> set[str]:
     """Create, recreate and scale the services' containers; the services that were recreated."""
     from pypod.compose.containers import remove
 
     model = project.model["services"]
     recreated: set[str] = set()
-    image_ids = {s: ensure_image(ctx, project, s, opts, say) for s in services}
     for s in services:
         svc = model[s]
         want = plan.replicas(svc, opts.scale, s)
@@ -329,10 +328,12 @@ def wait_running(ctx, project, services: list[str], say, timeout: float | None) 
 def up(ctx, project, opts: UpOptions, say) -> list[str]:
     """Everything `up -d` does; the services acted on, in start order."""
     services = selected(project, opts.services, not opts.no_deps)
+    # images first: a pull or build that fails leaves nothing created (as Compose)
+    image_ids = {s: ensure_image(ctx, project, s, opts, say) for s in services}
     ensure_networks(ctx, project, services, say)
     ensure_volumes(ctx, project, services, say)
     handle_orphans(ctx, project, opts, say)
-    converge(ctx, project, services, opts, say)
+    converge(ctx, project, services, opts, say, image_ids)
     if not opts.no_start:
         start_services(ctx, project, services, say)
         if opts.wait:

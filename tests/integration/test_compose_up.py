@@ -358,3 +358,16 @@ volumes:
     assert "seed_logvolume01" not in pypod("volume", "ls", "--format", "{{.Name}}").stdout.split()
     assert "seed_default" not in pypod("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert pypod("image", "exists", "seed-web").returncode == 1
+
+
+def test_failed_pull_fails_up_with_compose_exit_code_and_creates_nothing(shared_tmp, clean_storage):
+    d = shared_tmp / "bad"
+    d.mkdir()
+    d.chmod(0o777)
+    (d / "compose.yaml").write_text("services:\n  a:\n    image: localhost:1/nope\n")
+    r = compose(d, "up", "-d")
+    assert r.returncode == 1  # Compose's code for any failure (podman's pull error would be 125)
+    assert r.stderr.splitlines()[-1].startswith("Error: ") and "localhost:1" in r.stderr
+    assert "bad_default" not in pypod("network", "ls", "--format", "{{.Name}}").stdout.split()
+    r = compose(d, "up", "-d", "nosuch")
+    assert r.returncode == 1 and r.stderr.strip() == "Error: no such service: nosuch"
