@@ -29,7 +29,7 @@ def config_hash(svc: dict) -> str:
     container (build, pull policy, scale, replicas, depends_on, profiles)."""
     o = {k: v for k, v in svc.items() if k not in ("build", "pull_policy", "scale", "depends_on", "profiles")}
     if isinstance(o.get("deploy"), dict):
-        o["deploy"] = {**o["deploy"], "replicas": 1}
+        o["deploy"] = {k: v for k, v in o["deploy"].items() if k != "replicas"}
     return hashlib.sha256(json.dumps(o, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

@@ -188,9 +188,8 @@ def converge(ctx, project, services: list[str], opts: UpOptions, say, image_ids:
         extra = [v for v in views if number(v.record) > want or number(v.record) < 1]
         remove(ctx, sorted(extra, key=lambda v: -number(v.record)), opts.timeout, say)
         have = {number(v.record): v for v in views if v not in extra}
-        # a dependency that was recreated with `restart: true` makes this one restart (Compose)
-        dep_changed = any(d in recreated and (svc.get("depends_on") or {}).get(d, {}).get("restart")
-                          for d in plan.dependencies(svc))
+        # a dependency recreated under a service sharing its network namespace: that one too
+        shares = (svc.get("network_mode") or "").startswith("service:") and svc["network_mode"][8:] in recreated
         for n in range(1, want + 1):
             v = have.get(n)
             if v is None:
@@ -199,22 +198,28 @@ def converge(ctx, project, services: list[str], opts: UpOptions, say, image_ids:
             if opts.no_recreate:
                 say("Container", v.record.name, "Running" if running(v) else "Created")
                 continue
-            if opts.force_recreate or _outdated(v.record, svc, image_ids[s]) or \
-                    (dep_changed and (svc.get("network_mode") or "").startswith("service:")):
+            if opts.force_recreate or shares or _outdated(v.record, svc, image_ids[s]):
+                # dependents with `restart: true` are stopped first; the start phase starts them
+                # again once this one is back (Compose's stopDependentContainers)
+                _stop_dependents(ctx, project, s, opts.timeout, say)
                 remove(ctx, [v], opts.timeout, lambda *a: None, volumes=True)
                 say("Container", v.record.name, "Recreate")
                 create_container(ctx, project, s, n, image_ids[s], lambda *a: None)
                 say("Container", v.record.name, "Recreated")
                 recreated.add(s)
-            elif dep_changed and running(v):
-                from pypod.engine import containers as ce
-
-                say("Container", v.record.name, "Restarting")
-                ce.stop_container(ctx, v.record, opts.timeout)
-                say("Container", v.record.name, "Restarted")
             else:
                 say("Container", v.record.name, "Running" if running(v) else "Created")
     return recreated
+
+
+def _stop_dependents(ctx, project, service: str, timeout, say) -> None:
+    from pypod.compose.containers import stop
+
+    model = project.model["services"]
+    names = [d for d in plan.dependents(model, service)
+             if ((model[d].get("depends_on") or {}).get(service) or {}).get("restart")]
+    if names:
+        stop(ctx, project_containers(ctx, project.name, names), timeout, say)
 
 
 def orphans(ctx, project) -> list:

@@ -371,3 +371,43 @@ def test_failed_pull_fails_up_with_compose_exit_code_and_creates_nothing(shared_
     assert "bad_default" not in pypod("network", "ls", "--format", "{{.Name}}").stdout.split()
     r = compose(d, "up", "-d", "nosuch")
     assert r.returncode == 1 and r.stderr.strip() == "Error: no such service: nosuch"
+
+
+def test_recreated_dependency_restarts_dependents_with_restart_true(shared_tmp, busybox):
+    d = shared_tmp / "dep"
+    d.mkdir()
+    d.chmod(0o777)
+    text = f"""
+services:
+  db:
+    image: IMAGE
+    command: ["sh", "-c", "{IDLE}"]
+    environment: {{VERSION: "1"}}
+  api:
+    image: IMAGE
+    command: ["sh", "-c", "{IDLE}"]
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  cron:
+    image: IMAGE
+    command: ["sh", "-c", "{IDLE}"]
+    depends_on: [db]
+"""
+    write(d, text, busybox)
+    ok(d, "up", "-d")
+
+    def started(name):
+        return pypod("inspect", "--format", "{{.State.StartedAt}}", name).stdout.strip()
+
+    before = ids(d)
+    t_api, t_cron = started("dep-api-1"), started("dep-cron-1")
+    write(d, text.replace('VERSION: "1"', 'VERSION: "2"'), busybox)
+    r = ok(d, "up", "-d")
+    after = ids(d)
+    assert after["dep-db-1"] != before["dep-db-1"]
+    # api (restart: true) was stopped before db was recreated and started again: same container
+    assert after["dep-api-1"] == before["dep-api-1"] and started("dep-api-1") != t_api
+    assert r.stderr.index("dep-api-1  Stopped") < r.stderr.index("dep-db-1  Recreated")
+    # cron (short syntax: no restart) was left alone
+    assert after["dep-cron-1"] == before["dep-cron-1"] and started("dep-cron-1") == t_cron
+    ok(d, "down", "-t", "1")
