@@ -4,7 +4,6 @@ container as the engine's CreateOptions fields. Pure: no engine calls, no I/O.""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from pypod.compose.errors import ComposeError
@@ -25,12 +24,10 @@ def container_name(project: str, service: str, number: int, svc: dict | None = N
 
 
 def config_hash(svc: dict) -> str:
-    """Compose's ServiceHash: the service's configuration without what does not change the
-    container (build, pull policy, scale, replicas, depends_on, profiles)."""
-    o = {k: v for k, v in svc.items() if k not in ("build", "pull_policy", "scale", "depends_on", "profiles")}
-    if isinstance(o.get("deploy"), dict):
-        o["deploy"] = {k: v for k, v in o["deploy"].items() if k != "replicas"}
-    return hashlib.sha256(json.dumps(o, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """Compose's ServiceHash (see hashing.py): what `docker compose` labels its containers with."""
+    from pypod.compose.hashing import service_hash
+
+    return service_hash(svc)
 
 
 def replicas(svc: dict, scale: dict | None = None, name: str = "") -> int:

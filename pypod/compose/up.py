@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from pypod.compose import plan
+from pypod.compose import hashing, plan
 from pypod.compose.containers import number, project_containers, running, service_of
 from pypod.compose.errors import ComposeError
 
@@ -73,7 +73,8 @@ def ensure_networks(ctx, project, services: list[str], say) -> None:
             continue
         cfg = (net.get("ipam") or {}).get("config") or []
         labels = {str(k): str(v) for k, v in (net.get("labels") or {}).items()}
-        labels.update({plan.NETWORK: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION})
+        labels.update({plan.NETWORK: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
+                       plan.CONFIG_HASH: hashing.network_hash(net)})
         say("Network", name, "Creating")
         netmod.create_network(ctx, name, subnet=[c["subnet"] for c in cfg if c.get("subnet")] or None,
                               gateway=[c["gateway"] for c in cfg if c.get("gateway")] or None,
@@ -100,7 +101,8 @@ def ensure_volumes(ctx, project, services: list[str], say) -> None:
         if vol.exists(ctx, name):
             continue
         labels = {str(k): str(x) for k, x in (v.get("labels") or {}).items()}
-        labels.update({plan.VOLUME: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION})
+        labels.update({plan.VOLUME: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
+                       plan.CONFIG_HASH: hashing.volume_hash(v)})
         say("Volume", name, "Creating")
         vol.create_volume(ctx, name, labels=labels, ignore=True,
                           options={str(k): str(x) for k, x in (v.get("driver_opts") or {}).items()} or None)

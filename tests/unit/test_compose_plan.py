@@ -116,3 +116,30 @@ def test_stop_levels_dependents_first_orphans_before_all():
     views = [View(s) for s in ("db", "web", "api", "worker", "gone")] + [View("web", 2)]
     levels = [[v.record.name for v in level] for level in stop_levels(model, views)]
     assert levels == [["p-gone-1"], ["p-web-1", "p-web-2"], ["p-api-1", "p-worker-1"], ["p-db-1"]]
+
+
+def test_config_hash_is_docker_composes():
+    """The hashes Docker Compose 2.40.3 (on podman's socket) put on the containers of
+    tests/data/compose-hash/compose.yaml, loaded in /tmp/h4c/hash; services.json is that project's
+    model as `compose config --format json` prints it (keys sorted: the order must not matter)."""
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "data", "compose-hash", "services.json")
+    with open(path) as f:
+        services = json.load(f)
+    assert plan.config_hash(services["db"]) == "d71c7b2efe7b6378eb90eeea2cbb47e6e53ee6a7bf4fd811a5e147c15267625d"
+    assert plan.config_hash(services["web"]) == "b2c2744cba80b813d22deb46ec87a3a71a0f3acded486dd95ff780f25740893e"
+    simple = {"command": ["sh", "-c", "echo db-start; trap 'exit 0' TERM; sleep 1000 & wait"],
+              "entrypoint": None, "image": "localhost/bb", "networks": {"default": None}}
+    assert plan.config_hash(simple) == "c35be85096506e0fac471450cd1260c64566b6fc07ea66810a27746b3e02516c"
+
+
+def test_network_and_volume_hashes_are_docker_composes():
+    from pypod.compose import hashing
+
+    # the labels Docker Compose 2.40.3 put on hash_back and hash_data (same project as above)
+    assert hashing.network_hash({"name": "hash_back", "ipam": {}}) == \
+        "bb5855a54feda1960e8efa5fcd88ca1566d519d887a2db34b7295e5a1cc79d5c"
+    assert hashing.volume_hash({"name": "hash_data"}) == \
+        "7ad6b7669e0dbe2e4a73f3be05a5e3adaac466d0ba281bf368144654a2a4814d"
