@@ -74,7 +74,7 @@ def _summary_mounts(rec) -> list:
 
     return [{k: m.get(k, "") for k in ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW",
                                         "Propagation")}
-            for m in inspect_mounts(rec.options.get("resolved_mounts") or [])]
+            for m in inspect_mounts(rec.config.resolved_mounts or [])]
 
 
 def _docker_status(text: str) -> str:

@@ -166,7 +166,7 @@ def _ps_row(ctx, project, v) -> dict:
             "Health": (v.state.get("health") or {}).get("status") or "", "ID": v.record.id,
             "Image": v.record.image_name,
             "Labels": ",".join(f"{k}={x}" for k, x in sorted(v.record.labels.items())),
-            "LocalVolumes": str(sum(1 for m in v.record.options.get("volumes") or [] if ":" in m)),
+            "LocalVolumes": str(sum(1 for m in v.record.config.volumes if ":" in m)),
             "Mounts": ",".join(row["Mounts"]), "Name": v.record.name, "Names": v.record.name,
             "Networks": row["Networks"], "Ports": row["Ports"], "Project": project.name, "Publishers": [],
             "RunningFor": row["RunningFor"], "Service": service_of(v.record), "Size": "0B", "State": state,
@@ -465,7 +465,7 @@ def port(popts=None, protocol: str = Opt("tcp", "--protocol", help="tcp or udp")
 
     ctx = _ctx()
     rec = _service_container(ctx, _project(popts), service, index)
-    for m in (rec.options.get("net") or {}).get("ports") or []:
+    for m in rec.config.net.get("ports") or []:
         if m["container_port"] == private_port and m["protocol"] == protocol:
             sys.stdout.write(f"{m.get('host_ip') or '0.0.0.0'}:{m['host_port']}\n")
             return 0

@@ -256,7 +256,7 @@ def wait_condition(ctx, project, dep: str, condition: str, poll: float = 0.1) ->
     views = project_containers(ctx, project.name, [dep])
     for v in views:
         rec = v.record
-        if condition == "service_healthy" and not rec.options.get("healthcheck"):
+        if condition == "service_healthy" and not rec.config.healthcheck:
             raise ComposeError(f"dependency failed to start: container {rec.name} has no healthcheck configured")
         while True:
             st = _state(ctx, rec)
@@ -324,12 +324,12 @@ def wait_running(ctx, project, services: list[str], say, timeout: float | None) 
                 raise ComposeError(f"container {v.record.name} exited ({st.get('exit_code')})")
             if health == "unhealthy":
                 raise ComposeError(f"container {v.record.name} is unhealthy")
-            if status == "running" and (not v.record.options.get("healthcheck") or health == "healthy"):
+            if status == "running" and (not v.record.config.healthcheck or health == "healthy"):
                 break
             if deadline is not None and time.monotonic() > deadline:
                 raise ComposeError(f"timeout waiting for container {v.record.name}")
             time.sleep(0.1)
-        say("Container", v.record.name, "Healthy" if v.record.options.get("healthcheck") else "Running")
+        say("Container", v.record.name, "Healthy" if v.record.config.healthcheck else "Running")
 
 
 def up(ctx, project, opts: UpOptions, say) -> list[str]:
