@@ -57,30 +57,44 @@ def selected(project, wanted: list[str], with_deps: bool = True) -> list[str]:
 
 
 # -- networks, volumes, images ---------------------------------------------------------------
+def _to_create(project, kind: str, used: set, exists, missing: str):
+    """(key, declaration, name) of the project's networks or volumes that `used` names and that do
+    not exist yet; an external one that does not exist is an error."""
+    for key, decl in (project.model.get(kind) or {}).items():
+        if key not in used:
+            continue
+        name = decl.get("name") or f"{project.name}_{key}"
+        if decl.get("external"):
+            if not exists(name):
+                raise ComposeError(missing.format(name=name))
+        elif not exists(name):
+            yield key, decl, name
+
+
+def _labels(decl: dict, extra: dict) -> dict:
+    labels = {str(k): str(v) for k, v in (decl.get("labels") or {}).items()}
+    labels.update(extra)
+    return labels
+
+
+def _options(decl: dict) -> dict | None:
+    return {str(k): str(v) for k, v in (decl.get("driver_opts") or {}).items()} or None
+
+
 def ensure_networks(ctx, project, services: list[str], say) -> None:
     from pypod.engine import networks as netmod
 
     used = {n for s in services for n in (project.model["services"][s].get("networks") or {})}
-    for key, net in (project.model.get("networks") or {}).items():
-        if key not in used:
-            continue
-        name = net.get("name") or f"{project.name}_{key}"
-        if net.get("external"):
-            if not netmod.network_exists(ctx, name):
-                raise ComposeError(f"network {name} declared as external, but could not be found")
-            continue
-        if netmod.network_exists(ctx, name):
-            continue
+    for key, net, name in _to_create(project, "networks", used, lambda n: netmod.network_exists(ctx, n),
+                                     "network {name} declared as external, but could not be found"):
         cfg = (net.get("ipam") or {}).get("config") or []
-        labels = {str(k): str(v) for k, v in (net.get("labels") or {}).items()}
-        labels.update({plan.NETWORK: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
-                       plan.CONFIG_HASH: hashing.network_hash(net)})
+        labels = _labels(net, {plan.NETWORK: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
+                               plan.CONFIG_HASH: hashing.network_hash(net)})
         say("Network", name, "Creating")
         netmod.create_network(ctx, name, subnet=[c["subnet"] for c in cfg if c.get("subnet")] or None,
                               gateway=[c["gateway"] for c in cfg if c.get("gateway")] or None,
                               ip_range=[c["ip_range"] for c in cfg if c.get("ip_range")] or None,
-                              internal=bool(net.get("internal")), labels=labels,
-                              options={str(k): str(v) for k, v in (net.get("driver_opts") or {}).items()} or None,
+                              internal=bool(net.get("internal")), labels=labels, options=_options(net),
                               ignore=True)
         say("Network", name, "Created")
 
@@ -90,22 +104,12 @@ def ensure_volumes(ctx, project, services: list[str], say) -> None:
 
     used = {v.get("source") for s in services for v in project.model["services"][s].get("volumes") or []
             if v.get("type") == "volume"}
-    for key, v in (project.model.get("volumes") or {}).items():
-        if key not in used:
-            continue
-        name = v.get("name") or f"{project.name}_{key}"
-        if v.get("external"):
-            if not vol.exists(ctx, name):
-                raise ComposeError(f"external volume \"{name}\" not found")
-            continue
-        if vol.exists(ctx, name):
-            continue
-        labels = {str(k): str(x) for k, x in (v.get("labels") or {}).items()}
-        labels.update({plan.VOLUME: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
-                       plan.CONFIG_HASH: hashing.volume_hash(v)})
+    for key, v, name in _to_create(project, "volumes", used, lambda n: vol.exists(ctx, n),
+                                   'external volume "{name}" not found'):
+        labels = _labels(v, {plan.VOLUME: key, plan.PROJECT: project.name, plan.VERSION: plan.COMPOSE_VERSION,
+                             plan.CONFIG_HASH: hashing.volume_hash(v)})
         say("Volume", name, "Creating")
-        vol.create_volume(ctx, name, labels=labels, ignore=True,
-                          options={str(k): str(x) for k, x in (v.get("driver_opts") or {}).items()} or None)
+        vol.create_volume(ctx, name, labels=labels, ignore=True, options=_options(v))
         say("Volume", name, "Created")
 
 

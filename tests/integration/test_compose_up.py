@@ -28,6 +28,14 @@ def ok(d, *args, **kw):
     return r
 
 
+def project_dir(shared_tmp, name: str):
+    """The project's directory (its name is the project's): the test user may create files in it."""
+    d = shared_tmp / name
+    d.mkdir()
+    d.chmod(0o777)
+    return d
+
+
 def write(d, text: str, image: str) -> None:
     (d / "compose.yaml").write_text(text.replace("IMAGE", image))
 
@@ -56,9 +64,7 @@ volumes:
 
 
 def test_two_services_lifecycle(shared_tmp, busybox):
-    d = shared_tmp / "shop"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "shop")
     write(d, TWO.replace("IDLE_", IDLE), busybox)
     r = ok(d, "up", "-d")
     assert "Container shop-db-1  Started" in r.stderr and "Container shop-web-1  Started" in r.stderr
@@ -103,9 +109,7 @@ def test_two_services_lifecycle(shared_tmp, busybox):
 
 
 def test_orphans_reported_and_removed(shared_tmp, busybox):
-    d = shared_tmp / "orph"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "orph")
     both = f"""
 services:
   a:
@@ -145,9 +149,7 @@ services:
 
 
 def test_depends_on_service_healthy_waits(shared_tmp, busybox):
-    d = shared_tmp / "health"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "health")
     write(d, HEALTHY.replace("IDLE_", IDLE), busybox)
     r = ok(d, "up", "-d")
     assert "Container health-db-1  Healthy" in r.stderr
@@ -180,9 +182,7 @@ volumes:
 
 
 def test_depends_on_service_completed_successfully(shared_tmp, busybox):
-    d = shared_tmp / "mig"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "mig")
     write(d, MIGRATE.replace("IDLE_", IDLE).replace("CODE", "0"), busybox)
     ok(d, "up", "-d")
     out = ""
@@ -203,9 +203,7 @@ def test_depends_on_service_completed_successfully(shared_tmp, busybox):
 
 
 def test_scale_replicas_answer_under_the_service_name(shared_tmp, busybox):
-    d = shared_tmp / "scl"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "scl")
     write(d, f"""
 services:
   web:
@@ -228,9 +226,7 @@ services:
 
 
 def test_attached_up_prefixes_and_exit_code_from(shared_tmp, busybox):
-    d = shared_tmp / "att"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "att")
     write(d, f"""
 services:
   job:
@@ -253,9 +249,7 @@ services:
 
 
 def test_attached_up_ends_when_all_have_stopped(shared_tmp, busybox):
-    d = shared_tmp / "all"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "all")
     write(d, """
 services:
   one:
@@ -273,9 +267,7 @@ services:
 
 
 def test_run_and_lifecycle_verbs(shared_tmp, busybox):
-    d = shared_tmp / "verbs"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "verbs")
     write(d, f"""
 services:
   app:
@@ -320,9 +312,7 @@ services:
 def test_seed_project_builds_publishes_and_links(shared_tmp, busybox):
     """The seed's first compose file: `build: .`, a published port, `.:/code` and a named volume,
     `links: - redis` (an image built offline stands in for redis)."""
-    d = shared_tmp / "seed"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "seed")
     (d / "Dockerfile").write_text(f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
                                   "CMD [\"httpd\", \"-f\", \"-p\", \"5000\", \"-h\", \"/www\"]\n")
     port = free_port()
@@ -361,9 +351,7 @@ volumes:
 
 
 def test_failed_pull_fails_up_with_compose_exit_code_and_creates_nothing(shared_tmp, clean_storage):
-    d = shared_tmp / "bad"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "bad")
     (d / "compose.yaml").write_text("services:\n  a:\n    image: localhost:1/nope\n")
     r = compose(d, "up", "-d")
     assert r.returncode == 1  # Compose's code for any failure (podman's pull error would be 125)
@@ -374,9 +362,7 @@ def test_failed_pull_fails_up_with_compose_exit_code_and_creates_nothing(shared_
 
 
 def test_recreated_dependency_restarts_dependents_with_restart_true(shared_tmp, busybox):
-    d = shared_tmp / "dep"
-    d.mkdir()
-    d.chmod(0o777)
+    d = project_dir(shared_tmp, "dep")
     text = f"""
 services:
   db:
