@@ -23,7 +23,11 @@ def compose(
     profiles: List[str] = Opt([], "--profile", help="Specify a profile to enable"),
     args: List[str] = Arg(REQUIRED, metavar="COMMAND [ARG...]"),
 ):
-    """Define and run multi-container applications."""
+    """Define and run multi-container applications.
+
+    Commands: build, config, create, down, exec, images, kill, kube, logs, ls, port, ps, pull,
+    restart, rm, run, start, stop, top, up, wait (`pypod compose COMMAND --help` for each).
+    """
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
     from pypod.errors import PypodError
