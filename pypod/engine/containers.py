@@ -190,6 +190,8 @@ class CreateOptions(Record):
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
         ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
+        ("pod", None),  # --pod NAME|new:NAME (engine/pods.py)
+        ("infra", False),  # a pod's infra container (made by engine/pods.py)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -376,6 +378,11 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
     """create(), also returning the spec built for it (run starts it without reading it back;
     launch.start writes spec.json then, so run passes write_spec=False)."""
     cs = store(ctx)
+    pod_options = {}
+    if opts.pod:  # joins (or, new:NAME, makes) the pod: network, hostname, volumes come from it
+        from pypod.engine import pods
+
+        pod_options = pods.container_options(ctx, opts)
     if opts.rootfs:
         rootfs_path = os.path.abspath(opts.image)
         if not os.path.isdir(rootfs_path):
@@ -528,7 +535,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
             "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
             "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
-            "external": bool(opts.external),
+            "external": bool(opts.external), **pod_options,
         }
         from pypod import faults; faults.point("create")
         cs.save(rec, fsync=False)  # (~10 ms of every create on this disk; see ContainerStore.save)
@@ -1319,6 +1326,9 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
     _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
+    spec.join_ns = dict(o.get("pod_join") or {})  # a pod's uts/ipc namespaces (engine/pods.py)
+    if o.get("infra") and rec.rootfs:
+        proc.init = "pause"  # pypod's own pause process as the pod's infra
     spec.limits = dict(o.get("limits") or {})
     spec.userns = o.get("userns") or ""
     spec.uid_map, spec.gid_map = o.get("uid_map") or "", o.get("gid_map") or ""
@@ -1409,6 +1419,10 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     from pypod.runtime import launch
 
     keys = _check_detach_keys(detach_keys)
+    if (rec.options or {}).get("pod"):
+        from pypod.engine import pods
+
+        pods.start_infra_of(ctx, rec)
     lk = locked(ctx, rec)
     cdir = str(store(ctx).dir(rec.id))
     for attempt in range(3):
@@ -1453,6 +1467,10 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         spec.cleanup_if_detached = True
     from pypod.engine.locking import locked
 
+    if opts.pod:
+        from pypod.engine import pods
+
+        pods.start_infra_of(ctx, rec)
     # held until the supervisor reports the container started (a `start` of the new name waits)
     with locked(ctx, rec):
         try:
@@ -1572,6 +1590,12 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
             targets.append((n, rec))
     for given, rec in targets:
         try:
+            if (rec.options or {}).get("infra"):  # only with its pod (rm -a: the pod goes too)
+                from pypod.engine import pods
+
+                pods.remove_infra(ctx, rec, all_, force, timeout)
+                rep.removed.append(given)
+                continue
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or (rec.options or {}).get("rm"):
@@ -1776,6 +1800,11 @@ class PsFilter:
                 return False
         if "restart-policy" in f and rec.options.get("restart", "no") not in f["restart-policy"]:
             return False
+        if "pod" in f:
+            from pypod.engine import pods
+
+            if not pods.filter_matches(ctx, rec, f["pod"]):
+                return False
         return True
 
 
@@ -1898,9 +1927,19 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
         "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
         "Networks": ",".join(network_names(rec)),  # podman's psReporter joins them
-        "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
+        **_pod_fields(ctx, rec, no_trunc), "AutoRemove": bool(rec.options.get("rm")),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
+
+
+def _pod_fields(ctx: Context, rec: ContainerRecord, no_trunc: bool) -> dict:
+    pid = (rec.options or {}).get("pod") or ""
+    if not pid:
+        return {"Pod": "", "PodName": "", "IsInfra": False}
+    from pypod.engine import pods
+
+    return {"Pod": pid if no_trunc else pid[:12], "PodName": pods.pod_name(ctx, pid),
+            "IsInfra": bool(rec.options.get("infra"))}
 
 
 def format_ports(rec: ContainerRecord) -> str:
@@ -1928,7 +1967,7 @@ def ps_json(ctx: Context, v: ContainerView) -> dict:
         "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
         "ExitCode": st.get("exit_code") or 0, "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
         "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
-        "Networks": network_names(rec), "Pid": st.get("pid", 0), "Pod": "", "PodName": "",
+        "Networks": network_names(rec), "Pid": st.get("pid", 0), **_pod_fields(ctx, rec, True),
         "Ports": _json_ports(rec), "Size": None,
         "StartedAt": _unix_or_zero(st.get("started_at", "")), "State": _ps_status(st),
         "Status": status_text(st), "Created": int(parse_time(rec.created)),
@@ -2054,7 +2093,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     return {
         "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
         "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
-        "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
+        "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": (rec.options or {}).get("pod") or "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
         "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.get("pidfile") or "", "Name": rec.name,

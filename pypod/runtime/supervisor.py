@@ -115,6 +115,7 @@ class Supervisor:
         self.stdin_open = False
         self.net = None  # the network helper (slirp4netns/pasta) of the current run
         self.netns_path: str | None = None
+        self.join_paths: dict[str, str] = {}  # uts/ipc namespace files of a pod's infra
         self.join_userns_pid = 0  # user networks: the holder's (see lease_addresses)
         self.endpoints: list[dict] = []
         # attach: the socket, its clients (fd → frame reader; fd → Outlet), detach keys of a
@@ -195,10 +196,15 @@ class Supervisor:
                 userns.enter(self.mapping, self.holder_dir)
             if self.rootless and self.spec.get("userns") == "keep-id":  # nested, of its own
                 userns.create_keep_id(self.mapping)
-            flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
+            flags = libc.CLONE_NEWNS
+            if "uts" not in self.join_paths:
+                flags |= libc.CLONE_NEWUTS
+            if "ipc" not in self.join_paths:
+                flags |= libc.CLONE_NEWIPC
             if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET
             libc.unshare(flags)
+            _join_namespaces(self.join_paths)  # a pod's: before any mount (its /dev/mqueue is ipc's)
             if flags & libc.CLONE_NEWNET:
                 # podman's default sysctl: root in the container may ping (ICMP datagram sockets)
                 # without CAP_NET_RAW
@@ -300,6 +306,8 @@ class Supervisor:
         Raises StartFailed."""
         if self.spec.get("network", "").startswith(("container:", "ns:")):
             self.netns_path = _netns_to_join(self.spec, self.cdir)
+        self.join_paths = {kind: _ns_of_container(self.cdir, cid, kind)
+                           for kind, cid in (self.spec.get("join_ns") or {}).items()}
         if self.spec.get("network") == "bridge":
             self.lease_addresses()
         out_r, out_w = os.pipe()
@@ -1189,6 +1197,30 @@ class Supervisor:
             os.waitpid(pid, 0)
         except OSError:
             pass
+
+
+_NS_FLAGS = {"uts": "CLONE_NEWUTS", "ipc": "CLONE_NEWIPC"}
+
+
+def _ns_of_container(cdir: str, cid: str, kind: str) -> str:
+    """/proc/PID/ns/KIND of a running container (a pod's infra)."""
+    st = statemod.read_state(os.path.join(os.path.dirname(cdir.rstrip("/")), cid))
+    if not statemod.is_running(st) or not st.get("pid"):
+        raise StartFailed(125, f"cannot join the {kind} namespace of container {cid[:12]}: "
+                               f"it is not running")
+    return f"/proc/{int(st['pid'])}/ns/{kind}"
+
+
+def _join_namespaces(paths: dict[str, str]) -> None:
+    for kind, path in paths.items():
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc.setns(fd, getattr(libc, _NS_FLAGS[kind]))
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise init.SetupError(f"join {kind} namespace {path}: {e.strerror}")
 
 
 def _netns_to_join(spec: dict, cdir: str) -> str | None:

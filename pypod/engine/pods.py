@@ -1,0 +1,563 @@
+"""Pods: containers that share namespaces (net, ipc, uts by default) held by an infra container.
+
+The infra container is an ordinary container record (options["infra"]) whose pid 1 is pypod's own
+pause loop (runtime/init_reaper.pause) on an empty root directory: no image, nothing pulled.
+Members name their pod in options["pod"] and join the infra's namespaces: the network one as
+`--network container:INFRA`, uts and ipc through spec.join_ns (the supervisor's setns).
+Lock order: the pod's lock, then a container's (engine/locking.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pypod.engine.context import Context
+from pypod.errors import InvalidArgument, NotFound, PypodError, RemoveMissing
+from pypod.record import Record
+from pypod.store.pods import PodRecord, PodStore
+
+SHAREABLE = ("cgroup", "ipc", "net", "pid", "uts")
+DEFAULT_SHARE = ["ipc", "net", "uts"]
+JOINED_BY_SUPERVISOR = ("ipc", "uts")  # net goes through --network container:INFRA
+PAUSE_COMMAND = ["/pypod-pause"]  # shown as the infra's command; pid 1 never execs anything
+
+
+class PodNotFound(NotFound):
+    pass
+
+
+class PodCreateOptions(Record):
+    FIELDS = (
+        ("name", None),
+        ("publish", list),
+        ("network", None),
+        ("share", None),  # None: ipc,net,uts
+        ("infra", True),
+        ("infra_image", None),
+        ("infra_command", None),
+        ("infra_name", None),
+        ("labels", list),
+        ("hostname", None),
+        ("add_host", list),
+        ("dns", list),
+        ("volumes", list),
+        ("userns", None),
+        ("replace", False),
+        ("exit_policy", "continue"),
+        ("create_command", list),
+    )
+    __slots__ = tuple(n for n, _ in FIELDS)
+
+
+def store(ctx: Context) -> PodStore:
+    return PodStore(ctx.graph_root)
+
+
+def gone(name: str) -> PodNotFound:
+    return PodNotFound(f"no pod with name or ID {name} found: no such pod")
+
+
+def find_pod(ctx: Context, name: str) -> PodRecord | None:
+    ps = store(ctx)
+    recs = ps.list()
+    for r in recs:
+        if r.id == name or r.name == name:
+            return r
+    if re.fullmatch(r"[0-9a-f]{1,64}", name):
+        hits = [r for r in recs if r.id.startswith(name)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise PypodError(f"more than one result for pod ID {name}")
+    return None
+
+
+def get_pod(ctx: Context, name: str) -> PodRecord:
+    rec = find_pod(ctx, name)
+    if rec is None:
+        raise gone(name)
+    return rec
+
+
+def pod_name(ctx: Context, pid: str) -> str:
+    rec = store(ctx).get(pid)
+    return rec.name if rec else ""
+
+
+# -- create -----------------------------------------------------------------------------------
+def _parse_share(text: str | None) -> list[str]:
+    if text is None:
+        return list(DEFAULT_SHARE)
+    add = text.startswith("+")
+    items = [s.strip() for s in text.lstrip("+").split(",") if s.strip()]
+    out = list(DEFAULT_SHARE) if add else []
+    for s in items:
+        if s == "none":
+            return []
+        if s not in SHAREABLE:
+            raise InvalidArgument(f"invalid kernel namespace to share: {s}. Options are: cgroup, ipc, net, "
+                                  f"pid, uts or none")
+        if s not in out:
+            out.append(s)
+    return sorted(out)
+
+
+def create(ctx: Context, opts: PodCreateOptions) -> PodRecord:
+    from pypod.units import rfc3339_nano
+
+    shared = _parse_share(opts.share)
+    if not opts.infra:
+        if opts.publish:
+            raise InvalidArgument("you must have an infra container to publish port bindings to the host")
+        if opts.network:
+            raise InvalidArgument("cannot set --network without an infra container")
+        shared = [s for s in shared if s not in ("net", "ipc", "uts")] if opts.share is None else shared
+        if any(s in shared for s in ("net", "ipc", "uts", "pid")):
+            raise InvalidArgument("cannot share namespaces without an infra container")
+    ps = store(ctx)
+    if opts.replace and opts.name:
+        old = find_pod(ctx, opts.name)
+        if old is not None and old.name == opts.name:
+            remove_pod(ctx, old, force=True)
+    labels = {}
+    for item in opts.labels:
+        k, _, v = item.partition("=")
+        labels[k] = v
+    with ps.lock():
+        existing = {r.name for r in ps.list()}
+        name = opts.name
+        if name:
+            if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+                raise InvalidArgument(f"pod name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+            if name in existing:
+                raise PypodError(f"adding pod to state: name \"{name}\" is in use: pod already exists")
+        else:
+            from pypod.names import random_name
+
+            name = random_name()
+            while name in existing:
+                name = random_name()
+        rec = PodRecord(id=ps.new_id(), name=name, created=rfc3339_nano(), hostname=opts.hostname or "",
+                        labels=labels, shared=shared, create_command=list(opts.create_command),
+                        volumes=list(opts.volumes), exit_policy=opts.exit_policy or "continue",
+                        infra_config={"PortBindings": list(opts.publish), "network": opts.network or "",
+                                      "dns": list(opts.dns), "add_host": list(opts.add_host),
+                                      "userns": opts.userns or ""})
+        ps.save(rec)
+    if opts.infra:
+        try:
+            infra = _create_infra(ctx, rec, opts)
+        except BaseException:
+            ps.remove(rec.id)
+            raise
+        rec.infra_id = infra.id
+        ps.save(rec)
+    _event(ctx, rec, "create")
+    return rec
+
+
+def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
+    from pypod.engine import containers as ce
+
+    o = ce.CreateOptions(
+        name=opts.infra_name or f"{pod.id[:12]}-infra", network=opts.network, publish=list(opts.publish),
+        hostname=(opts.hostname or pod.name) if "uts" in pod.shared else None, add_host=list(opts.add_host),
+        dns=list(opts.dns), userns=opts.userns, create_command=list(opts.create_command))
+    if opts.infra_image:
+        o.image = opts.infra_image
+        o.command = list(opts.infra_command or [])
+    else:  # our own pause process on an empty root: nothing to pull
+        root = store(ctx).dir(pod.id) / "infra-root"
+        root.mkdir(mode=0o755, exist_ok=True)
+        o.image, o.rootfs = str(root), True
+        o.command = list(opts.infra_command or PAUSE_COMMAND)
+        o.passwd = False
+    o.pod = pod.id
+    o.infra = True
+    return ce.create(ctx, o)
+
+
+def _event(ctx: Context, pod: PodRecord, status: str) -> None:
+    from pypod.store import events as log
+
+    log.emit(ctx.run_dir, "pod", status, id_=pod.id, name=pod.name)
+
+
+# -- the container create/start/rm hooks ------------------------------------------------------
+def container_options(ctx: Context, opts) -> dict:
+    """`create/run --pod NAME|new:NAME`: the pod (made here for new:), and the namespaces to join;
+    adjusts opts (network, hostname, volumes; new: moves -p to the pod). Returns the options the
+    container record keeps."""
+    if opts.infra:
+        return {"pod": opts.pod, "infra": True}
+    given = opts.pod
+    if given.startswith("new:"):
+        name = given[4:]
+        if not name:
+            raise InvalidArgument("new pod name must be at least one character")
+        pod = create(ctx, PodCreateOptions(name=name, publish=list(opts.publish), hostname=opts.hostname,
+                                           network=opts.network, create_command=list(opts.create_command)))
+        opts.publish, opts.network, opts.hostname = [], None, None
+    else:
+        pod = get_pod(ctx, given)
+    extra: dict = {"pod": pod.id}
+    if pod.infra_id:
+        if "net" in pod.shared:
+            if opts.publish:
+                raise InvalidArgument("invalid config provided: published or exposed ports must be defined "
+                                      "when the pod is created: network cannot be configured when it is "
+                                      "shared with a pod")
+            if opts.network:
+                raise InvalidArgument("invalid config provided: networks must be defined when the pod is "
+                                      "created: network cannot be configured when it is shared with a pod")
+            opts.network = f"container:{pod.infra_id}"
+        if "uts" in pod.shared:
+            if opts.hostname:
+                raise InvalidArgument("invalid config provided: cannot set hostname when joining the pod "
+                                      "UTS namespace: invalid argument")
+            opts.hostname = pod.hostname or pod.name
+        extra["pod_join"] = {ns: pod.infra_id for ns in JOINED_BY_SUPERVISOR if ns in pod.shared}
+    opts.volumes = list(pod.volumes) + list(opts.volumes)
+    return extra
+
+
+def start_infra_of(ctx: Context, rec) -> None:
+    """A member needs its pod's infra running (podman starts it with the first member)."""
+    o = rec.options or {}
+    if not o.get("pod") or o.get("infra"):
+        return
+    pod = store(ctx).get(o["pod"])
+    if pod is None or not pod.infra_id:
+        return
+    from pypod.engine import containers as ce
+
+    infra = ce.store(ctx).get(pod.infra_id)
+    if infra is not None:
+        ce.start_container(ctx, infra)
+
+
+def remove_infra(ctx: Context, rec, all_: bool, force: bool, timeout: int | None) -> None:
+    """`rm` of an infra container: refused, as podman, unless `rm --all` takes the whole pod."""
+    pid = (rec.options or {}).get("pod") or ""
+    pod = store(ctx).get(pid)
+    if pod is None:  # its pod is gone: an ordinary container now
+        from pypod.engine import containers as ce
+
+        ce._remove_one(ctx, rec, force, timeout)
+        return
+    if not all_:
+        raise PypodError(f"container {rec.id} is the infra container of pod {pid} and cannot be "
+                         f"removed without removing the pod")
+    remove_pod(ctx, pod, force=force, timeout=timeout)
+
+
+def filter_matches(ctx: Context, rec, wanted: list[str]) -> bool:
+    """ps --filter pod=NAME|ID."""
+    pid = (rec.options or {}).get("pod") or ""
+    if not pid:
+        return False
+    name = pod_name(ctx, pid)
+    return any(w == name or (w and pid.startswith(w)) for w in wanted)
+
+
+# -- members and state -------------------------------------------------------------------------
+def members(ctx: Context, pod: PodRecord) -> list:
+    """The pod's containers, infra first, then by creation."""
+    from pypod.engine import containers as ce
+
+    recs = [r for r in ce.store(ctx).list() if (r.options or {}).get("pod") == pod.id]
+    recs.sort(key=lambda r: (r.id != pod.infra_id, r.created))
+    return recs
+
+
+def _ctr_status(st: dict) -> str:
+    s = st.get("status", "created")
+    return "exited" if s == "stopped" else s
+
+
+def pod_status(statuses: list[str]) -> str:
+    """podman's CreatePodStatusResults."""
+    n = len(statuses)
+    if n == 0:
+        return "Created"
+    running = sum(s == "running" for s in statuses)
+    if 0 < running < n:
+        return "Degraded"
+    if running == n:
+        return "Running"
+    if all(s in ("exited", "stopped") for s in statuses):
+        return "Exited"
+    if all(s == "paused" for s in statuses):
+        return "Paused"
+    if all(s in ("created", "configured") for s in statuses):
+        return "Created"
+    if any(s not in ("exited", "stopped", "paused", "created", "configured") for s in statuses):
+        return "Error"
+    return "Created"
+
+
+def _member_states(ctx: Context, pod: PodRecord) -> list[tuple]:
+    from pypod.engine import containers as ce
+
+    return [(r, ce.state_of(ctx, r)) for r in members(ctx, pod)]
+
+
+# -- verbs --------------------------------------------------------------------------------------
+def start_pod(ctx: Context, pod: PodRecord) -> None:
+    from pypod.engine import containers as ce
+
+    with store(ctx).pod_lock(pod.id):
+        recs = members(ctx, pod)
+        if not recs:
+            raise PypodError(f"no containers in pod {pod.id} have no dependencies, cannot start pod: "
+                             f"no such container")
+        errors = []
+        for r in recs:  # infra first: the others join its namespaces
+            try:
+                ce.start_container(ctx, r)
+            except PypodError as e:
+                errors.append(e)
+        _raise_first(errors, pod, "starting")
+
+
+def stop_pod(ctx: Context, pod: PodRecord, timeout: int | None = None) -> None:
+    from pypod.engine import containers as ce
+
+    with store(ctx).pod_lock(pod.id):
+        recs = members(ctx, pod)
+        errors = []
+        for r in reversed(recs):  # the infra last
+            try:
+                ce.stop_container(ctx, r, timeout)
+            except PypodError as e:
+                errors.append(e)
+        _raise_first(errors, pod, "stopping")
+
+
+def kill_pod(ctx: Context, pod: PodRecord, sig: int) -> None:
+    from pypod.engine import containers as ce
+
+    with store(ctx).pod_lock(pod.id):
+        running = [r for r, st in _member_states(ctx, pod) if st.get("status") == "running"]
+        if not running:
+            raise PypodError(f"no containers in pod {pod.id} are running: container state improper")
+        for r in reversed(running):
+            try:
+                ce.kill_container(ctx, r, sig)
+            except PypodError:
+                pass
+
+
+def _raise_first(errors: list, pod: PodRecord, what: str) -> None:
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise PypodError(f"{what} pod {pod.id}: {errors[0].message}")
+    lines = "\n".join(f"\t* {e.message}" for e in errors)
+    raise PypodError(f"{len(errors)} errors occurred:\n{lines}\n")
+
+
+def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int | None = None) -> None:
+    """podman's rules: running members need force; members go first, the infra last, then the
+    record (nothing of the pod is left: no infra process, no network namespace holder)."""
+    from pypod.engine import containers as ce
+
+    ps = store(ctx)
+    with ps.pod_lock(pod.id):
+        states = _member_states(ctx, pod)
+        if not force:
+            busy = [r for r, st in states if st.get("status") in ("running", "paused", "stopping")
+                    and not (r.options or {}).get("infra")]
+            if busy:
+                lines = "\n".join(
+                    f"\t* removing container {r.id} from pod {pod.id}: cannot remove container {r.id} as it "
+                    f"is running - running or paused containers cannot be removed without force: container "
+                    f"state improper" for r in busy)
+                if len(busy) == 1:
+                    raise PypodError(lines.strip()[2:])
+                raise PypodError(f"{len(busy)} errors occurred:\n{lines}\n")
+        for r, _ in reversed(states):  # the infra last
+            ce._remove_one(ctx, r, True, timeout if timeout is not None else (None if force else 0))
+        with ps.lock():
+            ps.remove(pod.id)
+    _event(ctx, pod, "remove")
+
+
+class PodRmReport(Record):
+    FIELDS = (("removed", list), ("errors", list))
+    __slots__ = tuple(n for n, _ in FIELDS)
+
+
+def remove_pods(ctx: Context, names: list[str], *, force: bool = False, all_: bool = False,
+                ignore: bool = False, timeout: int | None = None) -> PodRmReport:
+    rep = PodRmReport()
+    targets = [r for r in store(ctx).list()] if all_ else []
+    for n in [] if all_ else names:
+        rec = find_pod(ctx, n)
+        if rec is None:
+            if not (force or ignore):  # podman: `pod rm --force bogus` says nothing
+                rep.errors.append(RemoveMissing(f"no pod with name or ID {n} found: no such pod"))
+            continue
+        targets.append(rec)
+    for rec in targets:
+        try:
+            remove_pod(ctx, rec, force=force, timeout=timeout)
+            rep.removed.append(rec.id)
+        except PypodError as e:
+            rep.errors.append(e)
+    return rep
+
+
+def prune(ctx: Context) -> list[str]:
+    """Pods with no running container (podman: stopped or exited ones, and created ones)."""
+    out = []
+    for pod in store(ctx).list():
+        st = pod_status([_ctr_status(s) for _, s in _member_states(ctx, pod)])
+        if st in ("Exited", "Created", "Stopped"):
+            try:
+                remove_pod(ctx, pod, force=True)
+                out.append(pod.id)
+            except PypodError:
+                pass
+    return out
+
+
+# -- reports -------------------------------------------------------------------------------------
+class PodFilter:
+    KEYS = ("id", "name", "label", "status", "ctr-names", "ctr-ids", "ctr-number", "ctr-status", "network")
+
+    def __init__(self, filters: list[str]):
+        self.f: dict[str, list[str]] = {}
+        for item in filters:
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise InvalidArgument(f"invalid filter {item!r}: must be in the format \"filter=value\"")
+            if k not in self.KEYS:
+                raise InvalidArgument(f"{k} is an invalid filter")
+            if k == "status" and v not in ("stopped", "running", "paused", "exited", "dead", "created",
+                                           "degraded"):
+                raise InvalidArgument(f"{v} is not a valid status")
+            self.f.setdefault(k, []).append(v)
+
+    def match(self, row: dict, recs: list) -> bool:
+        f = self.f
+        if "id" in f and not any(row["Id"].startswith(p) for p in f["id"]):
+            return False
+        if "name" in f and not any(re.search(p, row["Name"]) for p in f["name"]):
+            return False
+        if "status" in f and row["Status"].lower() not in f["status"]:
+            return False
+        if "label" in f:
+            for want in f["label"]:
+                k, sep, v = want.partition("=")
+                if k not in row["Labels"] or (sep and row["Labels"][k] != v):
+                    return False
+        if "ctr-names" in f and not any(re.search(p, r.name) for p in f["ctr-names"] for r in recs):
+            return False
+        if "ctr-ids" in f and not any(r.id.startswith(p) for p in f["ctr-ids"] for r in recs):
+            return False
+        if "ctr-number" in f and str(len(recs)) not in f["ctr-number"]:
+            return False
+        if "ctr-status" in f and not any(s in f["ctr-status"] for s in row["ContainerStatuses"]):
+            return False
+        return True
+
+
+def list_pods(ctx: Context, filters: list[str] | None = None, no_trunc: bool = False) -> list[dict]:
+    """pod ps rows (podman's ListPodsReport fields), newest first."""
+    from pypod.engine import containers as ce
+    from pypod.units import since
+
+    flt = PodFilter(filters or [])
+    rows = []
+    for pod in store(ctx).list():
+        states = _member_states(ctx, pod)
+        statuses = [_ctr_status(st) for _, st in states]
+        created = ce.parse_time(pod.created)
+        short = (lambda i: i) if no_trunc else (lambda i: i[:12])
+        row = {
+            "ID": short(pod.id), "Id": pod.id, "Name": pod.name, "Status": pod_status(statuses),
+            "Created": since(created), "CreatedUnix": created, "InfraID": short(pod.infra_id),
+            "InfraId": pod.infra_id, "NumberOfContainers": len(states), "Labels": dict(pod.labels),
+            "ContainerNames": ",".join(r.name for r, _ in states),
+            "ContainerIds": ",".join(short(r.id) for r, _ in states),
+            "ContainerStatuses": ",".join(statuses), "Networks": "", "Cgroup": "",
+            "Namespace": "", "Containers": [{"Id": r.id, "Names": r.name, "Status": s}
+                                            for (r, _), s in zip(states, statuses)],
+        }
+        if flt.match(row, [r for r, _ in states]):
+            rows.append(row)
+    rows.sort(key=lambda r: r["CreatedUnix"], reverse=True)
+    return rows
+
+
+def ps_json(row: dict) -> dict:
+    from pypod.units import rfc3339_nano
+
+    return {"Cgroup": "", "Containers": row["Containers"], "Created": rfc3339_nano(row["CreatedUnix"]),
+            "Id": row["Id"], "InfraId": row["InfraId"], "Name": row["Name"], "Namespace": "",
+            "Networks": [], "Status": row["Status"], "Labels": row["Labels"]}
+
+
+def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
+    from pypod.engine import containers as ce
+
+    states = _member_states(ctx, pod)
+    statuses = [_ctr_status(st) for _, st in states]
+    infra_cfg = pod.infra_config or {}
+    bindings: dict = {}
+    infra = next((r for r, _ in states if r.id == pod.infra_id), None)
+    for p in ((infra.options.get("net") or {}).get("ports") or []) if infra else []:
+        key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
+        bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
+                                             "HostPort": str(p.get("host_port"))})
+    network = infra_cfg.get("network") or ""
+    d = {
+        "Id": pod.id, "Name": pod.name, "Created": pod.created, "CreateCommand": pod.create_command or None,
+        "ExitPolicy": pod.exit_policy, "State": pod_status(statuses), "Hostname": pod.hostname,
+        "Labels": dict(pod.labels) or None, "CreateCgroup": False, "CreateInfra": bool(pod.infra_id),
+    }
+    if pod.infra_id:
+        d["InfraContainerID"] = pod.infra_id
+        d["InfraConfig"] = {
+            "PortBindings": bindings, "HostNetwork": network == "host", "StaticIP": "", "StaticMAC": "",
+            "NoManageResolvConf": False, "DNSServer": infra_cfg.get("dns") or None, "DNSSearch": None,
+            "DNSOption": None, "NoManageHosts": False, "HostAdd": infra_cfg.get("add_host") or None,
+            "Networks": [network] if network and network not in ("host", "private", "none")
+            and not network.startswith(("slirp4netns", "pasta")) else None,
+            "NetworkOptions": None, "pid_ns": "private", "userns": infra_cfg.get("userns") or "host",
+            "uts_ns": "private",
+        }
+    d["SharedNamespaces"] = list(pod.shared) or None
+    d["NumContainers"] = len(states)
+    d["Containers"] = [{"Id": r.id, "Name": r.name, "State": s} for (r, _), s in zip(states, statuses)]
+    if pod.volumes:
+        d["Mounts"] = list(pod.volumes)
+    return d
+
+
+def top(ctx: Context, pod: PodRecord) -> list[list[str]]:
+    """The processes of every running member (podman: one table)."""
+    from pypod.engine import containers as ce
+
+    rows: list[list[str]] = []
+    running = [r for r, st in _member_states(ctx, pod) if st.get("status") == "running"]
+    if not running:
+        raise PypodError(f"pod top can only be used on pods with at least one running container")
+    for r in running:
+        try:
+            t = ce.top(ctx, r)
+        except PypodError:
+            continue
+        rows.extend(t if not rows else t[1:])
+    return rows
+
+
+def log_members(ctx: Context, pod: PodRecord, container: str | None = None) -> list[str]:
+    recs = [r for r in members(ctx, pod) if not (r.options or {}).get("infra")]
+    if container:
+        recs = [r for r in recs if r.name == container or r.id.startswith(container)]
+        if not recs:
+            raise PypodError(f"container {container} is not in pod {pod.name}: no such container")
+    return [r.id for r in recs]
