@@ -205,12 +205,12 @@ def ps(
     if sort != "created":
         key = {"id": "Id", "name": "Name", "number": "NumberOfContainers", "status": "Status"}[sort]
         rows.sort(key=lambda r: r[key])
-    if quiet:
+    if quiet:  # podman 4.3: full ids, with or without --no-trunc
         for r in rows:
-            out(r["ID"])
+            out(r["Id"])
         return
     if fmt and fmt.strip() == "json":
-        out(go_json([_eng().ps_json(r) for r in rows], indent=4))
+        out(go_json([_eng().ps_json(r) for r in rows], indent=2))
         return
     columns = [("POD ID", "ID"), ("NAME", "Name"), ("STATUS", "Status"), ("CREATED", "Created"),
                ("INFRA ID", "InfraID")]
@@ -229,8 +229,19 @@ def inspect(names: List[str] = Arg(None, metavar="POD [POD...]"),
             fmt: Optional[str] = Opt(None, "--format", "-f", help="Format the output to a Go template or json"),
             latest: bool = Opt(False, "--latest", "-l", hidden=True)):
     """Display a pod configuration."""
+    from pypod.errors import PypodError
+
     ctx = state.context()
-    pods = _targets(names, False, latest)
+    if latest:
+        pods = _targets(None, False, True)
+    else:
+        pods = [_eng().find_pod(ctx, n) for n in names or []]
+        missing = [n for n, p in zip(names or [], pods) if p is None]
+        if missing:
+            if not any(pods):
+                out("[]")
+                sys.stdout.flush()  # before the error, as podman prints them
+            raise PypodError(f"inspecting object: no such pod {missing[0]}")
     data = [_eng().inspect_pod(ctx, p) for p in pods]
     if fmt and fmt.strip() != "json":
         from pypod import template

@@ -208,14 +208,12 @@ def container_options(ctx: Context, opts) -> dict:
                 raise InvalidArgument("invalid config provided: published or exposed ports must be defined "
                                       "when the pod is created: network cannot be configured when it is "
                                       "shared with a pod")
-            if opts.network:
-                raise InvalidArgument("invalid config provided: networks must be defined when the pod is "
-                                      "created: network cannot be configured when it is shared with a pod")
-            opts.network = f"container:{pod.infra_id}"
+            if not opts.network:  # (podman lets a container's own --network win)
+                opts.network = f"container:{pod.infra_id}"
         if "uts" in pod.shared:
             if opts.hostname:
                 raise InvalidArgument("invalid config provided: cannot set hostname when joining the pod "
-                                      "UTS namespace: invalid argument")
+                                      "UTS namespace: invalid configuration")
             opts.hostname = pod.hostname or pod.name
         extra["pod_join"] = {ns: pod.infra_id for ns in JOINED_BY_SUPERVISOR if ns in pod.shared}
     opts.volumes = list(pod.volumes) + list(opts.volumes)
@@ -282,17 +280,18 @@ def pod_status(statuses: list[str]) -> str:
     if n == 0:
         return "Created"
     running = sum(s == "running" for s in statuses)
-    if 0 < running < n:
-        return "Degraded"
+    stopped = sum(s in ("exited", "stopped") for s in statuses)
     if running == n:
         return "Running"
-    if all(s in ("exited", "stopped") for s in statuses):
-        return "Exited"
+    if running:
+        return "Degraded"
     if all(s == "paused" for s in statuses):
         return "Paused"
-    if all(s in ("created", "configured") for s in statuses):
-        return "Created"
-    if any(s not in ("exited", "stopped", "paused", "created", "configured") for s in statuses):
+    if stopped == n:
+        return "Exited"
+    if stopped:
+        return "Stopped"
+    if any(s not in ("paused", "created", "configured") for s in statuses):
         return "Error"
     return "Created"
 
@@ -396,8 +395,10 @@ def remove_pods(ctx: Context, names: list[str], *, force: bool = False, all_: bo
     for n in [] if all_ else names:
         rec = find_pod(ctx, n)
         if rec is None:
-            if not (force or ignore):  # podman: `pod rm --force bogus` says nothing
-                rep.errors.append(RemoveMissing(f"no pod with name or ID {n} found: no such pod"))
+            if not (force or ignore):  # podman: `pod rm --force bogus` says nothing; a missing
+                # name otherwise stops it before it removes anything
+                rep.errors = [RemoveMissing(f"no pod with name or ID {n} found: no such pod")]
+                return rep
             continue
         targets.append(rec)
     for rec in targets:
@@ -543,9 +544,7 @@ def top(ctx: Context, pod: PodRecord) -> list[list[str]]:
 
     rows: list[list[str]] = []
     running = [r for r, st in _member_states(ctx, pod) if st.get("status") == "running"]
-    if not running:
-        raise PypodError(f"pod top can only be used on pods with at least one running container")
-    for r in running:
+    for r in running:  # (none running: podman 4.3 prints nothing and exits 0)
         try:
             t = ce.top(ctx, r)
         except PypodError:
