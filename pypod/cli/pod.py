@@ -27,7 +27,7 @@ def _targets(names: list[str] | None, all_: bool, latest: bool = False) -> list:
     if all_ or latest:
         if names:
             raise InvalidArgument("when using the --all switch, you may not pass any pod names or IDs")
-        pods = _eng().store(ctx).list()
+        pods = _eng().all_pods(ctx)
         if latest:
             pods = sorted(pods, key=lambda p: p.created)[-1:]
         return pods

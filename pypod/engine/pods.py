@@ -80,6 +80,10 @@ def get_pod(ctx: Context, name: str) -> PodRecord:
     return rec
 
 
+def all_pods(ctx: Context) -> list[PodRecord]:
+    return store(ctx).list()
+
+
 def pod_name(ctx: Context, pid: str) -> str:
     rec = store(ctx).get(pid)
     return rec.name if rec else ""
