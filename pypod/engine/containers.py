@@ -498,6 +498,8 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         if old is not None and old.name == opts.name:
             remove_containers(ctx, [old.id], force=True)
     with cs.lock():
+        if pod_options:  # (pod rm checks for late members under the same lock)
+            pods.check_pod_exists(ctx, pod_options)
         name = opts.name
         existing = {r.name: r for r in cs.list()}
         if name:

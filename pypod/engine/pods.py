@@ -220,8 +220,22 @@ def container_options(ctx: Context, opts) -> dict:
                                       "UTS namespace: invalid configuration")
             opts.hostname = pod.hostname or pod.name
         extra["pod_join"] = {ns: pod.infra_id for ns in JOINED_BY_SUPERVISOR if ns in pod.shared}
+    # what the pod was made with, its members get (unless they say otherwise)
+    cfg = pod.infra_config or {}
     opts.volumes = list(pod.volumes) + list(opts.volumes)
+    if "net" in pod.shared and pod.infra_id:
+        opts.dns = list(opts.dns) or list(cfg.get("dns") or [])
+        opts.add_host = list(cfg.get("add_host") or []) + list(opts.add_host)
+    if cfg.get("userns") and opts.userns is None:
+        opts.userns = cfg["userns"]
     return extra
+
+
+def check_pod_exists(ctx: Context, pod_options: dict) -> None:
+    """Under containers.lock, right before a member's record is written."""
+    pid = pod_options.get("pod") or ""
+    if store(ctx).get(pid) is None:
+        raise gone(pid)
 
 
 def start_infra_of(ctx: Context, rec) -> None:
@@ -380,10 +394,15 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
                 if len(busy) == 1:
                     raise PypodError(lines.strip()[2:])
                 raise PypodError(f"{len(busy)} errors occurred:\n{lines}\n")
-        for r, _ in reversed(states):  # the infra last
-            ce._remove_one(ctx, r, True, timeout if timeout is not None else (None if force else 0))
-        with ps.lock():
-            ps.remove(pod.id)
+        while True:
+            for r, _ in reversed(states):  # the infra last
+                ce._remove_one(ctx, r, True, timeout if timeout is not None else (None if force else 0))
+            with ce.store(ctx).lock():  # a member created meanwhile is seen here, or sees no pod
+                states = _member_states(ctx, pod)
+                if not states:
+                    with ps.lock():
+                        ps.remove(pod.id)
+                    break
     _event(ctx, pod, "remove")
 
 

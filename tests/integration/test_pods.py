@@ -168,6 +168,21 @@ def test_pod_new_and_share(busybox):
     ok("pod", "rm", "ipconly")
 
 
+def test_pod_settings_reach_members_and_rm_all_takes_pods(busybox, shared_tmp):
+    (shared_tmp / "f").write_text("from-the-pod\n")
+    ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",
+       "-v", f"{shared_tmp}:/pv:ro", "--hostname", "podhost")
+    r = ok("run", "--rm", "--pod", "conf", busybox, "sh", "-c",
+           "cat /etc/resolv.conf /etc/hosts /pv/f; hostname")
+    assert "nameserver 9.9.9.9" in r.stdout and "10.1.2.3\tdb.example" in r.stdout
+    assert r.stdout.endswith("from-the-pod\npodhost\n")
+    cid = ok("create", "--pod", "conf", busybox, "true").stdout.strip()
+    infra = ok("pod", "inspect", "--format", "{{.InfraContainerID}}", "conf").stdout.strip()
+    # podman 4.3: `rm -a` takes the infra containers, and so their pods, too
+    assert sorted(ok("rm", "-a").stdout.split()) == sorted([cid, infra])
+    assert pypod("pod", "exists", "conf").returncode == 1
+
+
 def _both(*args) -> tuple:
     a, b = pypod(*args), podman(*args)
     return (a.returncode, a.stdout, a.stderr.strip()), (b.returncode, b.stdout, b.stderr.strip())
