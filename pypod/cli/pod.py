@@ -84,17 +84,9 @@ def create(
     if not infra and (infra_image or infra_command or infra_name):
         raise InvalidArgument("cannot set infra options (--infra-image, --infra-command, --infra-name) "
                               "with --infra=false")
-    cmd = None
-    if infra_command:
-        import json
-
-        try:
-            cmd = json.loads(infra_command) if infra_command.lstrip().startswith("[") else [infra_command]
-        except ValueError:
-            cmd = [infra_command]
     opts = _eng().PodCreateOptions(
         name=name or name_opt, publish=list(publish), network=network, share=share, infra=infra,
-        infra_image=infra_image, infra_command=cmd, infra_name=infra_name, labels=list(label),
+        infra_image=infra_image, infra_command=infra_command, infra_name=infra_name, labels=list(label),
         hostname=hostname, add_host=list(add_host), dns=list(dns), volumes=list(volume), userns=userns,
         replace=replace, exit_policy=exit_policy,
         create_command=[os.path.basename(sys.argv[0]) if not sys.argv[0].endswith("__main__.py") else "pypod",

@@ -104,6 +104,10 @@ def _parse_share(text: str | None) -> list[str]:
                                   f"pid, uts or none")
         if s not in out:
             out.append(s)
+    for s in out:
+        if s in ("pid", "cgroup"):  # said, never silently left unshared
+            raise InvalidArgument(f"sharing the {s} namespace in a pod is not supported by pypod yet "
+                                  f"(ipc, net and uts are)")
     return sorted(out)
 
 
@@ -168,14 +172,13 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
         name=opts.infra_name or f"{pod.id[:12]}-infra", network=opts.network, publish=list(opts.publish),
         hostname=(opts.hostname or pod.name) if "uts" in pod.shared else None, add_host=list(opts.add_host),
         dns=list(opts.dns), userns=opts.userns, create_command=list(opts.create_command))
-    if opts.infra_image:
-        o.image = opts.infra_image
-        o.command = list(opts.infra_command or [])
+    if opts.infra_image:  # --infra-command: its entrypoint, as podman takes it
+        o.image, o.entrypoint = opts.infra_image, opts.infra_command
     else:  # our own pause process on an empty root: nothing to pull
         root = store(ctx).dir(pod.id) / "infra-root"
         root.mkdir(mode=0o755, exist_ok=True)
         o.image, o.rootfs = str(root), True
-        o.command = list(opts.infra_command or PAUSE_COMMAND)
+        o.command = ce._entrypoint(opts.infra_command) if opts.infra_command else list(PAUSE_COMMAND)
         o.passwd = False
     o.pod = pod.id
     o.infra = True

@@ -168,6 +168,21 @@ def test_pod_new_and_share(busybox):
     ok("pod", "rm", "ipconly")
 
 
+def test_pod_infra_image_and_infra_name(busybox):
+    """--infra-image: a real image as the infra (--infra-command its entrypoint); an infra name in
+    use fails the pod create whole, in podman's words."""
+    ok("pod", "create", "--name", "img", "--infra-name", "img-infra", "--infra-image", busybox,
+       "--infra-command", '["sleep", "1000"]')
+    assert ok("run", "--rm", "--pod", "img", busybox, "hostname").stdout == "img\n"
+    assert ok("ps", "--format", "{{.Names}} {{.Command}}").stdout == "img-infra sleep 1000\n"
+    r = pypod("pod", "create", "--name", "img2", "--infra-name", "img-infra")
+    assert r.returncode == 125
+    assert 'the container name "img-infra" is already in use by' in r.stderr
+    assert "You have to remove that container to be able to reuse that name" in r.stderr
+    assert pypod("pod", "exists", "img2").returncode == 1
+    ok("pod", "rm", "-f", "-t", "0", "img")
+
+
 def test_pod_settings_reach_members_and_rm_all_takes_pods(busybox, shared_tmp):
     (shared_tmp / "f").write_text("from-the-pod\n")
     ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",

@@ -26,7 +26,9 @@ def test_pod_status_as_podman(statuses, want):
 def test_share_default_plus_and_none():
     assert pods._parse_share(None) == ["ipc", "net", "uts"]
     assert pods._parse_share("ipc") == ["ipc"]
-    assert pods._parse_share("+pid") == ["ipc", "net", "pid", "uts"]
+    assert pods._parse_share("+ipc") == ["ipc", "net", "uts"]
+    with pytest.raises(InvalidArgument, match="sharing the pid namespace in a pod is not supported"):
+        pods._parse_share("+pid")
     assert pods._parse_share("none") == []
 
 
