@@ -346,12 +346,29 @@ def stop_pod(ctx: Context, pod: PodRecord, timeout: int | None = None) -> None:
 
     with store(ctx).pod_lock(pod.id):
         recs = members(ctx, pod)
-        errors = []
-        for r in reversed(recs):  # the infra last
+        infra = [r for r in recs if r.id == pod.infra_id]
+        others = [r for r in recs if r.id != pod.infra_id]
+        errors: list = []
+
+        def stop(r) -> None:
             try:
                 ce.stop_container(ctx, r, timeout)
             except PypodError as e:
                 errors.append(e)
+
+        if len(others) > 1:  # together, as podman: one stop timeout for the pod, not one each
+            import threading
+
+            threads = [threading.Thread(target=stop, args=(r,)) for r in others]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for r in others:
+                stop(r)
+        for r in infra:  # the infra last: the others live in its namespaces
+            stop(r)
         _raise_first(errors, pod, "stopping")
 
 
@@ -437,11 +454,11 @@ def remove_pods(ctx: Context, names: list[str], *, force: bool = False, all_: bo
 
 
 def prune(ctx: Context) -> list[str]:
-    """Pods with no running container (podman: stopped or exited ones, and created ones)."""
+    """Pods whose containers all stopped (podman: Exited and Stopped ones; Created ones stay)."""
     out = []
     for pod in store(ctx).list():
         st = pod_status([_ctr_status(s) for _, s in _member_states(ctx, pod)])
-        if st in ("Exited", "Created", "Stopped"):
+        if st in ("Exited", "Stopped"):
             try:
                 remove_pod(ctx, pod, force=True)
                 out.append(pod.id)

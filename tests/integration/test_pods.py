@@ -250,3 +250,13 @@ def test_pod_rules_and_exit_codes_match_podman(busybox, registry):
         r = tool("pod", "rm", "-f", "-t", "0", pod)
         assert r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr
         assert tool("ps", "-a", "--filter", f"name=m{tag}", "-q").stdout == ""
+
+
+def test_pod_prune_takes_exited_pods_only(busybox):
+    gone = ok("pod", "create", "--name", "done").stdout.strip()
+    ok("pod", "start", "done")
+    ok("pod", "stop", "-t", "0", "done")
+    ok("pod", "create", "--name", "fresh")  # Created: podman's prune leaves it
+    assert ok("pod", "prune", "-f").stdout == gone + "\n"
+    assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
+    ok("pod", "rm", "fresh")
