@@ -178,7 +178,9 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
         root = store(ctx).dir(pod.id) / "infra-root"
         root.mkdir(mode=0o755, exist_ok=True)
         o.image, o.rootfs = str(root), True
-        o.command = ce._entrypoint(opts.infra_command) if opts.infra_command else list(PAUSE_COMMAND)
+        from pypod.engine.containers.options import _entrypoint
+
+        o.command = _entrypoint(opts.infra_command) if opts.infra_command else list(PAUSE_COMMAND)
         o.passwd = False
     o.pod = pod.id
     o.infra = True
@@ -263,7 +265,9 @@ def remove_infra(ctx: Context, rec, all_: bool, force: bool, timeout: int | None
     if pod is None:  # its pod is gone: an ordinary container now
         from pypod.engine import containers as ce
 
-        ce._remove_one(ctx, rec, force, timeout)
+        from pypod.engine.containers.lifecycle import _remove_one
+
+        _remove_one(ctx, rec, force, timeout)
         return
     if not all_:
         raise PypodError(f"container {rec.id} is the infra container of pod {pid} and cannot be "
@@ -399,6 +403,7 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
     """podman's rules: running members need force; members go first, the infra last, then the
     record (nothing of the pod is left: no infra process, no network namespace holder)."""
     from pypod.engine import containers as ce
+    from pypod.engine.containers.lifecycle import _remove_one
 
     ps = store(ctx)
     with ps.pod_lock(pod.id):
@@ -416,7 +421,7 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
                 raise PypodError(f"{len(busy)} errors occurred:\n{lines}\n")
         while True:
             for r, _ in reversed(states):  # the infra last
-                ce._remove_one(ctx, r, True, timeout if timeout is not None else (None if force else 0))
+                _remove_one(ctx, r, True, timeout if timeout is not None else (None if force else 0))
             with ce.store(ctx).lock():  # a member created meanwhile is seen here, or sees no pod
                 states = _member_states(ctx, pod)
                 if not states:
