@@ -190,7 +190,7 @@ def ps(
     from pypod.errors import InvalidArgument
 
     if sort not in ("created", "id", "name", "number", "status"):
-        raise InvalidArgument(f"invalid option for --sort, options are: created, id, name, number, or status")
+        raise InvalidArgument("invalid option for --sort, options are: created, id, name, number, or status")
     rows = _eng().list_pods(state.context(), filters, no_trunc)
     if latest:
         rows = rows[:1]
@@ -236,14 +236,9 @@ def inspect(names: List[str] = Arg(None, metavar="POD [POD...]"),
             raise PypodError(f"inspecting object: no such pod {missing[0]}")
     data = [_eng().inspect_pod(ctx, p) for p in pods]
     if fmt and fmt.strip() != "json":
-        from pypod import template
-        from pypod.errors import InvalidArgument
+        from pypod.cli.inspect import emit
 
-        try:
-            for d in data:
-                out(template.render(template.normalize_format(fmt), d))
-        except template.TemplateError as e:
-            raise InvalidArgument(str(e)) from None
+        emit(data, fmt, [])
         return
     # podman 4.3 prints one pod as an object
     out(go_json(data[0] if len(data) == 1 else data, indent=5))

@@ -9,7 +9,6 @@ Lock order: the pod's lock, then a container's (engine/locking.py).
 
 from __future__ import annotations
 
-import os
 import re
 
 from pypod.engine.context import Context
@@ -263,8 +262,6 @@ def remove_infra(ctx: Context, rec, all_: bool, force: bool, timeout: int | None
     pid = (rec.options or {}).get("pod") or ""
     pod = store(ctx).get(pid)
     if pod is None:  # its pod is gone: an ordinary container now
-        from pypod.engine import containers as ce
-
         from pypod.engine.containers.lifecycle import _remove_one
 
         _remove_one(ctx, rec, force, timeout)
@@ -343,6 +340,7 @@ def start_pod(ctx: Context, pod: PodRecord) -> None:
             except PypodError as e:
                 errors.append(e)
         _raise_first(errors, pod, "starting")
+    _event(ctx, pod, "start")
 
 
 def stop_pod(ctx: Context, pod: PodRecord, timeout: int | None = None) -> None:
@@ -374,6 +372,7 @@ def stop_pod(ctx: Context, pod: PodRecord, timeout: int | None = None) -> None:
         for r in infra:  # the infra last: the others live in its namespaces
             stop(r)
         _raise_first(errors, pod, "stopping")
+    _event(ctx, pod, "stop")
 
 
 def kill_pod(ctx: Context, pod: PodRecord, sig: int) -> None:
@@ -388,6 +387,7 @@ def kill_pod(ctx: Context, pod: PodRecord, sig: int) -> None:
                 ce.kill_container(ctx, r, sig)
             except PypodError:
                 pass
+    _event(ctx, pod, "kill")
 
 
 def _raise_first(errors: list, pod: PodRecord, what: str) -> None:
@@ -477,17 +477,10 @@ class PodFilter:
     KEYS = ("id", "name", "label", "status", "ctr-names", "ctr-ids", "ctr-number", "ctr-status", "network")
 
     def __init__(self, filters: list[str]):
-        self.f: dict[str, list[str]] = {}
-        for item in filters:
-            k, sep, v = item.partition("=")
-            if not sep:
-                raise InvalidArgument(f"invalid filter {item!r}: must be in the format \"filter=value\"")
-            if k not in self.KEYS:
-                raise InvalidArgument(f"{k} is an invalid filter")
-            if k == "status" and v not in ("stopped", "running", "paused", "exited", "dead", "created",
-                                           "degraded"):
-                raise InvalidArgument(f"{v} is not a valid status")
-            self.f.setdefault(k, []).append(v)
+        from pypod.engine import filters as parsing
+
+        self.f = parsing.parse(filters, self.KEYS, ("stopped", "running", "paused", "exited", "dead",
+                                                    "created", "degraded"))
 
     def match(self, row: dict, recs: list) -> bool:
         f = self.f
@@ -550,8 +543,6 @@ def ps_json(row: dict) -> dict:
 
 
 def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
-    from pypod.engine import containers as ce
-
     states = _member_states(ctx, pod)
     statuses = [_ctr_status(st) for _, st in states]
     infra_cfg = pod.infra_config or {}

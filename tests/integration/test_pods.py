@@ -5,14 +5,13 @@ and exit codes. As the test user, real kernel, real slirp4netns."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import socket
-import time
 import urllib.request
 
 import pytest
 
+from tests.lib.http import get
+from tests.lib.registry import free_port
 from tests.lib.user import podman, pypod, user_pids
 
 pytestmark = pytest.mark.integration
@@ -24,26 +23,6 @@ def ok(*args, **kw):
     r = pypod(*args, **kw)
     assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
     return r
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def get(url: str, timeout: float = 10.0) -> str:
-    end = time.time() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            if time.time() > end:
-                raise
-            time.sleep(0.1)
 
 
 def pid_of(name: str) -> int:
@@ -152,6 +131,7 @@ def test_pod_ps_inspect_and_container_ps_fields(busybox):
     assert sorted(r.stdout.splitlines()) == sorted([f"member {pod[:12]} lister",
                                                     f"{pod[:12]}-infra {pod[:12]} lister"])
     assert ok("inspect", "--format", "{{.Pod}}", "member").stdout.strip() == pod
+    assert ok("inspect", "--type", "pod", "--format", "{{.Name}} {{.NumContainers}}", pod[:12]).stdout == "lister 2\n"
     ok("pod", "rm", "lister")
     assert pypod("container", "exists", "member").returncode == 1
 

@@ -28,17 +28,10 @@ class PsFilter:
             "network", "pod", "until", "restart-policy")
 
     def __init__(self, filters: list[str]):
-        self.f: dict[str, list[str]] = {}
-        for item in filters:
-            k, sep, v = item.partition("=")
-            if not sep:
-                raise InvalidArgument(f"invalid filter {item!r}: must be in the format \"filter=value\"")
-            if k not in self.KEYS:
-                raise InvalidArgument(f"{k} is an invalid filter")
-            if k == "status" and v not in ("created", "running", "paused", "stopped", "exited", "unknown",
-                                           "configured", "removing", "stopping"):
-                raise InvalidArgument(f"{v} is not a valid status")
-            self.f.setdefault(k, []).append(v)
+        from pypod.engine import filters as parsing
+
+        self.f = parsing.parse(filters, self.KEYS, ("created", "running", "paused", "stopped", "exited",
+                                                    "unknown", "configured", "removing", "stopping"))
 
     def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
         f = self.f
