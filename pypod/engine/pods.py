@@ -111,6 +111,8 @@ def _parse_share(text: str | None) -> list[str]:
 
 
 def create(ctx: Context, opts: PodCreateOptions) -> PodRecord:
+    """Under pods.lock (names stay unique), which is taken before containers.lock (the infra's)."""
+    from pypod.engine import containers as ce
     from pypod.units import rfc3339_nano
 
     shared = _parse_share(opts.share)
@@ -151,15 +153,19 @@ def create(ctx: Context, opts: PodCreateOptions) -> PodRecord:
                         infra_config={"PortBindings": list(opts.publish), "network": opts.network or "",
                                       "dns": list(opts.dns), "add_host": list(opts.add_host),
                                       "userns": opts.userns or ""})
-        ps.save(rec)
-    if opts.infra:
+        # the infra first, then the pod's record, whole: a crash in between leaves an infra
+        # container of no pod (an ordinary container to `rm`), never a pod missing its infra
         try:
-            infra = _create_infra(ctx, rec, opts)
+            if opts.infra:
+                rec.infra_id = _create_infra(ctx, rec, opts).id
+            ps.save(rec)
         except BaseException:
-            ps.remove(rec.id)
+            if rec.infra_id:
+                from pypod.engine.containers.lifecycle import _remove_one
+
+                _remove_one(ctx, ce.store(ctx).get(rec.infra_id), True, 0)
+            ps.remove(rec.id)  # its infra's empty root
             raise
-        rec.infra_id = infra.id
-        ps.save(rec)
     _event(ctx, rec, "create")
     return rec
 
@@ -175,7 +181,7 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
         o.image, o.entrypoint = opts.infra_image, opts.infra_command
     else:  # our own pause process on an empty root: nothing to pull
         root = store(ctx).dir(pod.id) / "infra-root"
-        root.mkdir(mode=0o755, exist_ok=True)
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
         o.image, o.rootfs = str(root), True
         from pypod.engine.containers.options import _entrypoint
 
@@ -236,7 +242,10 @@ def container_options(ctx: Context, opts) -> dict:
 
 
 def check_pod_exists(ctx: Context, pod_options: dict) -> None:
-    """Under containers.lock, right before a member's record is written."""
+    """Under containers.lock, right before a member's record is written (an infra's pod is
+    written after it)."""
+    if pod_options.get("infra"):
+        return
     pid = pod_options.get("pod") or ""
     if store(ctx).get(pid) is None:
         raise gone(pid)
@@ -425,8 +434,8 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
             with ce.store(ctx).lock():  # a member created meanwhile is seen here, or sees no pod
                 states = _member_states(ctx, pod)
                 if not states:
-                    with ps.lock():
-                        ps.remove(pod.id)
+                    # (no pods.lock: that one comes before containers.lock; a rename is atomic)
+                    ps.remove(pod.id)
                     break
     _event(ctx, pod, "remove")
 

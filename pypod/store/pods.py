@@ -1,6 +1,6 @@
 """Pod records: `pods/<id>/pod.json`, written atomically (db.write_json) like container records.
 
-`pods.lock` guards creation and removal (unique names); `pods/<id>/lock` is the pod's own lock,
+`pods.lock` guards creation (unique names); `pods/<id>/lock` is the pod's own lock,
 taken before any container lock (order: pod → container → …, engine/locking.py).
 Which containers belong to a pod is not stored here: each member's record names its pod
 (options["pod"]), so a crash can never leave the two lists disagreeing.
@@ -39,7 +39,7 @@ class PodStore:
         self.lock_path = Path(graph_root) / "pods.lock"
 
     def lock(self):
-        """Held while pods are created or removed (names stay unique)."""
+        """Held while a pod is created (names stay unique); removal is one rename."""
         db.ensure_dir(self.root)
         return db.locked(self.lock_path)
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.lib.http import get
 from tests.lib.registry import free_port
-from tests.lib.user import podman, pypod, user_pids
+from tests.lib.user import podman, pypod, sh_as_user, user_pids
 
 pytestmark = pytest.mark.integration
 
@@ -160,6 +160,8 @@ def test_pod_infra_image_and_infra_name(busybox):
     assert 'the container name "img-infra" is already in use by' in r.stderr
     assert "You have to remove that container to be able to reuse that name" in r.stderr
     assert pypod("pod", "exists", "img2").returncode == 1
+    img = ok("pod", "inspect", "--format", "{{.Id}}", "img").stdout.strip()
+    assert sh_as_user("ls ~/.local/share/pypod/storage/pods").stdout.split() == [img]  # nothing of img2
     ok("pod", "rm", "-f", "-t", "0", "img")
 
 
@@ -240,3 +242,13 @@ def test_pod_prune_takes_exited_pods_only(busybox):
     assert ok("pod", "prune", "-f").stdout == gone + "\n"
     assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
     ok("pod", "rm", "fresh")
+
+
+def test_concurrent_pod_creates_of_one_name_make_one_pod(clean_storage):
+    """Names stay unique under concurrent creates (pods.lock), and the losers leave no infra."""
+    r = sh_as_user("for i in 1 2 3 4; do (pypod pod create --name same >/dev/null 2>&1; echo rc=$?) & done; wait")
+    assert sorted(r.stdout.split()) == ["rc=0", "rc=125", "rc=125", "rc=125"], r.stdout + r.stderr
+    assert ok("pod", "ps", "--format", "{{.Name}} {{.NumberOfContainers}}").stdout == "same 1\n"
+    assert len(ok("ps", "-a", "-q").stdout.split()) == 1
+    ok("pod", "rm", "same")
+    assert ok("ps", "-a", "-q").stdout == ""
