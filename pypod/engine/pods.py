@@ -177,6 +177,12 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
         name=opts.infra_name or f"{pod.id[:12]}-infra", network=opts.network, publish=list(opts.publish),
         hostname=(opts.hostname or pod.name) if "uts" in pod.shared else None, add_host=list(opts.add_host),
         dns=list(opts.dns), userns=opts.userns, create_command=list(opts.create_command))
+    from pypod.engine.containers.parse import _is_mode
+    from pypod.engine.networks import DEFAULT_NETWORK
+
+    head = (opts.network or "").partition(":")[0]
+    if head and not _is_mode(head) and head != DEFAULT_NETWORK and "," not in opts.network:
+        o.network_aliases = [pod.name]  # on a user network the pod answers to its name, as podman's
     if opts.infra_image:  # --infra-command: its entrypoint, as podman takes it
         o.image, o.entrypoint = opts.infra_image, opts.infra_command
     else:  # our own pause process on an empty root: nothing to pull

@@ -252,3 +252,18 @@ def test_concurrent_pod_creates_of_one_name_make_one_pod(clean_storage):
     assert len(ok("ps", "-a", "-q").stdout.split()) == 1
     ok("pod", "rm", "same")
     assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_pod_on_a_user_network_answers_to_its_name(busybox):
+    """A pod on a user network: its members' servers answer other containers there at the pod's name
+    (podman: the infra's alias), and the members still reach each other on localhost."""
+    ok("network", "create", "podnet")
+    ok("pod", "create", "--network", "podnet", "--name", "api")
+    ok("run", "-d", "--pod", "api", busybox, "sh", "-c", HTTPD)
+    probe = "for i in $(seq 50); do wget -qO- http://{}:8080/ && exit 0; sleep 0.1; done; exit 1"
+    assert ok("run", "--rm", "--network", "podnet", busybox, "sh", "-c", probe.format("api")).stdout == \
+        "hello-from-pod\n"
+    assert ok("run", "--rm", "--pod", "api", busybox, "sh", "-c", probe.format("localhost")).stdout == \
+        "hello-from-pod\n"
+    ok("pod", "rm", "-f", "-t", "0", "api")
+    ok("network", "rm", "podnet")
