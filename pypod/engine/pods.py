@@ -297,11 +297,13 @@ def filter_matches(ctx: Context, rec, wanted: list[str]) -> bool:
 
 
 # -- members and state -------------------------------------------------------------------------
-def members(ctx: Context, pod: PodRecord) -> list:
-    """The pod's containers, infra first, then by creation."""
+def members(ctx: Context, pod: PodRecord, every: list | None = None) -> list:
+    """The pod's containers, infra first, then by creation (every: all container records, when
+    the caller has read them already)."""
     from pypod.engine import containers as ce
 
-    recs = [r for r in ce.store(ctx).list() if (r.options or {}).get("pod") == pod.id]
+    recs = [r for r in (ce.store(ctx).list() if every is None else every)
+            if (r.options or {}).get("pod") == pod.id]
     recs.sort(key=lambda r: (r.id != pod.infra_id, r.created))
     return recs
 
@@ -333,10 +335,10 @@ def pod_status(statuses: list[str]) -> str:
     return "Created"
 
 
-def _member_states(ctx: Context, pod: PodRecord) -> list[tuple]:
+def _member_states(ctx: Context, pod: PodRecord, every: list | None = None) -> list[tuple]:
     from pypod.engine import containers as ce
 
-    return [(r, ce.state_of(ctx, r)) for r in members(ctx, pod)]
+    return [(r, ce.state_of(ctx, r)) for r in members(ctx, pod, every)]
 
 
 # -- verbs --------------------------------------------------------------------------------------
@@ -528,8 +530,10 @@ def list_pods(ctx: Context, filters: list[str] | None = None, no_trunc: bool = F
 
     flt = PodFilter(filters or [])
     rows = []
+    every = ce.store(ctx).list()  # read once for all the pods
     for pod in store(ctx).list():
-        states = _member_states(ctx, pod)
+        states = _member_states(ctx, pod, every)
+        infra = next((r for r, _ in states if r.id == pod.infra_id), None)
         statuses = [_ctr_status(st) for _, st in states]
         created = ce.parse_time(pod.created)
         short = (lambda i: i) if no_trunc else (lambda i: i[:12])
@@ -539,7 +543,8 @@ def list_pods(ctx: Context, filters: list[str] | None = None, no_trunc: bool = F
             "InfraId": pod.infra_id, "NumberOfContainers": len(states), "Labels": dict(pod.labels),
             "ContainerNames": ",".join(r.name for r, _ in states),
             "ContainerIds": ",".join(short(r.id) for r, _ in states),
-            "ContainerStatuses": ",".join(statuses), "Networks": "", "Cgroup": "",
+            "ContainerStatuses": ",".join(statuses), "Cgroup": "",
+            "Networks": ",".join(ce.network_names(infra)) if infra else "",
             "Namespace": "", "Containers": [{"Id": r.id, "Names": r.name, "Status": s}
                                             for (r, _), s in zip(states, statuses)],
         }
@@ -554,7 +559,8 @@ def ps_json(row: dict) -> dict:
 
     return {"Cgroup": "", "Containers": row["Containers"], "Created": rfc3339_nano(row["CreatedUnix"]),
             "Id": row["Id"], "InfraId": row["InfraId"], "Name": row["Name"], "Namespace": "",
-            "Networks": [], "Status": row["Status"], "Labels": row["Labels"]}
+            "Networks": [n for n in row["Networks"].split(",") if n], "Status": row["Status"],
+            "Labels": row["Labels"]}
 
 
 def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
