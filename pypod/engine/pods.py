@@ -9,6 +9,7 @@ Lock order: the pod's lock, then a container's (engine/locking.py).
 
 from __future__ import annotations
 
+import os
 import re
 
 from pypod.engine.context import Context
@@ -209,8 +210,8 @@ def container_options(ctx: Context, opts) -> dict:
     """`create/run --pod NAME|new:NAME`: the pod (made here for new:), and the namespaces to join;
     adjusts opts (network, hostname, volumes; new: moves -p to the pod). Returns the options the
     container record keeps."""
-    if opts.infra:
-        return {"pod": opts.pod, "infra": True}
+    if opts.infra:  # (its pod's record is written after it)
+        return {"pod": opts.pod, "infra": True, "pod_shm": str(shm_dir(ctx, opts.pod))}
     given = opts.pod
     if given.startswith("new:"):
         name = given[4:]
@@ -236,6 +237,8 @@ def container_options(ctx: Context, opts) -> dict:
                                       "UTS namespace: invalid configuration")
             opts.hostname = pod.hostname or pod.name
         extra["pod_join"] = {ns: pod.infra_id for ns in JOINED_BY_SUPERVISOR if ns in pod.shared}
+        if "ipc" in pod.shared:  # one /dev/shm for the pod, as podman's
+            extra["pod_shm"] = str(shm_dir(ctx, pod.id))
     # what the pod was made with, its members get (unless they say otherwise)
     cfg = pod.infra_config or {}
     opts.volumes = list(pod.volumes) + list(opts.volumes)
@@ -257,9 +260,31 @@ def check_pod_exists(ctx: Context, pod_options: dict) -> None:
         raise gone(pid)
 
 
+def shm_dir(ctx: Context, pid: str):
+    """The pod's /dev/shm: a directory in the runtime dir (a tmpfs where there is a login session),
+    bound into its infra and the members that share its ipc namespace."""
+    from pathlib import Path
+
+    return Path(ctx.run_dir) / "pods" / pid / "shm"
+
+
+def spec_mounts(ctx: Context, o: dict) -> list:
+    """What a pod adds to a container's mounts."""
+    from pypod.runtime.spec import Mount
+
+    if not o.get("pod_shm"):
+        return []
+    return [Mount(type="bind", source=o["pod_shm"], destination="/dev/shm",
+                  options=["bind", "nosuid", "nodev", "noexec"])]
+
+
 def start_infra_of(ctx: Context, rec) -> None:
-    """A member needs its pod's infra running (podman starts it with the first member)."""
+    """A member needs its pod's infra running (podman starts it with the first member); both
+    need the pod's /dev/shm (gone after a reboot: the runtime dir is)."""
     o = rec.options or {}
+    if o.get("pod_shm"):
+        os.makedirs(o["pod_shm"], mode=0o700, exist_ok=True)
+        os.chmod(o["pod_shm"], 0o1777)
     if not o.get("pod") or o.get("infra"):
         return
     pod = store(ctx).get(o["pod"])
@@ -445,6 +470,9 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
                     # (no pods.lock: that one comes before containers.lock; a rename is atomic)
                     ps.remove(pod.id)
                     break
+    import shutil
+
+    shutil.rmtree(shm_dir(ctx, pod.id).parent, ignore_errors=True)
     _event(ctx, pod, "remove")
 
 

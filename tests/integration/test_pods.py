@@ -66,6 +66,10 @@ def test_pod_members_share_localhost_hostname_and_ipc(busybox, registry):
     assert any(line.split()[0] == key for line in seen.splitlines()[1:]), seen
     outside = ok("run", "--rm", busybox, "cat", "/proc/sysvipc/shm").stdout
     assert not any(line.split()[0] == key for line in outside.splitlines()[1:]), outside
+    # and one /dev/shm (podman's "communicating via /dev/shm")
+    ok("run", "--rm", "--pod", "duo", busybox, "touch", "/dev/shm/test1")
+    assert ok("exec", "web", "ls", "/dev/shm").stdout == "test1\n"
+    assert ok("run", "--rm", busybox, "ls", "/dev/shm").stdout == ""
     show = "for n in ipc uts net; do readlink /proc/self/ns/$n; done"
     web_ns = ok("exec", "web", "sh", "-c", show).stdout
     assert web_ns == ok("run", "--rm", "--pod", "duo", busybox, "sh", "-c", show).stdout

@@ -375,6 +375,10 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
     spec.join_ns = dict(o.get("pod_join") or {})  # a pod's uts/ipc namespaces (engine/pods.py)
+    if o.get("pod"):
+        from pypod.engine import pods
+
+        spec.mounts.extend(pods.spec_mounts(ctx, o))
     if o.get("infra") and rec.rootfs:
         proc.init = "pause"  # pypod's own pause process as the pod's infra
     spec.limits = dict(o.get("limits") or {})
