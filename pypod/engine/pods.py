@@ -1,8 +1,8 @@
 """Pods: containers that share namespaces (net, ipc, uts by default) held by an infra container.
 
-The infra container is an ordinary container record (options["infra"]) whose pid 1 is pypod's own
+The infra container is an ordinary container record (config.infra) whose pid 1 is pypod's own
 pause loop (runtime/init_reaper.pause) on an empty root directory: no image, nothing pulled.
-Members name their pod in options["pod"] and join the infra's namespaces: the network one as
+Members name their pod in config.pod and join the infra's namespaces: the network one as
 `--network container:INFRA`, uts and ipc through spec.join_ns (the supervisor's setns).
 Lock order: the pod's lock, then a container's (engine/locking.py).
 """
@@ -268,26 +268,26 @@ def shm_dir(ctx: Context, pid: str):
     return Path(ctx.run_dir) / "pods" / pid / "shm"
 
 
-def spec_mounts(ctx: Context, o: dict) -> list:
-    """What a pod adds to a container's mounts."""
+def spec_mounts(o) -> list:
+    """What a pod adds to a container's mounts (o: its ContainerConfig)."""
     from pypod.runtime.spec import Mount
 
-    if not o.get("pod_shm"):
+    if not o.pod_shm:
         return []
-    return [Mount(type="bind", source=o["pod_shm"], destination="/dev/shm",
+    return [Mount(type="bind", source=o.pod_shm, destination="/dev/shm",
                   options=["bind", "nosuid", "nodev", "noexec"])]
 
 
 def start_infra_of(ctx: Context, rec) -> None:
     """A member needs its pod's infra running (podman starts it with the first member); both
     need the pod's /dev/shm (gone after a reboot: the runtime dir is)."""
-    o = rec.options or {}
-    if o.get("pod_shm"):
-        os.makedirs(o["pod_shm"], mode=0o700, exist_ok=True)
-        os.chmod(o["pod_shm"], 0o1777)
-    if not o.get("pod") or o.get("infra"):
+    o = rec.config
+    if o.pod_shm:
+        os.makedirs(o.pod_shm, mode=0o700, exist_ok=True)
+        os.chmod(o.pod_shm, 0o1777)
+    if not o.pod or o.infra:
         return
-    pod = store(ctx).get(o["pod"])
+    pod = store(ctx).get(o.pod)
     if pod is None or not pod.infra_id:
         return
     from pypod.engine import containers as ce
@@ -299,7 +299,7 @@ def start_infra_of(ctx: Context, rec) -> None:
 
 def remove_infra(ctx: Context, rec, all_: bool, force: bool, timeout: int | None) -> None:
     """`rm` of an infra container: refused, as podman, unless `rm --all` takes the whole pod."""
-    pid = (rec.options or {}).get("pod") or ""
+    pid = rec.config.pod
     pod = store(ctx).get(pid)
     if pod is None:  # its pod is gone: an ordinary container now
         from pypod.engine.containers.lifecycle import _remove_one
@@ -314,7 +314,7 @@ def remove_infra(ctx: Context, rec, all_: bool, force: bool, timeout: int | None
 
 def filter_matches(ctx: Context, rec, wanted: list[str]) -> bool:
     """ps --filter pod=NAME|ID."""
-    pid = (rec.options or {}).get("pod") or ""
+    pid = rec.config.pod
     if not pid:
         return False
     name = pod_name(ctx, pid)
@@ -328,7 +328,7 @@ def members(ctx: Context, pod: PodRecord, every: list | None = None) -> list:
     from pypod.engine import containers as ce
 
     recs = [r for r in (ce.store(ctx).list() if every is None else every)
-            if (r.options or {}).get("pod") == pod.id]
+            if r.config.pod == pod.id]
     recs.sort(key=lambda r: (r.id != pod.infra_id, r.created))
     return recs
 
@@ -452,7 +452,7 @@ def remove_pod(ctx: Context, pod: PodRecord, force: bool = False, timeout: int |
         states = _member_states(ctx, pod)
         if not force:
             busy = [r for r, st in states if st.get("status") in ("running", "paused", "stopping")
-                    and not (r.options or {}).get("infra")]
+                    and not r.config.infra]
             if busy:
                 lines = "\n".join(
                     f"\t* removing container {r.id} from pod {pod.id}: cannot remove container {r.id} as it "
@@ -597,7 +597,7 @@ def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
     infra_cfg = pod.infra_config or {}
     bindings: dict = {}
     infra = next((r for r, _ in states if r.id == pod.infra_id), None)
-    for p in ((infra.options.get("net") or {}).get("ports") or []) if infra else []:
+    for p in (infra.config.net.get("ports") or []) if infra else []:
         key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
         bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
                                              "HostPort": str(p.get("host_port"))})
@@ -642,7 +642,7 @@ def top(ctx: Context, pod: PodRecord) -> list[list[str]]:
 
 
 def log_members(ctx: Context, pod: PodRecord, container: str | None = None) -> list[str]:
-    recs = [r for r in members(ctx, pod) if not (r.options or {}).get("infra")]
+    recs = [r for r in members(ctx, pod) if not r.config.infra]
     if container:
         recs = [r for r in recs if r.name == container or r.id.startswith(container)]
         if not recs:

@@ -66,7 +66,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     from pypod.runtime import launch
 
     keys = _check_detach_keys(detach_keys)
-    if (rec.options or {}).get("pod"):
+    if rec.config.pod:
         from pypod.engine import pods
 
         pods.start_infra_of(ctx, rec)
@@ -198,7 +198,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
             targets.append((n, rec))
     for given, rec in targets:
         try:
-            if (rec.options or {}).get("infra"):  # only with its pod (rm -a: the pod goes too)
+            if rec.config.infra:  # only with its pod (rm -a: the pod goes too)
                 from pypod.engine import pods
 
                 pods.remove_infra(ctx, rec, all_, force, timeout)
@@ -206,7 +206,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
                 continue
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
-            if volumes or (rec.options or {}).get("rm"):
+            if volumes or rec.config.rm:
                 from pypod.engine.volumes import remove_anonymous
 
                 remove_anonymous(ctx, rec)
@@ -280,7 +280,7 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
                     else:
                         launch.wait_settled(cdir)
                     lk.relock()
-                if (lk.rec.options or {}).get("damaged"):  # its state may be unreadable too
+                if lk.rec.config.damaged:  # its state may be unreadable too
                     from pypod.engine.cleanup import kill_supervisors
 
                     kill_supervisors(cdir)
@@ -315,7 +315,7 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         if live_work(rec):  # a RUN step of a build in progress
             continue
-        if (rec.options or {}).get("damaged"):
+        if rec.config.damaged:
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
                 out.append(rec.id)
