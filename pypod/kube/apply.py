@@ -58,7 +58,7 @@ def play(ctx, p: Plan, opts: PlayOptions, *, build_out=None) -> PlayReport:
         for v in p.volumes:
             if _volume(ctx, v):
                 made_volumes.append(v.name)
-            if v.files is None:  # a claim's volume (made now or before), as podman lists it
+            if v.files is None and not v.scratch:  # a claim's volume (made now or before), as podman lists it
                 report.volumes.append(v.name)
         for pod in p.pods:
             report.pods.append(_pod(ctx, pod, opts, build_out))
@@ -195,11 +195,12 @@ def down(ctx, p: Plan, *, volumes: bool = False) -> DownReport:
             rep.removed.append(rec.id)
         except PypodError as e:
             rep.errors.append(str(e))
-    if volumes:
-        from pypod.engine import volumes as ve
+    from pypod.engine import volumes as ve
 
-        for v in p.volumes:
+    for v in p.volumes:  # emptyDirs go with their pods; the others with --force
+        if v.scratch or volumes:
             if ve.exists(ctx, v.name):
                 ve.remove_volumes(ctx, [v.name], force=True)
-                rep.volumes.append(v.name)
+                if not v.scratch:
+                    rep.volumes.append(v.name)
     return rep
