@@ -293,24 +293,15 @@ def _volume_sources(pod_name: str, spec: dict, env: _Sources, host_paths: list) 
             out[name] = ("device" if kind in ("CharDevice", "BlockDevice") else "bind", path, False)
         elif "persistentVolumeClaim" in v:
             out[name] = ("named", (v["persistentVolumeClaim"] or {}).get("claimName", ""), False)
-        elif "configMap" in v:
-            src = v["configMap"] or {}
-            if env.configmap(src.get("name", "")) is None:
-                if not src.get("optional"):
-                    raise InvalidArgument(f'failed to create volume "{name}": no such ConfigMap '
-                                          f'"{src.get("name", "")}"')
-                out[name] = ("named", src.get("name", ""), True)
-            else:
-                out[name] = ("named", src["name"], False)
-        elif "secret" in v:
-            src = v["secret"] or {}
-            if env.secret(src.get("secretName", "")) is None:
-                if not src.get("optional"):
-                    raise InvalidArgument(f'failed to create volume "{name}": no secret with name or id '
-                                          f'"{src.get("secretName", "")}": no such secret')
-                out[name] = ("named", src.get("secretName", ""), True)
-            else:
-                out[name] = ("named", src["secretName"], False)
+        elif "configMap" in v or "secret" in v:
+            is_cm = "configMap" in v
+            src = v["configMap" if is_cm else "secret"] or {}
+            ref = str(src.get("name" if is_cm else "secretName", ""))
+            found = (env.configmap if is_cm else env.secret)(ref) is not None
+            if not found and not src.get("optional"):
+                why = f'no such ConfigMap "{ref}"' if is_cm else f'no secret with name or id "{ref}": no such secret'
+                raise InvalidArgument(f'failed to create volume "{name}": {why}')
+            out[name] = ("named", ref, not found)  # optional and missing: not mounted
         elif "emptyDir" in v:
             if (v["emptyDir"] or {}).get("medium") == "Memory":
                 out[name] = ("tmpfs", "", False)  # one per container: a tmpfs cannot be shared
