@@ -67,6 +67,9 @@ def create(
     hostname: Optional[str] = Opt(None, "--hostname", help="Set container hostname"),
     add_host: List[str] = Opt([], "--add-host", help="Add a custom host-to-IP mapping (host:ip) (default [])"),
     dns: List[str] = Opt([], "--dns", help="Set custom DNS servers"),
+    dns_search: List[str] = Opt([], "--dns-search", help="Set custom DNS search domains"),
+    dns_option: List[str] = Opt([], "--dns-option", help="Set custom DNS options"),
+    pod_id_file: Optional[str] = Opt(None, "--pod-id-file", help="Write the pod ID to the file"),
     volume: List[str] = Opt([], "--volume", "-v", help="Bind mount a volume into the pod"),
     userns: Optional[str] = Opt(None, "--userns", help="User namespace to use"),
     replace: bool = Opt(False, "--replace", help="If a pod with the same name exists, replace it"),
@@ -87,11 +90,26 @@ def create(
     opts = _eng().PodCreateOptions(
         name=name or name_opt, publish=list(publish), network=network, share=share, infra=infra,
         infra_image=infra_image, infra_command=infra_command, infra_name=infra_name, labels=list(label),
-        hostname=hostname, add_host=list(add_host), dns=list(dns), volumes=list(volume), userns=userns,
+        hostname=hostname, add_host=list(add_host), dns=list(dns),
+        dns_search=list(dns_search), dns_option=list(dns_option), volumes=list(volume), userns=userns,
         replace=replace, exit_policy=exit_policy,
         create_command=[os.path.basename(sys.argv[0]) if not sys.argv[0].endswith("__main__.py") else "pypod",
                         *sys.argv[1:]])
-    rec = _eng().create(state.context(), opts)
+    if pod_id_file and os.path.exists(pod_id_file):
+        from pypod.errors import PypodError
+
+        raise PypodError(f"pod id file exists. Ensure another pod is not using it or delete {pod_id_file}")
+    ctx = state.context()
+    rec = _eng().create(ctx, opts)
+    if pod_id_file:
+        from pypod.errors import PypodError
+
+        try:
+            with open(pod_id_file, "x") as f:
+                f.write(rec.id)
+        except OSError as e:
+            _eng().remove_pod(ctx, rec, force=True)
+            raise PypodError(f"opening pod-id-file: open {pod_id_file}: {(e.strerror or str(e)).lower()}") from None
     out(rec.id)
 
 

@@ -41,6 +41,8 @@ class PodCreateOptions(Record):
         ("hostname", None),
         ("add_host", list),
         ("dns", list),
+        ("dns_search", list),
+        ("dns_option", list),
         ("volumes", list),
         ("userns", None),
         ("replace", False),
@@ -152,7 +154,8 @@ def create(ctx: Context, opts: PodCreateOptions) -> PodRecord:
                         labels=labels, shared=shared, create_command=list(opts.create_command),
                         volumes=list(opts.volumes), exit_policy=opts.exit_policy or "continue",
                         infra_config={"PortBindings": list(opts.publish), "network": opts.network or "",
-                                      "dns": list(opts.dns), "add_host": list(opts.add_host),
+                                      "dns": list(opts.dns), "dns_search": list(opts.dns_search),
+                                      "dns_option": list(opts.dns_option), "add_host": list(opts.add_host),
                                       "userns": opts.userns or ""})
         # the infra first, then the pod's record, whole: a crash in between leaves an infra
         # container of no pod (an ordinary container to `rm`), never a pod missing its infra
@@ -177,7 +180,8 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
     o = ce.CreateOptions(
         name=opts.infra_name or f"{pod.id[:12]}-infra", network=opts.network, publish=list(opts.publish),
         hostname=(opts.hostname or pod.name) if "uts" in pod.shared else None, add_host=list(opts.add_host),
-        dns=list(opts.dns), userns=opts.userns, create_command=list(opts.create_command))
+        dns=list(opts.dns), dns_search=list(opts.dns_search), dns_option=list(opts.dns_option),
+        userns=opts.userns, create_command=list(opts.create_command))
     from pypod.engine.containers.parse import _is_mode
     from pypod.engine.networks import DEFAULT_NETWORK
 
@@ -243,7 +247,8 @@ def container_options(ctx: Context, opts) -> dict:
     cfg = pod.infra_config or {}
     opts.volumes = list(pod.volumes) + list(opts.volumes)
     if "net" in pod.shared and pod.infra_id:
-        opts.dns = list(opts.dns) or list(cfg.get("dns") or [])
+        for key in ("dns", "dns_search", "dns_option"):
+            setattr(opts, key, list(getattr(opts, key)) or list(cfg.get(key) or []))
         opts.add_host = list(cfg.get("add_host") or []) + list(opts.add_host)
     if cfg.get("userns") and opts.userns is None:
         opts.userns = cfg["userns"]
@@ -611,8 +616,9 @@ def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
         d["InfraContainerID"] = pod.infra_id
         d["InfraConfig"] = {
             "PortBindings": bindings, "HostNetwork": network == "host", "StaticIP": "", "StaticMAC": "",
-            "NoManageResolvConf": False, "DNSServer": infra_cfg.get("dns") or None, "DNSSearch": None,
-            "DNSOption": None, "NoManageHosts": False, "HostAdd": infra_cfg.get("add_host") or None,
+            "NoManageResolvConf": False, "DNSServer": infra_cfg.get("dns") or None,
+            "DNSSearch": infra_cfg.get("dns_search") or None, "DNSOption": infra_cfg.get("dns_option") or None,
+            "NoManageHosts": False, "HostAdd": infra_cfg.get("add_host") or None,
             "Networks": [network] if network and network not in ("host", "private", "none")
             and not network.startswith(("slirp4netns", "pasta")) else None,
             "NetworkOptions": None, "pid_ns": "private", "userns": infra_cfg.get("userns") or "host",

@@ -5,6 +5,7 @@ and exit codes. As the test user, real kernel, real slirp4netns."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import urllib.request
 
@@ -171,11 +172,17 @@ def test_pod_infra_image_and_infra_name(busybox):
 
 def test_pod_settings_reach_members_and_rm_all_takes_pods(busybox, shared_tmp):
     (shared_tmp / "f").write_text("from-the-pod\n")
-    ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",
-       "-v", f"{shared_tmp}:/pv:ro", "--hostname", "podhost")
+    os.chmod(shared_tmp, 0o777)  # the test user writes the pod id file there
+    id_file = shared_tmp / "pod-id"
+    pod = ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",
+             "--dns-search", "example.abc", "--dns-option", "ndots:3", "--pod-id-file", str(id_file),
+             "-v", f"{shared_tmp}:/pv:ro", "--hostname", "podhost").stdout.strip()
+    assert sh_as_user(f"cat {id_file}").stdout == pod
     r = ok("run", "--rm", "--pod", "conf", busybox, "sh", "-c",
            "cat /etc/resolv.conf /etc/hosts /pv/f; hostname")
     assert "nameserver 9.9.9.9" in r.stdout and "10.1.2.3\tdb.example" in r.stdout
+    assert "search example.abc" in r.stdout and "options ndots:3" in r.stdout
+    assert "\tpodhost" in r.stdout  # the pod's hostname in /etc/hosts (after a tab, as podman's)
     assert r.stdout.endswith("from-the-pod\npodhost\n")
     cid = ok("create", "--pod", "conf", busybox, "true").stdout.strip()
     infra = ok("pod", "inspect", "--format", "{{.InfraContainerID}}", "conf").stdout.strip()
