@@ -20,6 +20,12 @@ def _eng():
     return pods
 
 
+def _reports():
+    from pypod.engine import pod_reports
+
+    return pod_reports
+
+
 def _targets(names: list[str] | None, all_: bool, latest: bool = False) -> list:
     from pypod.errors import InvalidArgument
 
@@ -209,7 +215,7 @@ def ps(
 
     if sort not in ("created", "id", "name", "number", "status"):
         raise InvalidArgument("invalid option for --sort, options are: created, id, name, number, or status")
-    rows = _eng().list_pods(state.context(), filters, no_trunc)
+    rows = _reports().list_pods(state.context(), filters, no_trunc)
     if latest:
         rows = rows[:1]
     if sort != "created":
@@ -220,7 +226,7 @@ def ps(
             out(r["Id"])
         return
     if fmt and fmt.strip() == "json":
-        out(go_json([_eng().ps_json(r) for r in rows], indent=2))
+        out(go_json([_reports().ps_json(r) for r in rows], indent=2))
         return
     columns = [("POD ID", "ID"), ("NAME", "Name"), ("STATUS", "Status"), ("CREATED", "Created"),
                ("INFRA ID", "InfraID")]
@@ -252,7 +258,7 @@ def inspect(names: List[str] = Arg(None, metavar="POD [POD...]"),
                 out("[]")
                 sys.stdout.flush()  # before the error, as podman prints them
             raise PypodError(f"inspecting object: no such pod {missing[0]}")
-    data = [_eng().inspect_pod(ctx, p) for p in pods]
+    data = [_reports().inspect_pod(ctx, p) for p in pods]
     if fmt and fmt.strip() != "json":
         from pypod.cli.inspect import emit
 
@@ -268,7 +274,7 @@ def top(pod: str = Arg(..., metavar="POD"),
     from pypod import template
 
     ctx = state.context()
-    sys.stdout.write(template.format_table(_eng().top(ctx, _eng().get_pod(ctx, pod))))
+    sys.stdout.write(template.format_table(_reports().top(ctx, _eng().get_pod(ctx, pod))))
 
 
 def logs(pod: str = Arg(..., metavar="POD"),
@@ -283,7 +289,7 @@ def logs(pod: str = Arg(..., metavar="POD"),
     from pypod.cli.logs import show_logs
 
     ctx = state.context()
-    ids = _eng().log_members(ctx, _eng().get_pod(ctx, pod), container)
+    ids = _reports().log_members(ctx, _eng().get_pod(ctx, pod), container)
     if ids:
         show_logs(ctx, ids, follow=follow, tail=tail, since=since, until=until, timestamps=timestamps,
                   with_names=names)
