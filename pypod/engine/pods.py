@@ -241,6 +241,10 @@ def container_options(ctx: Context, opts) -> dict:
                                       "UTS namespace: invalid configuration")
             opts.hostname = pod.hostname or pod.name
         extra["pod_join"] = {ns: pod.infra_id for ns in JOINED_BY_SUPERVISOR if ns in pod.shared}
+        if extra["pod_join"] or "net" in pod.shared:
+            # the user namespace that owns those: the infra's (with no live holder of the shared
+            # one, each supervisor makes its own, whose namespaces others may not join)
+            extra["pod_join"]["user"] = pod.infra_id
         if "ipc" in pod.shared:  # one /dev/shm for the pod, as podman's
             extra["pod_shm"] = str(shm_dir(ctx, pod.id))
     # what the pod was made with, its members get (unless they say otherwise)

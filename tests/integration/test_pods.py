@@ -278,3 +278,15 @@ def test_pod_on_a_user_network_answers_to_its_name(busybox):
         "hello-from-pod\n"
     ok("pod", "rm", "-f", "-t", "0", "api")
     ok("network", "rm", "podnet")
+
+
+def test_pod_userns_keep_id_reaches_its_members(busybox, test_user):
+    """--userns keep-id on the pod: the members run as the user, in the infra's user namespace
+    (which owns the namespaces they join), and still share localhost and the hostname."""
+    ok("pod", "create", "--name", "kid", "--userns", "keep-id")
+    ok("run", "-d", "--pod", "kid", busybox, "sh", "-c",
+       "mkdir -p /tmp/www && echo as-user > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
+    r = ok("run", "--rm", "--pod", "kid", busybox, "sh", "-c",
+           "id -u; hostname; for i in $(seq 50); do wget -qO- http://localhost:8080/ && exit 0; sleep 0.1; done")
+    assert r.stdout == f"{test_user.uid}\nkid\nas-user\n"
+    ok("pod", "rm", "-f", "-t", "0", "kid")
