@@ -250,6 +250,8 @@ def test_pod_prune_takes_exited_pods_only(busybox):
     ok("pod", "start", "done")
     ok("pod", "stop", "-t", "0", "done")
     ok("pod", "create", "--name", "fresh")  # Created: podman's prune leaves it
+    ok("container", "prune", "-f")  # an infra container goes only with its pod
+    assert ok("pod", "ps", "--format", "{{.Name}} {{.NumberOfContainers}}").stdout == "fresh 1\ndone 1\n"
     assert ok("pod", "prune", "-f").stdout == gone + "\n"
     assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
     ok("pod", "rm", "fresh")
