@@ -254,6 +254,12 @@ def test_pod_prune_takes_exited_pods_only(busybox):
     assert ok("pod", "ps", "--format", "{{.Name}} {{.NumberOfContainers}}").stdout == "fresh 1\ndone 1\n"
     assert ok("pod", "prune", "-f").stdout == gone + "\n"
     assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
+    # system prune takes stopped pods first, as podman's ("Deleted Pods")
+    again = ok("pod", "create", "--name", "again").stdout.strip()
+    ok("pod", "start", "again")
+    ok("pod", "stop", "-t", "0", "again")
+    assert ok("system", "prune", "-f").stdout.startswith(f"Deleted Pods\n{again}\n")
+    assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
     ok("pod", "rm", "fresh")
 
 
