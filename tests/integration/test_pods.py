@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 import urllib.request
 
 import pytest
@@ -298,3 +299,26 @@ def test_pod_userns_keep_id_reaches_its_members(busybox, test_user):
            "id -u; hostname; for i in $(seq 50); do wget -qO- http://localhost:8080/ && exit 0; sleep 0.1; done")
     assert r.stdout == f"{test_user.uid}\nkid\nas-user\n"
     ok("pod", "rm", "-f", "-t", "0", "kid")
+
+
+def test_pod_logs_top_kill_restart(busybox):
+    pod = ok("pod", "create", "--name", "verbs").stdout.strip()
+    a = ok("run", "-d", "--pod", "verbs", "--name", "va", busybox, "sh", "-c",
+           "echo from-a; exec sleep 1000").stdout.strip()
+    b = ok("run", "-d", "--pod", "verbs", "--name", "vb", busybox, "sh", "-c",
+           "echo from-b; exec sleep 1000").stdout.strip()
+    for _ in range(50):  # both have written their line
+        if len(ok("pod", "logs", "verbs").stdout.splitlines()) == 2:
+            break
+        time.sleep(0.1)
+    # podman 4.3: each line after its container's short id (--names: its name); the infra logs nothing
+    assert sorted(ok("pod", "logs", "verbs").stdout.splitlines()) == [f"{a[:12]} from-a", f"{b[:12]} from-b"]
+    assert ok("pod", "logs", "--names", "-c", "vb", "verbs").stdout == "from-b\n"
+    top = ok("pod", "top", "verbs").stdout.splitlines()
+    assert top[0].split()[:3] == ["USER", "PID", "PPID"] and len(top) == 4  # infra, va, vb
+    assert sum(line.endswith("sleep 1000") for line in top) == 2
+    assert ok("pod", "kill", "verbs").stdout == pod + "\n"
+    assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Exited\n"
+    assert ok("pod", "restart", "verbs").stdout == pod + "\n"
+    assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Running\n"
+    ok("pod", "rm", "-f", "-t", "0", "verbs")
