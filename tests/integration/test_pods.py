@@ -312,11 +312,21 @@ def test_pod_logs_top_kill_restart(busybox):
             break
         time.sleep(0.1)
     # podman 4.3: each line after its container's short id (--names: its name); the infra logs nothing
-    assert sorted(ok("pod", "logs", "verbs").stdout.splitlines()) == [f"{a[:12]} from-a", f"{b[:12]} from-b"]
+    assert sorted(ok("pod", "logs", "verbs").stdout.splitlines()) == sorted([f"{a[:12]} from-a",
+                                                                             f"{b[:12]} from-b"])
     assert ok("pod", "logs", "--names", "-c", "vb", "verbs").stdout == "from-b\n"
     top = ok("pod", "top", "verbs").stdout.splitlines()
     assert top[0].split()[:3] == ["USER", "PID", "PPID"] and len(top) == 4  # infra, va, vb
     assert sum(line.endswith("sleep 1000") for line in top) == 2
+    # -f follows every member (a thread each) until they have all stopped
+    c = ok("run", "-d", "--pod", "verbs", "--name", "vc", busybox, "sh", "-c",
+           "sleep 1; echo late-c").stdout.strip()
+    d = ok("run", "-d", "--pod", "verbs", "--name", "vd", busybox, "sh", "-c",
+           "sleep 1; echo late-d").stdout.strip()
+    ok("stop", "-t", "0", "va", "vb")
+    lines = ok("pod", "logs", "-f", "verbs", timeout=30).stdout.splitlines()
+    assert f"{c[:12]} late-c" in lines and f"{d[:12]} late-d" in lines
+    ok("rm", "vc", "vd")
     assert ok("pod", "kill", "verbs").stdout == pod + "\n"
     assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Exited\n"
     assert ok("pod", "restart", "verbs").stdout == pod + "\n"
