@@ -20,6 +20,12 @@ def _eng():
     return pods
 
 
+def _reports():
+    from pypod.engine import pod_reports
+
+    return pod_reports
+
+
 def _targets(names: list[str] | None, all_: bool, latest: bool = False) -> list:
     from pypod.errors import InvalidArgument
 
@@ -67,6 +73,9 @@ def create(
     hostname: Optional[str] = Opt(None, "--hostname", help="Set container hostname"),
     add_host: List[str] = Opt([], "--add-host", help="Add a custom host-to-IP mapping (host:ip) (default [])"),
     dns: List[str] = Opt([], "--dns", help="Set custom DNS servers"),
+    dns_search: List[str] = Opt([], "--dns-search", help="Set custom DNS search domains"),
+    dns_option: List[str] = Opt([], "--dns-option", help="Set custom DNS options"),
+    pod_id_file: Optional[str] = Opt(None, "--pod-id-file", help="Write the pod ID to the file"),
     volume: List[str] = Opt([], "--volume", "-v", help="Bind mount a volume into the pod"),
     userns: Optional[str] = Opt(None, "--userns", help="User namespace to use"),
     replace: bool = Opt(False, "--replace", help="If a pod with the same name exists, replace it"),
@@ -87,11 +96,26 @@ def create(
     opts = _eng().PodCreateOptions(
         name=name or name_opt, publish=list(publish), network=network, share=share, infra=infra,
         infra_image=infra_image, infra_command=infra_command, infra_name=infra_name, labels=list(label),
-        hostname=hostname, add_host=list(add_host), dns=list(dns), volumes=list(volume), userns=userns,
+        hostname=hostname, add_host=list(add_host), dns=list(dns),
+        dns_search=list(dns_search), dns_option=list(dns_option), volumes=list(volume), userns=userns,
         replace=replace, exit_policy=exit_policy,
         create_command=[os.path.basename(sys.argv[0]) if not sys.argv[0].endswith("__main__.py") else "pypod",
                         *sys.argv[1:]])
-    rec = _eng().create(state.context(), opts)
+    if pod_id_file and os.path.exists(pod_id_file):
+        from pypod.errors import PypodError
+
+        raise PypodError(f"pod id file exists. Ensure another pod is not using it or delete {pod_id_file}")
+    ctx = state.context()
+    rec = _eng().create(ctx, opts)
+    if pod_id_file:
+        from pypod.errors import PypodError
+
+        try:
+            with open(pod_id_file, "x") as f:
+                f.write(rec.id)
+        except OSError as e:
+            _eng().remove_pod(ctx, rec, force=True)
+            raise PypodError(f"opening pod-id-file: open {pod_id_file}: {(e.strerror or str(e)).lower()}") from None
     out(rec.id)
 
 
@@ -191,7 +215,7 @@ def ps(
 
     if sort not in ("created", "id", "name", "number", "status"):
         raise InvalidArgument("invalid option for --sort, options are: created, id, name, number, or status")
-    rows = _eng().list_pods(state.context(), filters, no_trunc)
+    rows = _reports().list_pods(state.context(), filters, no_trunc)
     if latest:
         rows = rows[:1]
     if sort != "created":
@@ -202,7 +226,7 @@ def ps(
             out(r["Id"])
         return
     if fmt and fmt.strip() == "json":
-        out(go_json([_eng().ps_json(r) for r in rows], indent=2))
+        out(go_json([_reports().ps_json(r) for r in rows], indent=2))
         return
     columns = [("POD ID", "ID"), ("NAME", "Name"), ("STATUS", "Status"), ("CREATED", "Created"),
                ("INFRA ID", "InfraID")]
@@ -234,7 +258,7 @@ def inspect(names: List[str] = Arg(None, metavar="POD [POD...]"),
                 out("[]")
                 sys.stdout.flush()  # before the error, as podman prints them
             raise PypodError(f"inspecting object: no such pod {missing[0]}")
-    data = [_eng().inspect_pod(ctx, p) for p in pods]
+    data = [_reports().inspect_pod(ctx, p) for p in pods]
     if fmt and fmt.strip() != "json":
         from pypod.cli.inspect import emit
 
@@ -250,7 +274,7 @@ def top(pod: str = Arg(..., metavar="POD"),
     from pypod import template
 
     ctx = state.context()
-    sys.stdout.write(template.format_table(_eng().top(ctx, _eng().get_pod(ctx, pod))))
+    sys.stdout.write(template.format_table(_reports().top(ctx, _eng().get_pod(ctx, pod))))
 
 
 def logs(pod: str = Arg(..., metavar="POD"),
@@ -265,7 +289,7 @@ def logs(pod: str = Arg(..., metavar="POD"),
     from pypod.cli.logs import show_logs
 
     ctx = state.context()
-    ids = _eng().log_members(ctx, _eng().get_pod(ctx, pod), container)
+    ids = _reports().log_members(ctx, _eng().get_pod(ctx, pod), container)
     if ids:
         show_logs(ctx, ids, follow=follow, tail=tail, since=since, until=until, timestamps=timestamps,
                   with_names=names)

@@ -57,6 +57,9 @@ def pause() -> None:
         from pypod.linux import libc
 
         libc.set_process_name("pypod-pause")
+        # a change of user (keep-id) cleared "dumpable", which an exec would have set again: the
+        # members must be able to open its /proc/PID/ns/* to join them
+        libc.prctl(libc.PR_SET_DUMPABLE, 1)
     except OSError:
         pass
 

@@ -5,7 +5,9 @@ and exit codes. As the test user, real kernel, real slirp4netns."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import time
 import urllib.request
 
 import pytest
@@ -171,11 +173,17 @@ def test_pod_infra_image_and_infra_name(busybox):
 
 def test_pod_settings_reach_members_and_rm_all_takes_pods(busybox, shared_tmp):
     (shared_tmp / "f").write_text("from-the-pod\n")
-    ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",
-       "-v", f"{shared_tmp}:/pv:ro", "--hostname", "podhost")
+    os.chmod(shared_tmp, 0o777)  # the test user writes the pod id file there
+    id_file = shared_tmp / "pod-id"
+    pod = ok("pod", "create", "--name", "conf", "--dns", "9.9.9.9", "--add-host", "db.example:10.1.2.3",
+             "--dns-search", "example.abc", "--dns-option", "ndots:3", "--pod-id-file", str(id_file),
+             "-v", f"{shared_tmp}:/pv:ro", "--hostname", "podhost").stdout.strip()
+    assert sh_as_user(f"cat {id_file}").stdout == pod
     r = ok("run", "--rm", "--pod", "conf", busybox, "sh", "-c",
            "cat /etc/resolv.conf /etc/hosts /pv/f; hostname")
     assert "nameserver 9.9.9.9" in r.stdout and "10.1.2.3\tdb.example" in r.stdout
+    assert "search example.abc" in r.stdout and "options ndots:3" in r.stdout
+    assert "\tpodhost" in r.stdout  # the pod's hostname in /etc/hosts (after a tab, as podman's)
     assert r.stdout.endswith("from-the-pod\npodhost\n")
     cid = ok("create", "--pod", "conf", busybox, "true").stdout.strip()
     infra = ok("pod", "inspect", "--format", "{{.InfraContainerID}}", "conf").stdout.strip()
@@ -243,7 +251,15 @@ def test_pod_prune_takes_exited_pods_only(busybox):
     ok("pod", "start", "done")
     ok("pod", "stop", "-t", "0", "done")
     ok("pod", "create", "--name", "fresh")  # Created: podman's prune leaves it
+    ok("container", "prune", "-f")  # an infra container goes only with its pod
+    assert ok("pod", "ps", "--format", "{{.Name}} {{.NumberOfContainers}}").stdout == "fresh 1\ndone 1\n"
     assert ok("pod", "prune", "-f").stdout == gone + "\n"
+    assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
+    # system prune takes stopped pods first, as podman's ("Deleted Pods")
+    again = ok("pod", "create", "--name", "again").stdout.strip()
+    ok("pod", "start", "again")
+    ok("pod", "stop", "-t", "0", "again")
+    assert ok("system", "prune", "-f").stdout.startswith(f"Deleted Pods\n{again}\n")
     assert ok("pod", "ps", "--format", "{{.Name}}").stdout == "fresh\n"
     ok("pod", "rm", "fresh")
 
@@ -271,3 +287,48 @@ def test_pod_on_a_user_network_answers_to_its_name(busybox):
         "hello-from-pod\n"
     ok("pod", "rm", "-f", "-t", "0", "api")
     ok("network", "rm", "podnet")
+
+
+def test_pod_userns_keep_id_reaches_its_members(busybox, test_user):
+    """--userns keep-id on the pod: the members run as the user, in the infra's user namespace
+    (which owns the namespaces they join), and still share localhost and the hostname."""
+    ok("pod", "create", "--name", "kid", "--userns", "keep-id")
+    ok("run", "-d", "--pod", "kid", busybox, "sh", "-c",
+       "mkdir -p /tmp/www && echo as-user > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
+    r = ok("run", "--rm", "--pod", "kid", busybox, "sh", "-c",
+           "id -u; hostname; for i in $(seq 50); do wget -qO- http://localhost:8080/ && exit 0; sleep 0.1; done")
+    assert r.stdout == f"{test_user.uid}\nkid\nas-user\n"
+    ok("pod", "rm", "-f", "-t", "0", "kid")
+
+
+def test_pod_logs_top_kill_restart(busybox):
+    pod = ok("pod", "create", "--name", "verbs").stdout.strip()
+    a = ok("run", "-d", "--pod", "verbs", "--name", "va", busybox, "sh", "-c",
+           "echo from-a; exec sleep 1000").stdout.strip()
+    b = ok("run", "-d", "--pod", "verbs", "--name", "vb", busybox, "sh", "-c",
+           "echo from-b; exec sleep 1000").stdout.strip()
+    for _ in range(50):  # both have written their line
+        if len(ok("pod", "logs", "verbs").stdout.splitlines()) == 2:
+            break
+        time.sleep(0.1)
+    # podman 4.3: each line after its container's short id (--names: its name); the infra logs nothing
+    assert sorted(ok("pod", "logs", "verbs").stdout.splitlines()) == sorted([f"{a[:12]} from-a",
+                                                                             f"{b[:12]} from-b"])
+    assert ok("pod", "logs", "--names", "-c", "vb", "verbs").stdout == "from-b\n"
+    top = ok("pod", "top", "verbs").stdout.splitlines()
+    assert top[0].split()[:3] == ["USER", "PID", "PPID"] and len(top) == 4  # infra, va, vb
+    assert sum(line.endswith("sleep 1000") for line in top) == 2
+    # -f follows every member (a thread each) until they have all stopped
+    c = ok("run", "-d", "--pod", "verbs", "--name", "vc", busybox, "sh", "-c",
+           "sleep 1; echo late-c").stdout.strip()
+    d = ok("run", "-d", "--pod", "verbs", "--name", "vd", busybox, "sh", "-c",
+           "sleep 1; echo late-d").stdout.strip()
+    ok("stop", "-t", "0", "va", "vb")
+    lines = ok("pod", "logs", "-f", "verbs", timeout=30).stdout.splitlines()
+    assert f"{c[:12]} late-c" in lines and f"{d[:12]} late-d" in lines
+    ok("rm", "vc", "vd")
+    assert ok("pod", "kill", "verbs").stdout == pod + "\n"
+    assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Exited\n"
+    assert ok("pod", "restart", "verbs").stdout == pod + "\n"
+    assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Running\n"
+    ok("pod", "rm", "-f", "-t", "0", "verbs")

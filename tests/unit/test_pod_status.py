@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pypod.engine import pods
+from pypod.engine import pod_reports, pods
 from pypod.errors import InvalidArgument
 
 
@@ -40,10 +40,10 @@ def test_share_rejects_unknown_namespace_in_podmans_words():
 
 def test_pod_filter_checks_keys_and_statuses():
     with pytest.raises(InvalidArgument, match="nope is an invalid filter"):
-        pods.PodFilter(["nope=1"])
+        pod_reports.PodFilter(["nope=1"])
     with pytest.raises(InvalidArgument, match="bad is not a valid status"):
-        pods.PodFilter(["status=bad"])
+        pod_reports.PodFilter(["status=bad"])
     row = {"Id": "abc123", "Name": "web", "Status": "Running", "Labels": {"a": "1"},
            "ContainerStatuses": "running"}
-    assert pods.PodFilter(["name=we", "label=a=1", "status=running"]).match(row, [])
-    assert not pods.PodFilter(["label=a=2"]).match(row, [])
+    assert pod_reports.PodFilter(["name=we", "label=a=1", "status=running"]).match(row, [])
+    assert not pod_reports.PodFilter(["label=a=2"]).match(row, [])

@@ -315,6 +315,11 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         if live_work(rec):  # a RUN step of a build in progress
             continue
+        if rec.config.infra:  # a pod's: it goes with its pod (podman's prune leaves it too)
+            from pypod.engine import pods
+
+            if pods.store(ctx).get(rec.config.pod) is not None:
+                continue
         if rec.config.damaged:
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
