@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.lib import http
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -239,3 +240,30 @@ services:
     assert "db answers" in until(lambda: ok("logs", "shop-web").stdout, timeout=30)
     ok("kube", "down", path, timeout=300)
     assert names("ps", "-aq") == set()
+
+
+def test_pod_generate_validate_and_play_back(busybox, shared_tmp):
+    import kubernetes_validate
+    import yaml
+
+    ok("pod", "create", "--name", "shop", "-p", "18093:8093")
+    ok("create", "--pod", "shop", "--name", "front", "-e", "ROLE=front", busybox,
+       "sh", "-c", "mkdir -p /www && echo front page > /www/index.html && httpd -f -p 8093 -h /www")
+    ok("create", "--pod", "shop", "--name", "back", busybox, "sleep", "1000")
+    text = ok("kube", "generate", "shop").stdout
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    for d in docs:
+        kubernetes_validate.validate(d, "1.37.0", strict=True)
+    (pod,) = docs
+    assert pod["metadata"]["name"] == "shop"
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["front", "back"]  # the infra is not one
+    assert pod["spec"]["containers"][0]["ports"] == [{"containerPort": 8093, "hostPort": 18093}]
+    ok("pod", "rm", "-f", "shop")
+    path = write(shared_tmp, "shop.yaml", text)
+    ok("kube", "play", path, timeout=300)
+    assert names("ps", "--format", "{{.Names}}", "--filter", "pod=shop") >= {"shop-front", "shop-back"}
+    assert "ROLE=front" in exec_out("shop-front", "env")
+    assert "front page" in until(lambda: exec_out("shop-back", "wget", "-qO-", "http://localhost:8093/"))
+    assert "front page" in http.get("http://127.0.0.1:18093/", timeout=20)  # the pod's published port
+    ok("kube", "down", path, timeout=300)
+    assert names("pod", "ps", "-q") == set()
