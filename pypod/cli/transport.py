@@ -82,7 +82,8 @@ def save(
     progress = None if quiet else make_progress(False)
     try:
         transport.save(ctx, images, fmt, output=output, stream=None if output else sys.stdout.buffer,
-                       progress=progress if len(images) == 1 else None, extra_tags=extra_tags)
+                       progress=progress if len(images) == 1 else None, extra_tags=extra_tags,
+                       uncompressed=uncompressed)
     finally:
         if progress:
             progress.close()
