@@ -28,6 +28,7 @@ class BuildOptions(Record):
     FIELDS = (
         ("context", "."),
         ("file", None),             # path, or "-" for stdin
+        ("more_files", list),       # further -f files: buildah reads them all as one Containerfile
         ("containerfile_text", None),
         ("tags", list),
         ("build_args", dict),
@@ -321,7 +322,12 @@ class Builder:
         if lname == "scratch":
             return None, {"architecture": host_arch(), "os": "linux", "config": {},
                           "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-        rec = self._image(name, stage.platform or self.opts.platform)
+        try:
+            rec = self._image(name, stage.platform or self.opts.platform)
+        except PypodError as e:  # podman's words: the FROM image is its build container's
+            e.message = f"creating build container: {e.message}"
+            e.args = (e.message,)
+            raise
         if not self._hold(rec.id):  # removed meanwhile (a prune): once more
             rec = self._image(name, stage.platform or self.opts.platform)
             if not self._hold(rec.id):
@@ -950,10 +956,16 @@ def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
             if opts.file == "-":
                 text = (stdin or sys.stdin.buffer).read().decode("utf-8", errors="replace")
             else:
-                with open(find_containerfile(context, opts.file), encoding="utf-8", errors="replace") as f:
-                    text = f.read()
+                texts = []
+                for name in [opts.file, *opts.more_files]:
+                    with open(find_containerfile(context, name), encoding="utf-8", errors="replace") as f:
+                        texts.append(f.read())
+                text = "\n".join(texts)
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
+        from pypod.image.auth import check_auth_file
+
+        check_auth_file(opts.authfile)  # as podman: before any step, even a FROM scratch build
         from pypod.engine.cleanup import reap_orphans
 
         reap_orphans(ctx)

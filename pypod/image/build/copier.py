@@ -212,7 +212,10 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
             clean = ""
         if not has_glob(clean):
             st = source_stat(fs, clean)
-            if st is None or (clean and fs.excluded(clean) and not stat.S_ISDIR(st.st_mode)):
+            # an excluded directory counts only for what an exception re-includes below it
+            if st is None or (clean and fs.excluded(clean) and (
+                    not stat.S_ISDIR(st.st_mode) or not fs.walk_excluded_dir(clean)
+                    or not any(r != clean and not fs.excluded(r) for r, _ in _walk(fs, clean)))):
                 raise CopyError(f"copier: stat: \"/{clean}\": no such file or directory")
             out.append(clean)
             continue
