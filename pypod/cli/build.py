@@ -96,6 +96,7 @@ def build(
     env: List[str] = Opt([], "--env", help="set environment variable for the image"),
     unsetenv: List[str] = Opt([], "--unsetenv", help="unset environment variable from final image"),
     logfile: Optional[str] = Opt(None, "--logfile", help="log to `file` instead of stdout/stderr"),
+    load: bool = Opt(False, "--load", hidden=True, help="buildx's: the image is always stored locally"),
 ):
     """Build an image using instructions from Containerfiles."""
     import os
@@ -180,5 +181,7 @@ def register(root) -> None:
     help_commit = "Create new image based on the changed container"
     root.group("image", "Manage images").command("build", help=help_build)(build)
     root.command("build", help=help_build)(build)
+    # `buildx build` for scripts written for Docker's buildx (as podman)
+    root.group("buildx", "Build images").command("build", help=help_build)(build)
     root.group("container", "Manage containers").command("commit", help=help_commit)(commit)
     root.command("commit", help=help_commit)(commit)

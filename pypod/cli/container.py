@@ -120,6 +120,7 @@ def create_params(fn):
         ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), "List[str]"),
         ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), "List[str]"),
         ("volumes_from", Opt([], "--volumes-from", help="Mount volumes from the specified container(s)"), "List[str]"),
+        ("image_volume", Opt(None, "--image-volume", help="Tells pypod how to handle the builtin image volumes (\"bind\"|\"tmpfs\"|\"ignore\")"), "Optional[str]"),
         ("dns", Opt([], "--dns", help="Set custom DNS servers"), "List[str]"),
         ("dns_search", Opt([], "--dns-search", help="Set custom DNS search domains"), "List[str]"),
         ("dns_option", Opt([], "--dns-option", help="Set custom DNS options"), "List[str]"),
@@ -194,6 +195,7 @@ def _kw_create(kw: dict):
             "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus"]
     opts = _common_create(*[kw[k] for k in keys])
     opts.volumes_from = list(kw.get("volumes_from") or [])
+    opts.image_volume = kw.get("image_volume")
     for key in ("security_opt", "ulimit", "group_add"):
         setattr(opts, key, list(kw.get(key) or []))
     for key in ("cap_add", "cap_drop"):  # podman: repeated, or comma-separated

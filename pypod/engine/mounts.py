@@ -278,6 +278,18 @@ def _volume_source(ctx, rec) -> tuple[str, str, list[str]]:
                      "rootless volumes support type=tmpfs or o=bind only")
 
 
+def image_volume_mode(opts) -> str:
+    """What the image's VOLUMEs become: anonymous volumes (bind), tmpfs, or nothing (ignore)."""
+    mode = getattr(opts, "image_volume", None)
+    if mode is None:
+        from pypod.config import engine_config
+
+        mode = engine_config().image_volume_mode
+    if mode not in ("bind", "tmpfs", "ignore"):
+        raise InvalidArgument(f"invalid image volume mode {mode!r}: must be bind, tmpfs or ignore")
+    return mode
+
+
 def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: str,
             volumes_from: list[dict] | None = None) -> list[dict]:
     """Parse every mount request, create what is missing, copy up, chown; the stored mount dicts."""
@@ -318,11 +330,12 @@ def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: st
         if m["destination"] not in seen:
             seen.add(m["destination"])
             out.append(m)
-    for dst in sorted((image_cfg.get("Volumes") or {})):
+    mode = image_volume_mode(opts)
+    for dst in sorted((image_cfg.get("Volumes") or {})) if mode != "ignore" else ():
         d = _check_dest(dst) if dst.startswith("/") else None
         if d and d not in seen:
             seen.add(d)
-            reqs.append(MountRequest("volume", "", d))
+            reqs.append(MountRequest("tmpfs", "tmpfs", d) if mode == "tmpfs" else MountRequest("volume", "", d))
     layers_top_first = list(reversed(layers_bottom_first))
     created: list[str] = []
     try:

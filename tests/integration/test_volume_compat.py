@@ -91,3 +91,21 @@ def test_diff_latest(busybox):
     r = pypod("diff")
     assert (r.returncode, r.stderr.strip()) == (125, 'Error: "pypod diff" requires a name, id, or the "--latest" flag')
     assert pypod("diff", "-l", "h7diff").returncode == 125
+
+
+def test_image_volume_modes(busybox, shared_tmp):
+    os.chmod(shared_tmp, 0o777)
+    (shared_tmp / "Containerfile").write_text(f"FROM {busybox}\nVOLUME /data\n")
+    os.chmod(shared_tmp / "Containerfile", 0o644)
+    ok("build", "-q", "-t", "h7volimg", str(shared_tmp))
+    assert ok("run", "--rm", "--image-volume", "tmpfs", "h7volimg", "stat", "-f", "-c", "%T", "/data").strip() == "tmpfs"
+    r = pypod("run", "--rm", "--image-volume", "ignore", "h7volimg", "stat", "-f", "-c", "%T", "/data")
+    assert r.returncode == 1 and "No such file or directory" in r.stderr + r.stdout
+    conf = shared_tmp / "containers.conf"
+    conf.write_text('[engine]\nimage_volume_mode="tmpfs"\n')
+    os.chmod(conf, 0o644)
+    env = {"CONTAINERS_CONF": str(conf)}
+    assert ok("run", "--rm", "h7volimg", "stat", "-f", "-c", "%T", "/data", env=env).strip() == "tmpfs"
+    assert ok("run", "--rm", "--image-volume", "bind", "h7volimg", "stat", "-f", "-c", "%T", "/data",
+              env=env).strip() != "tmpfs"
+    assert pypod("run", "--rm", "--image-volume", "bogus", "h7volimg", "true").returncode == 125

@@ -199,3 +199,15 @@ def test_ignore_walk_and_an_excluded_source_dir_as_buildah(tmp_path):
     with pytest.raises(copier.CopyError, match=r'copier: stat: "/subdir2": no such file or directory'):
         copier.expand_sources(fs, ["subdir2"])
     assert copier.expand_sources(fs, ["subdir1"]) == ["subdir1"]
+
+
+def test_hard_links_stay_hard_links(tmp_path):
+    make(tmp_path, {"Dockerfile": "x", "sub/other": "y"})
+    os.link(tmp_path / "Dockerfile", tmp_path / "hardlink1")
+    os.link(tmp_path / "Dockerfile", tmp_path / "sub/hardlink2")
+    fs = copier.HostFS(str(tmp_path), None)
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["."]), dest="/test/", dest_is_dir=True)
+    first = next(n for n in ("test/Dockerfile", "test/hardlink1", "test/sub/hardlink2") if t[n].isfile())
+    links = [n for n in ("test/Dockerfile", "test/hardlink1", "test/sub/hardlink2") if n != first]
+    assert all(t[n].islnk() and t[n].linkname == first for n in links)
+    assert t["test/sub/other"].isfile()
