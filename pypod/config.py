@@ -237,6 +237,7 @@ class EngineConfig(Record):
         ("events_logger", "file"),
         ("image_default_transport", "docker://"),
         ("image_volume_mode", "bind"),
+        ("runtime", ""),            # the OCI runtime's name: checked (runtime_names), not used
         # [containers]
         ("default_ulimits", list),
         ("env", lambda: [DEFAULT_PATH_ENV, "TERM=xterm"]),
@@ -276,6 +277,7 @@ _ENGINE_KEYS = (
     ("engine", "events_logger", "events_logger", str),
     ("engine", "image_default_transport", "image_default_transport", str),
     ("engine", "image_volume_mode", "image_volume_mode", str),
+    ("engine", "runtime", "runtime", str),
     ("engine", "init_path", "init_path", "str?"),  # older place; [containers] wins
     ("containers", "default_ulimits", "default_ulimits", "list"),
     ("containers", "env", "env", "list"),

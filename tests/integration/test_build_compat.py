@@ -70,3 +70,11 @@ def test_buildx_build_and_copy_keeps_hard_links(busybox, shared_tmp):
     assert "COMMIT h7bx" in out
     inodes = ok("run", "--rm", "h7bx", "stat", "-c", "%i", "/test/Dockerfile", "/test/hardlink1").split()
     assert len(inodes) == 2 and inodes[0] == inodes[1]
+
+
+def test_runtime_that_does_not_exist_fails_the_build(clean_storage, shared_tmp):
+    write(shared_tmp, {"Containerfile": "FROM scratch\n", "containers.conf": '[engine]\nruntime="idonotexist"\n'})
+    for args, env in ((["--runtime=idonotexist"], None), ([], {"CONTAINERS_CONF": str(shared_tmp / "containers.conf")})):
+        r = pypod(*args, "build", "-t", "h7rt", str(shared_tmp), env=env)
+        assert (r.returncode, r.stderr.strip()) == (125, 'Error: default OCI runtime "idonotexist" not found: '
+                                                         "invalid argument")
