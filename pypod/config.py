@@ -237,7 +237,7 @@ class EngineConfig(Record):
         ("events_logger", "file"),
         ("image_default_transport", "docker://"),
         ("image_volume_mode", "bind"),
-        ("runtime", ""),            # the OCI runtime's name: checked (runtime_names), not used
+        ("runtime", ""),            # the OCI runtime's name: checked (engine.ociruntime), not used
         # [containers]
         ("default_ulimits", list),
         ("env", lambda: [DEFAULT_PATH_ENV, "TERM=xterm"]),

@@ -137,9 +137,9 @@ def _root_group():
         from pypod.errors import ExitCode, InvalidArgument
 
         if runtime is not None:
-            from pypod import runtime_names
+            from pypod.engine import ociruntime
 
-            runtime_names.check(runtime)
+            ociruntime.check(runtime)
         if log_level not in ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"):
             raise InvalidArgument(f'invalid log level "{log_level}"')
         if storage_driver and storage_driver not in ("overlay", "vfs"):

@@ -966,10 +966,10 @@ def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
         from pypod.image.auth import check_auth_file
 
         check_auth_file(opts.authfile)  # as podman: before any step, even a FROM scratch build
-        from pypod import runtime_names
+        from pypod.engine import ociruntime
         from pypod.config import engine_config
 
-        runtime_names.check(engine_config().runtime)
+        ociruntime.check(engine_config().runtime)
         from pypod.engine.cleanup import reap_orphans
 
         reap_orphans(ctx)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pypod import runtime_names
+from pypod.engine import ociruntime
 from pypod.errors import InvalidArgument
 
 
 @pytest.mark.parametrize("name", [None, "", "pypod", "sh", "/bin/sh"])
 def test_known_or_executable_names_pass(name):
-    runtime_names.check(name)
+    ociruntime.check(name)
 
 
 @pytest.mark.parametrize("name", ["idonotexist", "/no/such/runc"])
 def test_a_name_that_names_nothing_is_podmans_error(name):
     with pytest.raises(InvalidArgument, match=f'^default OCI runtime "{name}" not found: invalid argument$'):
-        runtime_names.check(name)
+        ociruntime.check(name)
