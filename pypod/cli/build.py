@@ -144,7 +144,8 @@ def build(
                             platform=platform, tls_verify=None if tls_verify is None else tls_verify.lower() not in ("false", "0"),
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
                             add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options,
-                            env=list(env), unsetenv=list(unsetenv))
+                            env=list(env), unsetenv=list(unsetenv),
+                            runtime_flags=list(state._options.get("runtime_flags") or []))
     image_id = eng.build(ctx, opts, out=sys.stdout)
     out(image_id)
 

@@ -56,6 +56,7 @@ class BuildOptions(Record):
         ("env", list),              # --env K=V / K: set in every stage (so RUN sees it) and the image
         ("unsetenv", list),         # --unsetenv K: removed from every stage's environment
         ("run_options", dict),      # CreateOptions fields for the RUN containers (--cap-add, --device, …)
+        ("runtime_flags", list),    # global --runtime-flag: pypod's own runtime takes none (a RUN fails)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -817,6 +818,9 @@ class Builder:
 
         if image_id is None:
             raise PypodError("cannot RUN on an empty (scratch) image: no shell")
+        if self.opts.runtime_flags:  # podman's runtime fails a RUN on a flag it does not know (exit 1)
+            raise StepFailed(f"building at STEP \"{ins.original}\": pypod's built-in OCI runtime takes no "
+                             f"runtime flags: --{self.opts.runtime_flags[0].lstrip('-')}", exit_code=1)
         copts = ce.CreateOptions(image=image_id, command=argv, entrypoint="", env=list(run_env),
                                  workdir=c.get("WorkingDir") or "/", user=c.get("User") or "",
                                  network=self.opts.network, volumes=list(self.opts.volumes), pull="never",
