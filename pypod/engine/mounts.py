@@ -332,7 +332,7 @@ def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: st
             out.append(m)
     mode = image_volume_mode(opts)
     for dst in sorted((image_cfg.get("Volumes") or {})) if mode != "ignore" else ():
-        d = _check_dest(dst) if dst.startswith("/") else None
+        d = _check_dest("/" + dst.lstrip("/")) if dst else None  # podman: a relative VOLUME is under /
         if d and d not in seen:
             seen.add(d)
             reqs.append(MountRequest("tmpfs", "tmpfs", d) if mode == "tmpfs" else MountRequest("volume", "", d))

@@ -109,3 +109,13 @@ def test_image_volume_modes(busybox, shared_tmp):
     assert ok("run", "--rm", "--image-volume", "bind", "h7volimg", "stat", "-f", "-c", "%T", "/data",
               env=env).strip() != "tmpfs"
     assert pypod("run", "--rm", "--image-volume", "bogus", "h7volimg", "true").returncode == 125
+
+
+def test_a_relative_image_volume_is_under_the_root(busybox, shared_tmp):
+    # podman 070 "buildx - basic test": a VOLUME in non-JSON brackets gives odd but podman's paths
+    os.chmod(shared_tmp, 0o777)
+    (shared_tmp / "Dockerfile").write_text(f"FROM {busybox}\nVOLUME ['/etc/foo', '/etc/bar']\n")
+    os.chmod(shared_tmp / "Dockerfile", 0o644)
+    ok("build", "-q", "-t", "h7relvol", str(shared_tmp))
+    assert ok("run", "--rm", "h7relvol", "find", "/[", "/etc/bar]", "-print").split() == \
+        ["/[", "/[/etc", "/[/etc/foo,", "/etc/bar]"]
