@@ -427,7 +427,7 @@ def reapply_chown(ctx, resolved: list[dict]) -> None:
 def from_container(rec, mode: str = "") -> list[dict]:
     """The bind and volume mounts of another container, for --volumes-from CTR[:ro|rw]."""
     out = []
-    for m in (rec.options or {}).get("resolved_mounts") or []:
+    for m in rec.config.resolved_mounts or []:
         if m.get("type") == "tmpfs":
             continue
         m = dict(m)

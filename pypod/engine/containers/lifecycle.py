@@ -85,7 +85,7 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
             if st.get("status", "created") != "created":  # a restart: :U again (create did the first)
                 from pypod.engine.mounts import reapply_chown
 
-                reapply_chown(ctx, rec.options.get("resolved_mounts") or [])
+                reapply_chown(ctx, rec.config.resolved_mounts or [])
             spec.detach_keys = keys
             spec.cleanup_if_detached = False
             if interactive:
@@ -200,7 +200,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
         try:
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
-            if volumes or (rec.options or {}).get("rm"):
+            if volumes or rec.config.rm:
                 from pypod.engine.volumes import remove_anonymous
 
                 remove_anonymous(ctx, rec)
@@ -274,7 +274,7 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
                     else:
                         launch.wait_settled(cdir)
                     lk.relock()
-                if (lk.rec.options or {}).get("damaged"):  # its state may be unreadable too
+                if lk.rec.config.damaged:  # its state may be unreadable too
                     from pypod.engine.cleanup import kill_supervisors
 
                     kill_supervisors(cdir)
@@ -309,7 +309,7 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         if live_work(rec):  # a RUN step of a build in progress
             continue
-        if (rec.options or {}).get("damaged"):
+        if rec.config.damaged:
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
                 out.append(rec.id)
