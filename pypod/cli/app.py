@@ -36,12 +36,13 @@ NOUNS = {
     "compose": ("pypod.cli.compose",),
     "kube": ("pypod.cli.kube",),
     "generate": ("pypod.cli.kube",),
+    "manifest": ("pypod.cli.manifest",),
 }
 # top-level command → the module that registers it
 ALIASES = {
     "pull": "image", "images": "image", "rmi": "image", "tag": "image", "untag": "image",
     "history": "image", "import": "image",
-    "build": "build", "commit": "build",
+    "build": "build", "commit": "build", "buildx": "build",
     "push": "transport", "save": "transport", "load": "transport", "export": "transport", "diff": "transport",
     "version": "system", "info": "system",
     "logout": "login",

@@ -102,3 +102,19 @@ def test_load_from_url(busybox, shared_tmp):
     finally:
         server.shutdown()
     assert ok("inspect", "--format", "{{.Id}}", busybox).strip() == iid
+
+
+def test_empty_manifest_list_is_listed_inspected_and_removed(busybox):
+    iid = ok("inspect", "--format", "{{.Id}}", busybox).strip()
+    list_id = ok("manifest", "create", "h7list:1.0").strip()
+    assert len(list_id) == 64 and list_id != iid
+    ids = ok("images", "--format", "{{.ID}}", "--no-trunc").split()
+    assert f"sha256:{iid}" in ids and f"sha256:{list_id}" in ids
+    assert json.loads(ok("manifest", "inspect", "h7list:1.0")) == {
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": None}
+    again = pypod("manifest", "create", "h7list:1.0")
+    assert again.returncode == 125 and "that name is already in use" in again.stderr
+    assert pypod("manifest", "exists", busybox).returncode == 1
+    assert ok("rmi", "h7list:1.0").splitlines() == ["Untagged: localhost/h7list:1.0", f"Deleted: {list_id}"]
+    assert pypod("manifest", "exists", "h7list:1.0").returncode == 1
