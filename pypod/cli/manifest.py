@@ -44,19 +44,13 @@ def exists(name: str = Arg(..., metavar="MANIFEST")):
 
 def rm(names: List[str] = Arg(..., metavar="LIST [LIST...]")):
     """Remove manifest list or image index from local storage."""
-    from pypod.engine import images as eng
+    from pypod.cli.image import rmi
     from pypod.engine import manifests
 
     ctx = state.context()
     for n in names:
-        manifests.get(ctx, n)
-    rep = eng.remove_images(ctx, list(names))
-    for u in rep.untagged:
-        out(f"Untagged: {u}")
-    for d in rep.deleted:
-        out(f"Deleted: {d}")
-    if rep.errors:
-        raise rep.errors[-1]
+        manifests.get(ctx, n)  # only lists: `manifest rm IMAGE` is an error
+    rmi(names=list(names), force=False, all_=False, ignore=False, no_prune=False)
 
 
 def register(root) -> None:

@@ -118,3 +118,10 @@ def test_empty_manifest_list_is_listed_inspected_and_removed(busybox):
     assert pypod("manifest", "exists", busybox).returncode == 1
     assert ok("rmi", "h7list:1.0").splitlines() == ["Untagged: localhost/h7list:1.0", f"Deleted: {list_id}"]
     assert pypod("manifest", "exists", "h7list:1.0").returncode == 1
+
+
+def test_manifest_rm_removes_lists_only(busybox):
+    list_id = ok("manifest", "create", "h7list2").strip()
+    r = pypod("manifest", "rm", busybox)
+    assert (r.returncode, r.stderr.strip()) == (125, f"Error: {busybox}: image is not a manifest list")
+    assert ok("manifest", "rm", "h7list2").splitlines() == ["Untagged: localhost/h7list2:latest", f"Deleted: {list_id}"]
