@@ -35,7 +35,8 @@ def generate(
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = gen([collect.container_facts(ctx, r) for r in targets.containers],
                  [collect.volume_data(ctx, v) for v in targets.volumes],
-                 now=now, kind=kind, service=service, replicas=replicas)
+                 now=now, kind=kind, service=service, replicas=replicas,
+                 pods=[collect.pod_facts(ctx, *p) for p in targets.pods])
     for w in result.warnings:
         sys.stderr.write(f"WARN[0000] {w}\n")
     write_yaml(dump.render(result.documents()), filename)

@@ -51,6 +51,7 @@ class CreateOptions(Record):
         ("tmpfs", list),
         ("mounts", list),
         ("volumes_from", list),
+        ("image_volume", None),     # bind | tmpfs | ignore: the image's VOLUMEs (None: containers.conf)
         ("dns", list),
         ("dns_search", list),
         ("dns_option", list),
