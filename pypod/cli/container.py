@@ -307,8 +307,12 @@ def start(
 
     _eng().prepare_supervisor()  # (for the first container started)
     ctx = _ctx()
-    if filters:
-        targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+    if all_ and names:
+        raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
+    if filters:  # podman: the filter picks among the named containers, or among all of them
+        matching = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+        targets = matching if not names else [
+            n for n in names if (r := _eng().find_container(ctx, n)) is not None and r.id in matching]
     else:
         targets = _names_or_latest(names or [], latest, all_)
     if attach:
@@ -329,6 +333,7 @@ def start(
 def stop(
     names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
     timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    timeout_: Optional[int] = Opt(None, "--timeout", hidden=True),  # podman's old spelling
     all_: bool = Opt(False, "--all", "-a", help="Stop all running containers"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
     ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
@@ -338,6 +343,7 @@ def stop(
     """Stop one or more containers."""
 
     ctx = _ctx()
+    timeout = timeout if timeout is not None else timeout_
     names = list(names or []) + _cid_files(cidfile, ignore)
     if all_:
         targets = [v.record.id for v in _eng().list_containers(ctx)]
@@ -536,6 +542,8 @@ def wait(
             if ignore:
                 return "-1"
             rec = _get(n)
+        if not condition and _eng().state_of(ctx, rec).get("status") == "created":
+            return "0"  # podman 4.3: a container that never ran is not waited for
         return str(_eng().wait_container(ctx, rec, condition or None, iv))
 
     _each(_names_or_latest(names or [], latest), one)

@@ -95,9 +95,14 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
     from pypod.runtime.state import read_state
 
-    st = read_state(str(store(ctx).dir(rec.id))) or {}
+    cdir = str(store(ctx).dir(rec.id))
+    st = read_state(cdir) or {}
     if not st.get("status"):
         st["status"] = "created"
+    if st["status"] == "running":  # podman's "stopping" (ps, inspect): a stop waits for it to exit
+        from pypod.runtime.state import stop_requested
+
+        st["stopping"] = stop_requested(cdir)
     return st
 
 
@@ -216,7 +221,8 @@ def _container_env(opts: CreateOptions, conf, image_env: list[str]) -> list[str]
     host's whole environment (--env-host) or its proxy variables (--http-proxy, default on),
     the image's Env, --env-file, --env; then --unsetenv / --unsetenv-all."""
     host_env = dict(os.environ)
-    env = merge_env(["PATH=" + DEFAULT_PATH, "container=pypod"], list(conf.env))
+    # container=podman: what systemd-detect-virt and scripts look for (podman 4.3 compatible)
+    env = merge_env(["PATH=" + DEFAULT_PATH, "container=podman"], list(conf.env))
     if opts.env_host:
         env = merge_env(env, [f"{k}={v}" for k, v in host_env.items()])
     elif opts.http_proxy if opts.http_proxy is not None else conf.http_proxy:
@@ -474,7 +480,8 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
                                                  **extras["expose"]}, opts.publish_all)
         if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
-                ctx.reporter.warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
+                # podman prints the spec generator's warnings bare, not as a WARN[…] log line
+                ctx.reporter.notice(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
                       f"None network modes are in use")
             ports = []
         portmod.assign_random(ports)
@@ -871,7 +878,7 @@ def parse_limits(res: dict) -> dict:
             out["memory"] = parse_size(str(v))
         except PypodError:
             raise bad("-m, --memory", v, f"invalid size: '{v}'") from None
-        if out["memory"] < 6 * 1024 * 1024:
+        if 0 < out["memory"] < 6 * 1024 * 1024:  # 0: no limit, as podman
             raise InvalidArgument("minimum memory limit allowed is 6MB")
     v = res.get("memory_swap")
     if v not in (None, ""):
@@ -1327,7 +1334,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     if o.get("privileged"):  # podman fills /run/.containerenv for privileged containers only
         from pypod import __version__
 
-        spec.containerenv = (f'engine="pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
+        spec.containerenv = (f'engine="podman-4.3.1-pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
                              f'image="{rec.image_name}"\nimageid="{rec.image_id}"\n'
                              f'rootless={1 if ctx.rootless else 0}\n')
     if o.get("rm"):
@@ -1737,7 +1744,9 @@ class PsFilter:
             if k == "status" and v not in ("created", "running", "paused", "stopped", "exited", "unknown",
                                            "configured", "removing", "stopping"):
                 raise InvalidArgument(f"{v} is not a valid status")
-            self.f.setdefault(k, []).append(v)
+            if k == "restart-policy" and v not in ("always", "on-failure", "unless-stopped", "no", "none"):
+                raise InvalidArgument(f"{v} invalid restart policy")
+            self.f.setdefault(k, []).append("no" if (k, v) == ("restart-policy", "none") else v)
 
     def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
         f = self.f
@@ -1781,6 +1790,8 @@ class PsFilter:
 
 def _ps_status(st: dict) -> str:
     s = st.get("status", "created")
+    if s == "running" and st.get("stopping"):
+        return "stopping"
     return "exited" if s == "stopped" else s
 
 
@@ -1820,7 +1831,8 @@ def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None 
         all_ = True
     out = []
     for v in views:
-        if not all_ and not filters and v.state.get("status") not in ("running", "paused", "stopping") \
+        # podman: only a status filter looks beyond the running ones without -a
+        if not all_ and "status" not in flt.f and v.state.get("status") not in ("running", "paused", "stopping") \
                 and not is_external(v.record):
             continue
         if not flt.match(ctx, v.record, v.state):
