@@ -174,6 +174,10 @@ def create_params(fn):
         ("arch", Opt(None, "--arch", help="use ARCH instead of the architecture of the machine for choosing images"), "Optional[str]"),
         ("os", Opt(None, "--os", help="use OS instead of the running OS for choosing images"), "Optional[str]"),
         ("variant", Opt(None, "--variant", help="Use VARIANT instead of the running architecture variant for choosing images"), "Optional[str]"),
+        ("timeout", Opt(0, "--timeout", help="Maximum length of time a container is allowed to run. The container will be killed automatically after the time expires."), "int"),
+        ("hostuser", Opt([], "--hostuser", help="Host user account to add to /etc/passwd within container"), "List[str]"),
+        ("conmon_pidfile", Opt(None, "--conmon-pidfile", help="Path to the file that will receive the PID of conmon"), "Optional[str]"),
+        ("kernel_memory", Opt(None, "--kernel-memory", hidden=True), "Optional[str]"),  # podman: a warned no-op
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
@@ -219,9 +223,22 @@ def _kw_create(kw: dict):
     for key in ("label_file", "expose", "sysctl", "device", "log_opt"):
         setattr(opts, key, list(kw.get(key) or []))
     for key in ("shm_size", "umask", "tz", "cidfile", "pidfile", "log_driver", "oom_score_adj", "tls_verify",
-                "authfile", "creds", "arch", "os", "variant"):
+                "authfile", "creds", "arch", "os", "variant", "timeout", "hostuser", "conmon_pidfile"):
         setattr(opts, key, kw.get(key))
+    if kw.get("kernel_memory") is not None:
+        _ctx().reporter.warn("The --kernel-memory flag is no longer supported. This flag is a noop.")
     return opts
+
+
+def _check_runtime_flags() -> None:
+    """Global --runtime-flag: pypod's own runtime (the supervisor) takes none; podman's runtime
+    fails the start on a flag it does not know (126)."""
+    flags = state._options.get("runtime_flags") or []
+    if flags:
+        from pypod.errors import CommandCannotInvoke
+
+        raise CommandCannotInvoke(f"pypod's built-in OCI runtime takes no runtime flags: "
+                                  f"--{flags[0].lstrip('-')}")
 
 
 @create_params
@@ -237,15 +254,27 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         sig_proxy: bool = Opt(True, "--sig-proxy", help="Proxy received signals to the process"),
         detach_keys: Optional[str] = Opt(None, "--detach-keys", help="Override the key sequence for detaching a container"),
         rmi: bool = Opt(False, "--rmi", help="Remove container image unless used by other containers"),
+        attach: List[str] = Opt([], "--attach", "-a", help="Attach to STDIN, STDOUT or STDERR"),
         **kw):
     """Run a command in a new container."""
+    from pypod.errors import InvalidArgument
+
     _eng().prepare_supervisor()  # the supervisor-to-be loads while the container is created
+    for a in attach:
+        if a.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(f"invalid stream {a!r} for --attach - must be one of stdin, stdout, or stderr")
+    if attach and detach:
+        raise InvalidArgument("--attach and --detach cannot be set at the same time")
+    _check_runtime_flags()
     opts = _kw_create(kw)
     if rmi:
         opts.rm = opts.rmi = True  # podman: --rmi implies --rm
-    rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys)
+    streams = {a.lower() for a in attach}
+    rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys,
+                           attach=streams or None)
+    if detach or (streams and not streams & {"stdout", "stderr"}):
+        out(rec.id)  # podman prints the ID where the container's output is not shown
     if detach:
-        out(rec.id)
         return 0
     if rmi and rec.image_id:  # quietly kept when another container uses it, as podman
         from pypod.engine import images as ie
@@ -305,6 +334,7 @@ def start(
     """Start one or more containers."""
     from pypod.errors import ExitCode, InvalidArgument
 
+    _check_runtime_flags()
     _eng().prepare_supervisor()  # (for the first container started)
     ctx = _ctx()
     if all_ and names:

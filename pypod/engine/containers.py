@@ -192,6 +192,9 @@ class CreateOptions(Record):
         ("arch", None),
         ("os", None),
         ("variant", None),
+        ("timeout", 0),  # --timeout: seconds before the supervisor kills it (exit code -1)
+        ("hostuser", list),  # --hostuser: host accounts added to the container's /etc/passwd
+        ("conmon_pidfile", None),  # --conmon-pidfile: the supervisor's pid
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
         ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
@@ -653,7 +656,9 @@ def _more_options(opts: CreateOptions, conf) -> dict:
 
     out: dict = {"expose": _exposed(opts.expose), "sysctls": _sysctls(opts.sysctl),
                  "devices": _devices(opts.device), "cidfile": opts.cidfile or "",
-                 "pidfile": os.path.abspath(opts.pidfile) if opts.pidfile else ""}
+                 "pidfile": os.path.abspath(opts.pidfile) if opts.pidfile else "",
+                 "timeout": int(opts.timeout or 0), "extra_passwd": _host_user_entries(opts.hostuser),
+                 "conmon_pidfile": os.path.abspath(opts.conmon_pidfile) if opts.conmon_pidfile else ""}
     shm = 0
     if opts.shm_size:
         try:
@@ -940,6 +945,22 @@ def _shifted_layer(ctx: Context, layer: str, uid_text: str, gid_text: str) -> st
         raise PypodError((err or "").strip().removeprefix("Error: ") or
                          f"cannot make the --uidmap copy of layer {layer[:12]}")
     return str(dst)
+
+
+def _host_user_entries(users: list[str]) -> list[str]:
+    """--hostuser NAME|UID: the host's /etc/passwd line of each, as podman adds them."""
+    import pwd
+
+    out = []
+    for u in users or []:
+        try:
+            pw = pwd.getpwuid(int(u)) if u.isdigit() else pwd.getpwnam(u)
+        except KeyError:
+            from pypod.errors import CommandCannotInvoke  # podman: 126, the start fails
+
+            raise CommandCannotInvoke(f"unable to find user {u}: no matching entries in passwd file") from None
+        out.append(f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}")
+    return out
 
 
 def _keep_id_entries() -> dict:
@@ -1251,6 +1272,8 @@ def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
     spec.shm_size = int(o.get("shm_size") or 0)
     spec.sysctls = dict(o.get("sysctls") or {})
     spec.pid_file = o.get("pidfile") or ""
+    spec.conmon_pid_file, spec.timeout = o.get("conmon_pidfile") or "", int(o.get("timeout") or 0)
+    spec.extra_passwd = list(o.get("extra_passwd") or [])
     spec.log_size_max = int((o.get("log_opts") or {}).get("max-size") or -1)
     for d in o.get("devices") or []:
         # the permissions are device-cgroup rules: not applied rootless (podman neither)
@@ -1447,7 +1470,9 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     return 0
 
 
-def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None) -> tuple[ContainerRecord, int]:
+def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None,
+        attach: set[str] | None = None) -> tuple[ContainerRecord, int]:
+    """attach: the streams shown (--attach; None: all); the others go to the log only."""
     _check_detach_keys(detach_keys)
     rec, spec = _create(ctx, opts, write_spec=False)
     from pypod.runtime import launch
@@ -1463,7 +1488,13 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
     # held until the supervisor reports the container started (a `start` of the new name waits)
     with locked(ctx, rec):
         try:
-            started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
+            stdio = {} if attach is None or detach else \
+                {k: os.open(os.devnull, os.O_RDWR) for k in ("stdin", "stdout", "stderr") if k not in attach}
+            try:
+                started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn, **stdio)
+            finally:
+                for fd in stdio.values():
+                    os.close(fd)
         except launch.LaunchError as e:
             if opts.rm:
                 _destroy(ctx, rec.id)
@@ -2069,7 +2100,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
-        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.get("pidfile") or "", "Name": rec.name,
+        "OCIRuntime": "pypod", "ConmonPidFile": o.get("conmon_pidfile") or "", "PidFile": o.get("pidfile") or "", "Name": rec.name,
         "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "EffectiveCaps": caps["EffectiveCaps"], "BoundingCaps": caps["BoundingCaps"], "ExecIDs": st.get("exec_ids", []),
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},

@@ -674,6 +674,12 @@ class Supervisor:
                          started_at=logs.timestamp(), finished_at="", error="", exit_code=0,
                          restart_count=self.restart_count, health=self.health,
                          rootless=self.rootless)
+        if self.spec.get("conmon_pid_file"):  # --conmon-pidfile: ours
+            try:
+                with open(self.spec["conmon_pid_file"], "w") as f:
+                    f.write(str(self.me))
+            except OSError as e:
+                self.say(protocol.WARNING, message=f"writing --conmon-pidfile {self.spec['conmon_pid_file']}: {e.strerror}")
         if self.spec.get("pid_file"):  # --pidfile: rewritten at each start, as conmon does
             try:
                 with open(self.spec["pid_file"], "w") as f:
@@ -708,12 +714,24 @@ class Supervisor:
             bool(self.process.get("stdin"))
         if self.stdin_open:
             poller.register(0, select.POLLIN)
+        # --timeout: pid 1 is killed when it expires, and the run's exit code is -1 (podman's)
+        kill_at = self.started_mono + self.spec["timeout"] if self.spec.get("timeout") else None
+        timed_out = False
         while streams or self.pid1_status is None:
             timeout = -1
             now = time.monotonic()
             if self.health_on and self.pid1_status is None:
                 due = self.hc_deadline if self.hc_pid else self.hc_next
                 timeout = max(0, int((due - now) * 1000) + 1)
+            if kill_at is not None and self.pid1_status is None:
+                if now >= kill_at and not timed_out:
+                    timed_out = True
+                    try:
+                        os.kill(self.pid1, 9)
+                    except OSError:
+                        pass
+                left = max(0, int((kill_at - now) * 1000) + 1) if not timed_out else -1
+                timeout = left if timeout < 0 else (min(timeout, left) if left >= 0 else timeout)
             for fd, ev in poller.poll(timeout):
                 if fd == self.stdin_w >= 0:  # room for the backlog (or the reader is gone)
                     self.stdin_flush()
@@ -783,7 +801,7 @@ class Supervisor:
             except OSError:
                 pass
             self.reap(block_for=self.hc_pid)
-        return _exit_code(self.pid1_status or 0)
+        return -1 if timed_out else _exit_code(self.pid1_status or 0)
 
     # ------------------------------------------------------------------ the foreground's output
     def open_relay(self) -> None:
