@@ -447,7 +447,7 @@ def rm(
     volumes: bool = Opt(False, "--volumes", "-v", help="Remove anonymous volumes associated with the container"),
     timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    depend: bool = Opt(False, "--depend", hidden=True),
+    depend: bool = Opt(False, "--depend", help="Remove container and all containers that depend on it"),
     cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
     rmi_image: Optional[str] = Opt(None, "--rmi-image", hidden=True),  # run -d --rmi's clean-up
 ):
@@ -463,7 +463,7 @@ def rm(
     if latest:
         names = [_eng().latest_container(_ctx())]
     rep = _eng().remove_containers(_ctx(), names or [], force=force, ignore=ignore, timeout=timeout, all_=all_,
-                                   volumes=volumes)
+                                   volumes=volumes, depend=depend)
     for r in rep.removed:
         out(r)
     if rmi_image and rep.removed:  # quietly kept when another container uses it

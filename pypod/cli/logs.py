@@ -64,6 +64,7 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
     recs = [ce.get_container(ctx, n) for n in names]
     multi = len(recs) > 1  # podman 4.3: prefixes only with several containers, --names: names not ids
     out = _Out()
+    followers: list[_Follower] = []
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
@@ -77,59 +78,81 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
             out.write(stream, prefix + data)
             at_line_start = data.endswith(b"\n")
         out.flush()
-        if follow and len(recs) == 1:
-            _follow(ctx, rec, path, offset, name_prefix, timestamps, t_until, out)
+        if follow:
+            followers.append(_Follower(ctx, rec, path, offset, name_prefix, timestamps, t_until, out))
+    _follow_all(followers)
 
 
-def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, until: float | None,
-            out: _Out) -> None:
-    """Print new log lines until the container has stopped (and stays stopped) or is removed."""
-    from pypod.engine import containers as ce
-    from pypod.engine.logs import FORWARD_BLOCK, parse_log_line
-    from pypod.units import parse_time
+def _follow_all(followers: list) -> None:
+    """Print new log lines of every container, in the order they come, until each has stopped
+    (and stays stopped) or is removed (podman's `logs -f c1 c2`)."""
+    while followers:
+        busy = False
+        for f in list(followers):
+            state = f.step()
+            if state == "done":
+                followers.remove(f)
+            busy = busy or state == "more"
+        if followers and not busy:
+            time.sleep(0.1)
 
-    pending = b""
-    quiet_since = None
-    at_line_start = True
-    while True:
+
+class _Follower:
+    """One container's log being followed: step() reads what is new ("more"), finds nothing
+    ("idle") or sees the container gone or stopped for good ("done")."""
+
+    def __init__(self, ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool,
+                 until: float | None, out: _Out):
+        self.ctx, self.rec, self.path, self.offset = ctx, rec, path, offset
+        self.name_prefix, self.timestamps, self.until, self.out = name_prefix, timestamps, until, out
+        self.pending = b""
+        self.quiet_since: float | None = None
+        self.at_line_start = True
+
+    def step(self) -> str:
+        from pypod.engine import containers as ce
+        from pypod.engine.logs import FORWARD_BLOCK, parse_log_line
+        from pypod.units import parse_time
+
         try:
-            with open(path, "rb") as f:
-                if f.seek(0, 2) < offset:
-                    offset = 0  # truncated (log-size-max): it starts again
-                    pending = b""
-                f.seek(offset)
+            with open(self.path, "rb") as f:
+                if f.seek(0, 2) < self.offset:
+                    self.offset = 0  # truncated (log-size-max): it starts again
+                    self.pending = b""
+                f.seek(self.offset)
                 chunk = f.read(FORWARD_BLOCK)  # a block at a time, however fast it grows
         except FileNotFoundError:
-            if not ce.container_exists(ctx, rec):
-                return
+            if not ce.container_exists(self.ctx, self.rec):
+                return "done"
             chunk = b""
         if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
+            self.offset += len(chunk)
+            lines = (self.pending + chunk).split(b"\n")
+            self.pending = lines.pop()
             for line in lines:
                 p = parse_log_line(line)
                 if not p:
                     continue
                 ts, stream, full, text = p
-                if until is not None and parse_time(ts) > until:
-                    out.flush()
-                    return
-                prefix = (name_prefix + (ts.encode() + b" " if timestamps else b"")) if at_line_start else b""
-                out.write(stream, prefix + text + (b"\n" if full else b""))
-                at_line_start = full
-            out.flush()
-            quiet_since = None
-            continue
-        if not ce.container_exists(ctx, rec):
-            return
-        st = ce.state_of(ctx, rec)
+                if self.until is not None and parse_time(ts) > self.until:
+                    self.out.flush()
+                    return "done"
+                prefix = (self.name_prefix + (ts.encode() + b" " if self.timestamps else b"")) \
+                    if self.at_line_start else b""
+                self.out.write(stream, prefix + text + (b"\n" if full else b""))
+                self.at_line_start = full
+            self.out.flush()
+            self.quiet_since = None
+            return "more"
+        if not ce.container_exists(self.ctx, self.rec):
+            return "done"
+        st = ce.state_of(self.ctx, self.rec)
         if st.get("status") not in ("running", "paused", "stopping"):
             # Keep following across a restart (restart policies, `pypod restart`): give it a moment.
-            if quiet_since is None:
-                quiet_since = time.time()
-            elif time.time() - quiet_since > 1.0:
-                return
+            if self.quiet_since is None:
+                self.quiet_since = time.time()
+            elif time.time() - self.quiet_since > 1.0:
+                return "done"
         else:
-            quiet_since = None
-        time.sleep(0.1)
+            self.quiet_since = None
+        return "idle"

@@ -349,6 +349,13 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
 
     if opts.pull not in ("always", "missing", "never", "newer"):
         raise InvalidArgument(f"invalid pull policy {opts.pull!r}")
+    if opts.image.startswith(("docker-archive:", "oci-archive:")):  # podman loads it first
+        from pypod.engine import transport
+
+        path = opts.image.split(":", 1)[1]
+        names = transport.load(ctx, path, progress=ctx.reporter.progress(opts.quiet_pull))
+        opts.image = names[0]  # the container shows the name the archive gave the image
+        return ie.find_image(ctx, names[0])
     rec = ie.find_image(ctx, opts.image) if opts.pull != "always" else None
     if rec is None:
         if opts.pull == "never":
@@ -537,7 +544,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
             "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
             "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
             "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
-            "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
+            "rmi": bool(opts.rmi), "unsetenv_all": bool(opts.unsetenv_all), "create_command": list(opts.create_command), **extras, **confinement,
             "external": bool(opts.external),
         }
         from pypod import faults; faults.point("create")
@@ -1308,7 +1315,9 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
         if o.get("userns") == "maps":  # layers whose owners follow --uidmap/--gidmap
             lower = [_shifted_layer(ctx, l, o["uid_map"], o["gid_map"])
                      for l in reversed(img_rec.layers)]
-        (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
+        if not (cdir / "upper").exists():  # the container's / keeps the image's mode (555 stays 555)
+            (cdir / "upper").mkdir(mode=0o755)
+            os.chmod(cdir / "upper", os.stat(lower[0]).st_mode & 0o7777 if lower else 0o755)
         (cdir / "work").mkdir(exist_ok=True, mode=0o700)
         rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
                             readonly=o.get("read_only", False))
@@ -1318,7 +1327,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
         env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
     proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.get("workdir") or "/", user=o.get("user") or "",
                        terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")),
-                       create_cwd=not o.get("workdir_given"))
+                       create_cwd=not o.get("workdir_given"), env_defaults=not o.get("unsetenv_all"))
     hc = o.get("healthcheck")
     net = dict(o.get("net") or {})
     network_dns: list[str] = []
@@ -1592,8 +1601,10 @@ class RmReport(Record):
 
 
 def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
-                      timeout: int | None = None, all_: bool = False, volumes: bool = False) -> RmReport:
+                      timeout: int | None = None, all_: bool = False, volumes: bool = False,
+                      depend: bool = False) -> RmReport:
     rep = RmReport()
+    from pypod.engine import depends
     from pypod.engine.cleanup import reap_orphans
 
     reap_orphans(ctx)  # what a killed `rm` (or pull) left
@@ -1608,8 +1619,15 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
                     rep.errors.append(RemoveMissing(f"no container with name or ID \"{n}\" found: no such container"))
                 continue
             targets.append((n, rec))
+    records = store(ctx).list()
+    if depend:
+        targets = depends.with_dependents(records, targets)
+    removing = {r.id for _, r in targets}
     for given, rec in targets:
         try:
+            refused = depends.refusal(records, rec, removing)
+            if refused is not None:
+                raise refused
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or (rec.options or {}).get("rm"):
@@ -1777,7 +1795,9 @@ class PsFilter:
                 raise InvalidArgument(f"{v} is not a valid status")
             if k == "restart-policy" and v not in ("always", "on-failure", "unless-stopped", "no", "none"):
                 raise InvalidArgument(f"{v} invalid restart policy")
-            self.f.setdefault(k, []).append("no" if (k, v) == ("restart-policy", "none") else v)
+            # podman's synonyms: restart-policy none is "no", status stopped is exited
+            v = {("restart-policy", "none"): "no", ("status", "stopped"): "exited"}.get((k, v), v)
+            self.f.setdefault(k, []).append(v)
 
     def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
         f = self.f
@@ -1998,6 +2018,12 @@ def since_text(ts: str) -> str:
 
 
 # -- inspect ------------------------------------------------------------------------------------
+def _image_digest(ctx: Context, rec: ContainerRecord) -> str:
+    """The manifest digest of the container's image ("" for --rootfs or a removed image)."""
+    img = ctx.images.get(rec.image_id) if rec.image_id else None
+    return img.digest if img is not None else ""
+
+
 def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) -> dict:
     st = state_of(ctx, rec)
     o = rec.options
@@ -2096,7 +2122,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     }
     return {
         "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
-        "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
+        "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": _image_digest(ctx, rec),
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),

@@ -46,7 +46,7 @@ def plan(dest: str, dest_kind: str | None, src_is_dir: bool, contents_only: bool
         return os.path.join(dest, base)
     if dest_kind == "file":
         if src_is_dir and not overwrite:
-            raise CopyError(f"destination \"{dest}\" must be a directory when copying a directory")
+            raise CopyError("destination must be a directory when copying a directory")  # podman's words
         return dest
     if dest.endswith("/") and not src_is_dir:
         raise CopyError(f"\"{dest}\" could not be found on {where}: no such file or directory")
@@ -73,7 +73,9 @@ def _kind(host: str) -> str | None:
         st = os.stat(host)
     except OSError:
         return None
-    return "dir" if _st.S_ISDIR(st.st_mode) else "file"
+    if _st.S_ISDIR(st.st_mode):
+        return "dir"
+    return "file" if _st.S_ISREG(st.st_mode) else "other"  # a pipe, a tty: /dev/stdout
 
 
 def _base_and_contents(path: str) -> tuple[str, bool]:
@@ -144,6 +146,8 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
     base, contents_only = _base_and_contents(cpath)
     if dest != "-":
         dkind = _kind(dest)
+        if dkind == "other":
+            raise CopyError(f'invalid destination: "{dest}" must be a directory or a regular file')
         if dkind is None:
             parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
             if not os.path.isdir(parent):
@@ -259,19 +263,62 @@ def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = F
     """`cp SRC DEST`; a `-` side is a tar stream read from `stdin` or written to `stdout` (binary)."""
     sname, spath = split_ref(src)
     dname, dpath = split_ref(dest)
-    if sname and dname:
-        raise InvalidArgument("copying between containers is not supported")
     if not sname and not dname:
         raise InvalidArgument(f"invalid arguments {src}, {dest} you must use just one container")
     from pypod.engine.containers import find_container
 
-    rec = find_container(ctx, sname or dname)
-    if rec is None:
-        raise ContainerNotFound(f'container "{sname or dname}" does not exist')
+    recs = {}
+    for n in (sname, dname):
+        if n and n not in recs:
+            recs[n] = find_container(ctx, n)
+            if recs[n] is None:
+                raise ContainerNotFound(f'container "{n}" does not exist')
+    spath = _in_workdir(recs[sname], spath) if sname else spath
+    dpath = _in_workdir(recs[dname], dpath) if dname else dpath
+    if sname and dname:
+        copy_between(ctx, recs[sname], spath, recs[dname], dpath, archive=archive, overwrite=overwrite)
+        return
+    rec = recs[sname or dname]
     if sname:
         copy_from_container(ctx, rec, spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
     else:
         copy_to_container(ctx, rec, spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
+
+
+def _in_workdir(rec, path: str) -> str:
+    """podman: a relative container path is taken from the container's working directory."""
+    if path.startswith("/") or path == "-":
+        return path
+    wd = (rec.options or {}).get("workdir") or "/"
+    return wd.rstrip("/") + "/" + path
+
+
+def copy_between(ctx, srec, spath: str, drec, dpath: str, *, archive: bool = True,
+                 overwrite: bool = False) -> None:
+    """`cp A:SRC B:DEST`: A's worker writes the tar that B's worker unpacks, Docker's rules on
+    B's side as for a host source."""
+    import subprocess
+
+    base, contents_only = _base_and_contents(spath)
+    p = _worker(ctx, srec, {"op": "out", "path": spath, "base": base}, stdout=subprocess.PIPE)
+    try:
+        kind = p.stdout.read(1)
+        if not kind:
+            p.wait()
+            _fail(p, p.stderr.read())
+        req = {"op": "in", "path": dpath, "base": base, "src_dir": kind == b"d",
+               "contents_only": contents_only, "archive": archive, "overwrite": overwrite}
+        q = _worker(ctx, drec, req, stdin=p.stdout)
+    finally:
+        p.stdout.close()
+    q_err = q.stderr.read()
+    q.wait()
+    p_err = p.stderr.read()
+    p.wait()
+    if q.returncode != 0:
+        _fail(q, q_err)
+    if p.returncode != 0:
+        _fail(p, p_err)
 
 
 # -- the container side (the worker, root in the user namespace) -----------------------------------
@@ -337,10 +384,14 @@ def worker(req: dict) -> None:
     kind = kind_in(rootfd, path)
     if req.get("raw"):
         if kind != "dir":
-            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
-                            if kind is None else f"destination \"{path}\" must be a directory")
-        extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req),
-                req.get("keep_ids", not req.get("archive")), bool(req.get("overwrite")))
+            raise CopyError("destination must be a directory when copying from stdin")  # podman's words
+        import tarfile
+
+        try:
+            extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req),
+                    req.get("keep_ids", not req.get("archive")), bool(req.get("overwrite")))
+        except tarfile.TarError:
+            raise CopyError("source must be a (compressed) tar archive when copying from stdin") from None
         return
     if kind is None:
         parent = os.path.dirname(path.rstrip("/")) or "/"

@@ -557,19 +557,20 @@ def finish_namespaces(sc: Syscalls, spec: dict) -> None:
 
 # ---------------------------------------------------------------- the process
 
-def build_env(env: list[str], *, hostname: str, home: str, terminal: bool) -> list[str]:
+def build_env(env: list[str], *, hostname: str, home: str, terminal: bool, defaults: bool = True) -> list[str]:
     out: dict[str, str] = {}
     for item in env or []:
         k, sep, v = item.partition("=")
         if k:
             out[k] = v if sep else os.environ.get(k, "")
     res: dict[str, str] = {}
-    if "PATH" not in out:
+    if "PATH" not in out and defaults:
         res["PATH"] = DEFAULT_PATH
     res.update(out)
     if terminal and "TERM" not in res:
         res["TERM"] = "xterm"
-    res.setdefault("container", "podman")  # what systemd-detect-virt and scripts look for
+    if defaults:
+        res.setdefault("container", "podman")  # what systemd-detect-virt and scripts look for
     if hostname:
         res.setdefault("HOSTNAME", hostname)
     res.setdefault("HOME", home or "/")
@@ -632,7 +633,7 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
         if gid not in user.groups:
             user.groups.append(gid)
     env = build_env(process.get("env") or [], hostname=hostname, home=user.home,
-                    terminal=bool(process.get("terminal")))
+                    terminal=bool(process.get("terminal")), defaults=process.get("env_defaults", True))
     cwd = process.get("cwd") or "/"
     if not os.path.isdir(cwd):
         if os.path.lexists(cwd):

@@ -57,6 +57,7 @@ class ProcessSpec(Record):
         ("create_cwd", True),
         ("umask", 0o022),  # --umask (containers.conf umask)
         ("oom_score_adj", None),  # --oom-score-adj
+        ("env_defaults", True),  # PATH and container= when env lacks them (not with --unsetenv-all)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
