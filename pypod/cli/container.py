@@ -332,7 +332,7 @@ def start(
     detach_keys: Optional[str] = Opt(None, "--detach-keys", hidden=True),
 ):
     """Start one or more containers."""
-    from pypod.errors import ExitCode, InvalidArgument
+    from pypod.errors import ExitCode, InvalidArgument, PypodError
 
     _check_runtime_flags()
     _eng().prepare_supervisor()  # (for the first container started)
@@ -353,8 +353,13 @@ def start(
         raise ExitCode(code)
     def one(n: str) -> str | None:
         # podman 4.3: a container that is running already is not echoed
-        if _eng().start_container(ctx, _get(n), interactive=interactive) is None:
-            return None
+        try:
+            if _eng().start_container(ctx, _get(n), interactive=interactive) is None:
+                return None
+        except PypodError as e:
+            if e.exit_code in (126, 127):  # podman: run says 126/127, a detached start 125
+                e.exit_code = 125
+            raise
         return n
 
     _each(targets, one)

@@ -302,7 +302,7 @@ def copy_between(ctx, srec, spath: str, drec, dpath: str, *, archive: bool = Tru
     base, contents_only = _base_and_contents(spath)
     p = _worker(ctx, srec, {"op": "out", "path": spath, "base": base}, stdout=subprocess.PIPE)
     try:
-        kind = p.stdout.read(1)
+        kind = os.read(p.stdout.fileno(), 1)  # unbuffered: the rest of the pipe is B's
         if not kind:
             p.wait()
             _fail(p, p.stderr.read())
