@@ -456,6 +456,11 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         if opts.user is None:  # podman: the process runs as the user
             confinement["user"] = f"{os.getuid()}:{os.getgid()}"
         confinement.update(_keep_id_entries())
+        from pypod.linux import idmap, userns as _userns  # its layers are shifted through these maps
+
+        m = idmap.compute_mapping()
+        if m.size > 1:  # (the single-id fallback has no ids to shift to)
+            confinement["uid_map"], confinement["gid_map"] = _userns.keep_id_maps(m)
     if opts.uidmap or opts.gidmap:
         if opts.userns and opts.userns not in ("private",):
             raise InvalidArgument(f"--userns={opts.userns} and --uidmap/--gidmap are mutually exclusive")
@@ -1312,7 +1317,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
             if img_rec is None:
                 raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
         lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
-        if o.get("userns") == "maps":  # layers whose owners follow --uidmap/--gidmap
+        if o.get("userns") in ("maps", "keep-id") and o.get("uid_map"):  # owners follow the maps
             lower = [_shifted_layer(ctx, l, o["uid_map"], o["gid_map"])
                      for l in reversed(img_rec.layers)]
         if not (cdir / "upper").exists():  # the container's / keeps the image's mode (555 stays 555)

@@ -195,6 +195,11 @@ class Supervisor:
                 userns.enter(self.mapping, self.holder_dir)
             if self.rootless and self.spec.get("userns") == "keep-id":  # nested, of its own
                 userns.create_keep_id(self.mapping)
+                rootfs = self.spec.get("rootfs") or {}
+                if self.spec.get("uid_map") and rootfs.get("upper"):
+                    # its layers are shifted copies (the image's root is its root): so is /
+                    for d in (rootfs["upper"], rootfs.get("work")):
+                        os.chown(d, 0, 0)
             flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
             if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET

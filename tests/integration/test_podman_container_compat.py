@@ -197,9 +197,16 @@ def test_the_image_root_mode_is_kept(clean_storage, shared_tmp):
     assert ok("run", "--rm", "rootro", "stat", "-c", "%a", "/").stdout == "555\n"
 
 
-def test_keep_id_home_is_the_workdir_without_one(busybox):
+def test_keep_id_home_and_the_images_owners(busybox):
     r = ok("run", "--rm", "--userns=keep-id", "--workdir", "/tmp", busybox, "sh", "-c", "echo $HOME")
     assert r.stdout == "/tmp\n"
+    # the image's files stay root's under keep-id (its layers are shifted through its maps)
+    for user in ("0", "100"):
+        r = ok("run", "--rm", f"--user={user}", "--userns=keep-id", busybox, "stat", "-c", "%u:%g", "/etc", "/")
+        assert r.stdout == "0:0\n0:0\n"
+    uid = sh_as_user("id -u").stdout.strip()
+    r = ok("run", "--rm", "--userns=keep-id", busybox, "sh", "-c", "touch /tmp/x && stat -c %u /tmp/x && id -u")
+    assert r.stdout == f"{uid}\n{uid}\n"
 
 
 def test_cp_as_podman(busybox, shared_tmp):
