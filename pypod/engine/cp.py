@@ -118,7 +118,7 @@ def _container_user_ids(ctx, rec) -> tuple[int, int]:
     """podman's --archive: what is copied in belongs to the container's (primary) user."""
     from pypod.engine.mounts import _user_ids
 
-    user = (rec.options or {}).get("user") or ""
+    user = rec.config.user
     if not user or user in ("0", "root", "0:0", "root:root"):
         return 0, 0
     layers: list[str] = []
@@ -289,7 +289,7 @@ def _in_workdir(rec, path: str) -> str:
     """podman: a relative container path is taken from the container's working directory."""
     if path.startswith("/") or path == "-":
         return path
-    wd = (rec.options or {}).get("workdir") or "/"
+    wd = rec.config.workdir or "/"
     return wd.rstrip("/") + "/" + path
 
 

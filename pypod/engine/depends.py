@@ -8,7 +8,7 @@ from __future__ import annotations
 def dependents(records: list, rec) -> list:
     """The containers that join `rec`'s network namespace."""
     want = f"container:{rec.id}"
-    return [r for r in records if (r.options or {}).get("network") == want]
+    return [r for r in records if r.config.network == want]
 
 
 def with_dependents(records: list, targets: list[tuple[str, object]]) -> list[tuple[str, object]]:

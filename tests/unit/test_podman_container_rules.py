@@ -69,12 +69,13 @@ def test_cp_relative_container_paths_start_at_the_workdir():
     from pypod.engine.cp import _in_workdir
     from pypod.store.containers import ContainerRecord
 
-    rec = ContainerRecord(id="x" * 64, name="c")
-    rec.options = {"workdir": "/srv"}
+    from pypod.store.container_config import ContainerConfig
+
+    rec = ContainerRecord(id="x" * 64, name="c", config=ContainerConfig(workdir="/srv"))
     assert _in_workdir(rec, ".") == "/srv/."
     assert _in_workdir(rec, "sub/f") == "/srv/sub/f"
     assert _in_workdir(rec, "/etc") == "/etc"
-    rec.options = {}
+    rec.config = ContainerConfig()
     assert _in_workdir(rec, "f") == "/f"
 
 
@@ -82,10 +83,10 @@ def test_rm_depend_removes_dependents_first():
     from pypod.engine import depends
     from pypod.store.containers import ContainerRecord
 
-    def rec(i, net=""):
-        r = ContainerRecord(id=i * 64, name=i)
-        r.options = {"network": net}
-        return r
+    from pypod.store.container_config import ContainerConfig
+
+    def rec(i, net="private"):
+        return ContainerRecord(id=i * 64, name=i, config=ContainerConfig(network=net))
 
     a, b, c = rec("a"), rec("b", "container:" + "a" * 64), rec("c", "container:" + "b" * 64)
     records = [a, b, c]
