@@ -273,16 +273,22 @@ def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = F
             recs[n] = find_container(ctx, n)
             if recs[n] is None:
                 raise ContainerNotFound(f'container "{n}" does not exist')
+    given = [(p, _in_workdir(recs[n], p)) for n, p in ((sname, spath), (dname, dpath)) if n]
     spath = _in_workdir(recs[sname], spath) if sname else spath
     dpath = _in_workdir(recs[dname], dpath) if dname else dpath
-    if sname and dname:
-        copy_between(ctx, recs[sname], spath, recs[dname], dpath, archive=archive, overwrite=overwrite)
-        return
-    rec = recs[sname or dname]
-    if sname:
-        copy_from_container(ctx, rec, spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
-    else:
-        copy_to_container(ctx, rec, spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
+    try:
+        if sname and dname:
+            copy_between(ctx, recs[sname], spath, recs[dname], dpath, archive=archive, overwrite=overwrite)
+        elif sname:
+            copy_from_container(ctx, recs[sname], spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
+        else:
+            copy_to_container(ctx, recs[dname], spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
+    except CopyError as e:  # an error names a relative path as it was given (podman)
+        for as_given, used in given:
+            if as_given != used:
+                e.message = e.message.replace(f'"{used}"', f'"{as_given}"')
+        e.args = (e.message,)
+        raise
 
 
 def _in_workdir(rec, path: str) -> str:
@@ -334,7 +340,9 @@ def _enter_container_userns(pid: int) -> None:
     os.setresuid(0, 0, 0)
 
 
-def _container_root(req: dict) -> str:
+def _container_root(req: dict, made: list[str]) -> str:
+    """The root to copy in or out of; `made` gets the mount points this made (a stopped
+    container's volume inside another volume needs one there), to be removed again after."""
     if req.get("pid"):
         _enter_container_userns(int(req["pid"]))
         return f"/proc/{req['pid']}/root"
@@ -356,14 +364,40 @@ def _container_root(req: dict) -> str:
     for m in sorted(spec.get("mounts") or [],
                     key=lambda m: len([c for c in (m.get("destination") or "").split("/") if c])):
         if m.get("type") in ("bind", "volume"):
+            from pypod.linux.rootpath import secure_join
+
+            target = secure_join(root, m.get("destination") or "/")
+            new = not os.path.lexists(target)
             init._spec_mount(sc, root, m)
+            if new:
+                made.append(target)
     return root
 
 
+def _unmake(made: list[str]) -> None:
+    """podman's cp resolves a stopped container's paths without mounting: leave no mount point
+    behind in the container's volumes (nor its root)."""
+    from pypod.linux import libc
+
+    for target in reversed(made):
+        try:
+            libc.umount2(target, libc.MNT_DETACH)
+            os.rmdir(target) if os.path.isdir(target) else os.unlink(target)
+        except OSError:
+            pass
+
+
 def worker(req: dict) -> None:
+    made: list[str] = []
+    try:
+        _worker_in(req, _container_root(req, made))
+    finally:
+        _unmake(made)
+
+
+def _worker_in(req: dict, root: str) -> None:
     from pypod.linux.rootpath import open_in_root
 
-    root = _container_root(req)
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # every path from here on
     where = f"container {req.get('name', '')}"
     path = req["path"]

@@ -157,11 +157,11 @@ def test_rm_refuses_a_container_another_one_needs(busybox):
 
 
 def test_logs_follow_two_containers_in_order(busybox):
-    ok("run", "-d", "--rm", "--name", "c1", busybox, "sh", "-c", "echo a; sleep 2; echo d; sleep 1")
-    ok("run", "-d", "--rm", "--name", "c2", busybox, "sh", "-c", "sleep 0.7; echo b; sleep 0.6; echo c; sleep 1")
-    ids = {n: fmt(n, "{{.Id}}")[:12] for n in ("c1", "c2")}
-    r = ok("logs", "-f", "c1", "c2", timeout=30)
-    assert r.stdout == f"{ids['c1']} a\n{ids['c2']} b\n{ids['c2']} c\n{ids['c1']} d\n"
+    # (gaps of seconds: what was logged before `logs -f` starts is printed container by container)
+    c1 = ok("run", "-d", "--rm", busybox, "sh", "-c", "echo a; sleep 7; echo d; sleep 1").stdout.strip()
+    c2 = ok("run", "-d", "--rm", busybox, "sh", "-c", "sleep 4; echo b; sleep 1; echo c; sleep 1").stdout.strip()
+    r = ok("logs", "-f", c1, c2, timeout=40)
+    assert r.stdout == f"{c1[:12]} a\n{c2[:12]} b\n{c2[:12]} c\n{c1[:12]} d\n"
 
 
 def _tar(entries: list[tuple[str, int, bytes | None]]) -> bytes:
@@ -220,6 +220,9 @@ def test_cp_as_podman(busybox, shared_tmp):
     ok("cp", str(f), "cpc:.")
     assert ok("exec", "cpc", "cat", "/home/hostfile").stdout == "content\n"
     ok("cp", "cpc:sub/f", str(shared_tmp / "back"))
+    r = pypod("cp", "cpc:nothere", str(shared_tmp))  # named as given
+    assert r.stderr == 'Error: "nothere" could not be found on container cpc: no such file or directory\n'
+
     assert (shared_tmp / "back").read_text() == "inner\n"
     # container to container
     ok("create", "--name", "cpd", busybox, "true")
@@ -250,6 +253,20 @@ def test_cp_into_a_stopped_containers_tmpfs_is_seen_at_start(busybox, shared_tmp
     ok("start", "tmpc")
     assert ok("exec", "tmpc", "cat", "/tmp/file").stdout == "in tmpfs\n"
     ok("rm", "-f", "-t", "0", "tmpc")
+
+
+def test_cp_into_a_volume_inside_a_volume_of_a_stopped_container(busybox, shared_tmp):
+    f = shared_tmp / "hostfile"
+    f.write_text("for v2\n")
+    os.chmod(f, 0o644)
+    ok("volume", "create", "v1")
+    ok("volume", "create", "v2")
+    ok("create", "--name", "vc", "-v", "v1:/tmp/volume", "-v", "v2:/tmp/volume/sub", busybox)
+    ok("cp", str(f), "vc:/tmp/volume/sub")
+    v1, v2 = (ok("volume", "inspect", "--format", "{{.Mountpoint}}", v).stdout.strip() for v in ("v1", "v2"))
+    assert sh_as_user(f"cat {v2}/hostfile; ls -A {v1}").stdout == "for v2\n"  # no mount point left in v1
+    ok("rm", "vc")
+    ok("volume", "rm", "v1", "v2")
 
 
 def test_run_from_a_docker_archive(busybox, shared_tmp):
