@@ -255,6 +255,7 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         detach_keys: Optional[str] = Opt(None, "--detach-keys", help="Override the key sequence for detaching a container"),
         rmi: bool = Opt(False, "--rmi", help="Remove container image unless used by other containers"),
         attach: List[str] = Opt([], "--attach", "-a", help="Attach to STDIN, STDOUT or STDERR"),
+        preserve_fds: int = Opt(0, "--preserve-fds", help="Pass a number of additional file descriptors into the container"),
         **kw):
     """Run a command in a new container."""
     from pypod.errors import InvalidArgument
@@ -271,7 +272,7 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         opts.rm = opts.rmi = True  # podman: --rmi implies --rm
     streams = {a.lower() for a in attach}
     rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys,
-                           attach=streams or None)
+                           attach=streams or None, preserve_fds=max(0, preserve_fds))
     if detach or (streams and not streams & {"stdout", "stderr"}):
         out(rec.id)  # podman prints the ID where the container's output is not shown
     if detach:

@@ -293,11 +293,34 @@ class Supervisor:
                 # --uidmap: the nested namespace last, once every mount is made and the network
                 # helpers (which join our user namespace to reach the network one) are set up
                 userns.create_nested(self.spec.get("uid_map") or "", self.spec.get("gid_map") or "")
+            fds = self._hand_preserved_fds(fds)
+            st_w = fds["status"]
             init.exec_process(self.process, hostname=self.spec.get("hostname") or "",
                               container_id=self.spec.get("id") or "", alive_fd=fds["go"])
         except BaseException as e:  # noqa: BLE001
             init.fail(st_w, e)
         os._exit(125)
+
+    preserve_fds = 0
+
+    def _hand_preserved_fds(self, fds: dict) -> dict:
+        """--preserve-fds N (in pid 1, right before exec): the launcher's fds 3..3+N-1, kept at
+        PRESERVE_BASE+i, become 3..3+N-1 again; ours in that range move out of the way first."""
+        import fcntl
+
+        from pypod.runtime.launch import PRESERVE_BASE
+
+        n = self.preserve_fds
+        if not n:
+            return fds
+        fds = dict(fds)
+        for k, v in fds.items():
+            if isinstance(v, int) and 3 <= v < 3 + n:
+                fds[k] = fcntl.fcntl(v, fcntl.F_DUPFD_CLOEXEC, PRESERVE_BASE + n)
+        for i in range(n):
+            os.dup2(PRESERVE_BASE + i, 3 + i)  # inheritable: the container's
+            os.close(PRESERVE_BASE + i)
+        return fds
 
     # ------------------------------------------------------------------ one run
     def start_container(self, first: bool) -> tuple[int, int]:
@@ -1235,7 +1258,7 @@ def main(argv: list[str], net_driver=None) -> None:
               "[--holder-dir DIR]", file=sys.stderr)
         os._exit(125)
     cdir = argv[0]
-    status_fd, foreground, holder_dir = -1, False, None
+    status_fd, foreground, holder_dir, preserve = -1, False, None, 0
     i = 1
     while i < len(argv):
         a = argv[i]
@@ -1247,10 +1270,22 @@ def main(argv: list[str], net_driver=None) -> None:
         elif a == "--holder-dir":
             holder_dir = argv[i + 1]
             i += 1
+        elif a == "--preserve-fds":
+            preserve = int(argv[i + 1])
+            i += 1
         i += 1
-    # No stray descriptor of whoever started us may reach the container.
+    # No stray descriptor of whoever started us may reach the container (--preserve-fds' wait
+    # at PRESERVE_BASE).
+    from pypod.runtime.launch import PRESERVE_BASE
+
     keep = max(status_fd, 2)
-    os.closerange(keep + 1, 1 << 20)
+    if preserve:
+        os.closerange(keep + 1, PRESERVE_BASE)
+        os.closerange(PRESERVE_BASE + preserve, 1 << 20)
+        for i in range(preserve):  # for the container's process only, not our helpers
+            os.set_inheritable(PRESERVE_BASE + i, False)
+    else:
+        os.closerange(keep + 1, 1 << 20)
     if status_fd > 3:
         os.closerange(3, status_fd)
     if status_fd >= 0:
@@ -1269,6 +1304,7 @@ def main(argv: list[str], net_driver=None) -> None:
         pass
     try:
         sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver)
+        sup.preserve_fds = preserve
     except Exception as e:  # noqa: BLE001
         if status_fd >= 0:
             protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {describe(e)}")

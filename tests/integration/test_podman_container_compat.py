@@ -121,6 +121,19 @@ def test_run_options_from_podmans_system_tests(busybox):
     ok("rm", "att", "att2")
 
 
+def test_run_preserve_fds(busybox, shared_tmp):
+    f = shared_tmp / "fd4"
+    f.write_text("through fd 4\n")
+    os.chmod(f, 0o644)
+    r = sh_as_user(f"pypod run --rm -i --preserve-fds=2 {busybox} sh -c 'cat <&4; ls /proc/self/fd' "
+                   f"3</dev/null 4<{f}")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out == ["through fd 4", "0", "1", "2", "3", "4", "5"]  # 5: ls reading the dir; nothing leaked
+    r = sh_as_user(f"pypod run --rm --preserve-fds=1 {busybox} true 3<&-")
+    assert r.returncode == 125 and "file descriptor 3 is not open" in r.stderr
+
+
 def test_run_timeout_kills_it(busybox):
     t0 = time.time()
     r = pypod("run", "--name", "slow", "--timeout", "2", busybox, "sleep", "60")

@@ -261,8 +261,14 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
 
 
 def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None,
-        attach: set[str] | None = None) -> tuple[ContainerRecord, int]:
-    """attach: the streams shown (--attach; None: all); the others go to the log only."""
+        attach: set[str] | None = None, preserve_fds: int = 0) -> tuple[ContainerRecord, int]:
+    """attach: the streams shown (--attach; None: all); the others go to the log only.
+    preserve_fds: our fds 3..3+N-1 are the container process's too (this run only)."""
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidArgument(f"--preserve-fds={preserve_fds}: file descriptor {fd} is not open") from None
     _check_detach_keys(detach_keys)
     rec, spec = _create(ctx, opts, write_spec=False)
     from pypod.runtime import launch
@@ -281,7 +287,8 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
             stdio = {} if attach is None or detach else \
                 {k: os.open(os.devnull, os.O_RDWR) for k in ("stdin", "stdout", "stderr") if k not in attach}
             try:
-                started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn, **stdio)
+                started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn,
+                                       preserve_fds=preserve_fds, **stdio)
             finally:
                 for fd in stdio.values():
                     os.close(fd)
