@@ -50,3 +50,11 @@ def test_the_config_is_written_under_config_and_reads_back_equal(tmp_path):
 def test_an_unknown_name_in_the_config_is_left_out():
     c = ContainerRecord.from_dict({"id": "d" * 64, "config": {"rm": True, "from_a_newer_pypod": 1}}).config
     assert c.rm is True and not hasattr(c, "from_a_newer_pypod")
+
+
+def test_a_default_list_is_the_records_own():
+    """Defaults are filled when first read (ps loads a config per container): a list default must
+    not be shared between records, and what is appended to it is saved."""
+    c = ContainerConfig()
+    c.cap_add.append("NET_ADMIN")
+    assert c.to_dict()["cap_add"] == ["NET_ADMIN"] and ContainerConfig().cap_add == []
