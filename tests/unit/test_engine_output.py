@@ -36,7 +36,7 @@ ALLOWED = {
                                              "`pypod unshare`'s inner process, before it execs the "
                                              "user's command on the user's terminal"),
     ("engine/storage.py", "main"): ("pypod.engine.storage", "the same process: usage"),
-    ("engine/cp.py", "worker"): ("pypod.engine.cp", _WORKER + " (the tar stream on stdout)"),
+    ("engine/cp.py", "_worker_in"): ("pypod.engine.cp", _WORKER + " (the tar stream on stdout)"),
     ("engine/cp.py", "main"): ("pypod.engine.cp", _WORKER + " (one error line on stderr)"),
     ("engine/volumes.py", "main"): ("pypod.engine.volumes", _WORKER),
     ("store/shift.py", "main"): ("pypod.store.shift", _WORKER),
