@@ -162,7 +162,7 @@ class Slirp:
                                                             m.get("protocol") or "tcp") \
                     else resp.strip()
                 raise NetError(f"rootlessport listen {m.get('protocol') or 'tcp'} "
-                               f"{addr}:{m['host_port']}: bind: {why}")
+                               f"{addr}:{m['host_port']}: bind: {why}", 126)  # podman: a start error
 
     # -------------------------------------------------------------- tear-down
     def stop(self) -> None:

@@ -168,5 +168,9 @@ def read_state(container_dir: str) -> dict:
     return st
 
 
+def stop_requested(container_dir: str) -> bool:
+    return os.path.exists(os.path.join(container_dir, STOP_MARKER))
+
+
 def is_running(st: dict) -> bool:
     return st.get("status") in RUNNING_STATES

@@ -203,8 +203,13 @@ class Supervisor:
                 userns.join(self.join_userns_pid)
             elif self.rootless:
                 userns.enter(self.mapping, self.holder_dir)
-            if self.rootless and not pod_user and self.spec.get("userns") == "keep-id":
-                userns.create_keep_id(self.mapping)  # nested, of its own
+            if self.rootless and not pod_user and self.spec.get("userns") == "keep-id":  # nested, of its own
+                userns.create_keep_id(self.mapping)
+                rootfs = self.spec.get("rootfs") or {}
+                if self.spec.get("uid_map") and rootfs.get("upper"):
+                    # its layers are shifted copies (the image's root is its root): so is /
+                    for d in (rootfs["upper"], rootfs.get("work")):
+                        os.chown(d, 0, 0)
             flags = libc.CLONE_NEWNS
             if "uts" not in self.join_fds:
                 flags |= libc.CLONE_NEWUTS
@@ -304,11 +309,34 @@ class Supervisor:
                 # --uidmap: the nested namespace last, once every mount is made and the network
                 # helpers (which join our user namespace to reach the network one) are set up
                 userns.create_nested(self.spec.get("uid_map") or "", self.spec.get("gid_map") or "")
+            fds = self._hand_preserved_fds(fds)
+            st_w = fds["status"]
             init.exec_process(self.process, hostname=self.spec.get("hostname") or "",
                               container_id=self.spec.get("id") or "", alive_fd=fds["go"])
         except BaseException as e:  # noqa: BLE001
             init.fail(st_w, e)
         os._exit(125)
+
+    preserve_fds = 0
+
+    def _hand_preserved_fds(self, fds: dict) -> dict:
+        """--preserve-fds N (in pid 1, right before exec): the launcher's fds 3..3+N-1, kept at
+        PRESERVE_BASE+i, become 3..3+N-1 again; ours in that range move out of the way first."""
+        import fcntl
+
+        from pypod.runtime.launch import PRESERVE_BASE
+
+        n = self.preserve_fds
+        if not n:
+            return fds
+        fds = dict(fds)
+        for k, v in fds.items():
+            if isinstance(v, int) and 3 <= v < 3 + n:
+                fds[k] = fcntl.fcntl(v, fcntl.F_DUPFD_CLOEXEC, PRESERVE_BASE + n)
+        for i in range(n):
+            os.dup2(PRESERVE_BASE + i, 3 + i)  # inheritable: the container's
+            os.close(PRESERVE_BASE + i)
+        return fds
 
     # ------------------------------------------------------------------ one run
     def start_container(self, first: bool) -> tuple[int, int]:
@@ -696,6 +724,12 @@ class Supervisor:
                          started_at=logs.timestamp(), finished_at="", error="", exit_code=0,
                          restart_count=self.restart_count, health=self.health,
                          rootless=self.rootless)
+        if self.spec.get("conmon_pid_file"):  # --conmon-pidfile: ours
+            try:
+                with open(self.spec["conmon_pid_file"], "w") as f:
+                    f.write(str(self.me))
+            except OSError as e:
+                self.say(protocol.WARNING, message=f"writing --conmon-pidfile {self.spec['conmon_pid_file']}: {e.strerror}")
         if self.spec.get("pid_file"):  # --pidfile: rewritten at each start, as conmon does
             try:
                 with open(self.spec["pid_file"], "w") as f:
@@ -730,12 +764,24 @@ class Supervisor:
             bool(self.process.get("stdin"))
         if self.stdin_open:
             poller.register(0, select.POLLIN)
+        # --timeout: pid 1 is killed when it expires, and the run's exit code is -1 (podman's)
+        kill_at = self.started_mono + self.spec["timeout"] if self.spec.get("timeout") else None
+        timed_out = False
         while streams or self.pid1_status is None:
             timeout = -1
             now = time.monotonic()
             if self.health_on and self.pid1_status is None:
                 due = self.hc_deadline if self.hc_pid else self.hc_next
                 timeout = max(0, int((due - now) * 1000) + 1)
+            if kill_at is not None and self.pid1_status is None:
+                if now >= kill_at and not timed_out:
+                    timed_out = True
+                    try:
+                        os.kill(self.pid1, 9)
+                    except OSError:
+                        pass
+                left = max(0, int((kill_at - now) * 1000) + 1) if not timed_out else -1
+                timeout = left if timeout < 0 else (min(timeout, left) if left >= 0 else timeout)
             for fd, ev in poller.poll(timeout):
                 if fd == self.stdin_w >= 0:  # room for the backlog (or the reader is gone)
                     self.stdin_flush()
@@ -805,7 +851,7 @@ class Supervisor:
             except OSError:
                 pass
             self.reap(block_for=self.hc_pid)
-        return _exit_code(self.pid1_status or 0)
+        return -1 if timed_out else _exit_code(self.pid1_status or 0)
 
     # ------------------------------------------------------------------ the foreground's output
     def open_relay(self) -> None:
@@ -1267,7 +1313,7 @@ def main(argv: list[str], net_driver=None) -> None:
               "[--holder-dir DIR]", file=sys.stderr)
         os._exit(125)
     cdir = argv[0]
-    status_fd, foreground, holder_dir = -1, False, None
+    status_fd, foreground, holder_dir, preserve = -1, False, None, 0
     i = 1
     while i < len(argv):
         a = argv[i]
@@ -1279,10 +1325,22 @@ def main(argv: list[str], net_driver=None) -> None:
         elif a == "--holder-dir":
             holder_dir = argv[i + 1]
             i += 1
+        elif a == "--preserve-fds":
+            preserve = int(argv[i + 1])
+            i += 1
         i += 1
-    # No stray descriptor of whoever started us may reach the container.
+    # No stray descriptor of whoever started us may reach the container (--preserve-fds' wait
+    # at PRESERVE_BASE).
+    from pypod.runtime.launch import PRESERVE_BASE
+
     keep = max(status_fd, 2)
-    os.closerange(keep + 1, 1 << 20)
+    if preserve:
+        os.closerange(keep + 1, PRESERVE_BASE)
+        os.closerange(PRESERVE_BASE + preserve, 1 << 20)
+        for i in range(preserve):  # for the container's process only, not our helpers
+            os.set_inheritable(PRESERVE_BASE + i, False)
+    else:
+        os.closerange(keep + 1, 1 << 20)
     if status_fd > 3:
         os.closerange(3, status_fd)
     if status_fd >= 0:
@@ -1301,6 +1359,7 @@ def main(argv: list[str], net_driver=None) -> None:
         pass
     try:
         sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver)
+        sup.preserve_fds = preserve
     except Exception as e:  # noqa: BLE001
         if status_fd >= 0:
             protocol.send(status_fd, protocol.ERROR, code=125, message=f"supervisor: {describe(e)}")
