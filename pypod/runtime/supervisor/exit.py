@@ -1,0 +1,116 @@
+"""A run's end (podman's conmon: ctr_exit.c): reaping, the exit record and report, the `died`
+event, the restart policy's decision, the tear-down and the --rm clean-up."""
+
+from __future__ import annotations
+
+import _signal
+import os
+import time
+
+from pypod.linux import userns
+from pypod.runtime import logs, protocol
+from pypod.runtime import state as statemod
+
+
+class Exit:
+    """The Supervisor's exit handling (a mixin: the state is the Supervisor's, see core.py)."""
+
+    def record_exit(self, code: int) -> None:
+        """Record, announce and tear down the run that ended with code. Under the container's
+        lock: no verb acts on the container while its last run is recorded and torn down. Whoever
+        holds the lock now does not wait for us (stop and rm wait for pid 1's death under it, then
+        let go)."""
+        self.lock.acquire()
+        # Publish (atomic rename), report, then make it durable: the launcher need not
+        # wait for the journal commit.
+        self.write_state(fsync=False, status="exited", pid=0, exit_code=code,
+                         finished_at=logs.timestamp(),
+                         supervisor_pid=self.me if self.should_restart(code) else 0,
+                         health=self.health)
+        self.died_event(code)
+        self.attach_exit(code)
+        if not self.hand_over(code):
+            self.say(protocol.EXIT, code=code)
+        self.stop_net()  # slirp4netns/pasta (tens of ms to exit): after the report
+        self.release_mnt()
+        if self.spec.get("limits"):
+            from pypod.linux import cgroups
+
+            cgroups.remove(cgroups.paths(self.spec.get("id") or "", self.spec["limits"]))
+        statemod.persist(self.cdir)
+
+    def reap(self, block_for: int = 0) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block_for else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid1:
+                self.pid1_status = status
+            elif pid == self.hc_pid:
+                self.health_done(status)
+            if block_for and pid == block_for:
+                return
+
+    def should_restart(self, code: int) -> bool:
+        policy = (self.spec.get("restart_policy") or "no").split(":")[0]
+        if policy in ("", "no") or self.stop_requested():
+            return False
+        if policy in ("always", "unless-stopped"):
+            return True
+        if policy == "on-failure":
+            limit = int(self.spec.get("restart_max") or 0)
+            tail = (self.spec.get("restart_policy") or "").partition(":")[2]
+            if not limit and tail.isdigit():  # "on-failure:N" given as one string
+                limit = int(tail)
+            return code != 0 and (limit <= 0 or self.restart_count < limit)
+        return False
+
+    def died_event(self, code: int) -> None:
+        """The `died` event (Docker's `die`), with the exit code and the container's labels."""
+        if not self.spec.get("events_dir"):
+            return
+        from pypod.store import events
+
+        ev = self.spec.get("event") or {}
+        events.emit(self.spec["events_dir"], "container", "died", id_=self.spec.get("id", ""),
+                    name=self.spec.get("name", ""), image=ev.get("image", ""),
+                    attributes=ev.get("labels") or {}, exit_code=code)
+
+    def release_mnt(self) -> None:
+        if self.mnt_fd >= 0:
+            os.close(self.mnt_fd)
+            self.mnt_fd = -1
+        if self.fuse_pid:
+            pid, self.fuse_pid = self.fuse_pid, 0
+            try:
+                os.kill(pid, _signal.SIGTERM)
+                for _ in range(500):
+                    done, _st = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    time.sleep(0.002)
+                else:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+            except (OSError, ChildProcessError):
+                pass
+
+    def unregister(self) -> None:
+        if self.rootless and self.holder_dir and self.pid1:
+            userns.unregister_holder(self.holder_dir, self.pid1)
+
+    def cleanup(self) -> None:
+        argv = self.spec.get("cleanup_argv")
+        if not (self.spec.get("auto_remove") and argv):
+            return
+        if self.spec.get("cleanup_if_detached") and not self.detached:
+            return  # the foreground `run --rm` removes it itself
+        try:
+            null = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+            pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=null)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
