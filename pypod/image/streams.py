@@ -111,3 +111,48 @@ class DecompressingReader:
     def close(self) -> None:
         if self._proc:
             self._proc.wait()
+
+
+class Prefetcher:
+    """Reads `source` (a DecompressingReader) ahead in a thread, at most `depth` chunks: the
+    layer's decompression and hashing (zlib and hashlib let go of the GIL) run on the second core
+    while the caller creates the files. read() gives chunks of any size, b"" at the end; an error
+    of the source is raised by the read() that reaches it. Only for a process that never
+    unshares its user namespace afterwards (a thread would forbid it): the unpack worker."""
+
+    def __init__(self, source, depth: int = 8):
+        import queue
+        import threading
+
+        self.source = source
+        self._q: queue.Queue = queue.Queue(maxsize=depth)  # bounded: memory does not grow
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="layer-read", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                chunk = self.source.read(CHUNK)
+                self._q.put(chunk)
+                if not chunk:
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the reading thread
+            self._q.put(e)
+
+    def read(self, n: int = -1) -> bytes:
+        """The next chunk (n is a hint: any size comes back)."""
+        if self._done:
+            return b""
+        item = self._q.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if not item:
+            self._done = True
+            self._thread.join()  # the source's digest and size are final now
+        return item
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
