@@ -27,7 +27,9 @@ def compose(
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
 
-    verbs = {"config": config}
+    from pypod.cli.compose_kube import kube
+
+    verbs = {"config": config, "kube": kube}
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:

@@ -21,10 +21,9 @@ def generate(
 ):
     """Generate Kubernetes YAML from containers, pods or volumes."""
     import datetime
-    import os
 
     from pypod.cli import state
-    from pypod.errors import InvalidArgument, PypodError
+    from pypod.errors import InvalidArgument
     from pypod.kube import collect, dump
     from pypod.kube.generate import generate as gen
 
@@ -38,7 +37,15 @@ def generate(
                  now=now, kind=kind, service=service, replicas=replicas)
     for w in result.warnings:
         sys.stderr.write(f"WARN[0000] {w}\n")
-    content = dump.render(result.documents())
+    write_yaml(dump.render(result.documents()), filename)
+
+
+def write_yaml(content: str, filename: str | None) -> None:
+    """To stdout, or to a new file (podman refuses to replace one)."""
+    import os
+
+    from pypod.errors import PypodError
+
     if filename is None:
         sys.stdout.write(content + "\n")  # podman prints the YAML with Println
         return

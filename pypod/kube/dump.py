@@ -27,6 +27,9 @@ def _dumper():
         return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
     KubeDumper.add_representer(str, text)
+    # an object used twice (a Deployment's labels as its selector) is written twice, never as a
+    # YAML anchor and alias: kubectl reads those, but people and some tools do not
+    KubeDumper.ignore_aliases = lambda self, data: True
     return KubeDumper
 
 

@@ -13,13 +13,13 @@ leave no trash (temp dirs, half records) behind.
 | unpack.stream  | engine/images.py unpack_to_temp_layer            | import                | no image listed; import again; prune: no .tmp-* |
 | layer.commit   | store/layers.py LayerStore.commit, before rename | import                | no image listed; import again; prune: no .tmp-* |
 | build.step     | engine/build.py Builder step, before its commit  | build                 | no half image; build again; prune: no .tmp-*    |
-| create         | engine/containers.py create, dir made, no record | create --name         | not listed; create again; prune: dir goes       |
+| create         | engine/containers/create.py, dir made, no record | create --name         | not listed; create again; prune: dir goes       |
 | db.write       | store/db.py write_atomic, data written, no rename| pull, create, rename, | not listed / old record stands; again; prune:   |
 |                |                                                  | volume/network create | no temp files, no recordless dirs               |
 | start          | runtime/launch.py _spawn, supervisor forked      | start                 | running or exited, never half; stop; start      |
 | state.write    | runtime/state.py write_state (the supervisor's)  | run -d                | one-line error; not running; rm -f; run again   |
 | stop           | runtime/launch.py stop, container killed         | stop                  | exited; stop again; start                       |
-| rm             | engine/containers.py _destroy, renamed away      | rm -f                 | not listed; rm -f; create again; prune: .rm-*   |
+| rm             | engine/containers/lifecycle.py _destroy, renamed | rm -f                 | not listed; rm -f; create again; prune: .rm-*   |
 | volume.create  | engine/volumes.py create_volume, data dir made   | volume create         | not listed; prune: dir goes; create again       |
 | network.create | engine/networks.py create_network, before record | network create        | not listed; create again                        |
 

@@ -1,0 +1,418 @@
+"""The supervisor's ContainerSpec, built from a container's record in one place (build_spec): mounts,
+/etc/hosts, /etc/resolv.conf, capabilities and seccomp, the user namespace's shifted layer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pypod.engine.context import Context
+from pypod.errors import InvalidArgument, PypodError
+from pypod.store.containers import ContainerRecord
+from pypod.engine.containers.lookup import log_path, store
+from pypod.engine.containers.options import merge_env
+from pypod.engine.containers.parse import _zone_file
+
+
+def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
+    """Fill the capabilities, seccomp program and rlimits of a ContainerSpec being built."""
+    from pypod.linux import caps as capsmod, seccomp as seccompmod
+
+    privileged = bool(o.get("privileged"))
+    if privileged:
+        bounding = capsmod.all_caps()
+    else:
+        try:
+            bounding = _bounding_caps(o)
+        except ValueError as e:
+            raise PypodError(str(e))
+    proc.capabilities = bounding
+    add = [capsmod.normalize(c) for c in o.get("cap_add") or []]
+    proc.user_capabilities = [c for c in (capsmod.all_caps() if "CAP_ALL" in add else add) if c in bounding]
+    proc.no_new_privileges = bool(o.get("no_new_privileges"))
+    proc.rlimits = [list(r) for r in o.get("ulimits") or []]
+    proc.group_add = list(o.get("group_add") or [])
+    spec.rootfs.readonly_tmpfs = bool(o.get("read_only_tmpfs", True))
+    if o.get("init"):
+        if o.get("init_path"):  # catatonit, where podman puts it
+            from pypod.runtime.spec import Mount
+
+            spec.mounts.append(Mount(type="bind", source=o["init_path"], destination="/run/podman-init",
+                                     options=["ro", "bind"]))
+            proc.args = ["/run/podman-init", "--", *proc.args]
+        else:
+            proc.init = "builtin"
+    spec.privileged = privileged
+    prog_path = cdir / "seccomp.bpf"
+    if privileged or o.get("seccomp") == "unconfined":
+        prog = None
+    else:
+        try:
+            prog = seccompmod.program_for(o.get("seccomp"), bounding, str(ctx.graph_root / "cache" / "seccomp"))
+        except seccompmod.ProfileError as e:
+            raise PypodError(str(e))
+    if prog is None:
+        proc.seccomp = ""
+        return
+    tmp = cdir / "seccomp.bpf.tmp"
+    tmp.write_bytes(prog)
+    os.replace(tmp, prog_path)
+    proc.seccomp = str(prog_path)
+
+
+def _bounding_caps(o: dict) -> list[str]:
+    """The container's bounding set: the default set (containers.conf's, else podman's) with
+    --cap-add and --cap-drop applied. ValueError for an unknown capability."""
+    from pypod.linux import caps as capsmod
+
+    return capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
+                         o.get("cap_drop") or [])
+
+
+def _inspect_caps(o: dict) -> dict:
+    """podman's capability fields: the bounding set, what the process has (root: all of it;
+    another user: its --cap-add ones), and CapAdd/CapDrop relative to Docker's default set."""
+    from pypod.linux import caps as capsmod
+
+    if o.get("privileged"):
+        every = sorted(capsmod.all_caps())
+        return {"BoundingCaps": every, "EffectiveCaps": every, "CapAdd": [], "CapDrop": []}
+    try:
+        bounding = set(_bounding_caps(o))
+        added = {capsmod.normalize(c) for c in o.get("cap_add") or []}
+    except ValueError:
+        return {"BoundingCaps": [], "EffectiveCaps": [], "CapAdd": [], "CapDrop": []}
+    docker = {capsmod.normalize(c) for c in [*capsmod.DEFAULT_CAPS, "AUDIT_WRITE", "MKNOD", "NET_RAW"]}
+    user = (o.get("user") or "").partition(":")[0]
+    effective = bounding if user in ("", "0", "root") else (bounding if "CAP_ALL" in added else added & bounding)
+    return {"BoundingCaps": sorted(bounding), "EffectiveCaps": sorted(effective),
+            "CapAdd": sorted(bounding - docker), "CapDrop": sorted(docker - bounding)}
+
+
+def _shifted_layer(ctx: Context, layer: str, uid_text: str, gid_text: str) -> str:
+    """The layer's copy with owners moved through the container's maps (made once, shared)."""
+    from pypod.store import shift
+
+    dst = ctx.graph_root / "overlay-shifted" / shift.map_key(uid_text, gid_text) / layer / "diff"
+    if dst.exists():
+        return str(dst)
+    import subprocess
+
+    from pypod.linux import userns as _userns
+    from pypod.linux.spawn import lean_python_argv
+
+    argv = lean_python_argv("pypod.store.shift", [str(ctx.images.layers.diff_dir(layer)), str(dst),
+                                                  uid_text, gid_text])
+    p = _userns.run_in_userns(argv, holder_dir=str(ctx.run_root / "userns"),
+                              stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate()
+    if p.returncode != 0 or not dst.exists():
+        raise PypodError((err or "").strip().removeprefix("Error: ") or
+                         f"cannot make the --uidmap copy of layer {layer[:12]}")
+    return str(dst)
+
+
+def bridge_endpoints(ctx: Context, o: dict) -> list:
+    """[(network record, endpoint)] for the spec of a container on user networks."""
+    from pypod.engine import networks as netmod
+
+    out = []
+    for i, (name, ep) in enumerate(((o.get("net") or {}).get("networks") or {}).items()):
+        rec = netmod.get_network(ctx, name)
+        if not rec.get("subnets"):
+            raise PypodError(f"network {name} has no subnet (ipam driver \"none\"): pypod cannot "
+                             f"attach containers to it; create one with a subnet")
+        out.append((rec, {"aliases": list(ep.get("aliases") or []), "want": ep.get("ip") or "",
+                          "mac": ep.get("mac") or "", "ifname": ep.get("interface") or f"eth{i}"}))
+    return out
+
+
+def _hosts_entries(text: str) -> list[tuple[str, list[str]]]:
+    """A hosts file's entries, comments and address-only lines dropped (as podman reads it)."""
+    out = []
+    for line in text.splitlines():
+        fields = line.partition("#")[0].split()
+        if len(fields) >= 2:
+            out.append((fields[0], fields[1:]))
+    return out
+
+
+def _check_add_host(h: str) -> tuple[str, str]:
+    """HOST:IP as podman checks it (same messages)."""
+    name, sep, ip = h.partition(":")
+    if not sep or not name:
+        raise InvalidArgument(f'bad format for add-host: "{h}"')
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise InvalidArgument(f'invalid IP address in add-host: "{ip}"') from None
+    return name, ip
+
+
+def _base_hosts(base: str, lower: list[str]) -> str:
+    """containers.conf base_hosts_file: "" the host's /etc/hosts, "image" the image's, "none"
+    nothing, else that file."""
+    if base == "none":
+        return ""
+    if base == "image":
+        for layer in lower:  # top-most first
+            p = os.path.join(layer, "etc", "hosts")
+            if os.path.lexists(p):
+                if not os.path.isfile(p) or os.path.islink(p):
+                    return ""
+                return Path(p).read_text(errors="replace")
+        return ""
+    try:
+        return Path(base or "/etc/hosts").read_text(errors="replace")
+    except FileNotFoundError:
+        if base:
+            raise PypodError(f"open {base}: no such file or directory") from None
+        return ""
+
+
+def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: list[str],
+                base_text: str) -> str:
+    """/etc/hosts as podman 4.3 writes it: --add-host entries, then the base file's, then
+    localhost, host.containers.internal and the container's own names — each of these only
+    with the names nobody listed before."""
+    entries = [(ip, [name]) for name, ip in map(_check_add_host, add_hosts)]
+    entries += _hosts_entries(base_text)
+    names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
+    net = rec.options.get("net") or {}
+    from pypod.engine import networks as netmod
+
+    host = netmod.host_ip()
+    own = "127.0.0.1"
+    if network == "slirp4netns":
+        ip, gw, _ = netmod.container_ip(network, net)
+        host = gw if net.get("allow_host_loopback") else host
+        own = ip or own
+    elif network == "pasta":
+        own = host or own
+    elif network == "bridge":
+        from pypod.network.rootlessnet import IP_TOKEN
+
+        own = IP_TOKEN
+    special = [("127.0.0.1", ["localhost"]), ("::1", ["localhost"])]
+    if host:
+        special.append((host, ["host.containers.internal"]))
+    if network != "host":
+        special.append((own, names.split()))
+    lines = [f"{ip}\t{' '.join(n)}" for ip, n in entries]
+    seen = {n for _, ns in entries for n in ns}
+    for ip, ns in special:
+        free = [n for n in ns if n not in seen]
+        if free:
+            lines.append(f"{ip}\t{' '.join(free)}")
+    return "\n".join(lines) + "\n"
+
+
+def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
+    """network_dns: the name server of the container's user networks (the first one with DNS)."""
+    servers, search, options = [], [], []
+    try:
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "nameserver" and len(parts) > 1:
+                servers.append(parts[1])
+            elif parts[0] in ("search", "domain"):
+                search.extend(parts[1:])
+            elif parts[0] == "options":
+                options.extend(parts[1:])
+    except OSError:
+        pass
+    if opts.get("network") != "host":
+        # A loopback resolver on the host is not reachable from a private network namespace.
+        servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
+    if opts.get("network") == "slirp4netns":  # slirp4netns's DNS forwarder first, as podman
+        from pypod.network.slirp import cidr_addresses
+
+        dns = cidr_addresses((opts.get("net") or {}).get("cidr") or "10.0.2.0/24")["dns"]
+        servers = [dns] + [s for s in servers if s != dns]
+    if opts.get("network") == "bridge":
+        # a network's name server when one has it (names of the network's containers), else
+        # slirp4netns's forwarder, reached through the shared namespace's NAT (ours alone: it
+        # forwards the rest; resolvers that ask all servers at once would take an upstream
+        # NXDOMAIN for a container's name)
+        gws = list(network_dns or [])
+        servers = gws if gws else ["10.0.2.3"] + servers
+        if gws:
+            search = ["dns.podman"] + [x for x in search if x != "dns.podman"]
+    if opts.get("dns"):
+        servers = list(opts["dns"])
+    if opts.get("dns_search"):
+        search = [] if opts["dns_search"] == ["."] else list(opts["dns_search"])
+    if opts.get("dns_option"):
+        options = list(opts["dns_option"])
+    out = []
+    if search:
+        out.append("search " + " ".join(search))
+    out += [f"nameserver {s}" for s in servers]
+    if options:
+        out.append("options " + " ".join(options))
+    return "\n".join(out) + "\n"
+
+
+def _bind_mounts(opts: dict) -> list:
+    from pypod.runtime.spec import Mount
+
+    if "resolved_mounts" in opts:
+        from pypod.engine.mounts import runtime_mounts
+
+        return runtime_mounts(opts["resolved_mounts"])
+    mounts = []
+    for v in opts.get("volumes") or []:
+        parts = v.split(":")
+        if len(parts) == 1:
+            raise InvalidArgument(f"anonymous volumes ({v}) are not supported yet")
+        src, dst = parts[0], parts[1]
+        mopts = parts[2].split(",") if len(parts) > 2 else []
+        if not dst.startswith("/"):
+            raise InvalidArgument(f"invalid container path {dst!r}: must be absolute")
+        if not src.startswith("/") and not src.startswith("."):
+            raise InvalidArgument(f"named volumes ({src}) are not supported yet")
+        src = os.path.abspath(src)
+        if not os.path.exists(src):
+            raise PypodError(f"statfs {src}: no such file or directory")
+        flags = [o for o in mopts if o in ("ro", "rw", "nosuid", "nodev", "noexec")]
+        mounts.append(Mount(type="bind", source=src, destination=dst, options=["rbind"] + flags))
+    for t in opts.get("tmpfs") or []:
+        dst, _, o = t.partition(":")
+        mounts.append(Mount(type="tmpfs", source="tmpfs", destination=dst,
+                            options=(o.split(",") if o else []) or ["rw", "noexec", "nosuid", "nodev"]))
+    return mounts
+
+
+def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
+    """The spec's part of _more_options: umask, oom score, /dev/shm size, sysctls, devices,
+    the time zone, --pidfile, the log's size limit."""
+    from pypod.runtime.spec import Mount
+
+    proc.umask = int(o.get("umask") or "0022", 8)
+    proc.oom_score_adj = o.get("oom_score_adj")
+    spec.shm_size = int(o.get("shm_size") or 0)
+    spec.sysctls = dict(o.get("sysctls") or {})
+    spec.pid_file = o.get("pidfile") or ""
+    spec.log_size_max = int((o.get("log_opts") or {}).get("max-size") or -1)
+    for d in o.get("devices") or []:
+        # the permissions are device-cgroup rules: not applied rootless (podman neither)
+        spec.mounts.append(Mount(type="bind", source=d["PathOnHost"], destination=d["PathInContainer"],
+                                 options=["bind"]))
+    tz = o.get("tz")
+    if tz:  # a copy of the zone file bound over /etc/localtime, as podman
+        import shutil
+
+        copy = cdir / "localtime"
+        try:
+            shutil.copyfile(_zone_file(tz), copy)
+        except OSError as e:
+            raise PypodError(f"setting the time zone {tz}: {e.strerror or e}") from None
+        spec.mounts.append(Mount(type="bind", source=str(copy), destination="/etc/localtime",
+                                 options=["bind", "ro"]))
+
+
+def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
+    from pypod.runtime.spec import ContainerSpec, ProcessSpec, RootfsSpec
+
+    o = rec.options
+    cdir = store(ctx).dir(rec.id)
+    if rec.rootfs:
+        rootfs = RootfsSpec(lower=[], upper="", work="", path=rec.rootfs, readonly=o.get("read_only", False))
+    else:
+        if img_rec is None:
+            img_rec = ctx.images.get(rec.image_id)
+            if img_rec is None:
+                raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
+        lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
+        if o.get("userns") == "maps":  # layers whose owners follow --uidmap/--gidmap
+            lower = [_shifted_layer(ctx, l, o["uid_map"], o["gid_map"])
+                     for l in reversed(img_rec.layers)]
+        (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
+        (cdir / "work").mkdir(exist_ok=True, mode=0o700)
+        rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
+                            readonly=o.get("read_only", False))
+    hostname = o.get("hostname") or rec.id[:12]
+    env = merge_env(o["env"], [f"HOSTNAME={hostname}"]) if not any(e.startswith("HOSTNAME=") for e in o["env"]) else o["env"]
+    if o.get("tty"):
+        env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
+    proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.get("workdir") or "/", user=o.get("user") or "",
+                       terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")),
+                       create_cwd=not o.get("workdir_given"))
+    hc = o.get("healthcheck")
+    net = dict(o.get("net") or {})
+    network_dns: list[str] = []
+    if o.get("network") == "bridge":
+        eps = bridge_endpoints(ctx, o)
+        net["endpoints"] = eps
+        net["run_root"] = str(ctx.run_root)
+        net["uplink"] = _uplink_options()
+        network_dns = [(n.get("subnets") or [{}])[0].get("gateway") for n, _ in eps
+                       if n.get("dns_enabled")][:1]
+    mounts = _bind_mounts(o)
+    for i, m in enumerate(mounts):
+        if m.type == "overlay" and "fresh" in m.options:  # -v DIR:DST:O: a throw-away upper
+            base = cdir / "overlay-volumes" / str(i)
+            m.options = [x for x in m.options if x != "fresh"] + [
+                f"upperdir={base}/upper", f"workdir={base}/work", "fresh"]
+    spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
+                         mounts=mounts, network=o.get("network", "private"),
+                         net=net,
+                         hosts="" if o.get("no_hosts") else _hosts_file(
+                             rec, hostname, o.get("network"), o.get("add_host") or [],
+                             _base_hosts(o.get("base_hosts_file") or "",
+                                         rootfs.lower or [rootfs.path or "/nonexistent"])),
+                         resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
+                         stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
+                         restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
+                         log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations),
+                         events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
+    _more_spec(o, cdir, proc, spec)
+    _confinement_spec(ctx, o, cdir, proc, spec)
+    spec.limits = dict(o.get("limits") or {})
+    spec.userns = o.get("userns") or ""
+    spec.uid_map, spec.gid_map = o.get("uid_map") or "", o.get("gid_map") or ""
+    spec.passwd_entry, spec.group_entry = o.get("passwd_entry") or "", o.get("group_entry") or ""
+    spec.passwd, spec.passwd_template = bool(o.get("passwd")), o.get("passwd_template") or ""
+    if o.get("privileged"):  # podman fills /run/.containerenv for privileged containers only
+        from pypod import __version__
+
+        spec.containerenv = (f'engine="pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
+                             f'image="{rec.image_name}"\nimageid="{rec.image_id}"\n'
+                             f'rootless={1 if ctx.rootless else 0}\n')
+    if o.get("rm"):
+        spec.cleanup_argv = cleanup_argv(ctx, rec.id)
+        if o.get("rmi") and rec.image_id:  # run -d --rmi: the image goes with the container
+            spec.cleanup_argv += ["--rmi-image", rec.image_id]
+    return spec
+
+
+def _uplink_options() -> dict:
+    """How the shared network namespace reaches out: containers.conf's rootless network command
+    (slirp4netns unless it says pasta), as for the default network."""
+    from pypod.engine import networks as netmod
+
+    mode, opts = netmod.parse_mode("", True)
+    return dict(opts, kind=mode, ports=[])
+
+
+def cleanup_argv(ctx: Context, cid: str) -> list[str]:
+    return [sys.executable, "-m", "pypod", "--root", str(ctx.graph_root), "--runroot", str(ctx.run_root),
+            "rm", "-f", "-i", cid]
+
+
+def _load_spec(ctx: Context, rec: ContainerRecord):
+    from pypod.runtime.spec import ContainerSpec
+    from pypod.store import db
+
+    d = db.read_json(store(ctx).dir(rec.id) / "spec.json")
+    if not d:
+        spec = build_spec(ctx, rec)
+        db.write_json(store(ctx).dir(rec.id) / "spec.json", spec.to_dict())
+        return spec
+    return ContainerSpec.from_dict(d)
