@@ -15,21 +15,20 @@ import sys
 def main(argv: list[str]) -> int:
     dest, compression = argv[0], argv[1]
     opaque = argv[2] if len(argv) > 2 else "user.overlay.opaque"
-    from pypod.image.streams import DecompressingReader, Prefetcher
+    from pypod.image.streams import DecompressingReader
     from pypod.image.unpack import unpack_layer
 
     stdin = open(0, "rb", buffering=0, closefd=False)
     try:
         reader = DecompressingReader(stdin, compression)
-        ahead = Prefetcher(reader)  # decompress + hash on one core, create files on the other
         import os
 
         from pypod.image.tarsplit import FILE_NAME
 
         # the original tar's headers beside the layer's diff dir: push/save give it back exactly
         split = os.path.join(os.path.dirname(os.path.abspath(dest)), FILE_NAME)
-        stats = unpack_layer(ahead, dest, opaque_xattr=opaque, split_path=split)
-        ahead.drain()
+        stats = unpack_layer(reader, dest, opaque_xattr=opaque, split_path=split)
+        reader.drain()
         reader.close()
     except Exception as e:  # one line for the parent, which names the layer
         from pypod.errors import describe
