@@ -91,8 +91,8 @@ class Exit:
 
     def release_mnt(self) -> None:
         if self.mnt_fd >= 0:
-            os.close(self.mnt_fd)
-            self.mnt_fd = -1
+            fd, self.mnt_fd = self.mnt_fd, -1
+            _drop_last_ref(fd)
         if self.fuse_pid:
             pid, self.fuse_pid = self.fuse_pid, 0
             try:
@@ -124,3 +124,37 @@ class Exit:
             os.waitpid(pid, 0)
         except OSError:
             pass
+
+
+def _drop_last_ref(fd: int) -> None:
+    """Close the last reference to a dead container's mount namespace in a forked child: the
+    close unmounts everything in it (an RCU grace period or more, tens of ms under load), which
+    would otherwise hold the exit report's lock, and with it the `rm` or `run --rm` waiting.
+    Nothing of the host is mounted there; what it held is only the container's own tree."""
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        os.close(fd)
+        return
+    if pid == 0:
+        try:
+            _signal.set_wakeup_fd(-1)
+            # nothing but the namespace and the pipe: no reader of the status pipe or of a
+            # foreground's stdout may wait for us, no lock of the container be held by us
+            null = os.open("/dev/null", os.O_RDWR)
+            for f in (0, 1, 2):
+                os.dup2(null, f)
+            lo, hi = sorted((r, fd))
+            os.closerange(3, lo)
+            os.closerange(lo + 1, hi)
+            os.closerange(hi + 1, 1 << 20)
+            # (still titled pypod-conmon ID: a leak of ours is found as the supervisor's would be)
+            os.read(r, 1)  # EOF once the supervisor has closed its copy: ours is the last
+        finally:
+            os._exit(0)  # (the exit closes fd: the namespace is torn down here)
+    os.close(r)
+    os.close(fd)
+    os.close(w)
