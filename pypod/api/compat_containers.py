@@ -27,10 +27,10 @@ def lookup(ctx, name: str):
 
 def _docker_ports(rec) -> list[dict]:
     out = []
-    for m in (rec.options.get("net") or {}).get("ports") or []:
+    for m in rec.config.net.get("ports") or []:
         out.append({"IP": m.get("host_ip") or "0.0.0.0", "PrivatePort": m["container_port"],
                     "PublicPort": m["host_port"], "Type": m["protocol"]})
-    for key in rec.options.get("expose") or {}:
+    for key in rec.config.expose:
         port, _, proto = key.partition("/")
         if not any(p["PrivatePort"] == int(port) for p in out):
             out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
@@ -364,7 +364,7 @@ def follow_log(ctx, rec, *, follow: bool, since=None, until=None, tail: int = -1
     ce = _engine()
     path = ce.log_path(ctx, rec)
     if path is None:
-        raise HTTPError(501, f"container {rec.name} uses the '{rec.options.get('log_driver')}' log driver: "
+        raise HTTPError(501, f"container {rec.name} uses the '{rec.config.log_driver}' log driver: "
                              "there is no log to read")
     records, offset = ce.read_logs(path, since=since, until=until, tail=tail)
     yield from records
@@ -382,7 +382,7 @@ def logs(req, ctx) -> None:
     tail_n = -1 if tail in (None, "", "all") else req.qint("tail")
     since = float(req.q("since")) if req.q("since") not in (None, "", "0") else None
     until = float(req.q("until")) if req.q("until") not in (None, "", "0") else None
-    timestamps, tty = req.qbool("timestamps"), bool(rec.options.get("tty"))
+    timestamps, tty = req.qbool("timestamps"), bool(rec.config.tty)
     stream = req.h.start_stream("application/vnd.docker.raw-stream" if tty else
                                 "application/vnd.docker.multiplexed-stream")
     try:
@@ -407,7 +407,7 @@ def attach(req, ctx) -> None:
     import threading
 
     rec = lookup(ctx, req.params["name"])
-    tty = bool(rec.options.get("tty"))
+    tty = bool(rec.config.tty)
     want_in = req.qbool("stdin")
     want_out, want_err = req.qbool("stdout"), req.qbool("stderr")
     logs_too = req.qbool("logs")

@@ -56,33 +56,6 @@ def _raise_collected(errors: list) -> None:
 
 
 # -- create / run ------------------------------------------------------------------------------
-def _create_options(image, command, **kw):
-    from pypod.engine.containers import CreateOptions
-
-    resources = {k: kw.pop(k) for k in ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus")}
-    return CreateOptions(image=image, command=list(command or []), resources=resources, **kw)
-
-
-def _common_create(
-    image: str, command: Optional[List[str]], name, entrypoint, env, env_file, env_host, workdir, user, hostname,
-    label, annotation, stop_signal, stop_timeout, restart, health_cmd, health_interval, health_retries,
-    health_start_period, health_timeout, no_healthcheck, rm, interactive, tty, network, volume, tmpfs, mount,
-    dns, dns_search, dns_option, add_host, rootfs, read_only, replace, pull, platform, quiet, publish,
-    publish_all, memory, cpus, pids_limit, cpu_shares, memory_swap, cpuset_cpus,
-):
-    return _create_options(
-        image, command, name=name, entrypoint=entrypoint, env=env, env_file=env_file, env_host=env_host,
-        workdir=workdir, user=user, hostname=hostname, labels=label, annotations=annotation,
-        stop_signal=stop_signal, stop_timeout=stop_timeout, restart=restart, health_cmd=health_cmd,
-        health_interval=health_interval, health_retries=health_retries, health_start_period=health_start_period,
-        health_timeout=health_timeout, no_healthcheck=no_healthcheck, rm=rm, interactive=interactive, tty=tty,
-        network=network, volumes=volume, tmpfs=tmpfs, mounts=mount, dns=dns, dns_search=dns_search,
-        dns_option=dns_option, add_host=add_host, rootfs=rootfs, read_only=read_only, replace=replace,
-        pull=pull, platform=platform, quiet_pull=quiet, publish=publish, publish_all=publish_all,
-        memory=memory, cpus=cpus, pids_limit=pids_limit, cpu_shares=cpu_shares, memory_swap=memory_swap,
-        cpuset_cpus=cpuset_cpus)
-
-
 def create_params(fn):
     """Decorate a function taking **kw with the options create and run share."""
     import functools
@@ -185,42 +158,29 @@ def create_params(fn):
     return wrapper
 
 
+# create_params' table is the one list of create/run flags: each fills the CreateOptions field of its
+# name, or the one named here; the resource flags go together into CreateOptions.resources
+_FIELD_OF = {"label": "labels", "annotation": "annotations", "network_alias": "network_aliases",
+             "volume": "volumes", "mount": "mounts", "quiet": "quiet_pull"}
+_RESOURCES = ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus")
+
+
 def _kw_create(kw: dict):
-    keys = ["image", "command", "name", "entrypoint", "env", "env_file", "env_host", "workdir", "user", "hostname",
-            "label", "annotation", "stop_signal", "stop_timeout", "restart", "health_cmd", "health_interval",
-            "health_retries", "health_start_period", "health_timeout", "no_healthcheck", "rm", "interactive", "tty",
-            "network", "volume", "tmpfs", "mount", "dns", "dns_search", "dns_option", "add_host", "rootfs",
-            "read_only", "replace", "pull", "platform", "quiet", "publish", "publish_all", "memory", "cpus",
-            "pids_limit", "cpu_shares", "memory_swap", "cpuset_cpus"]
-    opts = _common_create(*[kw[k] for k in keys])
-    opts.volumes_from = list(kw.get("volumes_from") or [])
-    for key in ("security_opt", "ulimit", "group_add"):
-        setattr(opts, key, list(kw.get(key) or []))
-    for key in ("cap_add", "cap_drop"):  # podman: repeated, or comma-separated
-        setattr(opts, key, [c for v in kw.get(key) or [] for c in v.split(",") if c])
+    from pypod.engine.containers import CreateOptions
+
+    opts = CreateOptions(resources={k: kw[k] for k in _RESOURCES})
+    lists = {n for n, d in CreateOptions.FIELDS if d is list}
+    for name, value in kw.items():
+        if name in _RESOURCES:
+            continue
+        field = _FIELD_OF.get(name, name)
+        if field in ("cap_add", "cap_drop"):  # podman: repeated, or comma-separated
+            value = [c for v in value or [] for c in v.split(",") if c]
+        elif field in lists:
+            value = list(value or [])
+        setattr(opts, field, value)  # (a flag without a field is an AttributeError: slots)
     opts.create_command = [os.path.basename(sys.argv[0]) if not sys.argv[0].endswith("__main__.py")
                            else "pypod", *sys.argv[1:]]
-    opts.privileged = bool(kw.get("privileged"))
-    opts.network_aliases = list(kw.get("network_alias") or [])
-    opts.uidmap = list(kw.get("uidmap") or [])
-    opts.gidmap = list(kw.get("gidmap") or [])
-    opts.ip = kw.get("ip")
-    opts.mac_address = kw.get("mac_address")
-    opts.init = bool(kw.get("init"))
-    opts.init_path = kw.get("init_path")
-    opts.userns = kw.get("userns")
-    opts.read_only_tmpfs = bool(kw.get("read_only_tmpfs", True))
-    opts.http_proxy = kw.get("http_proxy")
-    opts.unsetenv = list(kw.get("unsetenv") or [])
-    opts.unsetenv_all = bool(kw.get("unsetenv_all"))
-    opts.no_hosts = kw.get("no_hosts")
-    opts.passwd = bool(kw.get("passwd", True))
-    opts.passwd_entry = kw.get("passwd_entry")
-    for key in ("label_file", "expose", "sysctl", "device", "log_opt"):
-        setattr(opts, key, list(kw.get(key) or []))
-    for key in ("shm_size", "umask", "tz", "cidfile", "pidfile", "log_driver", "oom_score_adj", "tls_verify",
-                "authfile", "creds", "arch", "os", "variant"):
-        setattr(opts, key, kw.get(key))
     return opts
 
 

@@ -58,21 +58,21 @@ def commit(ctx: Context, opts: CommitOptions):
         raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
     cfg = copy.deepcopy(ctx.images.config(img.id))
     c = cfg.setdefault("config", {})
-    o = rec.options or {}
+    o = rec.config
     # podman commits the container's settings, not only the image's
     if rec.entrypoint:
         c["Entrypoint"] = list(rec.entrypoint)
     c["Cmd"] = list(rec.cmd) or c.get("Cmd")
-    if o.get("env"):
-        c["Env"] = list(o["env"])
-    if o.get("workdir"):
-        c["WorkingDir"] = o["workdir"]
-    if o.get("user"):
-        c["User"] = o["user"]
+    if o.env:
+        c["Env"] = list(o.env)
+    if o.workdir:
+        c["WorkingDir"] = o.workdir
+    if o.user:
+        c["User"] = o.user
     if rec.labels:
         c["Labels"] = dict(rec.labels)
     if opts.include_volumes:
-        for v in o.get("volumes") or []:
+        for v in o.volumes:
             parts = v.split(":")
             dest = parts[1] if len(parts) > 1 else parts[0]
             c.setdefault("Volumes", {})[dest] = {}

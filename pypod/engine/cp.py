@@ -116,7 +116,7 @@ def _container_user_ids(ctx, rec) -> tuple[int, int]:
     """podman's --archive: what is copied in belongs to the container's (primary) user."""
     from pypod.engine.mounts import _user_ids
 
-    user = (rec.options or {}).get("user") or ""
+    user = rec.config.user
     if not user or user in ("0", "root", "0:0", "root:root"):
         return 0, 0
     layers: list[str] = []

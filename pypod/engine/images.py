@@ -238,7 +238,7 @@ def containers_using(ctx: Context) -> dict[str, list[str]]:
 
             p = placeholder(ctx.containers_dir / cid)
             db.note_damaged("container", cid, p.name, path)
-            chain = [os.path.basename(os.path.dirname(x)) for x in reversed(p.options["lower"])]
+            chain = [os.path.basename(os.path.dirname(x)) for x in reversed(p.config.lower)]
             rec = {"image_id": next((r.id for r in ctx.images.list() if chain and r.layers == chain), "")}
         if rec and rec.get("image_id"):
             out.setdefault(rec["image_id"], []).append(cid)

@@ -387,7 +387,7 @@ def _resolve_one(ctx, r: MountRequest, layers: list[str], layers_top_first: list
 def from_container(rec, mode: str = "") -> list[dict]:
     """The bind and volume mounts of another container, for --volumes-from CTR[:ro|rw]."""
     out = []
-    for m in (rec.options or {}).get("resolved_mounts") or []:
+    for m in rec.config.resolved_mounts or []:
         if m.get("type") == "tmpfs":
             continue
         m = dict(m)

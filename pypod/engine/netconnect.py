@@ -25,16 +25,16 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
 
     net = netmod.get_network(ctx, network)
     rec = ce.get_container(ctx, container)
-    o = rec.options
-    if o.get("network") != "bridge":
-        raise PypodError(f"\"{o.get('network') or 'slirp4netns'}\" is not supported: "
+    o = rec.config
+    if o.network != "bridge":
+        raise PypodError(f"\"{o.network or 'slirp4netns'}\" is not supported: "
                          f"network connect is only possible for containers on user-defined networks")
     if ip:
         try:
             ipaddress.IPv4Address(ip)
         except ValueError:
             raise InvalidArgument(f"{ip} is not an IPv4 address") from None
-    networks = dict((o.get("net") or {}).get("networks") or {})
+    networks = dict(o.net.get("networks") or {})
     if net["name"] in networks:
         raise PypodError(f"container {rec.id} is already connected to network "
                          f"\"{net['name']}\": network is already connected")
@@ -83,14 +83,14 @@ def _set_endpoint(ctx: Context, cid: str, network: str, ep: dict | None) -> None
 
     with ce.store(ctx).lock():
         fresh = ce.get_container(ctx, cid)
-        n = dict(fresh.options.get("net") or {})
+        n = dict(fresh.config.net)
         nets = dict(n.get("networks") or {})
         if ep is None:
             nets.pop(network, None)
         else:
             nets[network] = ep
         n["networks"] = nets
-        fresh.options = dict(fresh.options, net=n)
+        fresh.config.net = n
         ce.store(ctx).save(fresh)
     _update_spec(ctx, fresh)
 
@@ -118,7 +118,7 @@ def _update_spec(ctx: Context, rec) -> None:
     if not d:
         return
     net = dict(d.get("net") or {})
-    net["endpoints"] = ce.bridge_endpoints(ctx, rec.options)
+    net["endpoints"] = ce.bridge_endpoints(ctx, rec.config)
     d["net"] = net
     db.write_json(path, d)
 
@@ -134,7 +134,7 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
 
     net = netmod.get_network(ctx, network)
     rec = ce.get_container(ctx, container)
-    networks = dict((rec.options.get("net") or {}).get("networks") or {})
+    networks = dict(rec.config.net.get("networks") or {})
     if net["name"] not in networks:
         raise PypodError(f"container {rec.id} is not connected to network {net['name']}")
     st = _running_state(ctx, rec)

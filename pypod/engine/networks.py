@@ -286,12 +286,12 @@ def network_exists(ctx, name_or_id: str) -> bool:
 
 def network_users(ctx) -> dict[str, list[str]]:
     """network name → ids of the containers whose record puts them on it
-    (`options["net"]["networks"]`, podman's `Networks()` of a container)."""
+    (`config.net["networks"]`, podman's `Networks()` of a container)."""
     from pypod.engine.containers import store
 
     out: dict[str, list[str]] = {}
     for rec in store(ctx).list():
-        nets = ((rec.options or {}).get("net") or {}).get("networks") or {}
+        nets = rec.config.net.get("networks") or {}
         names = list(nets) if isinstance(nets, dict) else [
             (x.get("name") if isinstance(x, dict) else x) for x in nets]
         for n in names:

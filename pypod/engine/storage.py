@@ -55,7 +55,7 @@ def disk_usage(ctx: Context) -> dict:
     for c in containers:
         st = state_of(ctx, c)
         size = _dir_size(store(ctx).dir(c.id) / "upper")
-        nvol = sum(1 for m in (c.options or {}).get("resolved_mounts") or [] if m.get("type") == "volume")
+        nvol = sum(1 for m in c.config.resolved_mounts or [] if m.get("type") == "volume")
         ctr_rows.append({"rec": c, "size": size, "status": st.get("status", "created"), "volumes": nvol})
     users = vol.users(ctx)
     vol_rows = [{"rec": v, "size": vol.volume_size(ctx, v.name), "links": len(users.get(v.name, []))}

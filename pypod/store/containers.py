@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pypod.record import Record
 from pypod.store import db, owned
+from pypod.store.container_config import ContainerConfig
 
 TRASH = ".rm-"  # a container directory being deleted, owned (store/owned.py)
 # annotation of a container that is a build's temporary work (a RUN step): its value is the
@@ -37,10 +38,19 @@ class ContainerRecord(Record):
         ("cmd", list),
         ("labels", dict),
         ("annotations", dict),
-        ("options", dict),            # everything else create was given
+        ("config", ContainerConfig),  # everything else create settled on (store/container_config.py)
         ("rootfs", None),             # --rootfs DIR
     )
     __slots__ = tuple(n for n, _ in FIELDS)
+
+    def to_dict(self) -> dict:
+        return dict(super().to_dict(), config=self.config.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        # "options": the untyped dict of the records written before ContainerConfig (same names)
+        raw = d.get("config") if "config" in d else d.get("options")
+        return super().from_dict(dict(d, config=ContainerConfig.from_dict(raw or {})))
 
 
 class ContainerStore:
@@ -115,7 +125,7 @@ class ContainerStore:
 def placeholder(cdir: Path) -> ContainerRecord:
     """What is still known of a container whose container.json is unreadable: its id, its name
     (the `name` file, or the spec's), when its directory was made, the layers it runs on (the
-    spec's overlay lower dirs, top first, in options["lower"]). options["damaged"] marks it."""
+    spec's overlay lower dirs, top first, in config.lower). config.damaged marks it."""
     spec: dict = {}
     try:
         spec = db.read_record(cdir / "spec.json") or {}
@@ -139,5 +149,5 @@ def placeholder(cdir: Path) -> ContainerRecord:
               for m in spec.get("mounts") or []
               if isinstance(m, dict) and str(m.get("source", "")).startswith(vols)]
     return ContainerRecord(id=cdir.name, name=name or str(spec.get("name") or ""), created=created,
-                           options={"damaged": True, "lower": [str(p) for p in lower],
-                                    "resolved_mounts": mounts})
+                           config=ContainerConfig(damaged=True, lower=[str(p) for p in lower],
+                                                  resolved_mounts=mounts))

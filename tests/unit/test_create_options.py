@@ -48,3 +48,41 @@ def test_add_host_checks():
 def test_hosts_entries_parse_as_podman():
     text = "# comment\n127.0.0.1 localhost  # trailing\n10.0.0.9\n::1\tip6-localhost ip6-loopback\n"
     assert ce._hosts_entries(text) == [("127.0.0.1", ["localhost"]), ("::1", ["ip6-localhost", "ip6-loopback"])]
+
+
+def _cli_defaults() -> dict:
+    from pypod.cli import container as cc
+
+    return {n: p.default for n, p, _ in cc.create_params(lambda **kw: None).__pypod_params__}
+
+
+def test_each_create_flag_fills_its_create_options_field():
+    """create_params' table is the one declaration of the create/run flags: _kw_create moves every
+    flag into CreateOptions by name (a flag without a field would fail here)."""
+    from pypod.cli import container as cc
+
+    kw = _cli_defaults()
+    lists = {n for n, d in ce.CreateOptions.FIELDS if d is list}
+    for name in kw:
+        field = cc._FIELD_OF.get(name, name)
+        kw[name] = ["v,w"] if field in lists else f"value-of-{name}"
+    opts = cc._kw_create(kw)
+    for name in kw:
+        field = cc._FIELD_OF.get(name, name)
+        if name in cc._RESOURCES:
+            assert opts.resources[name] == f"value-of-{name}"
+        elif field in ("cap_add", "cap_drop"):
+            assert getattr(opts, field) == ["v", "w"]
+        else:
+            assert getattr(opts, field) == kw[name], name
+
+
+def test_the_flags_defaults_are_create_options_defaults():
+    from pypod.cli import container as cc
+
+    kw = dict(_cli_defaults(), image="busybox", command=None)
+    got, want = cc._kw_create(kw), ce.CreateOptions(image="busybox")
+    differ = {n for n, _ in ce.CreateOptions.FIELDS if getattr(got, n) != getattr(want, n)}
+    # --network repeats (a list; the engine takes its first), --memory & co. are grouped, and the
+    # CLI records its own command line
+    assert differ == {"network", "resources", "create_command"}

@@ -67,11 +67,13 @@ def test_runtime_and_inspect_views():
 
 
 def test_volumes_from_keeps_mounts_and_mode():
+    from pypod.store.container_config import ContainerConfig
+
     class Rec:
-        options = {"resolved_mounts": [
+        config = ContainerConfig(resolved_mounts=[
             {"type": "volume", "source": "/s", "destination": "/d", "name": "v", "anonymous": True, "rw": True,
              "options": ["rbind", "nosuid", "nodev"]},
-            {"type": "tmpfs", "source": "tmpfs", "destination": "/t", "options": []}]}
+            {"type": "tmpfs", "source": "tmpfs", "destination": "/t", "options": []}])
 
     got = mounts.from_container(Rec(), "ro")
     assert len(got) == 1 and got[0]["options"][-1] == "ro" and not got[0]["rw"] and not got[0]["anonymous"]

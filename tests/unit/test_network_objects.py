@@ -11,6 +11,7 @@ import pytest
 from pypod.engine import networks as ne
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, NotFound, PypodError, RemoveMissing
+from pypod.store.container_config import ContainerConfig
 from pypod.store.containers import ContainerRecord, ContainerStore
 
 
@@ -31,7 +32,7 @@ def _container(ctx, cid: str, *networks: str) -> None:
     nets = {n: {"aliases": [], "ip": "", "mac": "", "interface": ""} for n in networks}
     ContainerStore(ctx.graph_root).save(ContainerRecord(
         id=cid, name=f"c-{cid[:6]}", created="2026-01-01T00:00:00Z",
-        options={"network": "bridge", "net": {"networks": nets, "ports": []}}))
+        config=ContainerConfig(network="bridge", net={"networks": nets, "ports": []})))
 
 
 def test_create_shape_matches_podman_inspect(ctx):

@@ -10,6 +10,7 @@ import re
 from pypod.engine import events
 from pypod.engine.context import Context
 from pypod.errors import Conflict, ImageNotFound, InvalidArgument, PypodError
+from pypod.store.container_config import ContainerConfig
 from pypod.store.containers import ContainerRecord
 from pypod.units import rfc3339_nano
 from pypod.engine.containers.lookup import find_container, store
@@ -118,6 +119,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         confinement["ulimits"].insert(0, ["RLIMIT_NOFILE", hard, hard])
     if conf.default_capabilities is not None:
         confinement["default_caps"] = list(conf.default_capabilities)
+    user = opts.user if opts.user is not None else (image_cfg.get("User") or "")
     if opts.userns and opts.userns not in ("host", "private"):
         if opts.userns != "keep-id":
             raise InvalidArgument(f"unrecognized namespace mode {opts.userns} passed")
@@ -125,7 +127,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
             raise PypodError("keep-id is only supported in rootless mode")
         confinement["userns"] = "keep-id"
         if opts.user is None:  # podman: the process runs as the user
-            confinement["user"] = f"{os.getuid()}:{os.getgid()}"
+            user = f"{os.getuid()}:{os.getgid()}"
         confinement.update(_keep_id_entries())
     if opts.uidmap or opts.gidmap:
         if opts.userns and opts.userns not in ("private",):
@@ -199,24 +201,25 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         rec = ContainerRecord(id=cid, name=name, image_id=img_rec.id if img_rec else "",
                               image_name=image_name, created=rfc3339_nano(), command=argv, entrypoint=entry,
                               cmd=cmd, labels=labels, annotations=_labels(opts.annotations), rootfs=rootfs_path)
-        rec.options = {
-            "env": env, "workdir": opts.workdir or image_cfg.get("WorkingDir") or "/",
-            "user": opts.user if opts.user is not None else image_cfg.get("User", ""),
-            "workdir_given": bool(opts.workdir),
-            "hostname": opts.hostname or "", "stop_signal": stop_signal, "stop_timeout": stop_timeout,
-            "restart": policy, "restart_max": max_restarts, "rm": opts.rm, "interactive": opts.interactive,
-            "tty": opts.tty, "network": network, "volumes": opts.volumes, "tmpfs": opts.tmpfs,
-            "read_only": opts.read_only, "dns": opts.dns or list(conf.dns_servers),
-            "dns_search": opts.dns_search or list(conf.dns_searches),
-            "dns_option": opts.dns_option or list(conf.dns_options), "add_host": opts.add_host, "healthcheck": _healthcheck(opts, image_cfg),
-            "publish": opts.publish, "resources": opts.resources, "net": net_opts, "limits": limits,
-            "publish_all": bool(opts.publish_all),
-            "mounts": opts.mounts, "volumes_from": opts.volumes_from, "resolved_mounts": resolved_mounts,
-            "no_hosts": bool(no_hosts), "base_hosts_file": conf.base_hosts_file,
-            "passwd": bool(opts.passwd), "passwd_template": opts.passwd_entry or "",
-            "rmi": bool(opts.rmi), "create_command": list(opts.create_command), **extras, **confinement,
-            "external": bool(opts.external),
-        }
+        rec.config = ContainerConfig(
+            env=env, workdir=opts.workdir or image_cfg.get("WorkingDir") or "/", user=user,
+            workdir_given=bool(opts.workdir),
+            hostname=opts.hostname or "", stop_signal=stop_signal, stop_timeout=stop_timeout,
+            restart=policy, restart_max=max_restarts, rm=opts.rm, interactive=opts.interactive,
+            tty=opts.tty, network=network, volumes=opts.volumes, tmpfs=opts.tmpfs,
+            read_only=opts.read_only, dns=opts.dns or list(conf.dns_servers),
+            dns_search=opts.dns_search or list(conf.dns_searches),
+            dns_option=opts.dns_option or list(conf.dns_options), add_host=opts.add_host,
+            healthcheck=_healthcheck(opts, image_cfg),
+            publish=opts.publish, resources=opts.resources, net=net_opts, limits=limits,
+            publish_all=bool(opts.publish_all),
+            mounts=opts.mounts, volumes_from=opts.volumes_from, resolved_mounts=resolved_mounts,
+            no_hosts=bool(no_hosts), base_hosts_file=conf.base_hosts_file,
+            passwd=bool(opts.passwd), passwd_template=opts.passwd_entry or "",
+            rmi=bool(opts.rmi), create_command=list(opts.create_command),
+            **extras, **confinement,
+            external=bool(opts.external),
+        )
         from pypod import faults; faults.point("create")
         cs.save(rec, fsync=False)  # (~10 ms of every create on this disk; see ContainerStore.save)
     try:

@@ -38,13 +38,13 @@ def _exec_locked(ctx: Context, lk, argv: list[str], *, env: list[str], user: str
         err = PypodError("can only create exec sessions on running containers: container state improper")
         err.exit_code = 255  # podman's exec: its generic error code
         raise err
-    o = rec.options
-    base_env = o.get("env", [])
+    o = rec.config
+    base_env = o.env
     full_env = merge_env(base_env, env)  # podman: the container's Env, no HOSTNAME
     if tty:
         full_env = merge_env(full_env, ["TERM=xterm"])
-    proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.get("workdir") or "/",
-                       user=user if user is not None else (o.get("user") or ""), terminal=tty, stdin=interactive,
+    proc = ProcessSpec(args=argv, env=full_env, cwd=workdir or o.workdir,
+                       user=user if user is not None else o.user, terminal=tty, stdin=interactive,
                        create_cwd=not workdir)
     if privileged:  # exec --privileged: every capability (the container's seccomp filter stays)
         from pypod.linux import caps as capsmod
@@ -80,9 +80,9 @@ def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = Fal
             if st.get("status") != "running":
                 raise PypodError("you can only attach to running containers")
             sock = rattach.connect(cdir)
-        o = rec.options
-        code = rattach.attach(cdir, tty=bool(o.get("tty")),
-                              stdin=bool(o.get("interactive")) and not no_stdin, detach_keys=keys,
+        o = rec.config
+        code = rattach.attach(cdir, tty=bool(o.tty),
+                              stdin=bool(o.interactive) and not no_stdin, detach_keys=keys,
                               sig_proxy=sig_proxy, kill=lambda s: launch.kill(cdir, s), sock=sock)
     except OSError as e:
         raise PypodError(f"attach to container {rec.id}: {e.strerror or e}") from None

@@ -18,7 +18,7 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
-    hc = rec.options.get("healthcheck")
+    hc = rec.config.healthcheck
     if not hc:
         raise PypodError(f"container {rec.id} has no defined healthcheck")
     # locked for the state check until the check runs, and again to record its result
@@ -29,8 +29,8 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
             raise PypodError(f"container {rec.id} is not running")
         test = list(hc["test"])
         argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
-        o = rec.options
-        proc = ProcessSpec(args=argv, env=o.get("env", []), cwd=o.get("workdir") or "/", user=o.get("user") or "")
+        o = rec.config
+        proc = ProcessSpec(args=argv, env=o.env, cwd=o.workdir, user=o.user)
         cdir = str(store(ctx).dir(rec.id))
         start = dt.datetime.now(dt.timezone.utc).isoformat()
         r, w = os.pipe()

@@ -197,7 +197,7 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
         try:
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
-            if volumes or (rec.options or {}).get("rm"):
+            if volumes or rec.config.rm:
                 from pypod.engine.volumes import remove_anonymous
 
                 remove_anonymous(ctx, rec)
@@ -271,7 +271,7 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
                     else:
                         launch.wait_settled(cdir)
                     lk.relock()
-                if (lk.rec.options or {}).get("damaged"):  # its state may be unreadable too
+                if lk.rec.config.damaged:  # its state may be unreadable too
                     from pypod.engine.cleanup import kill_supervisors
 
                     kill_supervisors(cdir)
@@ -306,7 +306,7 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         if live_work(rec):  # a RUN step of a build in progress
             continue
-        if (rec.options or {}).get("damaged"):
+        if rec.config.damaged:
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:
                 out.append(rec.id)

@@ -65,7 +65,7 @@ def container_exists(ctx: Context, rec: ContainerRecord) -> bool:
 
 
 def log_driver(rec: ContainerRecord) -> str:
-    return rec.options.get("log_driver") or ""
+    return rec.config.log_driver
 
 
 def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
@@ -73,7 +73,7 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
     PORT[/PROTO] the host addresses of that one."""
     from pypod.network.ports import format_port_lines
 
-    return format_port_lines((rec.options.get("net") or {}).get("ports") or [], want)
+    return format_port_lines(rec.config.net.get("ports") or [], want)
 
 
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
@@ -89,7 +89,7 @@ def is_external(rec: ContainerRecord) -> bool:
     """A build's RUN container: podman's "external" (buildah's) containers. `ps` shows them only
     with --external, and no --all verb (rm -a, stop -a, prune, --latest) touches them: the build
     owns and removes them."""
-    return bool(rec.options.get("external"))
+    return bool(rec.config.external)
 
 
 def own_containers(ctx: Context) -> list[ContainerRecord]:
@@ -99,14 +99,14 @@ def own_containers(ctx: Context) -> list[ContainerRecord]:
 
 def network_names(rec: ContainerRecord) -> list[str]:
     """The user networks the container is on (podman's ps `Networks`)."""
-    if rec.options.get("network") != "bridge":
+    if rec.config.network != "bridge":
         return []
-    return list(((rec.options.get("net") or {}).get("networks") or {}).keys())
+    return list((rec.config.net.get("networks") or {}).keys())
 
 
 def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
     """Where the container's k8s-file log is (--log-opt path=), None for --log-driver none."""
-    o = rec.options
-    if o.get("log_driver") in ("none", "passthrough"):
+    o = rec.config
+    if o.log_driver in ("none", "passthrough"):
         return None
-    return Path((o.get("log_opts") or {}).get("path") or store(ctx).dir(rec.id) / "ctr.log")
+    return Path(o.log_opts.get("path") or store(ctx).dir(rec.id) / "ctr.log")

@@ -10,17 +10,18 @@ from pathlib import Path
 
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, PypodError
+from pypod.store.container_config import ContainerConfig
 from pypod.store.containers import ContainerRecord
 from pypod.engine.containers.lookup import log_path, store
 from pypod.engine.containers.options import merge_env
 from pypod.engine.containers.parse import _zone_file
 
 
-def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
+def _confinement_spec(ctx: Context, o: ContainerConfig, cdir: Path, proc, spec) -> None:
     """Fill the capabilities, seccomp program and rlimits of a ContainerSpec being built."""
     from pypod.linux import caps as capsmod, seccomp as seccompmod
 
-    privileged = bool(o.get("privileged"))
+    privileged = bool(o.privileged)
     if privileged:
         bounding = capsmod.all_caps()
     else:
@@ -29,28 +30,28 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
         except ValueError as e:
             raise PypodError(str(e))
     proc.capabilities = bounding
-    add = [capsmod.normalize(c) for c in o.get("cap_add") or []]
+    add = [capsmod.normalize(c) for c in o.cap_add]
     proc.user_capabilities = [c for c in (capsmod.all_caps() if "CAP_ALL" in add else add) if c in bounding]
-    proc.no_new_privileges = bool(o.get("no_new_privileges"))
-    proc.rlimits = [list(r) for r in o.get("ulimits") or []]
-    proc.group_add = list(o.get("group_add") or [])
-    spec.rootfs.readonly_tmpfs = bool(o.get("read_only_tmpfs", True))
-    if o.get("init"):
-        if o.get("init_path"):  # catatonit, where podman puts it
+    proc.no_new_privileges = bool(o.no_new_privileges)
+    proc.rlimits = [list(r) for r in o.ulimits]
+    proc.group_add = list(o.group_add)
+    spec.rootfs.readonly_tmpfs = bool(o.read_only_tmpfs)
+    if o.init:
+        if o.init_path:  # catatonit, where podman puts it
             from pypod.runtime.spec import Mount
 
-            spec.mounts.append(Mount(type="bind", source=o["init_path"], destination="/run/podman-init",
+            spec.mounts.append(Mount(type="bind", source=o.init_path, destination="/run/podman-init",
                                      options=["ro", "bind"]))
             proc.args = ["/run/podman-init", "--", *proc.args]
         else:
             proc.init = "builtin"
     spec.privileged = privileged
     prog_path = cdir / "seccomp.bpf"
-    if privileged or o.get("seccomp") == "unconfined":
+    if privileged or o.seccomp == "unconfined":
         prog = None
     else:
         try:
-            prog = seccompmod.program_for(o.get("seccomp"), bounding, str(ctx.graph_root / "cache" / "seccomp"))
+            prog = seccompmod.program_for(o.seccomp, bounding, str(ctx.graph_root / "cache" / "seccomp"))
         except seccompmod.ProfileError as e:
             raise PypodError(str(e))
     if prog is None:
@@ -62,30 +63,30 @@ def _confinement_spec(ctx: Context, o: dict, cdir: Path, proc, spec) -> None:
     proc.seccomp = str(prog_path)
 
 
-def _bounding_caps(o: dict) -> list[str]:
+def _bounding_caps(o: ContainerConfig) -> list[str]:
     """The container's bounding set: the default set (containers.conf's, else podman's) with
     --cap-add and --cap-drop applied. ValueError for an unknown capability."""
     from pypod.linux import caps as capsmod
 
-    return capsmod.merge(o.get("default_caps") or capsmod.DEFAULT_CAPS, o.get("cap_add") or [],
-                         o.get("cap_drop") or [])
+    return capsmod.merge(o.default_caps or capsmod.DEFAULT_CAPS, o.cap_add,
+                         o.cap_drop)
 
 
-def _inspect_caps(o: dict) -> dict:
+def _inspect_caps(o: ContainerConfig) -> dict:
     """podman's capability fields: the bounding set, what the process has (root: all of it;
     another user: its --cap-add ones), and CapAdd/CapDrop relative to Docker's default set."""
     from pypod.linux import caps as capsmod
 
-    if o.get("privileged"):
+    if o.privileged:
         every = sorted(capsmod.all_caps())
         return {"BoundingCaps": every, "EffectiveCaps": every, "CapAdd": [], "CapDrop": []}
     try:
         bounding = set(_bounding_caps(o))
-        added = {capsmod.normalize(c) for c in o.get("cap_add") or []}
+        added = {capsmod.normalize(c) for c in o.cap_add}
     except ValueError:
         return {"BoundingCaps": [], "EffectiveCaps": [], "CapAdd": [], "CapDrop": []}
     docker = {capsmod.normalize(c) for c in [*capsmod.DEFAULT_CAPS, "AUDIT_WRITE", "MKNOD", "NET_RAW"]}
-    user = (o.get("user") or "").partition(":")[0]
+    user = o.user.partition(":")[0]
     effective = bounding if user in ("", "0", "root") else (bounding if "CAP_ALL" in added else added & bounding)
     return {"BoundingCaps": sorted(bounding), "EffectiveCaps": sorted(effective),
             "CapAdd": sorted(bounding - docker), "CapDrop": sorted(docker - bounding)}
@@ -114,12 +115,12 @@ def _shifted_layer(ctx: Context, layer: str, uid_text: str, gid_text: str) -> st
     return str(dst)
 
 
-def bridge_endpoints(ctx: Context, o: dict) -> list:
+def bridge_endpoints(ctx: Context, o: ContainerConfig) -> list:
     """[(network record, endpoint)] for the spec of a container on user networks."""
     from pypod.engine import networks as netmod
 
     out = []
-    for i, (name, ep) in enumerate(((o.get("net") or {}).get("networks") or {}).items()):
+    for i, (name, ep) in enumerate((o.net.get("networks") or {}).items()):
         rec = netmod.get_network(ctx, name)
         if not rec.get("subnets"):
             raise PypodError(f"network {name} has no subnet (ipam driver \"none\"): pypod cannot "
@@ -182,7 +183,7 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
     entries = [(ip, [name]) for name, ip in map(_check_add_host, add_hosts)]
     entries += _hosts_entries(base_text)
     names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
-    net = rec.options.get("net") or {}
+    net = rec.config.net
     from pypod.engine import networks as netmod
 
     host = netmod.host_ip()
@@ -211,7 +212,7 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
     return "\n".join(lines) + "\n"
 
 
-def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
+def _resolv_conf(opts: ContainerConfig, network_dns: list[str] | None = None) -> str:
     """network_dns: the name server of the container's user networks (the first one with DNS)."""
     servers, search, options = [], [], []
     try:
@@ -227,15 +228,15 @@ def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
                 options.extend(parts[1:])
     except OSError:
         pass
-    if opts.get("network") != "host":
+    if opts.network != "host":
         # A loopback resolver on the host is not reachable from a private network namespace.
         servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
-    if opts.get("network") == "slirp4netns":  # slirp4netns's DNS forwarder first, as podman
+    if opts.network == "slirp4netns":  # slirp4netns's DNS forwarder first, as podman
         from pypod.network.slirp import cidr_addresses
 
-        dns = cidr_addresses((opts.get("net") or {}).get("cidr") or "10.0.2.0/24")["dns"]
+        dns = cidr_addresses(opts.net.get("cidr") or "10.0.2.0/24")["dns"]
         servers = [dns] + [s for s in servers if s != dns]
-    if opts.get("network") == "bridge":
+    if opts.network == "bridge":
         # a network's name server when one has it (names of the network's containers), else
         # slirp4netns's forwarder, reached through the shared namespace's NAT (ours alone: it
         # forwards the rest; resolvers that ask all servers at once would take an upstream
@@ -244,12 +245,12 @@ def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
         servers = gws if gws else ["10.0.2.3"] + servers
         if gws:
             search = ["dns.podman"] + [x for x in search if x != "dns.podman"]
-    if opts.get("dns"):
-        servers = list(opts["dns"])
-    if opts.get("dns_search"):
-        search = [] if opts["dns_search"] == ["."] else list(opts["dns_search"])
-    if opts.get("dns_option"):
-        options = list(opts["dns_option"])
+    if opts.dns:
+        servers = list(opts.dns)
+    if opts.dns_search:
+        search = [] if opts.dns_search == ["."] else list(opts.dns_search)
+    if opts.dns_option:
+        options = list(opts.dns_option)
     out = []
     if search:
         out.append("search " + " ".join(search))
@@ -259,15 +260,15 @@ def _resolv_conf(opts: dict, network_dns: list[str] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _bind_mounts(opts: dict) -> list:
+def _bind_mounts(opts: ContainerConfig) -> list:
     from pypod.runtime.spec import Mount
 
-    if "resolved_mounts" in opts:
+    if opts.resolved_mounts is not None:
         from pypod.engine.mounts import runtime_mounts
 
-        return runtime_mounts(opts["resolved_mounts"])
+        return runtime_mounts(opts.resolved_mounts)
     mounts = []
-    for v in opts.get("volumes") or []:
+    for v in opts.volumes:
         parts = v.split(":")
         if len(parts) == 1:
             raise InvalidArgument(f"anonymous volumes ({v}) are not supported yet")
@@ -282,29 +283,29 @@ def _bind_mounts(opts: dict) -> list:
             raise PypodError(f"statfs {src}: no such file or directory")
         flags = [o for o in mopts if o in ("ro", "rw", "nosuid", "nodev", "noexec")]
         mounts.append(Mount(type="bind", source=src, destination=dst, options=["rbind"] + flags))
-    for t in opts.get("tmpfs") or []:
+    for t in opts.tmpfs:
         dst, _, o = t.partition(":")
         mounts.append(Mount(type="tmpfs", source="tmpfs", destination=dst,
                             options=(o.split(",") if o else []) or ["rw", "noexec", "nosuid", "nodev"]))
     return mounts
 
 
-def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
+def _more_spec(o: ContainerConfig, cdir: Path, proc, spec) -> None:
     """The spec's part of _more_options: umask, oom score, /dev/shm size, sysctls, devices,
     the time zone, --pidfile, the log's size limit."""
     from pypod.runtime.spec import Mount
 
-    proc.umask = int(o.get("umask") or "0022", 8)
-    proc.oom_score_adj = o.get("oom_score_adj")
-    spec.shm_size = int(o.get("shm_size") or 0)
-    spec.sysctls = dict(o.get("sysctls") or {})
-    spec.pid_file = o.get("pidfile") or ""
-    spec.log_size_max = int((o.get("log_opts") or {}).get("max-size") or -1)
-    for d in o.get("devices") or []:
+    proc.umask = int(o.umask, 8)
+    proc.oom_score_adj = o.oom_score_adj
+    spec.shm_size = int(o.shm_size)
+    spec.sysctls = dict(o.sysctls)
+    spec.pid_file = o.pidfile
+    spec.log_size_max = int(o.log_opts.get("max-size") or -1)
+    for d in o.devices:
         # the permissions are device-cgroup rules: not applied rootless (podman neither)
         spec.mounts.append(Mount(type="bind", source=d["PathOnHost"], destination=d["PathInContainer"],
                                  options=["bind"]))
-    tz = o.get("tz")
+    tz = o.tz
     if tz:  # a copy of the zone file bound over /etc/localtime, as podman
         import shutil
 
@@ -320,34 +321,34 @@ def _more_spec(o: dict, cdir: Path, proc, spec) -> None:
 def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     from pypod.runtime.spec import ContainerSpec, ProcessSpec, RootfsSpec
 
-    o = rec.options
+    o = rec.config
     cdir = store(ctx).dir(rec.id)
     if rec.rootfs:
-        rootfs = RootfsSpec(lower=[], upper="", work="", path=rec.rootfs, readonly=o.get("read_only", False))
+        rootfs = RootfsSpec(lower=[], upper="", work="", path=rec.rootfs, readonly=o.read_only)
     else:
         if img_rec is None:
             img_rec = ctx.images.get(rec.image_id)
             if img_rec is None:
                 raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
         lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
-        if o.get("userns") == "maps":  # layers whose owners follow --uidmap/--gidmap
-            lower = [_shifted_layer(ctx, l, o["uid_map"], o["gid_map"])
+        if o.userns == "maps":  # layers whose owners follow --uidmap/--gidmap
+            lower = [_shifted_layer(ctx, l, o.uid_map, o.gid_map)
                      for l in reversed(img_rec.layers)]
         (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
         (cdir / "work").mkdir(exist_ok=True, mode=0o700)
         rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
-                            readonly=o.get("read_only", False))
-    hostname = o.get("hostname") or rec.id[:12]
-    env = merge_env(o["env"], [f"HOSTNAME={hostname}"]) if not any(e.startswith("HOSTNAME=") for e in o["env"]) else o["env"]
-    if o.get("tty"):
+                            readonly=o.read_only)
+    hostname = o.hostname or rec.id[:12]
+    env = merge_env(o.env, [f"HOSTNAME={hostname}"]) if not any(e.startswith("HOSTNAME=") for e in o.env) else o.env
+    if o.tty:
         env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
-    proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.get("workdir") or "/", user=o.get("user") or "",
-                       terminal=bool(o.get("tty")), stdin=bool(o.get("interactive")),
-                       create_cwd=not o.get("workdir_given"))
-    hc = o.get("healthcheck")
-    net = dict(o.get("net") or {})
+    proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.workdir, user=o.user,
+                       terminal=bool(o.tty), stdin=bool(o.interactive),
+                       create_cwd=not o.workdir_given)
+    hc = o.healthcheck
+    net = dict(o.net)
     network_dns: list[str] = []
-    if o.get("network") == "bridge":
+    if o.network == "bridge":
         eps = bridge_endpoints(ctx, o)
         net["endpoints"] = eps
         net["run_root"] = str(ctx.run_root)
@@ -361,33 +362,33 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
             m.options = [x for x in m.options if x != "fresh"] + [
                 f"upperdir={base}/upper", f"workdir={base}/work", "fresh"]
     spec = ContainerSpec(id=rec.id, name=rec.name, hostname=hostname, rootfs=rootfs, process=proc,
-                         mounts=mounts, network=o.get("network", "private"),
+                         mounts=mounts, network=o.network,
                          net=net,
-                         hosts="" if o.get("no_hosts") else _hosts_file(
-                             rec, hostname, o.get("network"), o.get("add_host") or [],
-                             _base_hosts(o.get("base_hosts_file") or "",
+                         hosts="" if o.no_hosts else _hosts_file(
+                             rec, hostname, o.network, o.add_host,
+                             _base_hosts(o.base_hosts_file,
                                          rootfs.lower or [rootfs.path or "/nonexistent"])),
-                         resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.get("stop_signal", 15),
-                         stop_timeout=o.get("stop_timeout", 10), restart_policy=o.get("restart", "no"),
-                         restart_max=o.get("restart_max", 0), healthcheck=hc, auto_remove=bool(o.get("rm")),
+                         resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.stop_signal,
+                         stop_timeout=o.stop_timeout, restart_policy=o.restart,
+                         restart_max=o.restart_max, healthcheck=hc, auto_remove=bool(o.rm),
                          log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations),
                          events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
     _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
-    spec.limits = dict(o.get("limits") or {})
-    spec.userns = o.get("userns") or ""
-    spec.uid_map, spec.gid_map = o.get("uid_map") or "", o.get("gid_map") or ""
-    spec.passwd_entry, spec.group_entry = o.get("passwd_entry") or "", o.get("group_entry") or ""
-    spec.passwd, spec.passwd_template = bool(o.get("passwd")), o.get("passwd_template") or ""
-    if o.get("privileged"):  # podman fills /run/.containerenv for privileged containers only
+    spec.limits = dict(o.limits)
+    spec.userns = o.userns
+    spec.uid_map, spec.gid_map = o.uid_map, o.gid_map
+    spec.passwd_entry, spec.group_entry = o.passwd_entry, o.group_entry
+    spec.passwd, spec.passwd_template = bool(o.passwd), o.passwd_template
+    if o.privileged:  # podman fills /run/.containerenv for privileged containers only
         from pypod import __version__
 
         spec.containerenv = (f'engine="pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
                              f'image="{rec.image_name}"\nimageid="{rec.image_id}"\n'
                              f'rootless={1 if ctx.rootless else 0}\n')
-    if o.get("rm"):
+    if o.rm:
         spec.cleanup_argv = cleanup_argv(ctx, rec.id)
-        if o.get("rmi") and rec.image_id:  # run -d --rmi: the image goes with the container
+        if o.rmi and rec.image_id:  # run -d --rmi: the image goes with the container
             spec.cleanup_argv += ["--rmi-image", rec.image_id]
     return spec
 

@@ -7,6 +7,7 @@ import time
 
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, PypodError
+from pypod.store.container_config import ContainerConfig
 from pypod.store.containers import ContainerRecord
 from pypod.units import parse_time
 from pypod.engine.containers.lookup import is_external, log_path, network_names, state_of, store
@@ -75,7 +76,7 @@ class PsFilter:
             h = (st.get("health") or {}).get("status", "")
             if h not in f["health"]:
                 return False
-        if "restart-policy" in f and rec.options.get("restart", "no") not in f["restart-policy"]:
+        if "restart-policy" in f and rec.config.restart not in f["restart-policy"]:
             return False
         return True
 
@@ -146,7 +147,7 @@ def _inspect_networks(rec: ContainerRecord, st: dict, running: bool) -> dict:
     """NetworkSettings.Networks: an entry per user network; the address while it runs."""
     live = (st.get("networks") or {}) if running else {}
     out = {}
-    for name, ep in ((rec.options.get("net") or {}).get("networks") or {}).items():
+    for name, ep in (rec.config.net.get("networks") or {}).items():
         a = live.get(name) or {}
         out[name] = {"EndpointID": "", "Gateway": a.get("gateway", ""), "IPAddress": a.get("ip", ""),
                      "IPPrefixLen": a.get("prefix", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
@@ -178,15 +179,15 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
         "Ports": format_ports(rec), "Names": rec.name, "Labels": rec.labels or {},
         "ExitCode": st.get("exit_code") or 0, "Exited": status == "exited", "ExitedAt": int(finished),
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
-        "Size": "", "Mounts": [m.split(":")[1] for m in rec.options.get("volumes", []) if ":" in m],
+        "Size": "", "Mounts": [m.split(":")[1] for m in rec.config.volumes if ":" in m],
         "Networks": ",".join(network_names(rec)),  # podman's psReporter joins them
-        "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.options.get("rm")),
+        "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.config.rm),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
 
 
 def format_ports(rec: ContainerRecord) -> str:
-    ports = (rec.options.get("net") or {}).get("ports")
+    ports = rec.config.net.get("ports")
     if not ports:
         return ""
     from pypod.network.ports import format_ps
@@ -195,7 +196,7 @@ def format_ports(rec: ContainerRecord) -> str:
 
 
 def _json_ports(rec: ContainerRecord) -> list | None:
-    ports = (rec.options.get("net") or {}).get("ports")
+    ports = rec.config.net.get("ports")
     if not ports:
         return None
     from pypod.network.ports import json_ports
@@ -206,7 +207,7 @@ def _json_ports(rec: ContainerRecord) -> list | None:
 def ps_json(ctx: Context, v: ContainerView) -> dict:
     rec, st = v.record, v.state
     d = {
-        "AutoRemove": bool(rec.options.get("rm")), "Command": rec.command, "CreatedAt": since_text(rec.created),
+        "AutoRemove": bool(rec.config.rm), "Command": rec.command, "CreatedAt": since_text(rec.created),
         "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
         "ExitCode": st.get("exit_code") or 0, "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
         "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
@@ -239,11 +240,11 @@ def since_text(ts: str) -> str:
 # -- inspect ------------------------------------------------------------------------------------
 def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) -> dict:
     st = state_of(ctx, rec)
-    o = rec.options
+    o = rec.config
     cdir = store(ctx).dir(rec.id)
     status = _ps_status(st)
     running = status in ("running", "paused")
-    hc = o.get("healthcheck")
+    hc = o.healthcheck
     health = st.get("health") or {}
     from pypod.template import GoTime  # printed by templates as Go prints a time.Time
 
@@ -263,69 +264,69 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
                                    for l in health.get("log", [])]}
         state["Healthcheck"] = state["Health"]
     mounts = []
-    if "resolved_mounts" in o:
+    if o.resolved_mounts is not None:
         from pypod.engine.mounts import inspect_mounts
 
-        mounts = inspect_mounts(o["resolved_mounts"])
-    for m in ([] if "resolved_mounts" in o else _bind_mounts_safe(o)):
+        mounts = inspect_mounts(o.resolved_mounts)
+    for m in ([] if o.resolved_mounts is not None else _bind_mounts_safe(o)):
         mounts.append({"Type": m.type, "Source": m.source, "Destination": m.destination, "Driver": "",
                        "Mode": "", "Options": [x for x in m.options if x not in ("ro", "rw")],
                        "RW": "ro" not in m.options, "Propagation": "rprivate" if m.type == "bind" else ""})
     config = {
-        "Hostname": o.get("hostname") or rec.id[:12], "Domainname": "", "User": o.get("user", ""),
-        "AttachStdin": False, "AttachStdout": False, "AttachStderr": False, "Tty": bool(o.get("tty")),
-        "OpenStdin": bool(o.get("interactive")), "StdinOnce": False, "Env": o.get("env", []),
-        "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None, "WorkingDir": o.get("workdir", "/"),
+        "Hostname": o.hostname or rec.id[:12], "Domainname": "", "User": o.user,
+        "AttachStdin": False, "AttachStdout": False, "AttachStderr": False, "Tty": bool(o.tty),
+        "OpenStdin": bool(o.interactive), "StdinOnce": False, "Env": o.env,
+        "Cmd": rec.cmd or None, "Image": rec.image_name, "Volumes": None, "WorkingDir": o.workdir,
         "Entrypoint": " ".join(rec.entrypoint) if rec.entrypoint else "", "OnBuild": None,
         "Labels": rec.labels or None, "Annotations": rec.annotations or {},
-        "StopSignal": o.get("stop_signal", 15), "StopTimeout": o.get("stop_timeout", 10),
-        "CreateCommand": o.get("create_command") or [], "Umask": o.get("umask") or "0022", "Timeout": 0,
-        "Timezone": o.get("tz") or "",
-        "Passwd": o.get("passwd", True), "sdNotifyMode": "container",
+        "StopSignal": o.stop_signal, "StopTimeout": o.stop_timeout,
+        "CreateCommand": o.create_command, "Umask": o.umask, "Timeout": 0,
+        "Timezone": o.tz,
+        "Passwd": o.passwd, "sdNotifyMode": "container",
     }
     if hc:
         config["Healthcheck"] = {"Test": hc["test"], "Interval": int(hc["interval"] * 1e9),
                                  "Timeout": int(hc["timeout"] * 1e9), "StartPeriod": int(hc["start_period"] * 1e9),
                                  "Retries": hc["retries"]}
-    net = o.get("network", "private")
+    net = o.network
     from pypod.engine import networks as netmod
 
     try:
-        lim = parse_limits(o.get("resources") or {})  # what was asked (v1 rootless: not applied)
+        lim = parse_limits(o.resources)  # what was asked (v1 rootless: not applied)
     except PypodError:
         lim = {}
     port_map: dict = {}
-    if (o.get("net") or {}).get("ports"):
+    if o.net.get("ports"):
         from pypod.network.ports import inspect_ports
 
-        port_map = inspect_ports(o["net"]["ports"])
-    for key in o.get("expose") or {}:  # --expose without -p: listed with no binding, as podman
+        port_map = inspect_ports(o.net["ports"])
+    for key in o.expose:  # --expose without -p: listed with no binding, as podman
         port_map.setdefault(key, None)
     caps = _inspect_caps(o)
     host_config = {
-        "Binds": [v for v in o.get("volumes", []) if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
-        "ContainerIDFile": o.get("cidfile") or "",
-        "LogConfig": {"Type": o.get("log_driver") or "k8s-file", "Config": None,
-                      "Path": str(log_path(ctx, rec) or ""), "Tag": (o.get("log_opts") or {}).get("tag", ""),
-                      "Size": _go_human_size(int((o.get("log_opts") or {}).get("max-size") or 0))},
-        "Devices": [dict(d) for d in o.get("devices") or []], "Sysctls": dict(o.get("sysctls") or {}),
+        "Binds": [v for v in o.volumes if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
+        "ContainerIDFile": o.cidfile,
+        "LogConfig": {"Type": o.log_driver, "Config": None,
+                      "Path": str(log_path(ctx, rec) or ""), "Tag": o.log_opts.get("tag", ""),
+                      "Size": _go_human_size(int(o.log_opts.get("max-size") or 0))},
+        "Devices": [dict(d) for d in o.devices], "Sysctls": dict(o.sysctls),
         "NetworkMode": netmod.display_mode(net, ctx.rootless),
-        "PortBindings": port_map, "RestartPolicy": {"Name": o.get("restart", "no") if o.get("restart") != "no" else "",
-                                               "MaximumRetryCount": o.get("restart_max", 0)},
-        "AutoRemove": bool(o.get("rm")), "VolumeDriver": "", "VolumesFrom": None,
+        "PortBindings": port_map, "RestartPolicy": {"Name": o.restart if o.restart != "no" else "",
+                                               "MaximumRetryCount": o.restart_max},
+        "AutoRemove": bool(o.rm), "VolumeDriver": "", "VolumesFrom": None,
         "CapAdd": caps["CapAdd"], "CapDrop": caps["CapDrop"],
-        "Dns": o.get("dns", []), "DnsOptions": o.get("dns_option", []), "DnsSearch": o.get("dns_search", []),
-        "ExtraHosts": o.get("add_host", []), "GroupAdd": list(o.get("group_add") or []),
-        "Init": bool(o.get("init")), "IpcMode": "shareable", "Cgroup": "",
-        "Cgroups": "default", "Links": None, "OomScoreAdj": o.get("oom_score_adj") or 0, "PidMode": "private", "Privileged": bool(o.get("privileged")),
-        "PublishAllPorts": bool(o.get("publish_all")), "ReadonlyRootfs": bool(o.get("read_only")),
-        "SecurityOpt": list(o.get("security_opt") or []),
-        "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.get("tmpfs", [])}, "UTSMode": "private",
-        "UsernsMode": o.get("userns") or "", "ShmSize": int(o.get("shm_size") or 65536000), "Runtime": "oci", "ConsoleSize": [0, 0],
+        "Dns": o.dns, "DnsOptions": o.dns_option, "DnsSearch": o.dns_search,
+        "ExtraHosts": o.add_host, "GroupAdd": list(o.group_add),
+        "Init": bool(o.init), "IpcMode": "shareable", "Cgroup": "",
+        "Cgroups": "default", "Links": None, "OomScoreAdj": o.oom_score_adj or 0, "PidMode": "private", "Privileged": bool(o.privileged),
+        "PublishAllPorts": bool(o.publish_all), "ReadonlyRootfs": bool(o.read_only),
+        "SecurityOpt": list(o.security_opt),
+        "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.tmpfs}, "UTSMode": "private",
+        "UsernsMode": o.userns, "ShmSize": int(o.shm_size or 65536000), "Runtime": "oci", "ConsoleSize": [0, 0],
         "CpuShares": lim.get("cpu_shares", 0), "Memory": lim.get("memory", 0),
         "MemorySwap": lim.get("memory_swap", 0), "CpusetCpus": lim.get("cpuset_cpus", ""),
         "NanoCpus": int(lim.get("cpus", 0) * 1e9), "PidsLimit": lim.get("pids_limit", 2048),
-        "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.get("ulimits") or []],
+        "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.ulimits],
         # resource fields pypod has no option for: podman's zero values, so templates find them
         "BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
         "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CgroupConf": None, "CgroupParent": "",
@@ -339,7 +340,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
-        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.get("pidfile") or "", "Name": rec.name,
+        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.pidfile, "Name": rec.name,
         "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "EffectiveCaps": caps["EffectiveCaps"], "BoundingCaps": caps["BoundingCaps"], "ExecIDs": st.get("exec_ids", []),
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},
@@ -355,7 +356,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     }
 
 
-def _bind_mounts_safe(o: dict) -> list:
+def _bind_mounts_safe(o: ContainerConfig) -> list:
     try:
         return _bind_mounts(o)
     except PypodError:
