@@ -106,7 +106,7 @@ def _remove_after_run(ctx: Context, rec: ContainerRecord) -> None:
             _destroy(ctx, rec.id)
     except ContainerNotFound:  # removed meanwhile
         return
-    if (rec.options or {}).get("resolved_mounts"):  # (volumes' imports only for a container with any)
+    if rec.config.resolved_mounts:  # (volumes' imports only for a container with mounts)
         from pypod.engine.volumes import remove_anonymous
 
         remove_anonymous(ctx, rec)
