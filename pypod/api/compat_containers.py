@@ -55,9 +55,26 @@ def _summary(ctx, view) -> dict:
         "ImageID": "sha256:" + rec.image_id if rec.image_id else "", "Command": " ".join(rec.command),
         "Created": int(ce.parse_time(rec.created)), "Ports": _docker_ports(rec), "Labels": rec.labels or {},
         "State": status, "Status": _docker_status(ce.status_text(st)), "HostConfig": {"NetworkMode": _network_mode(rec)},
-        "NetworkSettings": {"Networks": {n: {"NetworkID": n} for n in ce.network_names(rec)}},
-        "Mounts": [],
+        "NetworkSettings": {"Networks": {n: {"NetworkID": _network_id(ctx, n)} for n in ce.network_names(rec)}},
+        "Mounts": _summary_mounts(rec),
     }
+
+
+def _network_id(ctx, name: str) -> str:
+    """Docker Compose compares these with its networks' ids (a mismatch recreates the container)."""
+    from pypod.engine import networks as netmod
+
+    net = netmod.find_network(ctx, name)
+    return net["id"] if net else name
+
+
+def _summary_mounts(rec) -> list:
+    """The list's Mounts (Compose checks that each service volume is mounted, else recreates)."""
+    from pypod.engine.mounts import inspect_mounts
+
+    return [{k: m.get(k, "") for k in ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW",
+                                        "Propagation")}
+            for m in inspect_mounts(rec.config.resolved_mounts or [])]
 
 
 def _docker_status(text: str) -> str:

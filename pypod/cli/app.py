@@ -36,6 +36,7 @@ NOUNS = {
     "compose": ("pypod.cli.compose",),
     "kube": ("pypod.cli.kube",),
     "generate": ("pypod.cli.kube",),
+    "pod": ("pypod.cli.pod",),
 }
 # top-level command → the module that registers it
 ALIASES = {

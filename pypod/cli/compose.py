@@ -23,19 +23,26 @@ def compose(
     profiles: List[str] = Opt([], "--profile", help="Specify a profile to enable"),
     args: List[str] = Arg(REQUIRED, metavar="COMMAND [ARG...]"),
 ):
-    """Define and run multi-container applications."""
+    """Define and run multi-container applications.
+
+    Commands: build, config, create, down, exec, images, kill, kube, logs, ls, port, ps, pull,
+    restart, rm, run, start, stop, top, up, wait (`pypod compose COMMAND --help` for each).
+    """
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
+    from pypod.errors import PypodError
 
+    from pypod.cli import compose_verbs as cv
     from pypod.cli.compose_kube import kube
 
-    verbs = {"config": config, "kube": kube}
+    verbs = {"config": config, "kube": kube, **cv.VERBS}
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:
         raise UsageError(f"unrecognized command `pypod compose {verb}`", "pypod compose",
                          "Try 'pypod compose --help' for more information")
-    cmd = Command(verb, fn, None, False, True, ("-h", "--help"))
+    # exec and run: what follows the service is the command, its flags included
+    cmd = Command(verb, fn, None, False, verb not in ("exec", "run"), ("-h", "--help"))
     path = f"pypod compose {verb}"
     try:
         values = parse(cmd, rest, path)
@@ -46,7 +53,13 @@ def compose(
         return 0
     popts = ProjectOptions(files=files, project_name=project_name, project_directory=project_directory,
                            env_files=env_files, profiles=profiles)
-    return fn(popts, **values)
+    try:
+        return fn(popts, **values)
+    except PypodError as e:
+        # Compose exits 1 on any failure; exec and run pass on the container's (or podman's) code
+        if verb not in ("exec", "run"):
+            e.exit_code = 1
+        raise
 
 
 def config(

@@ -76,6 +76,10 @@ def inspect(
             return rec
 
         finders.append(network)
+    if type_ in ("all", "pod"):
+        from pypod.engine import pod_reports, pods as pe
+
+        finders.append(lambda n: (lambda p: pod_reports.inspect_pod(ctx, p) if p else None)(pe.find_pod(ctx, n)))
     if type_ not in ("all", "container", "image", "volume", "network", "pod"):
         from pypod.errors import InvalidArgument
 

@@ -64,6 +64,7 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
     recs = [ce.get_container(ctx, n) for n in names]
     multi = len(recs) > 1  # podman 4.3: prefixes only with several containers, --names: names not ids
     out = _Out()
+    followers = []
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
@@ -77,8 +78,38 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
             out.write(stream, prefix + data)
             at_line_start = data.endswith(b"\n")
         out.flush()
-        if follow and len(recs) == 1:
-            _follow(ctx, rec, path, offset, name_prefix, timestamps, t_until, out)
+        if follow:
+            followers.append((rec, path, offset, name_prefix))
+    if len(followers) == 1:
+        _follow(ctx, *followers[0], timestamps, t_until, out)
+    elif followers:  # several (`pod logs -f`): one thread each, their lines kept whole
+        import threading
+
+        shared = _LockedOut(out)
+        threads = [threading.Thread(target=_follow, args=(ctx, *f, timestamps, t_until, shared), daemon=True)
+                   for f in followers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+class _LockedOut:
+    """_Out for several followers: each write-and-flush of a batch under one lock."""
+
+    def __init__(self, out: _Out):
+        import threading
+
+        self.out, self.lock = out, threading.Lock()
+
+    def write(self, stream: str, data: bytes) -> None:
+        with self.lock:
+            self.out.write(stream, data)
+            self.out.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.out.flush()
 
 
 def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, until: float | None,

@@ -228,7 +228,7 @@ def prune(
                         "\t- all build cache\n\nAre you sure you want to continue? [y/N] "):
             return
     rep = eng.system_prune(state.context(), all_=all_, volumes=volumes, filters=filters)
-    for title, key in (("Deleted Containers", "containers"), ("Deleted Networks", "networks"),
+    for title, key in (("Deleted Pods", "pods"), ("Deleted Containers", "containers"), ("Deleted Networks", "networks"),
                        ("Deleted Volumes", "volumes"), ("Deleted Images", "images")):
         if rep[key]:
             out(title)

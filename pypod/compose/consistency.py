@@ -41,19 +41,6 @@ def check_consistency(model: dict, services: dict) -> None:
 
 
 def _check_cycles(services: dict) -> None:
-    state: dict = {}
+    from pypod.compose.plan import start_order
 
-    def visit(name, path):
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
-            raise ComposeError("dependency cycle detected: " + " -> ".join(cycle))
-        state[name] = 1
-        for dep in sorted((services.get(name) or {}).get("depends_on") or {}):
-            if dep in services:
-                visit(dep, path + [name])
-        state[name] = 2
-
-    for n in sorted(services):
-        visit(n, [])
+    start_order(services)  # refuses a cycle, naming it

@@ -100,7 +100,7 @@ def human(ev: dict) -> str:
 
     when = go_time_text(ev.get("Time", ""))
     t, status = ev.get("Type", ""), ev.get("Status", "")
-    if t == "container":
+    if t in ("container", "pod"):  # (podman: a pod's line has an empty image too)
         text = f"{when} {t} {status} {ev.get('ID', '')} (image={ev.get('Image', '')}, name={ev.get('Name', '')}"
         for k, v in (ev.get("Attributes") or {}).items():
             text += f", {k}={v}"

