@@ -94,6 +94,7 @@ def create_params(fn):
         ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), "List[str]"),
         ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), "List[str]"),
         ("volumes_from", Opt([], "--volumes-from", help="Mount volumes from the specified container(s)"), "List[str]"),
+        ("image_volume", Opt(None, "--image-volume", help="Tells pypod how to handle the builtin image volumes (\"bind\"|\"tmpfs\"|\"ignore\")"), "Optional[str]"),
         ("dns", Opt([], "--dns", help="Set custom DNS servers"), "List[str]"),
         ("dns_search", Opt([], "--dns-search", help="Set custom DNS search domains"), "List[str]"),
         ("dns_option", Opt([], "--dns-option", help="Set custom DNS options"), "List[str]"),

@@ -59,7 +59,17 @@ def inspect(
     if type_ in ("all", "image"):
         from pypod.engine import images as ie
 
-        finders.append(lambda n: (lambda r: ie.inspect_image(ctx, r) if r else None)(ie.find_image(ctx, n)))
+        def image(n):
+            rec = ie.find_image(ctx, n)
+            if rec is None:
+                return None
+            if fmt and fmt.strip() != "json":
+                from pypod.cli.gostruct import image_inspect  # templates see podman's field names
+
+                return image_inspect(ie.inspect_image(ctx, rec))
+            return ie.inspect_image(ctx, rec)
+
+        finders.append(image)
     if type_ in ("all", "volume"):
         from pypod.engine import volumes as ve
 

@@ -29,7 +29,7 @@ def cp(
 
 
 # -- mount / unmount (inside `pypod unshare` when rootless) ----------------------------------------
-def _mount_ctx():
+def _mount_ctx(verb: str | None = None):
     from pypod.engine import storage as eng
     from pypod.engine.context import Context
 
@@ -42,7 +42,8 @@ def _mount_ctx():
     if ctx.rootless:
         from pypod.errors import PypodError
 
-        raise PypodError(f"cannot run command \"pypod {_verb()}\" in rootless mode, must execute `pypod unshare` first")
+        raise PypodError(f"cannot run command \"pypod {verb or _verb()}\" in rootless mode, must execute "
+                         "`pypod unshare` first")
     return ctx
 
 

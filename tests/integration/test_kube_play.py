@@ -223,23 +223,48 @@ def test_generate_then_play_gives_back_the_containers(busybox, shared_tmp):
     ok("kube", "down", path, timeout=300)
 
 
-def test_compose_project_played_back_finds_services_by_name(busybox, shared_tmp):
-    write(shared_tmp, "compose.yaml", f"""
+def test_seed_compose_project_as_kube_yaml_plays_back(busybox, shared_tmp):
+    """The seed's first compose file (`build: .`, a published port, `.:/code` and a named volume,
+    `links: - redis`; busybox stands in for redis): its Kubernetes YAML passes the official schemas,
+    and played back, web still reaches redis by name and the port answers from the host."""
+    import kubernetes_validate
+    import yaml
+
+    d = shared_tmp / "seed"
+    d.mkdir()
+    os.chmod(d, 0o777)
+    write(d, "Dockerfile", f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
+                           'CMD ["httpd", "-f", "-p", "5000", "-h", "/www"]\n')
+    write(d, "compose.yaml", f"""
 services:
-  db:
-    image: {busybox}
-    command: ["sh", "-c", "mkdir -p /www && echo db answers > /www/index.html && httpd -f -p 8091 -h /www"]
   web:
+    build: .
+    ports:
+      - "18095:5000"
+    volumes:
+      - .:/code
+      - logvolume01:/var/log
+    links:
+      - redis
+  redis:
     image: {busybox}
-    depends_on: [db]
-    command: ["sh", "-c", "while :; do wget -qO- http://db:8091/ && sleep 1000; sleep 0.5; done"]
+    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; exec httpd -f -p 6379 -h /r"]
+volumes:
+  logvolume01: {{}}
 """)
-    r = ok("compose", "--project-directory", str(shared_tmp), "-f", f"{shared_tmp}/compose.yaml", "-p", "shop", "kube")
-    path = write(shared_tmp, "shop.yaml", r.stdout)
+    ok("compose", "-f", f"{d}/compose.yaml", "build", timeout=300)
+    r = ok("compose", "-f", f"{d}/compose.yaml", "kube")
+    assert "links not carried" in r.stderr
+    for doc in yaml.safe_load_all(r.stdout):
+        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+    path = write(shared_tmp, "seed.yaml", r.stdout)
     ok("kube", "play", path, timeout=300)
-    assert "db answers" in until(lambda: ok("logs", "shop-web").stdout, timeout=30)
-    ok("kube", "down", path, timeout=300)
-    assert names("ps", "-aq") == set()
+    assert until(lambda: exec_out("seed-web", "wget", "-qO-", "http://redis:6379/")) == "PONG\n"
+    assert "Dockerfile" in exec_out("seed-web", "ls", "/code")
+    assert http.get("http://127.0.0.1:18095/", timeout=20) == "built-web\n"
+    ok("kube", "down", "--force", path, timeout=300)
+    assert names("ps", "-aq") == set() and names("pod", "ps", "-q") == set()
+    assert "seedlogvolume01" not in names("volume", "ls", "-q")
 
 
 def test_pod_generate_validate_and_play_back(busybox, shared_tmp):

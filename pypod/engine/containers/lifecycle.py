@@ -86,6 +86,10 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
                     raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
                 return None
             spec = _load_spec(ctx, rec)
+            if st.get("status", "created") != "created":  # a restart: :U again (create did the first)
+                from pypod.engine.mounts import reapply_chown
+
+                reapply_chown(ctx, rec.config.resolved_mounts or [])
             spec.detach_keys = keys
             spec.cleanup_if_detached = False
             if interactive:

@@ -44,10 +44,14 @@ class CreateOptions(Record):
         ("interactive", False),
         ("tty", False),
         ("network", None),
+        # Docker's default network (the API's create): podman's `podman` bridge, rootless too, as
+        # podman's compat API does — not slirp4netns, the CLI's rootless default
+        ("docker_default_network", False),
         ("volumes", list),
         ("tmpfs", list),
         ("mounts", list),
         ("volumes_from", list),
+        ("image_volume", None),     # bind | tmpfs | ignore: the image's VOLUMEs (None: containers.conf)
         ("dns", list),
         ("dns_search", list),
         ("dns_option", list),
