@@ -292,6 +292,13 @@ def _zygote_main(cmd_r: int, st_w: int, entry) -> None:
     for name in (*FORWARD_SIGNALS, "SIGWINCH"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     _retitle("pypod-conmon")
+    # the supervisor's imports now, while the CLI creates the container, not once it is created
+    preload = getattr(entry, "preload", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # noqa: BLE001 - main() imports them again and reports what fails
+            pass
 
     chunks = []
     while True:

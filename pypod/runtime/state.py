@@ -36,6 +36,7 @@ from pypod.runtime.logs import timestamp
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 STOP_MARKER = "stop-requested"  # written by stop(): the supervisor must not restart
+REMOVING_MARKER = "removing"  # written by rm (engine.locking.REMOVING) while it waits for us
 
 RUNNING_STATES = ("running", "paused")
 

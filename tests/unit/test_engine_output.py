@@ -24,9 +24,9 @@ ALLOWED = {
     ("linux/usernsexec.py", "main"): ("pypod.linux.usernsexec",
                                       "the user-namespace helper process: its errors on the stderr "
                                       "the caller reads (before it execs the command)"),
-    ("runtime/supervisor.py", "main"): ("pypod.engine.supervise",
+    ("runtime/supervisor/__init__.py", "main"): ("pypod.engine.supervise",
                                         "the supervisor process (pypod-conmon): usage when started wrongly"),
-    ("runtime/supervisor.py", "Supervisor.health_start"): (
+    ("runtime/supervisor/health.py", "Health.health_start"): (
         "pypod.engine.supervise", "the healthcheck's forked child: its stderr is the pipe the "
                                   "supervisor keeps as the check's output"),
     ("runtime/exec.py", "_relay_pty"): ("pypod.runtime.exec",

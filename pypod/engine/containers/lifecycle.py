@@ -114,9 +114,10 @@ def _remove_after_run(ctx: Context, rec: ContainerRecord) -> None:
             _destroy(ctx, rec.id)
     except ContainerNotFound:  # removed meanwhile
         return
-    from pypod.engine.volumes import remove_anonymous
+    if rec.config.resolved_mounts:  # (volumes' imports only for a container with mounts)
+        from pypod.engine.volumes import remove_anonymous
 
-    remove_anonymous(ctx, rec)
+        remove_anonymous(ctx, rec)
 
 
 # -- stop / kill / restart ---------------------------------------------------------------------
