@@ -92,13 +92,13 @@ def _read_yaml_arg(source: str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _plan_of(source: str, configmaps=(), **kw):
+def _plan_of(text: str, configmaps=(), **kw):
     from pypod.kube import play as kp
 
     extra = []
     for path in configmaps:
         extra += kp.load_documents(_read_yaml_arg(path))
-    return kp.plan(kp.load_documents(_read_yaml_arg(source)), extra_configmaps=extra, **kw)
+    return kp.plan(kp.load_documents(text), extra_configmaps=extra, **kw)
 
 
 def play(
@@ -129,15 +129,18 @@ def play(
         raise InvalidArgument("--build must be specified when using --context-dir option")
     if authfile and not os.path.exists(authfile):
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
-    p = _plan_of(source, configmap, log_driver=log_driver, log_opts=log_opt, publish=publish,
+    from pypod.kube import play as kp
+
+    text = _read_yaml_arg(source)
+    ctx = state.context()
+    if down:
+        return _print_down(apply.down(ctx, kp.teardown(kp.load_documents(text))))
+    p = _plan_of(text, configmap, log_driver=log_driver, log_opts=log_opt, publish=publish,
                  no_hosts=no_hosts)
     for kind in dict.fromkeys(p.skipped):
         sys.stderr.write(f"WARN[0000] Kube kind {kind} not supported: skipped\n")
-    ctx = state.context()
-    if down:
-        return _print_down(apply.down(ctx, p))
     if replace:
-        apply.down(ctx, p)
+        apply.down(ctx, kp.teardown(kp.load_documents(text)))
     opts = apply.PlayOptions(start=start, build=build, context_dir=context_dir, network=network, userns=userns,
                              quiet=quiet, tls_verify=tls_verify, authfile=authfile, creds=creds,
                              no_hosts=no_hosts)
@@ -174,8 +177,10 @@ def kube_down(
     from pypod.cli import state
     from pypod.kube import apply
 
-    p = _plan_of(source)
-    return _print_down(apply.down(state.context(), p, volumes=force))
+    from pypod.kube import play as kp
+
+    t = kp.teardown(kp.load_documents(_read_yaml_arg(source)))
+    return _print_down(apply.down(state.context(), t, volumes=force))
 
 
 def _print_down(rep) -> int:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from pypod.errors import PypodError
-from pypod.kube.play import ContainerPlan, Plan, PodPlan, check_host_paths
+from pypod.kube.play import ContainerPlan, Plan, PodPlan, Teardown, check_host_paths
 
 _PULL = {"always": "always", "never": "never", "ifnotpresent": "missing", "": "missing"}
 _BUILD_FILES = ("Containerfile", "Dockerfile")
@@ -175,15 +175,15 @@ class DownReport:
     volumes: list[str] = field(default_factory=list)
 
 
-def down(ctx, p: Plan, *, volumes: bool = False) -> DownReport:
+def down(ctx, t: Teardown, *, volumes: bool = False) -> DownReport:
     """The YAML's pods stopped and removed (podman 4.3's `kube down`); with `volumes` (podman's
     later --force) also the volumes it names."""
     from pypod.engine import pods
 
     rep = DownReport()
-    for pod in p.pods:
-        rec = pods.find_pod(ctx, pod.name)
-        if rec is None or rec.name != pod.name:
+    for name in t.pods:
+        rec = pods.find_pod(ctx, name)
+        if rec is None or rec.name != name:
             continue
         try:
             pods.stop_pod(ctx, rec)
@@ -197,7 +197,7 @@ def down(ctx, p: Plan, *, volumes: bool = False) -> DownReport:
             rep.errors.append(str(e))
     from pypod.engine import volumes as ve
 
-    for v in p.volumes:  # emptyDirs go with their pods; the others with --force
+    for v in t.volumes:  # emptyDirs go with their pods; the others with --force
         if v.scratch or volumes:
             if ve.exists(ctx, v.name):
                 ve.remove_volumes(ctx, [v.name], force=True)

@@ -166,6 +166,45 @@ def plan(docs: list[dict], *, extra_configmaps: list[dict] = (), log_driver: str
     return p
 
 
+@dataclass
+class Teardown:
+    """What `kube down` removes: the YAML's pods by name, and the volumes play made for it."""
+    pods: list[str] = field(default_factory=list)
+    volumes: list[VolumePlan] = field(default_factory=list)
+
+
+def teardown(docs: list[dict]) -> Teardown:
+    """The names only, nothing checked: a YAML that cannot be played (a ConfigMap given by
+    --configmap then, missing now) can still be taken down, as podman's `kube down`."""
+    t = Teardown()
+    for d in docs:
+        kind, meta, spec = d.get("kind"), d.get("metadata") or {}, d.get("spec") or {}
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        if kind == "PersistentVolumeClaim":
+            t.volumes.append(VolumePlan(name=name))
+        elif kind in ("Pod", "Deployment"):
+            if kind == "Pod":
+                pods, tmpl = [name], {"spec": spec}
+            else:
+                n = spec.get("replicas", 1)
+                pods, tmpl = [f"{name}-pod-{i}" for i in range(n if isinstance(n, int) else 1)], \
+                    spec.get("template") or {}
+            for pod in pods:
+                t.pods.append(pod)
+                for v in (tmpl.get("spec") or {}).get("volumes") or []:
+                    if not isinstance(v, dict) or not v.get("name"):
+                        continue
+                    if "emptyDir" in v:
+                        t.volumes.append(VolumePlan(name=scratch_volume(pod, v["name"]), scratch=True))
+                    elif "configMap" in v and (v["configMap"] or {}).get("name"):
+                        t.volumes.append(VolumePlan(name=v["configMap"]["name"]))
+                    elif "secret" in v and (v["secret"] or {}).get("secretName"):
+                        t.volumes.append(VolumePlan(name=v["secret"]["secretName"]))
+    return t
+
+
 def check_host_paths(pods: list[PodPlan]) -> None:
     """The hostPath types, checked (and *OrCreate made) before any pod is created, as podman."""
     for pod in pods:

@@ -292,3 +292,41 @@ def test_pod_generate_validate_and_play_back(busybox, shared_tmp):
     assert "front page" in http.get("http://127.0.0.1:18093/", timeout=20)  # the pod's published port
     ok("kube", "down", path, timeout=300)
     assert names("pod", "ps", "-q") == set()
+
+
+def test_play_flags_build_configmap_start_replace_publish(busybox, shared_tmp):
+    """--build (a directory named after the image, with its Containerfile), --configmap FILE,
+    --start=false, --replace, --publish, --log-driver."""
+    ctxdir = shared_tmp / "kbuilt"
+    ctxdir.mkdir()
+    os.chmod(ctxdir, 0o777)
+    write(ctxdir, "Containerfile", f"FROM {busybox}\nRUN echo baked > /baked\n")
+    cm = write(shared_tmp, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extcm}\n"
+                                      "data: {COLOUR: blue}\n")
+    path = write(shared_tmp, "flags.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: flags}
+spec:
+  containers:
+  - name: app
+    image: localhost/kbuilt:latest
+    command: [sh, -c, "echo $COLOUR; cat /baked; sleep 1000"]
+    envFrom: [{configMapRef: {name: extcm}}]
+""")
+    r = pypod("kube", "play", path)  # the ConfigMap is not in the YAML
+    assert r.returncode == 125 and "configmap extcm not found" in r.stderr
+    assert names("pod", "ps", "-q") == set()
+    ok("kube", "play", "--build", "--context-dir", str(shared_tmp), "--configmap", cm, "--start=false",
+       "--publish", "18097:8097", "--log-driver", "k8s-file", path, cwd=str(shared_tmp), timeout=300)
+    assert ok("ps", "-a", "--format", "{{.Names}} {{.Status}}", "--filter", "name=flags-app").stdout.startswith(
+        "flags-app Created")
+    assert ok("inspect", "--format", "{{.HostConfig.LogConfig.Type}}", "flags-app").stdout.strip() == "k8s-file"
+    ok("pod", "start", "flags")
+    assert until(lambda: ok("logs", "flags-app").stdout) == "blue\nbaked\n"
+    old = ok("inspect", "--format", "{{.Id}}", "flags-app").stdout
+    # --replace: down, then up again (the image is there now: no build needed)
+    ok("kube", "play", "--replace", "--configmap", cm, path, timeout=300)
+    assert ok("inspect", "--format", "{{.Id}}", "flags-app").stdout != old
+    ok("kube", "play", "--down", path)
+    assert names("pod", "ps", "-q") == set()

@@ -248,3 +248,20 @@ def test_generate_then_play_round_trip():
     assert "MODE=x" in c.create["env"] and c.create["workdir"] == "/srv"
     got = (c.create.get("entrypoint"), c.create["command"])
     assert got in ((None, ["sh", "-c", "echo hi"]), ('["sh", "-c"]', ["echo hi"]))
+
+
+def test_teardown_needs_names_only():
+    """`kube down` of a YAML that could not be played now (its ConfigMap missing) still finds
+    what to take down: pods (a Deployment's replicas), claims, emptyDirs, ConfigMap volumes."""
+    t = play.teardown(play.load_documents(POD.split("---")[0] + """
+---
+kind: Deployment
+metadata: {name: api}
+spec: {replicas: 2, template: {spec: {containers: [{name: c, image: bb, envFrom: [{configMapRef: {name: gone}}]}]}}}
+---
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+"""))
+    assert t.pods == ["web", "api-pod-0", "api-pod-1"]
+    assert [(v.name, v.scratch) for v in t.volumes] == [("web-scratch", True), ("shopconf", False),
+                                                       ("nosuch", False), ("claim", False)]
