@@ -437,7 +437,7 @@ services:
     assert set(ps) == {"seeddb-web-1", "seeddb-db-1"}
     assert f"0.0.0.0:{db_port}->5432/tcp" in ps["seeddb-db-1"]
     assert ok(d, "port", "db", "5432").stdout.strip() == f"0.0.0.0:{db_port}"
-    assert "db-1  | db-listening" in ok(d, "logs").stdout
+    assert "db-1   | db-listening" in ok(d, "logs").stdout  # padded to web-1
     r = ok(d, "down", "-v", "--rmi", "local", "-t", "1")
     assert "Network seeddb_default  Removed" in r.stderr
     assert pypod("ps", "-aq").stdout == ""
