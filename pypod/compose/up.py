@@ -9,28 +9,28 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
 from pypod.compose import hashing, plan
 from pypod.compose.containers import number, project_containers, running, service_of
 from pypod.compose.errors import ComposeError
 
 
-@dataclass
 class UpOptions:
-    services: list[str] = field(default_factory=list)  # none: all
-    build: bool = False
-    no_build: bool = False
-    pull: str | None = None  # always | missing | never | build; None: the service's pull_policy
-    force_recreate: bool = False
-    no_recreate: bool = False
-    remove_orphans: bool = False
-    scale: dict = field(default_factory=dict)
-    no_deps: bool = False
-    timeout: int | None = None
-    no_start: bool = False
-    wait: bool = False
-    wait_timeout: float | None = None
+    """What `up` was asked (a plain class: no dataclasses import at start-up)."""
+
+    DEFAULTS = dict(services=None, build=False, no_build=False, pull=None, force_recreate=False, no_recreate=False,
+                    remove_orphans=False, scale=None, no_deps=False, timeout=None, no_start=False, wait=False,
+                    wait_timeout=None)
+    # services: none means all; pull: always | missing | never | build, None: the service's pull_policy
+
+    def __init__(self, **kw):
+        unknown = set(kw) - set(self.DEFAULTS)
+        if unknown:
+            raise TypeError(f"UpOptions: unknown {sorted(unknown)}")
+        for k, v in self.DEFAULTS.items():
+            setattr(self, k, kw.get(k, v))
+        self.services = list(self.services or [])
+        self.scale = dict(self.scale or {})
 
 
 def selected(project, wanted: list[str], with_deps: bool = True) -> list[str]:
