@@ -236,6 +236,8 @@ class EngineConfig(Record):
         ("stop_timeout", 10),
         ("events_logger", "file"),
         ("image_default_transport", "docker://"),
+        ("image_volume_mode", "bind"),
+        ("runtime", ""),            # the OCI runtime's name: checked (engine.ociruntime), not used
         # [containers]
         ("default_ulimits", list),
         ("env", lambda: [DEFAULT_PATH_ENV, "TERM=xterm"]),
@@ -274,6 +276,8 @@ _ENGINE_KEYS = (
     ("engine", "stop_timeout", "stop_timeout", int),
     ("engine", "events_logger", "events_logger", str),
     ("engine", "image_default_transport", "image_default_transport", str),
+    ("engine", "image_volume_mode", "image_volume_mode", str),
+    ("engine", "runtime", "runtime", str),
     ("engine", "init_path", "init_path", "str?"),  # older place; [containers] wins
     ("containers", "default_ulimits", "default_ulimits", "list"),
     ("containers", "env", "env", "list"),

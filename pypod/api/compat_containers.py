@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 import time
 
@@ -37,10 +36,12 @@ def _docker_ports(rec) -> list[dict]:
     return out
 
 
-def _network_mode(rec) -> str:
+def _network_mode(rec, nets: list[str] | None = None) -> str:
     from pypod.engine import containers
 
-    nets = containers.network_names(rec)
+    nets = containers.network_names(rec) if nets is None else nets
+    if nets and nets[0] == "podman":
+        return "bridge"  # Docker's default network, as podman's service shows it
     return nets[0] if nets else "default"
 
 
@@ -50,12 +51,13 @@ def _summary(ctx, view) -> dict:
     status = st.get("status", "created")
     if status == "stopped":
         status = "exited"
+    nets = ce.network_names(rec)
     return {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image_name,
         "ImageID": "sha256:" + rec.image_id if rec.image_id else "", "Command": " ".join(rec.command),
         "Created": int(ce.parse_time(rec.created)), "Ports": _docker_ports(rec), "Labels": rec.labels or {},
-        "State": status, "Status": _docker_status(ce.status_text(st)), "HostConfig": {"NetworkMode": _network_mode(rec)},
-        "NetworkSettings": {"Networks": {n: {"NetworkID": _network_id(ctx, n)} for n in ce.network_names(rec)}},
+        "State": status, "Status": _docker_status(ce.status_text(st)), "HostConfig": {"NetworkMode": _network_mode(rec, nets)},
+        "NetworkSettings": {"Networks": {n: {"NetworkID": _network_id(ctx, n)} for n in nets}},
         "Mounts": _summary_mounts(rec),
     }
 
@@ -180,9 +182,9 @@ def create_options(body: dict, name: str | None):
     mode = hc.get("NetworkMode") or ""
     networks = list(((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).keys())
     network = None
-    if mode and mode not in ("default", "bridge"):
+    if mode and mode not in ("default", "bridge", "podman"):
         network = mode
-    elif networks and networks[0] not in ("default", "bridge"):
+    elif networks and networks[0] not in ("default", "bridge", "podman"):
         network = networks[0]
     aliases = []
     for ep in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).values():
@@ -218,6 +220,7 @@ def create_options(body: dict, name: str | None):
         tmpfs=[f"{k}:{v}" if v else k for k, v in (hc.get("Tmpfs") or {}).items()],
         volumes_from=list(hc.get("VolumesFrom") or []), group_add=list(hc.get("GroupAdd") or []),
         pull="never",  # Docker's create never pulls: a 404 makes the client pull, then create again
+        docker_default_network=network is None,  # podman's `podman` bridge: `network connect` works
     )
     if test and test[0] in ("CMD", "CMD-SHELL"):
         kw["health_cmd"] = json.dumps(test[1:]) if test[0] == "CMD" else test[1]
@@ -314,21 +317,18 @@ def resize(req, ctx) -> None:
     rec = lookup(ctx, req.params["name"])
     h, w = req.qint("h", 0), req.qint("w", 0)
     if h and w:
-        from pypod.runtime import attach as rattach
+        from pypod.engine import console
 
         try:
-            conn = supervisor_conn(str(_engine().store(ctx).dir(rec.id)))
+            console.resize(ctx, rec, h, w)
         except OSError:
             status = _status(ctx, rec)
             if status != "created":
                 # podman's 409: Docker's CLI retries a refused resize (a size dropped in
                 # silence leaves the container's terminal at 0x0)
                 raise HTTPError(409, f"can only resize created or running containers: "
-                                     f"container {rec.id} is {status}")
-            conn = None  # not started: the size comes with the attach
-        if conn is not None:
-            with conn:
-                conn.sendall(rattach.frame(rattach.RESIZE, f"{h} {w}".encode()))
+                                     f"container {rec.id} is {status}") from None
+            # not started: the size comes with the attach
     req.h.send_bytes(200, b"")
 
 
@@ -386,7 +386,9 @@ def follow_log(ctx, rec, *, follow: bool, since=None, until=None, tail: int = -1
     records, offset = ce.read_logs(path, since=since, until=until, tail=tail)
     yield from records
     if follow:
-        yield from _from_offset(ctx, rec, offset, gone)
+        from pypod.engine.logs import follow_container
+
+        yield from follow_container(ctx, rec, path, offset, gone=gone, wait_start=True)
 
 
 @route("GET", "/containers/{name}/logs")
@@ -429,6 +431,9 @@ def attach(req, ctx) -> None:
     want_out, want_err = req.qbool("stdout"), req.qbool("stderr")
     logs_too = req.qbool("logs")
     status = _status(ctx, rec)
+    from pypod.engine import events
+
+    events.container(ctx, rec, "attach")
     sock = req.h.hijack("application/vnd.docker.raw-stream" if tty else
                         "application/vnd.docker.multiplexed-stream")
     ce = _engine()
@@ -438,12 +443,12 @@ def attach(req, ctx) -> None:
     if want_in:
         threading.Thread(target=_pump_stdin, args=(ctx, rec, req.h.rfile, stop), daemon=True).start()
     try:
-        if not start_offset:
-            path = ce.log_path(ctx, rec)
-            skip = path.stat().st_size if path and path.exists() else 0
-        else:
-            skip = 0
-        for _, which, data in _from_offset(ctx, rec, skip):  # (a half-closed socket is no sign the client is gone)
+        from pypod.engine.logs import follow_container
+
+        path = ce.log_path(ctx, rec)
+        skip = path.stat().st_size if not start_offset and path and path.exists() else 0
+        # (no gone(): a half-closed socket is no sign the client has left)
+        for _, which, data in (follow_container(ctx, rec, path, skip, wait_start=True) if path else ()):
             if (which == "stderr" and not want_err) or (which != "stderr" and not want_out):
                 continue
             sock.sendall(data if tty else frame(which, data))
@@ -459,106 +464,22 @@ def attach(req, ctx) -> None:
             pass
 
 
-def _from_offset(ctx, rec, offset: int, gone=None):
-    """Log records written from `offset` on, as they come, until the container has stopped
-    (bounded reads: memory does not grow with the log)."""
-    ce = _engine()
-    path = ce.log_path(ctx, rec)
-    if path is None:
-        return
-    cdir = ce.store(ctx).dir(rec.id)
-    pending, quiet = b"", 0
-    while True:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read(1 << 20)
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                p = ce.parse_log_line(line + b"\n")
-                if p:
-                    ts, stream, full, text = p
-                    yield ts, stream, text + (b"\n" if full else b"")
-            quiet = 0
-            continue
-        if not cdir.exists():
-            return
-        status = ce.state_of(ctx, rec).get("status")
-        if status not in ("running", "paused", "stopping", "created"):
-            quiet += 1
-            if quiet > 10:  # stopped, and nothing more written for half a second: all is read
-                return
-        if gone is not None and gone():
-            return
-        time.sleep(0.05)
-
-
-def supervisor_conn(cdir: str):
-    """A connection to the container's supervisor (runtime/attach.py's socket), made without
-    chdir (the service is threaded): through /proc/self/fd, which also keeps the path short."""
-    import socket
-
-    from pypod.runtime import attach as rattach
-
-    fd = os.open(cdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            s.connect(f"/proc/self/fd/{fd}/{rattach.SOCKET}")
-        except OSError:
-            s.close()
-            raise
-        return s
-    finally:
-        os.close(fd)
-
-
-def _drain(conn) -> None:
-    """Read and drop what the supervisor sends this stdin-only connection (output reaches the
-    client from the log), so that it never waits on us."""
-    try:
-        while conn.recv(65536):
-            pass
-    except OSError:
-        pass
-
-
 def _pump_stdin(ctx, rec, rfile, stop) -> None:
     """The client's stdin to the container (once it runs), closed at the client's half-close."""
-    import threading
+    from pypod.engine import console
 
-    from pypod.runtime import attach as rattach
-
-    ce = _engine()
-    cdir = str(ce.store(ctx).dir(rec.id))
-    conn = None
-    deadline = time.time() + 60
-    while not stop.is_set() and conn is None and time.time() < deadline:
-        if ce.state_of(ctx, rec).get("status") == "running":
-            try:
-                conn = supervisor_conn(cdir)
-            except OSError:
-                conn = None
-        if conn is None:
-            time.sleep(0.05)
-    if conn is None:
+    stdin = console.open_stdin(ctx, rec, stop=stop.is_set)
+    if stdin is None:
         return
-    threading.Thread(target=_drain, args=(conn,), daemon=True).start()
     try:
         while not stop.is_set():
             b = rfile.read1(65536)
             if not b:
                 break
-            conn.sendall(rattach.frame(rattach.IN, b))
-        conn.sendall(rattach.frame(rattach.CLOSE_IN))
+            stdin.write(b)
+        stdin.close_input()
     except OSError:
         pass
-
 
 
 # -- archive (docker cp) -------------------------------------------------------------------------

@@ -97,11 +97,21 @@ def start(req, ctx) -> None:
         return
     sock = req.h.hijack("application/vnd.docker.raw-stream" if tty else
                         "application/vnd.docker.multiplexed-stream")
+    resize_r = None
+    if tty:
+        # the client's terminal size comes by POST /exec/{id}/resize (Docker's CLI sends it just
+        # after this start): a pipe to the exec helper's pty, a size sent early already in it
+        resize_r, resize_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(resize_w, False)
+        with _LOCK:
+            s["_resize_w"] = resize_w
+            if s.get("_size"):
+                _send_size(s)
     fd = sock.fileno()
     code = 126
     try:
         if tty:  # the exec helper's pty relays to and from the connection itself
-            code = ce.exec_in(ctx, rec, s["_cmd"], stdio=(fd, fd, fd), **kw)
+            code = ce.exec_in(ctx, rec, s["_cmd"], stdio=(fd, fd, fd), resize=resize_r, **kw)
         else:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
@@ -126,7 +136,11 @@ def start(req, ctx) -> None:
         except OSError:
             pass
     finally:
-        s["ExitCode"], s["Running"] = code, False
+        with _LOCK:
+            s["ExitCode"], s["Running"] = code, False
+            if resize_r is not None:
+                os.close(resize_r)
+                os.close(s.pop("_resize_w"))
         try:
             import socket
 
@@ -135,9 +149,23 @@ def start(req, ctx) -> None:
             pass
 
 
+def _send_size(s: dict) -> None:
+    """The session's size to its helper (under _LOCK; a full pipe drops it: a newer one follows)."""
+    try:
+        os.write(s["_resize_w"], ("%d %d\n" % s["_size"]).encode())
+    except OSError:
+        pass
+
+
 @route("POST", "/exec/{id}/resize")
 def resize(req, ctx) -> None:
-    _session(req.params["id"])
+    s = _session(req.params["id"])
+    h, w = req.qint("h", 0), req.qint("w", 0)
+    if h > 0 and w > 0:
+        with _LOCK:
+            s["_size"] = (h, w)  # not started yet: it is sent at start
+            if s.get("_resize_w") is not None:
+                _send_size(s)
     req.h.send_bytes(200, b"")
 
 

@@ -77,8 +77,11 @@ def _network_json(ctx, net: dict) -> dict:
     members = {}
     for rec in ce.store(ctx).list():
         if name in ce.network_names(rec):
-            members[rec.id] = {"Name": rec.name, "EndpointID": "", "MacAddress": "", "IPv4Address": "",
-                               "IPv6Address": ""}
+            st = ce.state_of(ctx, rec)
+            live = ((st.get("networks") or {}).get(name) or {}) if st.get("status") in ("running", "paused") else {}
+            ip = f"{live['ip']}/{live.get('prefix', 24)}" if live.get("ip") else ""
+            members[rec.id] = {"Name": rec.name, "EndpointID": "", "MacAddress": live.get("mac") or "",
+                               "IPv4Address": ip, "IPv6Address": ""}
     ipam = [{"Subnet": s.get("subnet", ""), "Gateway": s.get("gateway", "")} for s in net.get("subnets") or []]
     return {"Name": name, "Id": net.get("id", ""), "Created": net.get("created", ""), "Scope": "local",
             "Driver": net.get("driver", "bridge"), "EnableIPv6": bool(net.get("ipv6_enabled")),

@@ -81,6 +81,12 @@ def listen(uri: str | None) -> Listener:
             path = os.path.abspath(path)
         d = os.path.dirname(path)
         os.makedirs(d, mode=0o700, exist_ok=True)
+        if path == default_socket_path():
+            # pypod's run root (meant 0700; a makedirs of one of its subdirectories may have made
+            # it 0755): the default socket sits in a directory that is the user's alone
+            st = os.stat(d)
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(d, 0o700)
         if os.path.exists(path):
             # a socket left by a service that is gone may be replaced; a live one may not
             probe = socket.socket(socket.AF_UNIX)
@@ -155,11 +161,28 @@ def serve(ctx, listener: Listener, idle_timeout: float) -> None:
     path = sock.getsockname() if sock.family == socket.AF_UNIX else None
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     t.start()
+
+    class _Stop(Exception):
+        pass
+
+    import signal
+
+    def stop(signum, frame):
+        for s in ENDING:
+            signal.signal(s, signal.SIG_IGN)
+        raise _Stop()
+
+    # SIGTERM, SIGHUP and ^C end it as the idle timer does: the socket file goes with it (as
+    # podman's). (runuser, su and a closing terminal send SIGHUP.)
+    ENDING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    old = {s: signal.signal(s, stop) for s in ENDING}
     try:
         while True:
             time.sleep(0.2)
             if idle_timeout > 0 and server.activity.idle_for() >= idle_timeout:
                 break
+    except _Stop:
+        pass
     finally:
         server.shutdown()
         server.server_close()
@@ -168,3 +191,5 @@ def serve(ctx, listener: Listener, idle_timeout: float) -> None:
                 os.unlink(path)
             except OSError:
                 pass
+        for s, h in old.items():  # (only now: a second SIGTERM must not cut the clean-up short)
+            signal.signal(s, h)

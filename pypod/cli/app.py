@@ -36,12 +36,15 @@ NOUNS = {
     "compose": ("pypod.cli.compose",),
     "kube": ("pypod.cli.kube",),
     "generate": ("pypod.cli.kube",),
+    "play": ("pypod.cli.kube",),
+    "pod": ("pypod.cli.pod",),
+    "manifest": ("pypod.cli.manifest",),
 }
 # top-level command → the module that registers it
 ALIASES = {
     "pull": "image", "images": "image", "rmi": "image", "tag": "image", "untag": "image",
     "history": "image", "import": "image",
-    "build": "build", "commit": "build",
+    "build": "build", "commit": "build", "buildx": "build",
     "push": "transport", "save": "transport", "load": "transport", "export": "transport", "diff": "transport",
     "version": "system", "info": "system",
     "logout": "login",
@@ -127,6 +130,7 @@ def _root_group():
         cgroup_manager: Optional[str] = Opt(None, "--cgroup-manager", hidden=True),
         events_backend: Optional[str] = Opt(None, "--events-backend", hidden=True),
         tmpdir: Optional[str] = Opt(None, "--tmpdir", hidden=True),
+        runtime: Optional[str] = Opt(None, "--runtime", help="Path to the OCI-compatible binary used to run containers (pypod: its own supervisor; a name is only checked)"),
         version: bool = Opt(False, "--version", "-v", help="Print the version"),
         url: Optional[str] = Opt(None, "--url", help="URL to access a Docker-compatible API service (CONTAINER_HOST): unix://PATH, tcp://HOST:PORT, ssh://USER@HOST[:PORT]/PATH"),
         connection: Optional[str] = Opt(None, "--connection", "-c", help="Connection to use for the remote service (CONTAINER_CONNECTION)"),
@@ -135,6 +139,10 @@ def _root_group():
     ):
         from pypod.errors import ExitCode, InvalidArgument
 
+        if runtime is not None:
+            from pypod.engine import ociruntime
+
+            ociruntime.check(runtime)
         if log_level not in ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"):
             raise InvalidArgument(f'invalid log level "{log_level}"')
         if storage_driver and storage_driver not in ("overlay", "vfs"):

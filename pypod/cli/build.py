@@ -26,6 +26,25 @@ def _build_args(items: list[str]) -> dict:
     return out_
 
 
+def _log_to(path: str) -> None:
+    """--logfile: everything the build prints (its steps, RUN output, the image ID) goes to the
+    file instead, as with podman; file descriptors, so that RUN's processes write there too."""
+    import os
+    import sys
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as e:
+        from pypod.errors import PypodError
+
+        raise PypodError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def build(
     context: Optional[str] = Arg(None, metavar="[CONTEXT]"),
     tags: List[str] = Opt([], "--tag", "-t", help="tagged name to apply to the built image"),
@@ -76,10 +95,15 @@ def build(
     dns_option: List[str] = Opt([], "--dns-option", help="set custom DNS options"),
     env: List[str] = Opt([], "--env", help="set environment variable for the image"),
     unsetenv: List[str] = Opt([], "--unsetenv", help="unset environment variable from final image"),
+    logfile: Optional[str] = Opt(None, "--logfile", help="log to `file` instead of stdout/stderr"),
+    load: bool = Opt(False, "--load", hidden=True, help="buildx's: the image is always stored locally"),
 ):
     """Build an image using instructions from Containerfiles."""
     import os
     import sys
+
+    if logfile:
+        _log_to(logfile)
 
     from pypod.engine import build as eng
     from pypod.errors import InvalidArgument
@@ -113,14 +137,15 @@ def build(
                    "security_opt": list(security_opt), "device": list(device), "shm_size": shm_size,
                    "ulimit": list(ulimit), "http_proxy": http_proxy, "no_hosts": no_hosts or None,
                    "dns_search": list(dns_search), "dns_option": list(dns_option)}
-    opts = eng.BuildOptions(context=context or ".", file=files[0] if files else None, tags=tags,
+    opts = eng.BuildOptions(context=context or ".", file=files[0] if files else None, more_files=files[1:], tags=tags,
                             build_args=_build_args(build_args), target=target, no_cache=no_cache, pull=policy,
                             labels=labels, layers=layers, squash=squash, quiet=quiet, iidfile=iidfile,
                             format=fmt, network=network, volumes=volumes, timestamp=timestamp,
                             platform=platform, tls_verify=None if tls_verify is None else tls_verify.lower() not in ("false", "0"),
                             authfile=authfile, creds=creds, cert_dir=cert_dir, ignorefile=ignorefile,
                             add_hosts=add_hosts, dns=dns, from_image=from_, run_options=run_options,
-                            env=list(env), unsetenv=list(unsetenv))
+                            env=list(env), unsetenv=list(unsetenv),
+                            runtime_flags=list(state._options.get("runtime_flags") or []))
     image_id = eng.build(ctx, opts, out=sys.stdout)
     out(image_id)
 
@@ -157,5 +182,7 @@ def register(root) -> None:
     help_commit = "Create new image based on the changed container"
     root.group("image", "Manage images").command("build", help=help_build)(build)
     root.command("build", help=help_build)(build)
+    # `buildx build` for scripts written for Docker's buildx (as podman)
+    root.group("buildx", "Build images").command("build", help=help_build)(build)
     root.group("container", "Manage containers").command("commit", help=help_commit)(commit)
     root.command("commit", help=help_commit)(commit)

@@ -83,6 +83,7 @@ def create_params(fn):
         ("health_timeout", Opt(None, "--health-timeout", help="the maximum time allowed to complete the healthcheck before an interval is considered failed"), "Optional[str]"),
         ("no_healthcheck", Opt(False, "--no-healthcheck", help="Disable healthchecks on container"), "bool"),
         ("rm", Opt(False, "--rm", help="Remove container (and pod if created) after exit"), "bool"),
+        ("pod", Opt(None, "--pod", help="Run container in an existing pod (new:NAME: a new pod of that name)"), "Optional[str]"),
         ("interactive", Opt(False, "--interactive", "-i", help="Keep STDIN open even if not attached"), "bool"),
         ("tty", Opt(False, "--tty", "-t", help="Allocate a pseudo-TTY for container"), "bool"),
         ("network", Opt([], "--network", "--net", help="Connect a container to a network"), "List[str]"),
@@ -93,6 +94,7 @@ def create_params(fn):
         ("tmpfs", Opt([], "--tmpfs", help="Mount a temporary filesystem (tmpfs) into a container"), "List[str]"),
         ("mount", Opt([], "--mount", help="Attach a filesystem mount to the container"), "List[str]"),
         ("volumes_from", Opt([], "--volumes-from", help="Mount volumes from the specified container(s)"), "List[str]"),
+        ("image_volume", Opt(None, "--image-volume", help="Tells pypod how to handle the builtin image volumes (\"bind\"|\"tmpfs\"|\"ignore\")"), "Optional[str]"),
         ("dns", Opt([], "--dns", help="Set custom DNS servers"), "List[str]"),
         ("dns_search", Opt([], "--dns-search", help="Set custom DNS search domains"), "List[str]"),
         ("dns_option", Opt([], "--dns-option", help="Set custom DNS options"), "List[str]"),
@@ -415,7 +417,7 @@ def ps(
     sort: str = Opt("created", "--sort", help="Sort output by: command, created, id, image, names, runningfor, size, status"),
     external: bool = Opt(False, "--external", help="Show containers in storage not controlled by pypod (a build's RUN containers)"),
     ns: bool = Opt(False, "--namespace", hidden=True),
-    pod: bool = Opt(False, "--pod", "-p", hidden=True),
+    pod: bool = Opt(False, "--pod", "-p", help="Print the ID and name of the pod the containers are associated with"),
 ):
     """List containers."""
     e = _eng()
@@ -436,7 +438,8 @@ def ps(
     if fmt and fmt.strip() == "json":
         out(go_json([e.ps_json(ctx, v) for v in views], indent=2))
         return
-    render([e.ps_row(ctx, v, no_trunc) for v in views], fmt, columns=PS_COLUMNS, noheading=noheading)
+    columns = PS_COLUMNS + ([("POD ID", "Pod"), ("PODNAME", "PodName")] if pod else [])
+    render([e.ps_row(ctx, v, no_trunc) for v in views], fmt, columns=columns, noheading=noheading)
 
 
 def inspect(

@@ -54,8 +54,9 @@ def pull(
 
 
 # -- list --------------------------------------------------------------------------------------
-def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict:
-    from pypod.engine.images import repo_digests
+def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True):
+    from pypod.cli.gostruct import ImageReporter
+    from pypod.engine.images import names_history, repo_digests
     from pypod.units import go_time, human_size, parse_time, since
 
     r = row.record
@@ -63,7 +64,7 @@ def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict
     digest = r.digest
     when = go_time(created) if created else ""
     size = ctx.images.size(r)
-    return {
+    return ImageReporter({
         "ID": ("sha256:" + r.id) if no_trunc else r.id[:12],
         "Id": r.id,
         "Repository": row.repository,
@@ -84,8 +85,8 @@ def _summary(ctx, row, no_trunc: bool, usage: dict, labels: bool = True) -> dict
         "RepoTags": list(r.names),
         "RepoDigests": repo_digests(r),
         "Labels": _labels(ctx, r) if labels else {},
-        "History": list(r.names),
-    }
+        "History": ", ".join(names_history(r)),  # podman's imageReporter.History() joins them
+    })
 
 
 def _labels(ctx, rec):
@@ -93,7 +94,7 @@ def _labels(ctx, rec):
 
 
 def _json_summary(ctx, rec, usage) -> dict:
-    from pypod.engine.images import repo_digests
+    from pypod.engine.images import names_history, repo_digests
     from pypod.units import parse_time
 
     created = parse_time(rec.created)
@@ -104,7 +105,7 @@ def _json_summary(ctx, rec, usage) -> dict:
         "Id": rec.id, "ParentId": "", "RepoTags": None, "RepoDigests": repo_digests(rec),
         "Size": size, "SharedSize": 0, "VirtualSize": size, "Labels": _labels(ctx, rec) or None,
         "Containers": len(usage.get(rec.id, [])), "Names": list(rec.names) or None, "Digest": rec.digest,
-        "History": list(rec.names) or None, "Created": int(created),
+        "History": names_history(rec) or None, "Created": int(created),
         "CreatedAt": dt.datetime.fromtimestamp(int(created), dt.timezone.utc).isoformat().replace("+00:00", "Z"),
     }
 
@@ -177,6 +178,10 @@ def inspect(
             errors.append(f"{n}: image not known")
             continue
         results.append(eng.inspect_image(ctx, rec))
+    if fmt and fmt.strip() != "json":
+        from pypod.cli.gostruct import image_inspect
+
+        results = [image_inspect(r) for r in results]
     return emit(results, fmt, errors, kind="image")
 
 
@@ -261,28 +266,47 @@ def history(
     fmt: Optional[str] = Opt(None, "--format", help="Change the output to JSON or a Go template"),
 ):
     """Show history of a specified image."""
+    from pypod.cli.gostruct import HistoryReporter
     from pypod.engine import images as eng
-    from pypod.units import human_size, parse_time, since
+    from pypod.units import go_time, human_size, parse_time, since
 
     ctx = state.context()
     rec = eng.get_image(ctx, name)
+    layers = eng.history(ctx, rec)
+    if fmt and fmt.strip() == "json":
+        # podman marshals its ImageHistory entries: lower-case keys, the full id, compact
+        out(go_json([_history_json(h) for h in layers], indent=None))
+        return
     rows = []
-    for h in eng.history(ctx, rec):
+    for h in layers:
         created = parse_time(h["created"])
         cb = h["created_by"]
         if not no_trunc and len(cb) > 45:
             cb = cb[:42] + "..."
         hid = h["id"] if (no_trunc or h["id"] == "<missing>") else h["id"][:12]
-        rows.append({"ID": hid, "Created": since(created) if created else "", "CreatedAt": h["created"],
-                     "CreatedSince": since(created) if created else "", "CreatedBy": cb,
-                     "Size": human_size(h["size"]) if human else str(h["size"]), "Comment": h["comment"],
-                     "Tags": None})
+        ago = since(created) if created else ""
+        # --human=false shows the time stamps; the sizes stay human (podman 4.3)
+        rows.append(HistoryReporter({
+            "ID": hid, "Created": ago if human else h["created"], "CreatedSince": ago if human else h["created"],
+            "CreatedAt": go_time(created) if created else "", "CreatedBy": cb, "Size": human_size(h["size"]),
+            "Comment": h["comment"], "Tags": []}))
     if quiet:
         for r in rows:
-            out(r["ID"])
+            out(r.ID)
         return
     render(rows, fmt, columns=[("ID", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
                                ("SIZE", "Size"), ("COMMENT", "Comment")])
+
+
+def _history_json(h: dict) -> dict:
+    row = {"id": h["id"], "created": h["created"]}
+    if h["created_by"]:
+        row["CreatedBy"] = h["created_by"]
+    row["size"] = h["size"]
+    if h["comment"]:
+        row["comment"] = h["comment"]
+    row["Created"] = h["created"]
+    return row
 
 
 # -- import ----------------------------------------------------------------------------------------

@@ -59,7 +59,17 @@ def inspect(
     if type_ in ("all", "image"):
         from pypod.engine import images as ie
 
-        finders.append(lambda n: (lambda r: ie.inspect_image(ctx, r) if r else None)(ie.find_image(ctx, n)))
+        def image(n):
+            rec = ie.find_image(ctx, n)
+            if rec is None:
+                return None
+            if fmt and fmt.strip() != "json":
+                from pypod.cli.gostruct import image_inspect  # templates see podman's field names
+
+                return image_inspect(ie.inspect_image(ctx, rec))
+            return ie.inspect_image(ctx, rec)
+
+        finders.append(image)
     if type_ in ("all", "volume"):
         from pypod.engine import volumes as ve
 
@@ -76,6 +86,10 @@ def inspect(
             return rec
 
         finders.append(network)
+    if type_ in ("all", "pod"):
+        from pypod.engine import pod_reports, pods as pe
+
+        finders.append(lambda n: (lambda p: pod_reports.inspect_pod(ctx, p) if p else None)(pe.find_pod(ctx, n)))
     if type_ not in ("all", "container", "image", "volume", "network", "pod"):
         from pypod.errors import InvalidArgument
 

@@ -64,6 +64,7 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
     recs = [ce.get_container(ctx, n) for n in names]
     multi = len(recs) > 1  # podman 4.3: prefixes only with several containers, --names: names not ids
     out = _Out()
+    followers = []
     for rec in recs:
         path = ce.log_path(ctx, rec)
         if path is None:
@@ -77,59 +78,52 @@ def show_logs(ctx, names: list[str], *, follow: bool, tail: int, since: str | No
             out.write(stream, prefix + data)
             at_line_start = data.endswith(b"\n")
         out.flush()
-        if follow and len(recs) == 1:
-            _follow(ctx, rec, path, offset, name_prefix, timestamps, t_until, out)
+        if follow:
+            followers.append((rec, path, offset, name_prefix))
+    if len(followers) == 1:
+        _follow(ctx, *followers[0], timestamps, t_until, out)
+    elif followers:  # several (`pod logs -f`): one thread each, their lines kept whole
+        import threading
+
+        shared = _LockedOut(out)
+        threads = [threading.Thread(target=_follow, args=(ctx, *f, timestamps, t_until, shared), daemon=True)
+                   for f in followers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+class _LockedOut:
+    """_Out for several followers: each write-and-flush of a batch under one lock."""
+
+    def __init__(self, out: _Out):
+        import threading
+
+        self.out, self.lock = out, threading.Lock()
+
+    def write(self, stream: str, data: bytes) -> None:
+        with self.lock:
+            self.out.write(stream, data)
+            self.out.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.out.flush()
 
 
 def _follow(ctx, rec, path, offset: int, name_prefix: bytes, timestamps: bool, until: float | None,
             out: _Out) -> None:
-    """Print new log lines until the container has stopped (and stays stopped) or is removed."""
-    from pypod.engine import containers as ce
-    from pypod.engine.logs import FORWARD_BLOCK, parse_log_line
+    """Print new log lines until the container has stopped (and stays stopped: a restart goes on
+    being followed) or is removed."""
+    from pypod.engine.logs import follow_container
     from pypod.units import parse_time
 
-    pending = b""
-    quiet_since = None
     at_line_start = True
-    while True:
-        try:
-            with open(path, "rb") as f:
-                if f.seek(0, 2) < offset:
-                    offset = 0  # truncated (log-size-max): it starts again
-                    pending = b""
-                f.seek(offset)
-                chunk = f.read(FORWARD_BLOCK)  # a block at a time, however fast it grows
-        except FileNotFoundError:
-            if not ce.container_exists(ctx, rec):
-                return
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                p = parse_log_line(line)
-                if not p:
-                    continue
-                ts, stream, full, text = p
-                if until is not None and parse_time(ts) > until:
-                    out.flush()
-                    return
-                prefix = (name_prefix + (ts.encode() + b" " if timestamps else b"")) if at_line_start else b""
-                out.write(stream, prefix + text + (b"\n" if full else b""))
-                at_line_start = full
-            out.flush()
-            quiet_since = None
-            continue
-        if not ce.container_exists(ctx, rec):
-            return
-        st = ce.state_of(ctx, rec)
-        if st.get("status") not in ("running", "paused", "stopping"):
-            # Keep following across a restart (restart policies, `pypod restart`): give it a moment.
-            if quiet_since is None:
-                quiet_since = time.time()
-            elif time.time() - quiet_since > 1.0:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.1)
+    for ts, stream, data in follow_container(ctx, rec, path, offset, grace=1.0, idle=out.flush):
+        if until is not None and parse_time(ts) > until:
+            break
+        prefix = (name_prefix + (ts.encode() + b" " if timestamps else b"")) if at_line_start else b""
+        out.write(stream, prefix + data)
+        at_line_start = data.endswith(b"\n")
+    out.flush()

@@ -29,7 +29,7 @@ def cp(
 
 
 # -- mount / unmount (inside `pypod unshare` when rootless) ----------------------------------------
-def _mount_ctx():
+def _mount_ctx(verb: str | None = None):
     from pypod.engine import storage as eng
     from pypod.engine.context import Context
 
@@ -42,7 +42,8 @@ def _mount_ctx():
     if ctx.rootless:
         from pypod.errors import PypodError
 
-        raise PypodError(f"cannot run command \"pypod {_verb()}\" in rootless mode, must execute `pypod unshare` first")
+        raise PypodError(f"cannot run command \"pypod {verb or _verb()}\" in rootless mode, must execute "
+                         "`pypod unshare` first")
     return ctx
 
 
@@ -228,7 +229,7 @@ def prune(
                         "\t- all build cache\n\nAre you sure you want to continue? [y/N] "):
             return
     rep = eng.system_prune(state.context(), all_=all_, volumes=volumes, filters=filters)
-    for title, key in (("Deleted Containers", "containers"), ("Deleted Networks", "networks"),
+    for title, key in (("Deleted Pods", "pods"), ("Deleted Containers", "containers"), ("Deleted Networks", "networks"),
                        ("Deleted Volumes", "volumes"), ("Deleted Images", "images")):
         if rep[key]:
             out(title)

@@ -82,7 +82,8 @@ def save(
     progress = None if quiet else make_progress(False)
     try:
         transport.save(ctx, images, fmt, output=output, stream=None if output else sys.stdout.buffer,
-                       progress=progress if len(images) == 1 else None, extra_tags=extra_tags)
+                       progress=progress if len(images) == 1 else None, extra_tags=extra_tags,
+                       uncompressed=uncompressed)
     finally:
         if progress:
             progress.close()
@@ -150,7 +151,7 @@ def _print_changes(changes, fmt: Optional[str]) -> None:
 
 def _diff(kind: str):
     def diff(
-        name: str = Arg(..., metavar="NAME"),
+        name: Optional[str] = Arg(None, metavar="NAME"),
         other: Optional[str] = Arg(None, metavar="[NAME]"),
         fmt: Optional[str] = Opt(None, "--format", help="Change the output format (json)"),
         latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
@@ -158,11 +159,18 @@ def _diff(kind: str):
         """Inspect changes to the container's or image's file systems."""
         from pypod.engine import transport
 
+        from pypod.errors import InvalidArgument
+
         ctx = state.context()
         if latest:
+            if name:
+                raise InvalidArgument("--latest and containers cannot be used together")
             from pypod.engine.containers import latest_container
 
-            other, name = name, latest_container(ctx)
+            name = latest_container(ctx)
+        elif not name:
+            verb = " ".join(x for x in ("pypod", kind, "diff") if x)
+            raise InvalidArgument(f'"{verb}" requires a name, id, or the "--latest" flag')
         _print_changes(transport.diff(ctx, name, other, kind=kind), fmt)
 
     return diff

@@ -1,4 +1,4 @@
-"""`pypod volume ...`: create, ls, inspect, rm, prune, exists, export, import."""
+"""`pypod volume ...`: create, ls, inspect, rm, prune, exists, export, import, mount, unmount."""
 
 from __future__ import annotations
 
@@ -195,6 +195,26 @@ def import_(
         eng.import_volume(ctx, name, f)
 
 
+def mount(names: List[str] = Arg(..., metavar="VOLUME [VOLUME...]")):
+    """Mount volume (rootless: inside `pypod unshare`); print its mount point."""
+    from pypod.cli.storage import _mount_ctx
+    from pypod.engine import volumes as eng
+
+    ctx = _mount_ctx("volume mount")
+    for n in names:
+        out(eng.mountpoint(ctx, eng.get_volume(ctx, n).name))
+
+
+def unmount(names: List[str] = Arg(..., metavar="VOLUME [VOLUME...]")):
+    """Unmount volume (a local volume's directory stays where it is)."""
+    from pypod.cli.storage import _mount_ctx
+    from pypod.engine import volumes as eng
+
+    ctx = _mount_ctx("volume unmount")
+    for n in names:
+        out(eng.get_volume(ctx, n).name)
+
+
 def register(root) -> None:
     app = root.group("volume", "Manage volumes")
     app.command("create")(create)
@@ -207,3 +227,6 @@ def register(root) -> None:
     app.command("exists")(exists)
     app.command("export")(export)
     app.command("import")(import_)
+    app.command("mount")(mount)
+    app.command("unmount")(unmount)
+    app.command("umount", hidden=True)(unmount)

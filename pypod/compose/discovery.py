@@ -32,12 +32,13 @@ def find_default_files(start: str) -> list[str]:
         d = parent
 
 
-def resolve_files(files: list[str], env: dict[str, str], cwd: str) -> list[str]:
-    """-f files (absolute), else COMPOSE_FILE (split on COMPOSE_PATH_SEPARATOR), else discovery."""
+def resolve_files(files: list[str], env: dict[str, str], cwd: str, search_from: str | None = None) -> list[str]:
+    """-f files (absolute), else COMPOSE_FILE (split on COMPOSE_PATH_SEPARATOR), else discovery
+    from `search_from` (--project-directory, as Compose v2 looks there) or the current directory."""
     if not files and env.get("COMPOSE_FILE"):
         files = [f for f in env["COMPOSE_FILE"].split(env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep) if f]
     if not files:
-        return find_default_files(cwd)
+        return find_default_files(search_from or cwd)
     out = []
     for f in files:
         if f == "-":

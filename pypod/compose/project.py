@@ -37,7 +37,7 @@ def load_project(opts: ProjectOptions) -> Project:
     early: list[str] = []
     if not opts.files:  # COMPOSE_FILE and friends may come from the .env of where we stand
         early = explicit or _existing(os.path.join(given_dir or cwd, ".env"))
-    files = discovery.resolve_files(opts.files, _with_env_files(osenv, early), cwd)
+    files = discovery.resolve_files(opts.files, _with_env_files(osenv, early), cwd, given_dir)
     if given_dir:
         workdir = given_dir
     else:  # the first file's directory; the current one for a file read from stdin

@@ -28,6 +28,7 @@ class BuildOptions(Record):
     FIELDS = (
         ("context", "."),
         ("file", None),             # path, or "-" for stdin
+        ("more_files", list),       # further -f files: buildah reads them all as one Containerfile
         ("containerfile_text", None),
         ("tags", list),
         ("build_args", dict),
@@ -55,6 +56,7 @@ class BuildOptions(Record):
         ("env", list),              # --env K=V / K: set in every stage (so RUN sees it) and the image
         ("unsetenv", list),         # --unsetenv K: removed from every stage's environment
         ("run_options", dict),      # CreateOptions fields for the RUN containers (--cap-add, --device, …)
+        ("runtime_flags", list),    # global --runtime-flag: pypod's own runtime takes none (a RUN fails)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -321,7 +323,12 @@ class Builder:
         if lname == "scratch":
             return None, {"architecture": host_arch(), "os": "linux", "config": {},
                           "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-        rec = self._image(name, stage.platform or self.opts.platform)
+        try:
+            rec = self._image(name, stage.platform or self.opts.platform)
+        except PypodError as e:  # podman's words: the FROM image is its build container's
+            e.message = f"creating build container: {e.message}"
+            e.args = (e.message,)
+            raise
         if not self._hold(rec.id):  # removed meanwhile (a prune): once more
             rec = self._image(name, stage.platform or self.opts.platform)
             if not self._hold(rec.id):
@@ -811,6 +818,9 @@ class Builder:
 
         if image_id is None:
             raise PypodError("cannot RUN on an empty (scratch) image: no shell")
+        if self.opts.runtime_flags:  # podman's runtime fails a RUN on a flag it does not know (exit 1)
+            raise StepFailed(f"building at STEP \"{ins.original}\": pypod's built-in OCI runtime takes no "
+                             f"runtime flags: --{self.opts.runtime_flags[0].lstrip('-')}", exit_code=1)
         copts = ce.CreateOptions(image=image_id, command=argv, entrypoint="", env=list(run_env),
                                  workdir=c.get("WorkingDir") or "/", user=c.get("User") or "",
                                  network=self.opts.network, volumes=list(self.opts.volumes), pull="never",
@@ -950,10 +960,20 @@ def build(ctx: Context, opts: BuildOptions, *, out, stdin=None) -> str:
             if opts.file == "-":
                 text = (stdin or sys.stdin.buffer).read().decode("utf-8", errors="replace")
             else:
-                with open(find_containerfile(context, opts.file), encoding="utf-8", errors="replace") as f:
-                    text = f.read()
+                texts = []
+                for name in [opts.file, *opts.more_files]:
+                    with open(find_containerfile(context, name), encoding="utf-8", errors="replace") as f:
+                        texts.append(f.read())
+                text = "\n".join(texts)
         if opts.format not in ("oci", "docker"):
             raise InvalidArgument(f"unrecognized image type {opts.format!r}")
+        from pypod.image.auth import check_auth_file
+
+        check_auth_file(opts.authfile)  # as podman: before any step, even a FROM scratch build
+        from pypod.engine import ociruntime
+        from pypod.config import engine_config
+
+        ociruntime.check(engine_config().runtime)
         from pypod.engine.cleanup import reap_orphans
 
         reap_orphans(ctx)

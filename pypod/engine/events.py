@@ -82,7 +82,7 @@ def read(ctx: Context, filters: list[str] | None = None, since: float | None = N
     def done() -> bool:
         return (until is not None and time.time() > until) or (stop is not None and stop())
 
-    for ev in log.read(ctx.run_dir, follow=follow, stop=done):
+    for ev in _logged(ctx, follow, done):
         t = parse_time(ev.get("Time", ""))
         if since is not None and t < since:
             continue
@@ -94,13 +94,26 @@ def read(ctx: Context, filters: list[str] | None = None, since: float | None = N
             yield ev
 
 
+def _logged(ctx: Context, follow: bool, done):
+    """Events in the order written: the rotated file, the current one, then (follow) new ones as
+    they come until done() says so."""
+    from pypod.engine.logs import follow_lines
+
+    path = log.log_path(ctx.run_dir)
+    for p, stop in ((path + ".1", lambda: True), (path, lambda: not follow or done())):
+        for line in follow_lines(p, done=stop, poll=0.1):
+            ev = log.parse(line)
+            if ev:
+                yield ev
+
+
 def human(ev: dict) -> str:
     """podman 4.3's line for an event (libpod/events ToHumanReadable)."""
     from pypod.units import go_time_text
 
     when = go_time_text(ev.get("Time", ""))
     t, status = ev.get("Type", ""), ev.get("Status", "")
-    if t == "container":
+    if t in ("container", "pod"):  # (podman: a pod's line has an empty image too)
         text = f"{when} {t} {status} {ev.get('ID', '')} (image={ev.get('Image', '')}, name={ev.get('Name', '')}"
         for k, v in (ev.get("Attributes") or {}).items():
             text += f", {k}={v}"

@@ -306,9 +306,10 @@ def _intermediate_ids(ctx: Context, recs: list[ImageRecord]) -> set[str]:
 
 
 class ImageFilter:
-    """podman's image filters: reference, before, since, dangling, label, id, digest, readonly, until, intermediate."""
+    """podman's image filters: reference, before, since (after), dangling, label, id, digest, readonly, until,
+    intermediate."""
 
-    KEYS = {"reference", "before", "since", "dangling", "label", "id", "digest", "readonly", "until",
+    KEYS = {"reference", "before", "since", "after", "dangling", "label", "id", "digest", "readonly", "until",
             "intermediate", "containers"}
 
     def __init__(self, ctx: Context, filters: list[str], recs: list[ImageRecord]):
@@ -325,7 +326,7 @@ class ImageFilter:
                 raise InvalidArgument(f"unsupported image filter {key!r}")
             if key == "reference":
                 self.reference.append(value)
-            elif key in ("before", "since"):
+            elif key in ("before", "since", "after"):  # podman takes `after` for `since`
                 other = get_image(ctx, value)
                 t0 = parse_time(other.created)
                 if key == "before":
@@ -430,11 +431,17 @@ def inspect_image(ctx: Context, rec: ImageRecord) -> dict:
         "ManifestType": rec.manifest_media_type or "application/vnd.oci.image.manifest.v1+json",
         "User": c.get("User", ""),
         "History": hist,
-        "NamesHistory": list(rec.names),
+        "NamesHistory": names_history(rec),
     }
     if cfg.get("variant"):
         out["Variant"] = cfg["variant"]
     return out
+
+
+def names_history(rec: ImageRecord) -> list[str]:
+    """Every name the image had, current ones first (a record written before the history was
+    kept has only its current names)."""
+    return list(dict.fromkeys(rec.names + rec.names_history))
 
 
 def repo_digests(rec: ImageRecord) -> list[str]:
@@ -506,8 +513,9 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
     with ctx.images.lock():
         rec = ctx.images.get(rec.id) or rec
         if not names:
-            rec.names = []
+            gone, rec.names = list(rec.names), []
         else:
+            gone = []
             for n in names:
                 norm = normalize_new_name(n)
                 cands = [norm] + [c for c in candidate_names(n) if c != norm]
@@ -515,8 +523,10 @@ def untag(ctx: Context, name: str, names: list[str]) -> None:
                 if hit is None:
                     raise PypodError(f"{n}: tag not known")
                 rec.names.remove(hit)
+                gone.append(hit)
         ctx.images.save(rec)
-    events.image(ctx, "untag", rec.id, rec.names[0] if rec.names else "")
+    for n in gone:  # podman: an event per name taken off, with that name
+        events.image(ctx, "untag", rec.id, n)
 
 
 class RemoveReport(Record):
@@ -591,6 +601,15 @@ def _remove_one(ctx, given, rec, force, by_all, usage, rep: RemoveReport) -> Non
                 store.save(rec)
                 rep.untagged.append(full)
                 return
+        if not by_id and "@" in given and rec.names:
+            # A digest reference of a tagged image (`pull IMG@sha256:…`) is one more name in podman:
+            # removing it untags that reference only.
+            full = next((n for n in candidate_names(given) if "@" in n), given)
+            if full in rec.repo_digests:
+                rec.repo_digests.remove(full)
+                store.save(rec)
+            rep.untagged.append(full)
+            return
         if rec.id in store.leased_ids():  # a build in flight works from it
             if by_all:
                 return

@@ -143,3 +143,91 @@ def _records(f: BinaryIO, start: int, end: int, since, until) -> Iterator[Record
                 ts, stream, full, text = p
                 if _kept(ts, since, until):
                     yield ts, stream, text + b"\n" if full else text
+
+
+def follow_lines(path, offset: int = 0, *, done, poll: float = 0.05) -> Iterator[bytes]:
+    """The lines (without their "\n") written to `path` from `offset` on, as they come, read in
+    bounded blocks. When nothing new is there, done() says whether to stop: it is asked only
+    after a read found nothing, so what was written before it said yes is all given. The file is
+    held open, so what was written to it is read even once it is deleted (`run --rm`: the log
+    goes with the container, maybe before the reader has caught up). A file that shrinks
+    (truncated: log-size-max) is read again from its start, a replaced one (rotated) from the new
+    file's start once the old one is drained; a missing one is waited for. The one follow loop of
+    `logs -f`, the API's logs and attach, and `events`."""
+    import os
+    import time
+
+    f, pending = None, b""
+    try:
+        while True:
+            if f is None:
+                try:
+                    f = open(path, "rb")
+                except FileNotFoundError:
+                    pass
+            chunk = b""
+            if f is not None:
+                if os.fstat(f.fileno()).st_size < offset:
+                    offset, pending = 0, b""
+                f.seek(offset)
+                chunk = f.read(FORWARD_BLOCK)
+            if chunk:
+                offset += len(chunk)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                yield from lines
+                continue
+            if f is not None and _replaced(path, f):
+                f.close()
+                f, offset, pending = None, 0, b""
+                continue
+            if done():
+                return
+            time.sleep(poll)
+    finally:
+        if f is not None:
+            f.close()
+
+
+def _replaced(path, f) -> bool:
+    """Is another file at `path` now than the one open as f? (Gone altogether: no — the open
+    one is all there is.)"""
+    import os
+
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def follow_container(ctx, rec, path, offset: int, *, gone=None, grace: float = 0.5,
+                     wait_start: bool = False, idle=None) -> Iterator[Record]:
+    """The container's log records written from `offset` on, as they come, until it has been
+    stopped for `grace` seconds with nothing more written (a restart in between goes on being
+    followed), it is removed, or gone() says the reader has left. wait_start: a container not
+    started yet is followed too (an attach made before start). idle(): called whenever all
+    that is written has been given (the CLI flushes its output there, not per line)."""
+    import time
+
+    from pypod.engine import containers as ce
+
+    stopped_since = [None]
+
+    def done() -> bool:
+        if idle is not None:
+            idle()
+        if (gone is not None and gone()) or not ce.container_exists(ctx, rec):
+            return True
+        status = ce.state_of(ctx, rec).get("status")
+        if status in ("running", "paused", "stopping") or (wait_start and status == "created"):
+            stopped_since[0] = None
+            return False
+        if stopped_since[0] is None:
+            stopped_since[0] = time.monotonic()
+        return time.monotonic() - stopped_since[0] > grace
+
+    for line in follow_lines(path, offset, done=done):
+        p = parse_log_line(line)
+        if p:
+            ts, stream, full, text = p
+            yield ts, stream, text + b"\n" if full else text

@@ -269,13 +269,25 @@ def _volume_source(ctx, rec) -> tuple[str, str, list[str]]:
     mopts = [x for x in (o.get("o") or "").split(",") if x]
     if o.get("type") == "tmpfs":
         return "tmpfs", "tmpfs", [x for x in mopts if x not in ("bind", "rbind")]
-    if "bind" in mopts or "rbind" in mopts:
+    if "bind" in mopts or "rbind" in mopts or o.get("type") == "bind":
         dev = o.get("device") or ""
         if not os.path.exists(dev):
             raise PypodError(f"statfs {dev}: no such file or directory")
         return "volume", dev, [x for x in mopts if x in _FLAGS]
     raise PypodError(f"mounting volume {rec.name}: type {o.get('type') or 'none'!r} needs root privileges: "
                      "rootless volumes support type=tmpfs or o=bind only")
+
+
+def image_volume_mode(opts) -> str:
+    """What the image's VOLUMEs become: anonymous volumes (bind), tmpfs, or nothing (ignore)."""
+    mode = getattr(opts, "image_volume", None)
+    if mode is None:
+        from pypod.config import engine_config
+
+        mode = engine_config().image_volume_mode
+    if mode not in ("bind", "tmpfs", "ignore"):
+        raise InvalidArgument(f"invalid image volume mode {mode!r}: must be bind, tmpfs or ignore")
+    return mode
 
 
 def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: str,
@@ -291,6 +303,16 @@ def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: st
     for t in opts.tmpfs or []:
         reqs.append(parse_tmpfs(t))
     seen: set[str] = set()
+    same: dict[str, tuple] = {}
+    unique: list[MountRequest] = []
+    for r in reqs:
+        key = tuple(getattr(r, a) if not isinstance(getattr(r, a), list) else tuple(getattr(r, a))
+                    for a in MountRequest.__slots__)
+        if same.get(r.destination) == key:
+            continue  # podman: the very same mount given twice is taken once
+        same[r.destination] = key
+        unique.append(r)
+    reqs = unique
     for r in reqs:
         if r.destination in seen:
             raise InvalidArgument(f"{r.destination}: duplicate mount destination")
@@ -308,11 +330,12 @@ def resolve(ctx, opts, image_cfg: dict, layers_bottom_first: list[str], user: st
         if m["destination"] not in seen:
             seen.add(m["destination"])
             out.append(m)
-    for dst in sorted((image_cfg.get("Volumes") or {})):
-        d = _check_dest(dst) if dst.startswith("/") else None
+    mode = image_volume_mode(opts)
+    for dst in sorted((image_cfg.get("Volumes") or {})) if mode != "ignore" else ():
+        d = _check_dest("/" + dst.lstrip("/")) if dst else None  # podman: a relative VOLUME is under /
         if d and d not in seen:
             seen.add(d)
-            reqs.append(MountRequest("volume", "", d))
+            reqs.append(MountRequest("tmpfs", "tmpfs", d) if mode == "tmpfs" else MountRequest("volume", "", d))
     layers_top_first = list(reversed(layers_bottom_first))
     created: list[str] = []
     try:
@@ -350,11 +373,13 @@ def _resolve_one(ctx, r: MountRequest, layers: list[str], layers_top_first: list
             return {"type": "overlay", "source": r.source, "destination": r.destination,
                     "options": [f for f in r.flags if f not in ("rw", "ro")] + prop, "rw": True,
                     "upperdir": r.upperdir, "workdir": r.workdir}
-        if r.chown:
-            vol.chown_tree(ctx, r.source, *_user_ids(layers_top_first, user))
+        ids = _user_ids(layers_top_first, user) if r.chown else None
+        if ids:
+            vol.chown_tree(ctx, r.source, *ids)
         flags = [f for f in r.flags if f != "rw"]
         return {"type": "bind", "source": r.source, "destination": r.destination,
-                "options": ["rbind" if r.recursive else "bind"] + flags + prop, "rw": not r.readonly}
+                "options": ["rbind" if r.recursive else "bind"] + flags + prop, "rw": not r.readonly,
+                **({"chown": list(ids)} if ids else {})}
     # a volume: named (created when missing) or anonymous
     rec = vol.vstore(ctx).get(r.source) if r.source else None
     if rec is None:
@@ -365,23 +390,38 @@ def _resolve_one(ctx, r: MountRequest, layers: list[str], layers_top_first: list
     if mtype == "tmpfs":
         return {"type": "tmpfs", "source": "tmpfs", "destination": r.destination, "name": rec.name,
                 "options": tmpfs_options(r.flags, extra) + prop, "rw": not r.readonly, "volume": True}
+    ids = _user_ids(layers_top_first, user) if r.chown else None
     if source == vol.mountpoint(ctx, rec.name):
         changed = False
-        if rec.needs_copy_up:
-            if not r.nocopy and not os.listdir(source):
-                vol.copy_up(ctx, source, r.destination, layers)
+        # podman: a volume still needs its copy-up until a mount finds image content to copy
+        if rec.needs_copy_up and (r.nocopy or os.listdir(source)
+                                  or vol.copy_up(ctx, source, r.destination, layers)):
             rec.needs_copy_up = False
             changed = True
-        if r.chown:
-            vol.chown_tree(ctx, source, *_user_ids(layers_top_first, user))
+        if ids:  # (after the copy-up: what it copied gets the user too)
+            vol.chown_tree(ctx, source, *ids)
+        # chowned by :U, or its first user is root (it belongs to root in the userns already)
+        if rec.needs_chown and (ids or _user_ids(layers_top_first, user) == (0, 0)):
             rec.needs_chown = False
             changed = True
         if changed:
             vol.vstore(ctx).save(rec)
+    elif ids:
+        vol.chown_tree(ctx, source, *ids)
     flags = [f for f in r.flags if f != "rw"] + [x for x in extra if x not in r.flags and x != "rw"]
     return {"type": "volume", "source": source, "destination": r.destination, "name": rec.name,
             "anonymous": bool(rec.anonymous and not r.source), "rw": "ro" not in flags,
-            "options": ["rbind" if r.recursive else "bind", "nosuid", "nodev"] + flags + prop}
+            "options": ["rbind" if r.recursive else "bind", "nosuid", "nodev"] + flags + prop,
+            **({"chown": list(ids)} if ids else {})}
+
+
+def reapply_chown(ctx, resolved: list[dict]) -> None:
+    """:U again at a restart, as podman: what the host changed in between gets the container's user."""
+    from pypod.engine import volumes as vol
+
+    for m in resolved:
+        if m.get("chown") and os.path.exists(m["source"]):
+            vol.chown_tree(ctx, m["source"], *m["chown"], unless_top_owned=True)
 
 
 def from_container(rec, mode: str = "") -> list[dict]:

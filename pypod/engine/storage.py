@@ -90,7 +90,11 @@ def system_prune(ctx: Context, *, all_: bool = False, volumes: bool = False,
     from pypod.engine import volumes as vol
 
     before = _dir_size(ctx.graph_root) if ctx.graph_root.exists() else 0
-    rep = {"containers": ce.prune(ctx, filters), "images": [], "volumes": []}
+    from pypod.engine import pods
+
+    # pods first, as podman: a stopped pod's containers go with it
+    rep = {"pods": [] if filters else pods.prune(ctx), "containers": [], "images": [], "volumes": []}
+    rep["containers"] = ce.prune(ctx, filters)
     if volumes:
         rep["volumes"] = vol.prune_volumes(ctx, [f for f in filters or [] if f.startswith("label")])
     rep["images"] = ie.prune(ctx, all_=all_, filters=filters)

@@ -224,10 +224,11 @@ def _names_for(ctx: Context, given: str, rec: ImageRecord) -> list[str]:
 
 
 def save(ctx: Context, images: list[str], fmt: str, *, output: str | None, stream=None, progress=None,
-         extra_tags: list[str] | tuple = (), names: list[str] | None = None) -> None:
+         extra_tags: list[str] | tuple = (), names: list[str] | None = None, uncompressed: bool = False) -> None:
     """Write the images to an archive (`output` path, else `stream`); `extra_tags`: more names for
     the first image (podman's docker-archive without --multi-image-archive); `names`: the first
-    image's names instead of its own (a push to `docker-archive:PATH:REFERENCE`)."""
+    image's names instead of its own (a push to `docker-archive:PATH:REFERENCE`); `uncompressed`: OCI
+    layers as plain tar (podman's --uncompressed)."""
     from pypod.engine.images import get_image
     from pypod.image import archive
 
@@ -240,7 +241,7 @@ def save(ctx: Context, images: list[str], fmt: str, *, output: str | None, strea
     recs = [(n, get_image(ctx, n)) for n in images]
     if output and fmt != "oci-dir" and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise PypodError(f'opening file "{output}": open {output}: no such file or directory')  # before any work
-    compress = fmt != "docker-archive"
+    compress = fmt != "docker-archive" and not uncompressed
     tmp = work_dir(ctx)
     try:
         blobs: dict[str, LayerBlob] = {}
@@ -343,6 +344,9 @@ def load(ctx: Context, path: str | None, stdin=None, progress=None) -> list[str]
                         break
                     f.write(chunk)
             path = str(spool)
+        elif path.startswith(("http://", "https://")):
+            tmp = work_dir(ctx)
+            path = _download(path, tmp / "download.tar")
         if os.path.isdir(path):
             src = archive.DirSource(path)
         elif os.path.exists(path):
@@ -365,6 +369,25 @@ def load(ctx: Context, path: str | None, stdin=None, progress=None) -> list[str]
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _download(url: str, dest) -> str:
+    """`load -i http://…` as podman: fetch the archive to a file first (archives are read at random)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(dest, "wb") as f:
+            while True:
+                chunk = resp.read(CHUNK)
+                if not chunk:
+                    break
+                f.write(chunk)
+    except urllib.error.HTTPError as e:
+        raise PypodError(f"downloading {url}: {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise PypodError(f"downloading {url}: {getattr(e, 'reason', e)}") from None
+    return str(dest)
 
 
 def _load_one(ctx: Context, src, img, progress) -> list[str]:

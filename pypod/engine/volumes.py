@@ -52,6 +52,10 @@ def parse_driver_opts(items: list[str]) -> dict:
         if k in ("size", "inodes"):
             raise PypodError("volume options size and inodes not supported. Filesystem does not support Project Quota")
         out[k] = v
+    if out.get("type") == "bind" and not os.path.exists(out.get("device") or ""):
+        # podman checks a bind volume's source when it is created (and says so in these words)
+        raise PypodError(f"invalid volume option device for driver 'local': stat {out.get('device', '')}: "
+                         "no such file or directory")
     o = out.get("o", "")
     if "size=" in o or "inodes=" in o:
         if out.get("type") != "tmpfs":
@@ -348,15 +352,19 @@ def image_has_path(layer_dirs: list[str], path: str) -> bool:
     return any(_layer_path(l, path) for l in layer_dirs)
 
 
-def copy_up(ctx: Context, data_dir: str, path: str, layer_dirs: list[str]) -> None:
-    """Fill a new volume with the image's content at `path` (layers bottom first)."""
+def copy_up(ctx: Context, data_dir: str, path: str, layer_dirs: list[str]) -> bool:
+    """Fill a new volume with the image's content at `path` (layers bottom first); False when
+    the image has nothing there."""
     if not layer_dirs or not image_has_path(layer_dirs, path):
-        return
+        return False
     _worker(ctx, ["copyup", data_dir, path, *layer_dirs])
+    return True
 
 
-def chown_tree(ctx: Context, path: str, uid: int, gid: int) -> None:
-    _worker(ctx, ["chown", str(uid), str(gid), path])
+def chown_tree(ctx: Context, path: str, uid: int, gid: int, unless_top_owned: bool = False) -> None:
+    """unless_top_owned: leave the tree alone when `path` itself has that owner already (podman's
+    :U at a restart: a file chowned on purpose inside a chowned directory keeps its owner)."""
+    _worker(ctx, ["chown-unless-top" if unless_top_owned else "chown", str(uid), str(gid), path])
 
 
 def _worker(ctx: Context, args: list[str]) -> None:
@@ -487,6 +495,10 @@ def main(argv: list[str]) -> None:
             _do_copyup(argv[1], argv[2], argv[3:])
         elif argv[0] == "chown":
             _do_chown(int(argv[1]), int(argv[2]), argv[3])
+        elif argv[0] == "chown-unless-top":
+            st = os.lstat(argv[3])
+            if (st.st_uid, st.st_gid) != (int(argv[1]), int(argv[2])):
+                _do_chown(int(argv[1]), int(argv[2]), argv[3])
         else:
             raise SystemExit(f"unknown worker command {argv[0]}")
     except OSError as e:

@@ -7,18 +7,20 @@ import os
 import stat
 
 from pypod.errors import PypodError
-from pypod.kube.generate import ContainerFacts
+from pypod.kube.generate import ContainerFacts, PodFacts, container_ports
 
 
 class Targets:
     def __init__(self):
         self.containers: list = []   # ContainerRecord
+        self.pods: list = []         # (PodRecord, its members but the infra, the infra or None)
         self.volumes: list = []      # VolumeRecord
 
 
 def lookup(ctx, names: list[str]) -> Targets:
-    """Each name as a container, else a volume (podman's order; pods come before volumes there)."""
+    """Each name as a container, else a pod, else a volume (podman's order)."""
     from pypod.engine import containers as ce
+    from pypod.engine import pods
     from pypod.engine import volumes as ve
 
     t = Targets()
@@ -26,6 +28,12 @@ def lookup(ctx, names: list[str]) -> Targets:
         rec = ce.find_container(ctx, name)
         if rec is not None:
             t.containers.append(rec)
+            continue
+        pod = pods.find_pod(ctx, name)
+        if pod is not None:
+            members = pods.members(ctx, pod)
+            infra = next((r for r in members if r.id == pod.infra_id), None)
+            t.pods.append((pod, [r for r in members if r.id != pod.infra_id], infra))
             continue
         vol = ve.vstore(ctx).get(name)
         if vol is not None:
@@ -124,3 +132,13 @@ def volume_data(ctx, vol) -> dict:
     from pypod.engine import volumes as ve
 
     return ve.inspect_volume(ctx, vol, mount_count=0)
+
+
+def pod_facts(ctx, pod, members: list, infra) -> PodFacts:
+    from pypod.engine import containers as ce
+
+    if not members:
+        raise PypodError(f"pod {pod.name} has no containers but its infra: nothing to generate")
+    ports = container_ports(ContainerFacts(inspect=ce.inspect_container(ctx, infra), entrypoint=[], cmd=[],
+                                           image={}, run_as=None, path_kinds={})) if infra else []
+    return PodFacts(name=pod.name, containers=[container_facts(ctx, r) for r in members], ports=ports)

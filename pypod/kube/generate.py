@@ -39,6 +39,15 @@ class ContainerFacts:
     path_kinds: dict = dataclasses.field(default_factory=dict)  # bind source → Directory/File/...
 
 
+@dataclasses.dataclass
+class PodFacts:
+    """A pypod pod for `kube generate POD`: its name, its members' facts (the infra aside) and
+    the ports it publishes (on its infra)."""
+    name: str
+    containers: list[ContainerFacts]
+    ports: list[dict]
+
+
 class Generated:
     """The objects of one `kube generate`, and what it had to say."""
 
@@ -307,8 +316,10 @@ def _dns_config(facts: list[ContainerFacts]) -> dict:
     return out
 
 
-def pod_from_containers(facts: list[ContainerFacts], now: str, warnings: list[str]) -> dict:
-    """One Pod holding all the given containers (podman's simplePodWithV1Containers)."""
+def pod_from_containers(facts: list[ContainerFacts], now: str, warnings: list[str],
+                        pod: PodFacts | None = None) -> dict:
+    """One Pod holding all the given containers (podman's simplePodWithV1Containers), or a pypod
+    pod's members (named as the pod; the ports it publishes on the first container, as podman)."""
     containers, volumes, annotations = [], [], {}
     seen_volumes: dict = {}
     hostname = ""
@@ -338,7 +349,12 @@ def pod_from_containers(facts: list[ContainerFacts], now: str, warnings: list[st
         hc = f.inspect.get("HostConfig") or {}
         host_network = host_network and hc.get("NetworkMode") == "host"
         host_users = host_users and (hc.get("UsernsMode") or "") in ("", "host")
-    pod_name = names.with_suffix(facts[0].inspect.get("Name") or "", "-pod")
+    if pod is not None:
+        pod_name = names.dns_label(pod.name, fallback="pod")
+        if pod.ports and containers:
+            containers[0]["ports"] = pod.ports + list(containers[0].get("ports") or [])
+    else:
+        pod_name = names.with_suffix(facts[0].inspect.get("Name") or "", "-pod")
     spec: dict = {"automountServiceAccountToken": False, "containers": containers,
                   "enableServiceLinks": False}
     if hostname:
@@ -435,7 +451,8 @@ def pvc_from_volume(vol: dict, now: str, warnings: list[str] | None = None) -> d
 
 
 def generate(facts: list[ContainerFacts], volumes: list[dict], *, now: str, kind: str = "pod",
-             service: bool = False, replicas: int = 1, rng: random.Random | None = None) -> Generated:
+             service: bool = False, replicas: int = 1, rng: random.Random | None = None,
+             pods: list[PodFacts] = ()) -> Generated:
     if kind not in ("pod", "deployment"):
         raise InvalidArgument("invalid generation type - only pods and deployments are currently supported")
     if replicas < 1:
@@ -444,8 +461,12 @@ def generate(facts: list[ContainerFacts], volumes: list[dict], *, now: str, kind
         raise InvalidArgument("--replicas can only be set when --type is set to deployment")
     g = Generated()
     g.pvcs = [pvc_from_volume(v, now, g.warnings) for v in volumes]
+    if facts and pods:
+        raise InvalidArgument("generating YAML of pods and of containers outside them at once is not supported")
+    made = [pod_from_containers(p.containers, now, g.warnings, p) for p in pods]
     if facts:
-        pod = pod_from_containers(facts, now, g.warnings)
+        made.append(pod_from_containers(facts, now, g.warnings))
+    for pod in made:
         if service:
             svc = service_from_pod(pod, rng)
             if svc is None:

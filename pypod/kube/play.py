@@ -36,6 +36,13 @@ _HOSTPATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File",
                    "CharDevice", "BlockDevice")
 
 
+SCRATCH_LABEL = "io.pypod.kube.emptydir"  # on an emptyDir's volume: the pod it belongs to
+
+
+def scratch_volume(pod_name: str, volume: str) -> str:
+    return f"{pod_name}-{volume}"
+
+
 @dataclass
 class VolumePlan:
     """A named volume to create (a PersistentVolumeClaim), or to fill (a ConfigMap or Secret
@@ -45,6 +52,7 @@ class VolumePlan:
     driver: str = "local"
     options: dict = field(default_factory=dict)
     files: dict | None = None  # name → bytes, for ConfigMap/Secret volumes
+    scratch: bool = False  # a pod's emptyDir: made with the pod, removed with it
 
 
 @dataclass
@@ -151,7 +159,7 @@ def plan(docs: list[dict], *, extra_configmaps: list[dict] = (), log_driver: str
             pp = _pod(pod_name, tmpl, meta.get("annotations") or {}, env, log_driver, list(log_opts),
                       no_hosts)
             pp.publish.extend(publish)
-            for v in _pod_volumes(tmpl, env):
+            for v in _pod_volumes(pod_name, tmpl, env):
                 if v.name not in {x.name for x in p.volumes}:
                     p.volumes.append(v)
             p.pods.append(pp)
@@ -240,11 +248,15 @@ def _claim(d: dict) -> VolumePlan:
                       driver=str(ann.get(_PVC_DRIVER, "local")), options=opts)
 
 
-def _pod_volumes(tmpl: dict, env: _Sources) -> list[VolumePlan]:
-    """The volumes a pod's ConfigMap and Secret volumes become (files written at play)."""
+def _pod_volumes(pod_name: str, tmpl: dict, env: _Sources) -> list[VolumePlan]:
+    """The volumes a pod's ConfigMap and Secret volumes become (files written at play), and its
+    emptyDirs (one volume per pod, shared by its containers, as a Kubernetes emptyDir is)."""
     out = []
     for v in (tmpl.get("spec") or {}).get("volumes") or []:
-        if "configMap" in v:
+        if "emptyDir" in v and (v["emptyDir"] or {}).get("medium") != "Memory":
+            out.append(VolumePlan(name=scratch_volume(pod_name, v["name"]), scratch=True,
+                                  labels={SCRATCH_LABEL: pod_name}))
+        elif "configMap" in v:
             src = v["configMap"] or {}
             data = env.configmap(src.get("name", ""))
             if data is None:
@@ -281,26 +293,20 @@ def _volume_sources(pod_name: str, spec: dict, env: _Sources, host_paths: list) 
             out[name] = ("device" if kind in ("CharDevice", "BlockDevice") else "bind", path, False)
         elif "persistentVolumeClaim" in v:
             out[name] = ("named", (v["persistentVolumeClaim"] or {}).get("claimName", ""), False)
-        elif "configMap" in v:
-            src = v["configMap"] or {}
-            if env.configmap(src.get("name", "")) is None:
-                if not src.get("optional"):
-                    raise InvalidArgument(f'failed to create volume "{name}": no such ConfigMap '
-                                          f'"{src.get("name", "")}"')
-                out[name] = ("named", src.get("name", ""), True)
-            else:
-                out[name] = ("named", src["name"], False)
-        elif "secret" in v:
-            src = v["secret"] or {}
-            if env.secret(src.get("secretName", "")) is None:
-                if not src.get("optional"):
-                    raise InvalidArgument(f'failed to create volume "{name}": no secret with name or id '
-                                          f'"{src.get("secretName", "")}": no such secret')
-                out[name] = ("named", src.get("secretName", ""), True)
-            else:
-                out[name] = ("named", src["secretName"], False)
+        elif "configMap" in v or "secret" in v:
+            is_cm = "configMap" in v
+            src = v["configMap" if is_cm else "secret"] or {}
+            ref = str(src.get("name" if is_cm else "secretName", ""))
+            found = (env.configmap if is_cm else env.secret)(ref) is not None
+            if not found and not src.get("optional"):
+                why = f'no such ConfigMap "{ref}"' if is_cm else f'no secret with name or id "{ref}": no such secret'
+                raise InvalidArgument(f'failed to create volume "{name}": {why}')
+            out[name] = ("named", ref, not found)  # optional and missing: not mounted
         elif "emptyDir" in v:
-            out[name] = ("anonymous", "", False)
+            if (v["emptyDir"] or {}).get("medium") == "Memory":
+                out[name] = ("tmpfs", "", False)  # one per container: a tmpfs cannot be shared
+            else:
+                out[name] = ("named", scratch_volume(pod_name, name), False)
         else:
             kinds = [k for k in v if k != "name"]
             raise InvalidArgument(f'failed to create volume "{name}": volume source '
@@ -390,7 +396,8 @@ def _container(ctx: _CtrContext, c: dict, seen: set, init: bool) -> ContainerPla
             raise InvalidArgument(f"pod {ctx.pod.name}: container {cname}: {k} is not supported")
     full = f"{ctx.pod.name}-{cname}"
     o: dict = {"image": str(image), "name": full, "tty": bool(c.get("tty")),
-               "interactive": bool(c.get("stdin")), "restart": ctx.pod.restart if not init else "no"}
+               "interactive": bool(c.get("stdin")), "restart": ctx.pod.restart if not init else "no",
+               "add_host": list(ctx.pod.add_host)}  # each container's /etc/hosts has the pod's aliases
     command, args = c.get("command") or [], c.get("args") or []
     if command:  # Kubernetes: command replaces the ENTRYPOINT (and the image's CMD goes)
         o["entrypoint"] = json.dumps([str(x) for x in command])
@@ -587,8 +594,8 @@ def _mounts(o: dict, ctx: _CtrContext, c: dict, full: str) -> None:
             source = os.path.join(source, sub)
         if kind == "device":
             devices.append(f"{source}:{dest}")
-        elif kind == "anonymous":
-            vols.append(dest + (":" + ",".join(opts) if opts else ""))
+        elif kind == "tmpfs":
+            o.setdefault("tmpfs", []).append(dest + (":" + ",".join(opts) if opts else ""))
         else:
             vols.append(f"{source}:{dest}" + (":" + ",".join(opts) if opts else ""))
     o["volumes"] = vols

@@ -100,10 +100,12 @@ def enter_container(pid: int, rootless: bool) -> None:
 
 def run_in_container(pid: int, process: dict, *, rootless: bool, hostname: str,
                      container_id: str, status_fd: int = -1, detach: bool = False,
-                     on_forked=None, tty: bool = False) -> int:
+                     on_forked=None, tty: bool = False, resize_fd: int = -1) -> int:
     """Enter the container, fork the process, wait for it; its exit code (128+N for signal N).
     Set-up and exec failures of the child are reported on status_fd (and are its exit code).
-    tty: give the process a pty from the container's devpts and relay it to our stdio."""
+    tty: give the process a pty from the container's devpts and relay it to our stdio.
+    resize_fd: "ROWS COLS" lines for the pty's size (the API's exec resize; our stdio is then a
+    socket, which has no size to copy)."""
     process = dict(process, init="")  # --init concerns the container's own process only
     init.preload_seccomp(process)  # the program lives in the container dir, outside its root
     enter_container(pid, rootless)
@@ -112,6 +114,9 @@ def run_in_container(pid: int, process: dict, *, rootless: bool, hostname: str,
         master, slave = os.openpty()  # /dev/ptmx of the container (we are chrooted into it)
         os.set_inheritable(master, False)
         terminal.copy_winsize((0, 1, 2), master)
+        if resize_fd >= 0:
+            os.set_blocking(resize_fd, False)
+            _apply_sizes(resize_fd, master)  # a size sent already: the process starts with it
     child = os.fork()
     if child == 0:
         try:
@@ -130,7 +135,7 @@ def run_in_container(pid: int, process: dict, *, rootless: bool, hostname: str,
         on_forked(child, master)
     if tty:
         os.close(slave)
-        _relay_pty(master, bool(process.get("stdin")))
+        _relay_pty(master, bool(process.get("stdin")), resize_fd)
         os.close(master)
     while True:
         try:
@@ -142,15 +147,35 @@ def run_in_container(pid: int, process: dict, *, rootless: bool, hostname: str,
     return 128 - code if code < 0 else code
 
 
-def _relay_pty(master: int, relay_stdin: bool) -> None:
+def _apply_sizes(resize_fd: int, master: int) -> bool:
+    """Set the pty to the last "ROWS COLS" line waiting on resize_fd; False once it is closed."""
+    try:
+        data = os.read(resize_fd, 4096)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    lines = [x.split() for x in data.split(b"\n")]
+    sizes = [x for x in lines if len(x) == 2 and x[0].isdigit() and x[1].isdigit()]
+    if sizes:
+        terminal.set_winsize(master, int(sizes[-1][0]), int(sizes[-1][1]))
+    return bool(data)
+
+
+def _relay_pty(master: int, relay_stdin: bool, resize_fd: int = -1) -> None:
     """Pty output → our stdout, our stdin → pty, until the pty's slave side is all closed."""
     p = select.poll()
     p.register(master, select.POLLIN)
     if relay_stdin:
         p.register(0, select.POLLIN)
+    if resize_fd >= 0:
+        p.register(resize_fd, select.POLLIN)
     while True:
         for fd, _ev in p.poll():
-            if fd == master:
+            if fd == resize_fd:
+                if not _apply_sizes(resize_fd, master):
+                    p.unregister(resize_fd)
+            elif fd == master:
                 try:
                     data = os.read(master, 65536)
                 except OSError:  # EIO: no slave left
@@ -179,15 +204,18 @@ def _relay_pty(master: int, relay_stdin: bool) -> None:
 # ---------------------------------------------------------------- the fresh helper process
 
 def main(argv: list[str]) -> None:
-    """exec CONTAINER_DIR --status-fd N [--detach] --process JSON"""
+    """exec CONTAINER_DIR --status-fd N [--resize-fd N] [--detach] --process JSON"""
     import _signal
 
     cdir = argv[0]
-    status_fd, detach, process = -1, False, None
+    status_fd, resize_fd, detach, process = -1, -1, False, None
     i = 1
     while i < len(argv):
         if argv[i] == "--status-fd":
             status_fd = int(argv[i + 1])
+            i += 1
+        elif argv[i] == "--resize-fd":
+            resize_fd = int(argv[i + 1])
             i += 1
         elif argv[i] == "--detach":
             detach = True
@@ -195,9 +223,10 @@ def main(argv: list[str]) -> None:
             process = jsonlite.loads(argv[i + 1])
             i += 1
         i += 1
-    os.closerange(max(status_fd, 2) + 1, 1 << 20)  # nothing stray into the container
-    if status_fd >= 0:
-        os.set_inheritable(status_fd, False)
+    os.closerange(max(status_fd, resize_fd, 2) + 1, 1 << 20)  # nothing stray into the container
+    for fd in (status_fd, resize_fd):
+        if fd >= 0:
+            os.set_inheritable(fd, False)
     if detach:
         if os.fork() != 0:
             os._exit(0)
@@ -250,7 +279,8 @@ def main(argv: list[str]) -> None:
                                 hostname="",  # podman: exec sessions get no HOSTNAME of their own
                                 container_id=spec.get("id") or "", status_fd=status_fd,
                                 detach=detach, on_forked=forked,
-                                tty=bool((process or {}).get("terminal")) and not detach)
+                                tty=bool((process or {}).get("terminal")) and not detach,
+                                resize_fd=resize_fd)
     except BaseException as e:  # noqa: BLE001
         init.fail(status_fd, e)
     os._exit(code & 0xFF)
@@ -259,13 +289,14 @@ def main(argv: list[str]) -> None:
 # ---------------------------------------------------------------- launcher side
 
 def exec_in(container_dir: str, process, *, detach: bool = False, stdin=None, stdout=None,
-            stderr=None, on_started=None) -> int:
+            stderr=None, on_started=None, resize=None) -> int:
     """Run `process` (ProcessSpec or dict) in the running container; returns its exit code
     (0 at once with detach). Raises LaunchError (125 set-up, 126 cannot invoke, 127 not found).
     stdin/stdout/stderr: None (inherit) or an int fd / object with fileno(). stdin is attached
     only with process.stdin (-i); otherwise /dev/null. on_started(): called once the process
     runs in the container (or failed to), before waiting for it (the engine drops the
-    container's lock there)."""
+    container's lock there). resize: a fd the pty's sizes come on ("ROWS COLS" lines) when
+    stdin is no terminal to copy it from."""
     from pypod.linux.spawn import lean_python_argv
     from pypod.runtime.launch import LaunchError, _fd_of
 
@@ -287,6 +318,9 @@ def exec_in(container_dir: str, process, *, detach: bool = False, stdin=None, st
             actions.append((os.POSIX_SPAWN_DUP2, _fd_of(stderr), 2))
     actions.append((os.POSIX_SPAWN_DUP2, w, 3))
     args = [container_dir, "--status-fd", "3", "--process", jsonlite.dumps(pd)]
+    if resize is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, _fd_of(resize), 4))
+        args += ["--resize-fd", "4"]
     if detach:
         args.append("--detach")
     argv = lean_python_argv("pypod.runtime.exec", args)

@@ -744,6 +744,11 @@ def exec_process(process: dict, *, hostname: str, container_id: str = "",
         os.chdir(cwd)
     except OSError as e:
         raise SetupError(f"chdir to `{cwd}`: {e.strerror}")
+    if process.get("init") == "pause":  # a pod's infra: pid 1 only holds the namespaces
+        spawn.reset_signals()
+        if pdeathsig:
+            libc.prctl(libc.PR_SET_PDEATHSIG, 9)
+        init_reaper.pause()
     arg0 = args[0]
     path_var = next((v[5:] for v in env if v.startswith("PATH=")), DEFAULT_PATH)
     if "/" in arg0:

@@ -47,3 +47,33 @@ def run_as_init() -> None:
         if pid == child:
             code = os.waitstatus_to_exitcode(status)
             os._exit(128 - code if code < 0 else code)
+
+
+def pause() -> None:
+    """A pod's infra process (podman's catatonit -P): sleeps until SIGTERM, SIGINT or SIGHUP, reaps
+    whatever is reparented to it; never returns."""
+    os.closerange(3, 1 << 16)
+    try:
+        from pypod.linux import libc
+
+        libc.set_process_name("pypod-pause")
+        # a change of user (keep-id) cleared "dumpable", which an exec would have set again: the
+        # members must be able to open its /proc/PID/ns/* to join them
+        libc.prctl(libc.PR_SET_DUMPABLE, 1)
+    except OSError:
+        pass
+
+    def leave(_signum, _frame):
+        os._exit(0)
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        _signal.signal(getattr(_signal, name), leave)
+    _signal.signal(_signal.SIGCHLD, lambda *_: None)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+    while True:
+        _signal.pause()
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass

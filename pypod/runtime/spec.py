@@ -84,6 +84,8 @@ class ContainerSpec(Record):
         # none | private (a new netns with lo up only) | host | slirp4netns | pasta (a new netns,
         # the helper attached by the supervisor) | container:ID | ns:PATH (join that netns)
         ("network", "private"),
+        # namespaces joined instead of made: {"uts"|"ipc"|"user": container id} (a pod's infra)
+        ("join_ns", dict),
         # The helper's settings: {"ports": [{"host_ip", "host_port", "container_port", "protocol"}],
         # slirp4netns: "allow_host_loopback", "mtu", "cidr", "enable_ipv6", "outbound_addr", "path";
         # pasta: "args", "path"}

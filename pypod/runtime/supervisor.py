@@ -115,6 +115,7 @@ class Supervisor:
         self.stdin_open = False
         self.net = None  # the network helper (slirp4netns/pasta) of the current run
         self.netns_path: str | None = None
+        self.join_fds: dict[str, int] = {}  # uts/ipc/user namespaces of a pod's infra, open
         self.join_userns_pid = 0  # user networks: the holder's (see lease_addresses)
         self.endpoints: list[dict] = []
         # attach: the socket, its clients (fd → frame reader; fd → Outlet), detach keys of a
@@ -187,18 +188,33 @@ class Supervisor:
                     cgroups.setup(self.spec.get("id") or "", self.spec["limits"])
                 except cgroups.CgroupError as e:
                     raise init.SetupError(f"resource limits: {e.strerror}")
-            if self.rootless and self.join_userns_pid:
+            pod_user = {k: v for k, v in self.join_fds.items() if k == "user"}
+            if self.rootless and pod_user:
+                # a pod's member: the user namespace that owns the infra's other namespaces
+                # (the shared one, or the pod's keep-id one nested in it)
+                _join_namespaces(pod_user)
+                if self.spec.get("userns") == "keep-id":  # its root, as create_keep_id leaves us
+                    os.setresgid(0, 0, 0)
+                    os.setresuid(0, 0, 0)
+                    libc.prctl(libc.PR_SET_DUMPABLE, 1)
+            elif self.rootless and self.join_userns_pid:
                 # user networks: the namespace that owns the shared network namespace, where
                 # the holder can move a veth into ours
                 userns.join(self.join_userns_pid)
             elif self.rootless:
                 userns.enter(self.mapping, self.holder_dir)
-            if self.rootless and self.spec.get("userns") == "keep-id":  # nested, of its own
-                userns.create_keep_id(self.mapping)
-            flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
+            if self.rootless and not pod_user and self.spec.get("userns") == "keep-id":
+                userns.create_keep_id(self.mapping)  # nested, of its own
+            flags = libc.CLONE_NEWNS
+            if "uts" not in self.join_fds:
+                flags |= libc.CLONE_NEWUTS
+            if "ipc" not in self.join_fds:
+                flags |= libc.CLONE_NEWIPC
             if self.spec.get("network") != "host" and not self.netns_path:
                 flags |= libc.CLONE_NEWNET
             libc.unshare(flags)
+            # a pod's: before any mount (its /dev/mqueue is ipc's)
+            _join_namespaces({k: v for k, v in self.join_fds.items() if k != "user"})
             if flags & libc.CLONE_NEWNET:
                 # podman's default sysctl: root in the container may ping (ICMP datagram sockets)
                 # without CAP_NET_RAW
@@ -300,6 +316,9 @@ class Supervisor:
         Raises StartFailed."""
         if self.spec.get("network", "").startswith(("container:", "ns:")):
             self.netns_path = _netns_to_join(self.spec, self.cdir)
+        # opened here, as the user on the host (the set-up child, inside the user namespace, may
+        # not open another's /proc/PID/ns/*); joined by the set-up child
+        self.join_fds = _open_namespaces(self.cdir, self.spec.get("join_ns") or {})
         if self.spec.get("network") == "bridge":
             self.lease_addresses()
         out_r, out_w = os.pipe()
@@ -333,6 +352,9 @@ class Supervisor:
         setup_pid = os.fork()
         if setup_pid == 0:
             self._setup_child(fds, close)
+        for fd in self.join_fds.values():
+            os.close(fd)
+        self.join_fds = {}
         for fd in (out_w, err_w, st_w, go_r):
             os.close(fd)
         if stdin != 0:
@@ -1189,6 +1211,39 @@ class Supervisor:
             os.waitpid(pid, 0)
         except OSError:
             pass
+
+
+_NS_FLAGS = {"uts": "CLONE_NEWUTS", "ipc": "CLONE_NEWIPC", "user": "CLONE_NEWUSER"}
+
+
+def _open_namespaces(cdir: str, join: dict[str, str]) -> dict[str, int]:
+    """{kind: an open /proc/PID/ns/KIND} of running containers (a pod's infra)."""
+    fds: dict[str, int] = {}
+    try:
+        for kind, cid in join.items():
+            st = statemod.read_state(os.path.join(os.path.dirname(cdir.rstrip("/")), cid))
+            if not statemod.is_running(st) or not st.get("pid"):
+                raise StartFailed(125, f"cannot join the {kind} namespace of container {cid[:12]}: "
+                                       f"it is not running")
+            path = f"/proc/{int(st['pid'])}/ns/{kind}"
+            try:
+                fds[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise StartFailed(125, f"cannot join the {kind} namespace of container {cid[:12]}: "
+                                       f"{path}: {e.strerror}") from None
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
+
+
+def _join_namespaces(fds: dict[str, int]) -> None:
+    for kind, fd in fds.items():
+        try:
+            libc.setns(fd, getattr(libc, _NS_FLAGS[kind]))
+        except OSError as e:
+            raise init.SetupError(f"join the pod's {kind} namespace: {e.strerror}")
 
 
 def _netns_to_join(spec: dict, cdir: str) -> str | None:

@@ -80,6 +80,9 @@ class ContainerConfig:
         ("init_path", ""),
         # -- namespaces (ContainerNamespaceConfig) ---------------------------------------------------
         ("pod", ""),                   # the id of the pod it belongs to ("" = none; engine/pods.py)
+        ("infra", False),              # the pod's infra container (holds its namespaces)
+        ("pod_join", dict),            # {"uts"|"ipc": the infra's id}: namespaces joined, not made
+        ("pod_shm", ""),               # the pod's /dev/shm directory, bound at /dev/shm
         ("userns", ""),                # "", "keep-id" or "maps" (--uidmap/--gidmap)
         ("uid_map", ""),               # "inside outside count" lines for maps
         ("gid_map", ""),

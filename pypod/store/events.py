@@ -1,7 +1,7 @@
 """The event log: one append-only file of JSON lines per user, in podman's file-logger format.
 
 Written by the engine (create, start, stop, kill, remove, pull, tag, ...) and by supervisors
-(die); read by `pypod events` and the API's /events. Each event is one line written with one
+(die); read by `pypod events` and the API's /events (engine/events.py follows it). Each event is one line written with one
 O_APPEND write under an fcntl lock, so concurrent writers never interleave. Past MAX_BYTES the
 file is rotated once (events.log.1), so it stays bounded.
 """
@@ -52,48 +52,10 @@ def emit(run_dir: str, type_: str, status: str, *, id_: str = "", name: str = ""
         pass
 
 
-def _parse(line: bytes) -> dict | None:
+def parse(line: bytes) -> dict | None:
+    """One line of the log as an event; None for a torn or foreign line (skipped)."""
     try:
         ev = json.loads(line)
     except ValueError:
-        return None  # a torn or foreign line is skipped
+        return None
     return ev if isinstance(ev, dict) and ev.get("Status") else None
-
-
-def read(run_dir: str, *, follow: bool = False, stop=None, poll: float = 0.1):
-    """Events in the order written: the rotated file, the current one, then (follow) new ones as
-    they come until stop() says so. Reads in bounded pieces."""
-    path = log_path(run_dir)
-    for p in (path + ".1",):
-        try:
-            with open(p, "rb") as f:
-                for line in f:
-                    ev = _parse(line)
-                    if ev:
-                        yield ev
-        except FileNotFoundError:
-            pass
-    ino, offset, pending = None, 0, b""
-    while True:
-        try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if ino is not None and st.st_ino != ino:
-                    offset, pending = 0, b""  # rotated while we followed: the new file from its start
-                ino = st.st_ino
-                f.seek(offset)
-                chunk = f.read(1 << 20)
-        except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                ev = _parse(line)
-                if ev:
-                    yield ev
-            continue
-        if not follow or (stop is not None and stop()):
-            return
-        time.sleep(poll)

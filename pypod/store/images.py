@@ -60,6 +60,7 @@ class ImageRecord(Record):
         ("manifest_media_type", ""),
         ("stored_at", ""),
         ("repo_digests", list),       # "name@digest" it was pulled by, kept across retagging
+        ("names_history", list),      # every name it had, current ones first (podman's NamesHistory)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -176,6 +177,8 @@ class ImageStore:
 
     def save(self, rec: ImageRecord) -> None:
         """Write a record; the caller holds the lock."""
+        # as containers/storage: names it loses stay in the history, after the current ones
+        rec.names_history = list(dict.fromkeys(rec.names + rec.names_history))
         db.ensure_dir(os.path.join(self.images_dir, rec.id))
         db.write_json(os.path.join(self.images_dir, rec.id, "image.json"), rec.to_dict())
 

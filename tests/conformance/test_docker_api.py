@@ -104,10 +104,13 @@ def test_run_rm_output_exit_code_and_stdin(api, busybox):
 
 def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
     port = free_port()
-    cid = ok(api.docker("run", "-d", "--name", "web", "-p", f"{port}:80", "-e", "A=1", "-l", "k=v", busybox,
-                        "sh", "-c", "echo one; echo two; echo three; trap 'exit 0' TERM; "
-                        "while true; do sleep 0.1; done")).stdout.strip()
+    cid = ok(api.docker("run", "-d", "--name", "web", "-p", f"{port}:80", "-e", "A=1", "-l", "k=v",
+                        "-v", "webvol:/data", busybox, "sh", "-c", "echo one; echo two; echo three; "
+                        "echo kept > /data/f; trap 'exit 0' TERM; while true; do sleep 0.1; done")).stdout.strip()
     assert len(cid) == 64
+    mounts = json.loads(ok(api.docker("inspect", "-f", "{{json .Mounts}}", "web")).stdout)
+    assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [("volume", "webvol", "/data")], mounts
+    assert "webvol" in ok(api.docker("volume", "ls", "-q")).stdout
     ps = ok(api.docker("ps")).stdout
     assert f"0.0.0.0:{port}->80/tcp" in ps and "web" in ps and "Up " in ps
     assert ok(api.docker("ps", "-a", "--filter", "label=k=v", "-q")).stdout.strip() == cid[:12]
@@ -123,6 +126,9 @@ def test_detached_lifecycle_ports_logs_stop_rm(api, busybox):
     ok(api.docker("rm", "web"))
     r = api.docker("inspect", "web")
     assert r.returncode == 1 and "No such object: web" in r.stderr
+    # the named volume outlives the container, with what it wrote
+    assert ok(api.docker("run", "--rm", "-v", "webvol:/data", busybox, "cat", "/data/f")).stdout == "kept\n"
+    ok(api.docker("volume", "rm", "webvol"))
 
 
 def test_kill_and_force_remove(api, busybox):
@@ -151,7 +157,7 @@ def test_images_and_volumes(api, busybox):
     assert pypod("volume", "ls", "-q").stdout == ""
 
 
-def test_hostile_requests_leave_the_service_answering(api):
+def test_hostile_requests_leave_the_service_answering(api, busybox):
     """Bad JSON, a body larger than declared, a huge header, a slowloris: 4xx or dropped,
     nothing created, and the service still answers."""
     def raw(data: bytes, read=True, timeout=5.0) -> bytes:
@@ -187,6 +193,11 @@ def test_hostile_requests_leave_the_service_answering(api):
     assert b'"message"' in r
     r = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n{}")
     assert r.startswith(b"HTTP/1.1 413"), r[:200]
+    # a body larger than declared: what follows the declared bytes is no request (400 or dropped)
+    body = b'{"Image":"' + busybox.encode() + b'","Cmd":["true"]}'
+    r = raw(b"POST /containers/create?name=over HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n" + body + b"\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 400"), r[:200]
     r = raw(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
     assert r.startswith(b"HTTP/1.1 431") or r.startswith(b"HTTP/1.1 400") or r == b"", r[:200]
     # a body shorter than declared, then silence: dropped after the request timeout, no container
@@ -231,18 +242,90 @@ def test_idle_timeout_ends_the_service_not_its_containers(busybox, test_user):
         pypod("rm", "-f", "-t", "0", "stays")
 
 
+def _until_answers(argv_env: dict, proc, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = run_as_user([DOCKER, "version", "--format", "{{.Server.APIVersion}}"], env=argv_env)
+        if r.returncode == 0:
+            return r.stdout.strip()
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    raise AssertionError("the service did not answer")
+
+
+def test_service_listens_where_asked_default_tcp_and_systemd(test_user):
+    """The default socket ($XDG_RUNTIME_DIR/pypod/pypod.sock, 0600 in a 0700 directory), tcp only
+    when asked (a warning unless it is loopback), and a socket systemd passes (LISTEN_FDS)."""
+    def serve(*args, env_prefix=""):
+        cmd = f"{env_prefix}exec {user.PYPOD} system service --time 0 " + " ".join(args)
+        return subprocess.Popen(as_user_argv(["sh", "-c", cmd]), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+
+    def stop(p):
+        os.killpg(p.pid, 15)
+        return p.communicate(timeout=10)
+
+    default = f"{test_user.runtime_dir}/pypod/pypod.sock"
+    # (the run root as a makedirs of one of its subdirectories leaves it)
+    run_as_user(["sh", "-c", f"mkdir -p {test_user.runtime_dir}/pypod && chmod 755 {test_user.runtime_dir}/pypod"],
+                check=True)
+    p = serve()
+    try:
+        assert _until_answers({"DOCKER_HOST": f"unix://{default}"}, p) == "1.41"
+        assert oct(os.stat(default).st_mode & 0o777) == "0o600"
+        assert oct(os.stat(os.path.dirname(default)).st_mode & 0o777) == "0o700"
+    finally:
+        stop(p)
+    assert not os.path.exists(default)  # gone with the service
+    port = free_port()
+    p = serve(f"tcp://127.0.0.1:{port}")
+    try:
+        assert _until_answers({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, p) == "1.41"
+    finally:
+        assert "unauthenticated" not in stop(p)[1]
+    port = free_port()
+    p = serve(f"tcp://0.0.0.0:{port}")
+    try:
+        assert _until_answers({"DOCKER_HOST": f"tcp://127.0.0.1:{port}"}, p) == "1.41"
+    finally:
+        err = stop(p)[1]
+    assert f"tcp://0.0.0.0:{port}" in err and "unauthenticated" in err, err
+    # socket activation: systemd's protocol, driven by systemd-socket-activate (a listening socket
+    # as fd 3, LISTEN_FDS=1 and LISTEN_PID of the service itself)
+    sock = f"/tmp/pypod-api-activated-{test_user.uid}.sock"
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = subprocess.Popen(as_user_argv(["systemd-socket-activate", "-l", sock, user.PYPOD, "system", "service",
+                                       "--time", "0"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert _until_answers({"DOCKER_HOST": f"unix://{sock}"}, p) == "1.41"
+        assert not os.path.exists(default)  # it served the socket it was given, not its own
+    finally:
+        stop(p)
+
+
+# The terminal's size once the client's resize has come (busybox's `stty size` fails while it is
+# 0x0): the client sends it after start, which under load may take more than a second. The
+# terminal's stdin stays open (<(sleep 60): on /dev/null script types its EOF into the terminal)
+# without making bash wait for it.
+SIZE_WHEN_SET = ("i=0; until stty size >/dev/null 2>&1 || [ \\$i -ge 150 ]; do sleep 0.1; i=\\$((i+1)); done; "
+                 "stty size")
+
+
 def test_exec_exit_code_stdin_and_tty(api, busybox):
     ok(api.docker("run", "-d", "--name", "ex", busybox, "sleep", "100"))
     r = api.docker("exec", "ex", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
     assert ok(api.docker("exec", "-i", "ex", "cat", input="hello\n")).stdout == "hello\n"
     # -t through a real terminal (script; its stdin a pipe that stays open: on /dev/null script
-    # types its EOF into the terminal), env and workdir
-    r = run_as_user(["bash", "-c", f"sleep 3 | script -qec \"{DOCKER} exec -it -e X=1 -w /tmp ex "
-                     f"sh -c 'echo \\$X; pwd'\" /dev/null"], env={"DOCKER_HOST": f"unix://{api.sock}"})
+    # types its EOF into the terminal), env and workdir, and the terminal's size (exec resize)
+    r = run_as_user(["bash", "-c", f"script -qec \"stty rows 33 cols 111; {DOCKER} exec -it -e X=1 "
+                     f"-w /tmp ex sh -c 'echo \\$X; pwd; {SIZE_WHEN_SET}'\" /dev/null < <(sleep 60)"],
+                    env={"DOCKER_HOST": f"unix://{api.sock}"})
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stdout.replace("\r", "").split("\n") if x]
-    assert lines[-2:] == ["1", "/tmp"], r.stdout
+    assert lines[-3:] == ["1", "/tmp", "33 111"], r.stdout
     r = api.docker("exec", "ex", "nosuchcommand")
     assert r.returncode == 127, (r.returncode, r.stderr)
     ok(api.docker("rm", "-f", "ex"))
@@ -252,17 +335,67 @@ def test_networks_create_connect_inspect_rm(api, busybox):
     ok(api.docker("network", "create", "--subnet", "10.99.0.0/24", "n1"))
     ok(api.docker("network", "create", "n2"))
     assert {"n1", "n2"} <= set(ok(api.docker("network", "ls", "--format", "{{.Name}}")).stdout.split())
-    ok(api.docker("run", "-d", "--name", "member", "--network", "n2", busybox, "sleep", "100"))
+    # a container on Docker's default network (podman's service: the `podman` bridge, rootless
+    # too) joins n1 while it runs, and is reached there by its alias
+    cid = ok(api.docker("run", "-d", "--name", "member", busybox, "httpd", "-f", "-p", "80", "-h", "/etc")).stdout
+    assert ok(api.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", "member")).stdout.strip() == "bridge"
     ok(api.docker("network", "connect", "--alias", "a", "n1", "member"))
+    ip = ok(api.docker("inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "member")).stdout.strip()
+    assert ip.startswith("10.99.0."), ip
     net = json.loads(ok(api.docker("network", "inspect", "n1")).stdout)[0]
     assert net["IPAM"]["Config"][0]["Subnet"] == "10.99.0.0/24"
-    assert any(c["Name"] == "member" for c in net["Containers"].values())
+    assert [(c["Name"], c["IPv4Address"]) for c in net["Containers"].values()] == [("member", f"{ip}/24")]
+    r = ok(api.docker("run", "--rm", "--network", "n1", busybox, "wget", "-q", "-O", "-", "http://a/hostname"))
+    assert r.stdout.strip() == cid.strip()[:12]
     r = api.docker("network", "create", "n1")
     assert r.returncode == 1 and "already exists" in r.stderr
     ok(api.docker("network", "disconnect", "n1", "member"))
-    ok(api.docker("rm", "-f", "member"))
+    assert "n1" not in json.loads(ok(api.docker("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                                "member")).stdout)
+    assert "10.99.0." not in ok(api.docker("exec", "member", "ip", "addr")).stdout
+    # a container on a user network joins another one too
+    ok(api.docker("run", "-d", "--name", "member2", "--network", "n2", busybox, "sleep", "100"))
+    ok(api.docker("network", "connect", "n1", "member2"))
+    assert "10.99.0." in ok(api.docker("exec", "member2", "ip", "addr")).stdout
+    ok(api.docker("rm", "-f", "member", "member2"))
     ok(api.docker("network", "rm", "n1", "n2"))
     assert "n1" not in pypod("network", "ls", "--format", "{{.Name}}").stdout
+
+
+def test_the_other_routes_with_the_cli(api, busybox, shared_tmp):
+    """rename, top, restart, export, container/image/network/volume prune, history, tag, save,
+    rmi, load and system df, each through the docker CLI."""
+    os.chown(shared_tmp, *(lambda i: (i.uid, i.gid))(user.user_info()))
+    ok(api.docker("run", "-d", "--name", "r1", busybox, "sleep", "100"))
+    ok(api.docker("rename", "r1", "r2"))
+    assert "sleep 100" in ok(api.docker("top", "r2")).stdout
+    first = ok(api.docker("inspect", "-f", "{{.State.StartedAt}}", "r2")).stdout
+    ok(api.docker("restart", "-t", "0", "r2"))
+    assert ok(api.docker("inspect", "-f", "{{.State.StartedAt}}", "r2")).stdout != first
+    tar = shared_tmp / "r2.tar"
+    ok(api.docker("export", "-o", str(tar), "r2"))
+    import tarfile
+
+    with tarfile.open(tar) as t:
+        assert "bin/busybox" in t.getnames()
+    ok(api.docker("rm", "-f", "r2"))
+    ok(api.docker("create", "--name", "stopped", busybox, "true"))
+    assert ok(api.docker("container", "prune", "-f")).stdout.startswith("Deleted Containers:")
+    assert pypod("ps", "-aq").stdout == ""
+    assert "pypod-test layer 0" in ok(api.docker("history", busybox)).stdout
+    ok(api.docker("tag", busybox, "localhost/other:1"))
+    saved = shared_tmp / "other.tar"
+    ok(api.docker("save", "-o", str(saved), "localhost/other:1"))
+    assert "Untagged: localhost/other:1" in ok(api.docker("rmi", "localhost/other:1")).stdout
+    assert "Loaded image: localhost/other:1" in ok(api.docker("load", "-i", str(saved))).stdout
+    assert "localhost/other" in pypod("images", check=True).stdout
+    ok(api.docker("image", "prune", "-f"))
+    assert "Local Volumes" in ok(api.docker("system", "df")).stdout
+    ok(api.docker("network", "create", "pn"))
+    assert "pn" in ok(api.docker("network", "prune", "-f")).stdout
+    ok(api.docker("volume", "create", "pv"))
+    assert "pv" in ok(api.docker("volume", "prune", "-f")).stdout
+    assert "pv" not in pypod("volume", "ls", "-q").stdout
 
 
 DOCKER_PY = r'''
@@ -335,6 +468,12 @@ def test_cp_both_ways(api, busybox, shared_tmp):
     assert (back / "sub" / "f.txt").read_text() == "hello\n"
     ok(api.docker("cp", "cpc:/etc/hostname", str(shared_tmp / "h")))
     assert (shared_tmp / "h").read_text().strip()
+    # a directory to a path that does not exist (with the slash): the path is made, as with
+    # podman's service and Docker; deeper than one missing level: Docker's 404
+    ok(api.docker("cp", str(src), "cpc:/missing/"))
+    assert ok(api.docker("exec", "cpc", "cat", "/missing/sub/f.txt")).stdout == "hello\n"
+    r = api.docker("cp", str(src), "cpc:/no/such/dir")
+    assert r.returncode == 1 and "Could not find the file /no/such in container cpc" in r.stderr, r.stderr
     r = api.docker("cp", "cpc:/nope", str(shared_tmp / "x"))
     assert r.returncode == 1 and "Could not find the file /nope" in r.stderr
     ok(api.docker("rm", "-f", "cpc"))
@@ -423,8 +562,8 @@ def test_fifty_clients_at_once_all_answered(api, busybox):
 
 def test_run_it_resize_logs_follow_and_pull(api, busybox, registry):
     # -it through a real terminal: the size the client's terminal has reaches the container
-    r = run_as_user(["bash", "-c", f"sleep 4 | script -qec \"stty rows 30 cols 100; {DOCKER} run -it --rm "
-                                   f"{busybox} sh -c 'sleep 1; stty size'\" /dev/null"],
+    r = run_as_user(["bash", "-c", f"script -qec \"stty rows 30 cols 100; {DOCKER} run -it --rm "
+                                   f"{busybox} sh -c '{SIZE_WHEN_SET}'\" /dev/null < <(sleep 60)"],
                     env={"DOCKER_HOST": f"unix://{api.sock}"})
     assert r.returncode == 0 and "30 100" in r.stdout, (r.stdout, r.stderr)
     # logs -f --tail 2: the last two lines, then what comes, until the client leaves
@@ -452,8 +591,14 @@ def test_docker_events_see_the_lifecycle_with_labels(api, busybox, test_user):
         time.sleep(1)
         assert api.docker("run", "--name", "evd", "-l", "team=red", busybox, "sh", "-c", "exit 4").returncode == 4
         ok(api.docker("rm", "evd"))
-        want = ["container create evd red", "container start evd red", "container die evd red 4",
-                "container destroy evd red"]
+        ok(api.docker("run", "-d", "--name", "evk", "-l", "team=blue", busybox, "sleep", "100"))
+        ok(api.docker("kill", "evk"))
+        ok(api.docker("run", "-d", "--name", "evs", "-l", "team=blue", busybox, "sh", "-c",
+                      "trap 'exit 0' TERM; while true; do sleep 0.1; done"))
+        ok(api.docker("stop", "evs"))
+        want = ["container create evd red", "container attach evd red", "container start evd red",
+                "container die evd red 4", "container destroy evd red", "container kill evk blue",
+                "container die evk blue 137", "container stop evs blue", "container die evs blue 0"]
         got: list[str] = []
         end = time.time() + 20
         while time.time() < end and not all(any(g.startswith(w) for g in got) for w in want):

@@ -71,3 +71,39 @@ def test_events_stream_follows_new_events(busybox):
     finally:
         p.kill()
         p.wait()
+
+
+def test_image_network_kill_stop_and_attach_events(busybox, registry):
+    """Every kind the issue lists beyond create/start/died/remove: pull, tag, untag, image
+    remove, network create/remove, kill (its signal), stop, attach."""
+    t0 = str(time.time() - 1)
+    pypod("rmi", busybox, check=True)
+    pypod("pull", "-q", busybox, check=True)
+    pypod("tag", busybox, "localhost/evtag:1", check=True)
+    pypod("untag", "localhost/evtag:1", check=True)
+    pypod("network", "create", "evnet", check=True)
+    pypod("network", "rm", "evnet", check=True)
+    pypod("run", "-d", "--name", "evk", busybox, "sleep", "100", check=True)
+    pypod("kill", "evk", check=True)
+    pypod("run", "-d", "--name", "evs", busybox, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+          check=True)
+    a = subprocess.Popen(as_user_argv([user.PYPOD, "attach", "--no-stdin", "evs"]), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert _wait_for(lambda: "attach" in [e["Status"] for e in _events("--filter", "container=evs")])
+    finally:
+        a.kill()
+        a.wait()
+    pypod("stop", "-t", "5", "evs", check=True)
+    pypod("create", "--name", "evx", busybox, "true", check=True)
+    pypod("rmi", "-f", busybox, check=True)
+    evs = _events("--since", t0)
+    got = {(e["Type"], e["Status"], e.get("Name") or "") for e in evs}
+    for want in [("image", "pull", busybox), ("image", "tag", "localhost/evtag:1"),
+                 ("image", "untag", "localhost/evtag:1"), ("network", "create", "evnet"),
+                 ("network", "remove", "evnet"), ("container", "kill", "evk"),
+                 ("container", "attach", "evs"), ("container", "stop", "evs")]:
+        assert want in got, (want, sorted(got))
+    kill = next(e for e in evs if e["Status"] == "kill")
+    assert kill["Attributes"]["signal"] == "KILL"
+    assert any(e["Type"] == "image" and e["Status"] == "remove" for e in evs), sorted(got)

@@ -8,11 +8,10 @@ import json
 import socket
 import subprocess
 import threading
-import time
-import urllib.request
 
 import pytest
 
+from tests.lib.http import get
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -45,18 +44,6 @@ def port_free(port: int, ip: str = "0.0.0.0") -> bool:
         return False
     finally:
         s.close()
-
-
-def get(url: str, timeout: float = 10.0) -> str:
-    end = time.time() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            if time.time() > end:
-                raise
-            time.sleep(0.1)
 
 
 def test_published_port_port_ps_inspect_and_release(busybox):

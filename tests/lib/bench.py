@@ -363,6 +363,124 @@ def bench_memory(info, reg, n: int = 20) -> None:
     as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
 
 
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+
+
+def _service(argv: list[str], info, sock: str) -> subprocess.Popen:
+    """A `system service` on `sock`, as the user, once it answers."""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    env = ["env", "-i", f"HOME={info.home}", f"USER={info.name}", f"XDG_RUNTIME_DIR={info.runtime_dir}",
+           f"PATH={os.path.dirname(user.PYPOD)}:/usr/local/bin:/usr/bin:/bin"]
+    p = subprocess.Popen(["runuser", "-u", info.name, "--"] + env + argv + ["--time", "0", f"unix://{sock}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    end = time.time() + 30
+    while time.time() < end:
+        r = subprocess.run(["runuser", "-u", info.name, "--", "env", f"DOCKER_HOST=unix://{sock}", DOCKER,
+                            "version"], capture_output=True)
+        if r.returncode == 0:
+            return p
+        if p.poll() is not None:
+            raise SystemExit(f"bench: {argv[0]} system service exited ({p.returncode})")
+        time.sleep(0.2)
+    raise SystemExit(f"bench: {argv[0]} system service did not answer on {sock}")
+
+
+_REQUESTS = r"""
+import socket, statistics, sys, time
+def ask(s, f, head):
+    s.sendall(head)
+    length = None
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if length and not head.startswith(b"HEAD"):
+        f.read(length)
+ts = []
+for i in range(int(sys.argv[2])):
+    t = time.perf_counter()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    f = s.makefile("rb")
+    ask(s, f, b"HEAD /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n")
+    ask(s, f, b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n")
+    s.close()
+    ts.append(time.perf_counter() - t)
+print(statistics.median(ts) * 1000)
+"""
+
+
+def _requests_ms(sock: str, info, n: int = 41) -> float:
+    """Median ms of the two requests `docker ps -a` makes (one connection), timed in the user's
+    own process: the client's start-up left out."""
+    r = subprocess.run(["runuser", "-u", info.name, "--", user.PYTHON, "-c", _REQUESTS, sock, str(n)],
+                       capture_output=True, text=True, cwd="/")
+    if r.returncode:
+        raise SystemExit(f"bench: timing requests on {sock} failed: {r.stderr[-800:]}")
+    return float(r.stdout)
+
+
+def _at_once(argv: list[str], info, count: int) -> tuple[float, int]:
+    """Seconds until `count` copies of argv started together have all ended, and how many of
+    them succeeded."""
+    env = ["env", "-i", f"HOME={info.home}", f"USER={info.name}", f"XDG_RUNTIME_DIR={info.runtime_dir}",
+           f"PATH={os.path.dirname(user.PYPOD)}:/usr/local/bin:/usr/bin:/bin"]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(["runuser", "-u", info.name, "--"] + env + argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(count)]
+    ok = sum(p.wait() == 0 for p in procs)
+    return time.perf_counter() - t0, ok
+
+
+def bench_api(info, reg, n: int = 15) -> None:
+    """The docker CLI against each tool's `system service`, the services taking turns (see
+    _interleaved): `docker run --rm IMG true`; `docker ps -a` with 5 containers and with 50 (as the
+    `ps` section), and the service's own share of it; 50 `docker ps` at once."""
+    tools = _tools()
+    socks = {t: f"/tmp/pypod-bench-api-{os.path.basename(t)}-{info.uid}.sock" for t in tools}
+    procs = {}
+
+    def create(count: int) -> None:
+        for i in range(count):
+            for tool in tools:
+                as_user([tool, "create", reg["busybox"], "true"], info)
+
+    try:
+        for tool in tools:
+            as_user([tool, "pull", "-q", reg["busybox"]], info)
+            procs[tool] = _service([tool, "system", "service"], info, socks[tool])
+
+        def docker(tool, *args):
+            return ["env", f"DOCKER_HOST=unix://{socks[tool]}", DOCKER, *args]
+
+        res = _interleaved({t: docker(t, "run", "--rm", reg["busybox"], "true") for t in tools}, info, n)
+        _report_pair("docker run --rm busybox true, via the service", res, "<= 0.7x podman's service")
+        for count, more in ((5, 5), (50, 45)):
+            create(more)
+            res = _interleaved({t: docker(t, "ps", "-a") for t in tools}, info, n)
+            _report_pair(f"docker ps -a ({count} containers), via the service", res, "<= 0.7x podman's service")
+            # the service's own share: the rest is the docker CLI starting up (~20 ms quiet), alike
+            res = {t: _requests_ms(socks[t], info) / 1000 for t in tools}
+            _report_pair("  the service alone: ping + containers/json", res, "<= 0.7x podman's service")
+        res, answered = {}, {}
+        for t in tools:
+            res[t], answered[t] = _at_once(docker(t, "ps", "-a"), info, 50)
+        said = ", ".join(f"{os.path.basename(t)} {n}/50" for t, n in answered.items())
+        _report_pair("50x docker ps -a at once, until all end", res, f"all answered; answered: {said}")
+    finally:
+        for p in procs.values():
+            try:
+                os.killpg(p.pid, 15)
+                p.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, 9)
+        for tool in tools:
+            as_user([tool, "rm", "-a", "-f", "-t", "0"], info, check=False)
+
+
 BUILD_FILE = """\
 FROM {base} AS build
 WORKDIR /src
@@ -492,7 +610,7 @@ volumes:
 
 def main(argv: list[str]) -> int:
     sections = argv or ["startup", "images", "pull", "run", "ps", "create", "lifecycle", "many", "launch",
-                        "memory", "network", "build", "compose"]
+                        "memory", "network", "build", "compose", "api"]
     info = user.ensure_user()
     work = tempfile.mkdtemp(prefix="pypod-bench-")
     server = RegistryServer("open", work, data_dir=images.OPEN_REGISTRY_DIR).start()
@@ -509,7 +627,7 @@ def main(argv: list[str]) -> int:
                 "lifecycle": lambda: bench_lifecycle(info, refs), "many": lambda: bench_many(info, refs),
                 "launch": lambda: bench_launch(info), "memory": lambda: bench_memory(info, refs),
                 "network": lambda: bench_network(info, refs), "build": lambda: bench_build(info, refs),
-                "compose": lambda: bench_compose(info, refs)}
+                "compose": lambda: bench_compose(info, refs), "api": lambda: bench_api(info, refs)}
         for s in sections:
             wipe(info)
             if s not in runs:

@@ -186,3 +186,28 @@ def test_layers_fs_sources_stay_in_the_stage_root(tmp_path):
             copier.expand_sources(fs, [src])
     t = tar_of(fs, sources=copier.expand_sources(fs, ["dl/f"]), dest="/f", dest_is_dir=False)
     assert t["f"].isreg() and t["f"].size == len("stage")
+
+
+def test_ignore_walk_and_an_excluded_source_dir_as_buildah(tmp_path):
+    files = ["test1", "test2", "subdir1/sub1", "subdir1/sub2", "subdir1/sub3", "subdir2/sub1", "subdir2/sub2"]
+    make(tmp_path, {f: f for f in files})
+    rules = "test*\n!test2*\nsubdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n"
+    fs = copier.HostFS(str(tmp_path), Matcher(parse_ignore(rules)))
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["."]), dest="/n/", dest_is_dir=True)
+    assert sorted(n for n, mem in t.items() if mem.isfile()) == ["n/subdir1/sub1", "n/subdir1/sub3", "n/test2"]
+    # COPY of an excluded directory nothing re-includes from: podman's build fails
+    with pytest.raises(copier.CopyError, match=r'copier: stat: "/subdir2": no such file or directory'):
+        copier.expand_sources(fs, ["subdir2"])
+    assert copier.expand_sources(fs, ["subdir1"]) == ["subdir1"]
+
+
+def test_hard_links_stay_hard_links(tmp_path):
+    make(tmp_path, {"Dockerfile": "x", "sub/other": "y"})
+    os.link(tmp_path / "Dockerfile", tmp_path / "hardlink1")
+    os.link(tmp_path / "Dockerfile", tmp_path / "sub/hardlink2")
+    fs = copier.HostFS(str(tmp_path), None)
+    t = tar_of(fs, sources=copier.expand_sources(fs, ["."]), dest="/test/", dest_is_dir=True)
+    first = next(n for n in ("test/Dockerfile", "test/hardlink1", "test/sub/hardlink2") if t[n].isfile())
+    links = [n for n in ("test/Dockerfile", "test/hardlink1", "test/sub/hardlink2") if n != first]
+    assert all(t[n].islnk() and t[n].linkname == first for n in links)
+    assert t["test/sub/other"].isfile()

@@ -41,3 +41,11 @@ def test_question_mark_and_classes():
     x = m("file?.txt\n[ab].c\n")
     assert x.excluded("file1.txt") and not x.excluded("file10.txt")
     assert x.excluded("a.c") and not x.excluded("c.c")
+
+
+def test_excluded_dir_is_looked_into_only_for_a_literal_exception_below_it():
+    # buildah (#3486), which podman's 070-build checks: `!*/sub1*` re-includes subdir1/sub1 because
+    # `!subdir1/sub3*` opens subdir1, but nothing opens subdir2, so subdir2/sub1 stays out
+    x = m("test*\n!test2*\nsubdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n")
+    assert x.may_contain_included("subdir1") and not x.may_contain_included("subdir2")
+    assert not x.excluded("subdir1/sub1") and x.excluded("subdir1/sub2") and not x.excluded("subdir1/sub3.txt")

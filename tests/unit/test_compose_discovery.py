@@ -49,3 +49,20 @@ def test_explicit_project_names_must_be_normal():
     for bad in ("MyApp", "-x", "a b", ""):
         with pytest.raises(ComposeError, match="invalid project name"):
             check_project_name(bad)
+
+
+def test_project_directory_is_where_files_are_found(tmp_path):
+    """`--project-directory DIR` without -f: Compose v2 finds DIR's compose file, not the cwd's."""
+    from pypod.compose.project import ProjectOptions, load_project
+
+    proj, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    proj.mkdir()
+    elsewhere.mkdir()
+    (proj / "compose.yaml").write_text("services:\n  a:\n    image: busybox\n")
+    p = load_project(ProjectOptions(project_directory=str(proj), cwd=str(elsewhere), environ={}))
+    assert p.files == [str(proj / "compose.yaml")] and p.name == "proj"
+    # -f stays relative to where we stand
+    (elsewhere / "other.yaml").write_text("services:\n  b:\n    image: busybox\n")
+    p = load_project(ProjectOptions(files=["other.yaml"], project_directory=str(proj), cwd=str(elsewhere),
+                                    environ={}))
+    assert p.files == [str(elsewhere / "other.yaml")] and list(p.model["services"]) == ["b"]

@@ -89,7 +89,7 @@ volumes:
     assert sorted(db.create["env"]) == ["EMPTY=", "MODE=test"]
     assert db.create["volumes"][0] == "shopdbdata:/var/lib/db"
     assert db.create["volumes"][1] == f"{tmp_path}/conf:/etc/db:ro"
-    assert db.create["volumes"][2] == "/run/db"  # tmpfs → an in-memory emptyDir → an anonymous volume
+    assert db.create["tmpfs"] == ["/run/db"]  # tmpfs → an in-memory emptyDir → a tmpfs again
     assert db.create["user"] == "1000:1000" and db.create["cap_drop"] == ["ALL"]
     assert db.create["health_cmd"] == "/bin/sh -c wget -q localhost:5432 || exit 1"
     assert db.create["health_interval"] == "5s" and db.create["health_retries"] == 2

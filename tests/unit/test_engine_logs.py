@@ -86,3 +86,63 @@ def test_fast_time_parse_agrees():
     for ts in ("2024-05-01T12:00:00.123456789+02:00", "2024-05-01T12:00:00.000000001-07:30",
                "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.5Z", "bogus"):
         assert abs(logs._time_of(ts) - parse_time(ts)) < 1e-6, ts
+
+
+def _scripted_follow(path, steps, offset=0):
+    """follow_lines over `path`, where each time it finds nothing new the next step changes the
+    file (a step returning True ends the follow)."""
+    steps = list(steps)
+    asked = []
+
+    def done():
+        asked.append(True)
+        return steps.pop(0)() if steps else True
+
+    return list(logs.follow_lines(path, offset, done=done, poll=0)), len(asked)
+
+
+def _append(path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def test_follow_gives_whole_lines_and_asks_done_only_when_caught_up(tmp_path):
+    p = tmp_path / "f.log"
+    p.write_bytes(b"a\nb\npart")
+    lines, asked = _scripted_follow(p, [lambda: _append(p, b"ial\nc\n"), lambda: True])
+    assert lines == [b"a", b"b", b"partial", b"c"]
+    assert asked == 2  # once after "a b", once after "partial c": never while there was more
+
+
+def test_follow_starts_again_when_the_file_is_truncated_or_replaced(tmp_path):
+    p = tmp_path / "f.log"
+    p.write_bytes(b"one\ntwo\n")
+
+    def truncate():
+        p.write_bytes(b"3\n")  # shorter than what was read: log-size-max cut it
+
+    def rotate():
+        (tmp_path / "f.log").rename(tmp_path / "f.log.1")
+        p.write_bytes(b"four-and-more\n")  # a new file, longer than the offset read
+
+    lines, _ = _scripted_follow(p, [truncate, rotate, lambda: True])
+    assert lines == [b"one", b"two", b"3", b"four-and-more"]
+
+
+def test_follow_waits_for_a_missing_file(tmp_path):
+    p = tmp_path / "later.log"
+    lines, asked = _scripted_follow(p, [lambda: p.write_bytes(b"x\n") and False, lambda: True])
+    assert (lines, asked) == ([b"x"], 2)
+
+
+def test_follow_reads_what_was_written_before_the_file_was_deleted(tmp_path):
+    """run --rm: the log goes with the container, maybe before the reader caught up."""
+    p = tmp_path / "f.log"
+    p.write_bytes(b"a\n")
+
+    def last_words_and_gone():
+        _append(p, b"b\n")
+        p.unlink()
+
+    lines, _ = _scripted_follow(p, [last_words_and_gone, lambda: True])
+    assert lines == [b"a", b"b"]

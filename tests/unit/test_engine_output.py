@@ -129,8 +129,10 @@ def _writes(path: Path) -> list[tuple[int, str, str]]:
 def _below_cli():
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        # remote/ is, for now, the CLI's remote mode: it renders like cli/ (see test_layering)
-        if rel.startswith(("cli/", "remote/")) or rel == "__main__.py":
+        # remote/ is, for now, the CLI's remote mode: it renders like cli/ (see test_layering);
+        # compose/ is a front end beside cli/ (test_layering's _FRONT_ENDS): attached `up` and
+        # `logs` stream the containers' output to the user's terminal, as `pypod logs` does
+        if rel.startswith(("cli/", "remote/", "compose/")) or rel == "__main__.py":
             continue
         yield rel, path
 

@@ -64,6 +64,11 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
     """create(), also returning the spec built for it (run starts it without reading it back;
     launch.start writes spec.json then, so run passes write_spec=False)."""
     cs = store(ctx)
+    pod_options = {}
+    if opts.pod:  # joins (or, new:NAME, makes) the pod: network, hostname, volumes come from it
+        from pypod.engine import pods
+
+        pod_options = pods.container_options(ctx, opts)
     if opts.rootfs:
         rootfs_path = os.path.abspath(opts.image)
         if not os.path.isdir(rootfs_path):
@@ -180,6 +185,8 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         if old is not None and old.name == opts.name:
             remove_containers(ctx, [old.id], force=True)
     with cs.lock():
+        if pod_options:  # (pod rm checks for late members under the same lock)
+            pods.check_pod_exists(ctx, pod_options)
         name = opts.name
         existing = {r.name: r for r in cs.list()}
         if name:
@@ -218,7 +225,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
             passwd=bool(opts.passwd), passwd_template=opts.passwd_entry or "",
             rmi=bool(opts.rmi), create_command=list(opts.create_command),
             **extras, **confinement,
-            external=bool(opts.external),
+            external=bool(opts.external), **pod_options,
         )
         from pypod import faults; faults.point("create")
         cs.save(rec, fsync=False)  # (~10 ms of every create on this disk; see ContainerStore.save)
@@ -260,6 +267,10 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         spec.cleanup_if_detached = True
     from pypod.engine.locking import locked
 
+    if opts.pod:
+        from pypod.engine import pods
+
+        pods.start_infra_of(ctx, rec)
     # held until the supervisor reports the container started (a `start` of the new name waits)
     with locked(ctx, rec):
         try:

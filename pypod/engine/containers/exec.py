@@ -13,22 +13,23 @@ from pypod.engine.containers.lifecycle import _check_detach_keys, _launch_error
 # -- exec ---------------------------------------------------------------------------------------
 def exec_in(ctx: Context, rec: ContainerRecord, argv: list[str], *, env: list[str], user: str | None,
             workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool = False,
-            stdio: tuple = (None, None, None)) -> int:
+            stdio: tuple = (None, None, None), resize: int | None = None) -> int:
     """Run argv in the running container; its exit code. stdio: fds for its stdin, stdout and
-    stderr (None: ours), as the API passes a client's connection."""
+    stderr (None: ours), as the API passes a client's connection; resize: a fd the terminal's
+    sizes come on ("ROWS COLS" lines), where stdin is no terminal."""
     from pypod.engine.locking import locked
 
     lk = locked(ctx, rec).relock()  # until the process runs in the container
     try:
         return _exec_locked(ctx, lk, argv, env=env, user=user, workdir=workdir, interactive=interactive,
-                            tty=tty, detach=detach, privileged=privileged, stdio=stdio)
+                            tty=tty, detach=detach, privileged=privileged, stdio=stdio, resize=resize)
     finally:
         lk.release()
 
 
 def _exec_locked(ctx: Context, lk, argv: list[str], *, env: list[str], user: str | None,
                  workdir: str | None, interactive: bool, tty: bool, detach: bool, privileged: bool,
-                 stdio: tuple) -> int:
+                 stdio: tuple, resize: int | None = None) -> int:
     from pypod.runtime import exec as rexec
     from pypod.runtime.spec import ProcessSpec
 
@@ -52,7 +53,7 @@ def _exec_locked(ctx: Context, lk, argv: list[str], *, env: list[str], user: str
         proc.capabilities = capsmod.all_caps()
     try:
         return rexec.exec_in(str(store(ctx).dir(rec.id)), proc, detach=detach, stdin=stdio[0],
-                             stdout=stdio[1], stderr=stdio[2], on_started=lk.release)
+                             stdout=stdio[1], stderr=stdio[2], on_started=lk.release, resize=resize)
     except Exception as e:
         from pypod.runtime import launch
 
@@ -80,6 +81,9 @@ def attach_container(ctx: Context, rec: ContainerRecord, *, no_stdin: bool = Fal
             if st.get("status") != "running":
                 raise PypodError("you can only attach to running containers")
             sock = rattach.connect(cdir)
+        from pypod.engine import events
+
+        events.container(ctx, rec, "attach")
         o = rec.config
         code = rattach.attach(cdir, tty=bool(o.tty),
                               stdin=bool(o.interactive) and not no_stdin, detach_keys=keys,

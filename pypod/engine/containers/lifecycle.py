@@ -66,6 +66,10 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
     from pypod.runtime import launch
 
     keys = _check_detach_keys(detach_keys)
+    if rec.config.pod:
+        from pypod.engine import pods
+
+        pods.start_infra_of(ctx, rec)
     lk = locked(ctx, rec)
     cdir = str(store(ctx).dir(rec.id))
     for attempt in range(3):
@@ -82,6 +86,10 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
                     raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
                 return None
             spec = _load_spec(ctx, rec)
+            if st.get("status", "created") != "created":  # a restart: :U again (create did the first)
+                from pypod.engine.mounts import reapply_chown
+
+                reapply_chown(ctx, rec.config.resolved_mounts or [])
             spec.detach_keys = keys
             spec.cleanup_if_detached = False
             if interactive:
@@ -194,6 +202,12 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
             targets.append((n, rec))
     for given, rec in targets:
         try:
+            if rec.config.infra:  # only with its pod (rm -a: the pod goes too)
+                from pypod.engine import pods
+
+                pods.remove_infra(ctx, rec, all_, force, timeout)
+                rep.removed.append(given)
+                continue
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or rec.config.rm:
@@ -305,6 +319,11 @@ def prune(ctx: Context, filters: list[str] | None = None) -> list[str]:
     for rec in own_containers(ctx):  # (a build's RUN container may be between run and removal)
         if live_work(rec):  # a RUN step of a build in progress
             continue
+        if rec.config.infra:  # a pod's: it goes with its pod (podman's prune leaves it too)
+            from pypod.engine import pods
+
+            if pods.store(ctx).get(rec.config.pod) is not None:
+                continue
         if rec.config.damaged:
             # its record is unreadable: nothing to keep it for (even running); killed and removed
             if not filters and not remove_containers(ctx, [rec.id], force=True).errors:

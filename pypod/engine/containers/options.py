@@ -44,10 +44,14 @@ class CreateOptions(Record):
         ("interactive", False),
         ("tty", False),
         ("network", None),
+        # Docker's default network (the API's create): podman's `podman` bridge, rootless too, as
+        # podman's compat API does — not slirp4netns, the CLI's rootless default
+        ("docker_default_network", False),
         ("volumes", list),
         ("tmpfs", list),
         ("mounts", list),
         ("volumes_from", list),
+        ("image_volume", None),     # bind | tmpfs | ignore: the image's VOLUMEs (None: containers.conf)
         ("dns", list),
         ("dns_search", list),
         ("dns_option", list),
@@ -103,6 +107,8 @@ class CreateOptions(Record):
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
         ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
+        ("pod", None),  # --pod NAME|new:NAME (engine/pods.py)
+        ("infra", False),  # a pod's infra container (made by engine/pods.py)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 

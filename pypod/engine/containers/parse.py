@@ -356,6 +356,10 @@ def _network_mode(ctx: Context, opts: CreateOptions) -> tuple[str, dict]:
     items = [x for x in items if x is not None]
     first = items[0] if items else ""
     head = first.partition(":")[0]
+    if opts.docker_default_network and len(items) <= 1 and first in ("", "default", "bridge"):
+        ep = {"aliases": list(opts.network_aliases or []), "ip": opts.ip or "", "mac": opts.mac_address or "",
+              "interface": ""}
+        return "bridge", {"networks": {netmod.DEFAULT_NETWORK: ep}}
     if len(items) <= 1 and (_is_mode(head) or first == netmod.DEFAULT_NETWORK):
         if opts.network_aliases:
             raise InvalidArgument("--network-alias can only be set for user-defined networks")

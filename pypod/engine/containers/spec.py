@@ -375,6 +375,13 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                          events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
     _more_spec(o, cdir, proc, spec)
     _confinement_spec(ctx, o, cdir, proc, spec)
+    spec.join_ns = dict(o.pod_join)  # a pod's uts/ipc namespaces (engine/pods.py)
+    if o.pod:
+        from pypod.engine import pods
+
+        spec.mounts.extend(pods.spec_mounts(o))
+    if o.infra and rec.rootfs:
+        proc.init = "pause"  # pypod's own pause process as the pod's infra
     spec.limits = dict(o.limits)
     spec.userns = o.userns
     spec.uid_map, spec.gid_map = o.uid_map, o.gid_map

@@ -29,17 +29,10 @@ class PsFilter:
             "network", "pod", "until", "restart-policy")
 
     def __init__(self, filters: list[str]):
-        self.f: dict[str, list[str]] = {}
-        for item in filters:
-            k, sep, v = item.partition("=")
-            if not sep:
-                raise InvalidArgument(f"invalid filter {item!r}: must be in the format \"filter=value\"")
-            if k not in self.KEYS:
-                raise InvalidArgument(f"{k} is an invalid filter")
-            if k == "status" and v not in ("created", "running", "paused", "stopped", "exited", "unknown",
-                                           "configured", "removing", "stopping"):
-                raise InvalidArgument(f"{v} is not a valid status")
-            self.f.setdefault(k, []).append(v)
+        from pypod.engine import filters as parsing
+
+        self.f = parsing.parse(filters, self.KEYS, ("created", "running", "paused", "stopped", "exited",
+                                                    "unknown", "configured", "removing", "stopping"))
 
     def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
         f = self.f
@@ -78,6 +71,11 @@ class PsFilter:
                 return False
         if "restart-policy" in f and rec.config.restart not in f["restart-policy"]:
             return False
+        if "pod" in f:
+            from pypod.engine import pods
+
+            if not pods.filter_matches(ctx, rec, f["pod"]):
+                return False
         return True
 
 
@@ -181,9 +179,19 @@ def ps_row(ctx: Context, v: ContainerView, no_trunc: bool = False) -> dict:
         "StartedAt": int(started), "Pid": st.get("pid", 0) if status == "running" else 0,
         "Size": "", "Mounts": [m.split(":")[1] for m in rec.config.volumes if ":" in m],
         "Networks": ",".join(network_names(rec)),  # podman's psReporter joins them
-        "Pod": "", "PodName": "", "IsInfra": False, "AutoRemove": bool(rec.config.rm),
+        **_pod_fields(ctx, rec, no_trunc), "AutoRemove": bool(rec.config.rm),
         "Namespaces": {}, "Restarts": st.get("restart_count", 0),
     }
+
+
+def _pod_fields(ctx: Context, rec: ContainerRecord, no_trunc: bool) -> dict:
+    pid = rec.config.pod
+    if not pid:
+        return {"Pod": "", "PodName": "", "IsInfra": False}
+    from pypod.engine import pods
+
+    return {"Pod": pid if no_trunc else pid[:12], "PodName": pods.pod_name(ctx, pid),
+            "IsInfra": rec.config.infra}
 
 
 def format_ports(rec: ContainerRecord) -> str:
@@ -211,7 +219,7 @@ def ps_json(ctx: Context, v: ContainerView) -> dict:
         "Exited": _ps_status(st) == "exited", "ExitedAt": _unix_or_zero(st.get("finished_at", "")),
         "ExitCode": st.get("exit_code") or 0, "Id": rec.id, "Image": rec.image_name, "ImageID": rec.image_id,
         "IsInfra": False, "Labels": rec.labels or None, "Mounts": [], "Names": [rec.name], "Namespaces": {},
-        "Networks": network_names(rec), "Pid": st.get("pid", 0), "Pod": "", "PodName": "",
+        "Networks": network_names(rec), "Pid": st.get("pid", 0), **_pod_fields(ctx, rec, True),
         "Ports": _json_ports(rec), "Size": None,
         "StartedAt": _unix_or_zero(st.get("started_at", "")), "State": _ps_status(st),
         "Status": status_text(st), "Created": int(parse_time(rec.created)),
@@ -337,7 +345,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     return {
         "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
         "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
-        "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": "",
+        "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": rec.config.pod,
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
         "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.pidfile, "Name": rec.name,

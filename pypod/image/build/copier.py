@@ -212,7 +212,10 @@ def expand_sources(fs, patterns: list[str]) -> list[str]:
             clean = ""
         if not has_glob(clean):
             st = source_stat(fs, clean)
-            if st is None or (clean and fs.excluded(clean) and not stat.S_ISDIR(st.st_mode)):
+            # an excluded directory counts only for what an exception re-includes below it
+            if st is None or (clean and fs.excluded(clean) and (
+                    not stat.S_ISDIR(st.st_mode) or not fs.walk_excluded_dir(clean)
+                    or not any(r != clean and not fs.excluded(r) for r, _ in _walk(fs, clean)))):
                 raise CopyError(f"copier: stat: \"/{clean}\": no such file or directory")
             out.append(clean)
             continue
@@ -346,6 +349,7 @@ def write_tar(fs, spec: dict, out) -> None:
                 tar.addfile(ti, f)
         items = plan(fs, spec["sources"], spec["dest"], spec.get("dest_is_dir", False)) if spec["sources"] else []
         dest_n = posixpath.normpath(spec["dest"])
+        linked: dict[tuple[int, int], str] = {}  # hard links stay hard links (buildah's copier)
         for rel, target, st in items:
             if target == dest_n and stat.S_ISDIR(st.st_mode):
                 # a source directory's own entry: an existing destination keeps its owner and mode,
@@ -368,6 +372,13 @@ def write_tar(fs, spec: dict, out) -> None:
                 ti.mode = 0o777
                 tar.addfile(ti)
             elif stat.S_ISREG(st.st_mode):
+                first = linked.get((st.st_dev, st.st_ino)) if st.st_nlink > 1 else None
+                if first is not None:
+                    ti.type, ti.linkname, ti.size = tarfile.LNKTYPE, first, 0
+                    tar.addfile(ti)
+                    continue
+                if st.st_nlink > 1:
+                    linked[(st.st_dev, st.st_ino)] = ti.name
                 ti.size = st.st_size
                 with fs.open(rel) as f:
                     tar.addfile(ti, f)

@@ -1,7 +1,8 @@
 """.containerignore / .dockerignore with Docker's semantics (moby/patternmatcher): paths are cleaned
 and relative to the context, `*` and `?` stay within one path component, `**` spans any number of
 them, `!pattern` re-includes, the last matching pattern wins, and a pattern that matches a
-directory matches everything below it."""
+directory matches everything below it. Which excluded directories are looked into at all is
+buildah's rule (may_contain_included)."""
 
 from __future__ import annotations
 
@@ -112,17 +113,14 @@ class Matcher:
         return matched
 
     def may_contain_included(self, rel_dir: str) -> bool:
-        """An excluded directory must still be walked when an exception (`!`) may re-include
-        something below it."""
+        """An excluded directory is still walked only when an exception (`!`) names a path below
+        it literally, as buildah's copier decides: `!*/keep` re-includes `dir/keep` only in a
+        directory that some `!dir/...` opened (buildah#3486), so `COPY dir` of an excluded `dir`
+        fails there, as with podman."""
         if not self.has_exclusions:
             return False
         rel_dir = _clean(rel_dir)
-        for p in self.patterns:
-            if not p.exclusion:
-                continue
-            if p.text.startswith(rel_dir + "/") or "*" in p.text or "?" in p.text or "[" in p.text:
-                return True
-        return False
+        return any(p.exclusion and p.text.startswith(rel_dir + "/") for p in self.patterns)
 
 
 def load(context_dir: str, containerfile: str | None = None) -> Matcher:

@@ -70,8 +70,9 @@ def _plan(text, **kw):
 
 def test_pod_maps_as_podman_does():
     p = _plan(POD)
-    assert [v.name for v in p.volumes] == ["shopdata", "shopconf"]
-    claim, conf = p.volumes
+    assert [v.name for v in p.volumes] == ["shopdata", "web-scratch", "shopconf"]
+    claim, scratch, conf = p.volumes
+    assert scratch.scratch and scratch.labels == {"io.pypod.kube.emptydir": "web"}
     assert claim.options == {"uid": "1000"} and claim.files is None
     assert conf.files == {"level": b"debug", "mode": b"fast"}
     (pod,) = p.pods
@@ -94,7 +95,7 @@ def test_pod_maps_as_podman_does():
     assert o["resources"] == {"cpus": "0.5", "memory": str(64 * 2 ** 20)}
     assert o["health_cmd"] == "cat /tmp/ok || exit 1" and o["health_interval"] == "5s"
     assert o["health_retries"] == 3 and o["health_timeout"] == "1s"
-    assert o["volumes"] == ["shopdata:/data", "/scratch", "shopconf:/etc/shop:ro"]  # optional missing: skipped
+    assert o["volumes"] == ["shopdata:/data", "web-scratch:/scratch", "shopconf:/etc/shop:ro"]  # optional missing: skipped
     assert o["labels"] == ["app=shop"]
 
 
