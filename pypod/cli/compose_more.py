@@ -63,20 +63,27 @@ def compose_event(ev: dict) -> dict | None:
 
 
 def event_line(e: dict, as_json: bool) -> str:
+    """Compose's line: JSON (Go's time.Time: RFC 3339, nanoseconds, local zone) or its text."""
+    import re
     from datetime import datetime
 
     from pypod.units import parse_time
 
-    when = datetime.fromtimestamp(parse_time(e["time"])).astimezone()
+    m = re.search(r"\.(\d+)", e["time"])
+    frac = (m.group(1) if m else "").ljust(9, "0")[:9]  # Go truncates, never rounds
+    when = datetime.fromtimestamp(int(parse_time(re.sub(r"\.\d+", "", e["time"])))).astimezone()
     if as_json:
         import json
 
-        # Go's time.Time in JSON: RFC 3339 with the offset
-        shown = dict(e, time=when.isoformat(), type="container")
+        z = when.strftime("%z")
+        zone = "Z" if z in ("+0000", "") else f"{z[:3]}:{z[3:]}"
+        nanos = frac.rstrip("0")
+        shown = dict(e, time=when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{nanos}" if nanos else "") + zone,
+                     type="container")
         keys = ("action", "attributes", "id", "service", "time", "type")  # Go marshals a map sorted
         return json.dumps({k: shown[k] for k in keys}, separators=(",", ":"))
     attrs = ", ".join(f"{k}={v}" for k, v in sorted(e["attributes"].items()))
-    return f"{when.strftime('%Y-%m-%d %H:%M:%S.%f')} container {e['action']} {e['id']} ({attrs})"
+    return f"{when.strftime('%Y-%m-%d %H:%M:%S')}.{frac[:6]} container {e['action']} {e['id']} ({attrs})"
 
 
 def events(popts=None, as_json: bool = Opt(False, "--json", help="Output events as a stream of json objects"),
