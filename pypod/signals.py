@@ -8,16 +8,21 @@ from pypod.errors import InvalidArgument
 
 
 def parse_signal(text: str | int | None, default: int = _signal.SIGTERM) -> int:
+    """podman's rules: a leading dash is dropped (`-1`, `-INT`), names with or without SIG, in any
+    case; numbers beyond 64 are their own error."""
     if text is None or text == "":
         return default
     if isinstance(text, int):
         return text
-    t = text.strip().upper()
-    if t.isdigit():
+    raw = text[1:] if text.startswith("-") else text
+    t = raw.strip().upper()
+    if t.lstrip("+").isdigit():
         n = int(t)
-        if 0 < n < 65:
-            return n
-        raise InvalidArgument(f"invalid signal: {text}")
+        if n == 0:
+            raise InvalidArgument(f"invalid signal: {raw}")
+        if n > 64:
+            raise InvalidArgument("valid signals are 1 through 64")
+        return n
     if not t.startswith("SIG"):
         t = "SIG" + t
     if t.startswith("SIGRTMIN+") or t.startswith("SIGRTMAX-"):
@@ -25,12 +30,12 @@ def parse_signal(text: str | int | None, default: int = _signal.SIGTERM) -> int:
         try:
             n = int(off)
         except ValueError:
-            raise InvalidArgument(f"invalid signal: {text}") from None
+            raise InvalidArgument(f"invalid signal: {raw}") from None
         return (_signal.SIGRTMIN + n) if "+" in t else (_signal.SIGRTMAX - n)
     try:
         return int(getattr(_signal.Signals, t))
     except AttributeError:
-        raise InvalidArgument(f"invalid signal: {text}") from None
+        raise InvalidArgument(f"invalid signal: {raw}") from None
 
 
 def signal_name(n: int) -> str:

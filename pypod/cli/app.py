@@ -13,7 +13,7 @@ from pypod.cli import state
 
 TYPE_CHECKING = False  # typing costs start-up time; the names below are for annotations only
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import List, Optional
 
 # noun → the modules whose register(root) add `pypod NOUN ...` verbs (and their top-level aliases);
 # a module not written yet is skipped.
@@ -59,7 +59,7 @@ ALIASES = {
 # global options that take a value (to find the command word in argv without parsing)
 _VALUE_OPTS = {"--root", "--runroot", "--log-level", "--storage-driver", "--cgroup-manager",
                "--connection", "-c", "--url", "--events-backend", "--network-cmd-path", "--tmpdir",
-               "--runtime", "--conmon", "--identity", "--storage-opt", "--module"}
+               "--runtime", "--conmon", "--identity", "--storage-opt", "--module", "--runtime-flag"}
 
 
 def _command_word(argv: list[str]) -> str | None:
@@ -136,6 +136,8 @@ def _root_group():
         connection: Optional[str] = Opt(None, "--connection", "-c", help="Connection to use for the remote service (CONTAINER_CONNECTION)"),
         identity: Optional[str] = Opt(None, "--identity", help="path to SSH identity file, (CONTAINER_SSHKEY)"),
         remote: bool = Opt(False, "--remote", "-r", help="Access the remote service through the default connection"),
+        noout: bool = Opt(False, "--noout", help="do not output to stdout"),
+        runtime_flag: List[str] = Opt([], "--runtime-flag", help="add global flags for the container runtime"),
     ):
         from pypod.errors import ExitCode, InvalidArgument
 
@@ -148,7 +150,14 @@ def _root_group():
         if storage_driver and storage_driver not in ("overlay", "vfs"):
             raise InvalidArgument(f'unsupported storage driver "{storage_driver}": use overlay')
         state.set_options(root=root, runroot=runroot, driver=storage_driver, log_level=log_level, url=url,
-                          connection=connection, identity=identity, remote=remote)
+                          connection=connection, identity=identity, remote=remote, runtime_flags=runtime_flag)
+        if noout:  # podman's --noout: what the command prints goes nowhere (errors still show)
+            import os
+
+            null = os.open(os.devnull, os.O_WRONLY)
+            sys.stdout.flush()
+            os.dup2(null, 1)
+            os.close(null)
         if version:
             from pypod import __version__
 

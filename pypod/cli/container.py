@@ -149,6 +149,10 @@ def create_params(fn):
         ("arch", Opt(None, "--arch", help="use ARCH instead of the architecture of the machine for choosing images"), "Optional[str]"),
         ("os", Opt(None, "--os", help="use OS instead of the running OS for choosing images"), "Optional[str]"),
         ("variant", Opt(None, "--variant", help="Use VARIANT instead of the running architecture variant for choosing images"), "Optional[str]"),
+        ("timeout", Opt(0, "--timeout", help="Maximum length of time a container is allowed to run. The container will be killed automatically after the time expires."), "int"),
+        ("hostuser", Opt([], "--hostuser", help="Host user account to add to /etc/passwd within container"), "List[str]"),
+        ("conmon_pidfile", Opt(None, "--conmon-pidfile", help="Path to the file that will receive the PID of conmon"), "Optional[str]"),
+        ("kernel_memory", Opt(None, "--kernel-memory", hidden=True), "Optional[str]"),  # podman: a warned no-op
     ]
     own = [(n, d, ann_text(fn.__annotations__.get(n, "str"))) for n, d in (fn.__kwdefaults__ or {}).items()]
 
@@ -170,6 +174,8 @@ _RESOURCES = ("memory", "cpus", "pids_limit", "cpu_shares", "memory_swap", "cpus
 def _kw_create(kw: dict):
     from pypod.engine.containers import CreateOptions
 
+    if kw.pop("kernel_memory", None) is not None:  # podman: a flag kept for scripts, warned about
+        _ctx().reporter.warn("The --kernel-memory flag is no longer supported. This flag is a noop.")
     opts = CreateOptions(resources={k: kw[k] for k in _RESOURCES})
     lists = {n for n, d in CreateOptions.FIELDS if d is list}
     for name, value in kw.items():
@@ -186,6 +192,17 @@ def _kw_create(kw: dict):
     return opts
 
 
+def _check_runtime_flags() -> None:
+    """Global --runtime-flag: pypod's own runtime (the supervisor) takes none; podman's runtime
+    fails the start on a flag it does not know (126)."""
+    flags = state._options.get("runtime_flags") or []
+    if flags:
+        from pypod.errors import CommandCannotInvoke
+
+        raise CommandCannotInvoke(f"pypod's built-in OCI runtime takes no runtime flags: "
+                                  f"--{flags[0].lstrip('-')}")
+
+
 @create_params
 def create(**kw):
     """Create but do not start a container."""
@@ -199,15 +216,28 @@ def run(*, detach: bool = Opt(False, "--detach", "-d", help="Run container in ba
         sig_proxy: bool = Opt(True, "--sig-proxy", help="Proxy received signals to the process"),
         detach_keys: Optional[str] = Opt(None, "--detach-keys", help="Override the key sequence for detaching a container"),
         rmi: bool = Opt(False, "--rmi", help="Remove container image unless used by other containers"),
+        attach: List[str] = Opt([], "--attach", "-a", help="Attach to STDIN, STDOUT or STDERR"),
+        preserve_fds: int = Opt(0, "--preserve-fds", help="Pass a number of additional file descriptors into the container"),
         **kw):
     """Run a command in a new container."""
+    from pypod.errors import InvalidArgument
+
     _eng().prepare_supervisor()  # the supervisor-to-be loads while the container is created
+    for a in attach:
+        if a.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(f"invalid stream {a!r} for --attach - must be one of stdin, stdout, or stderr")
+    if attach and detach:
+        raise InvalidArgument("--attach and --detach cannot be set at the same time")
+    _check_runtime_flags()
     opts = _kw_create(kw)
     if rmi:
         opts.rm = opts.rmi = True  # podman: --rmi implies --rm
-    rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys)
+    streams = {a.lower() for a in attach}
+    rec, code = _eng().run(_ctx(), opts, detach=detach, detach_keys=detach_keys,
+                           attach=streams or None, preserve_fds=max(0, preserve_fds))
+    if detach or (streams and not streams & {"stdout", "stderr"}):
+        out(rec.id)  # podman prints the ID where the container's output is not shown
     if detach:
-        out(rec.id)
         return 0
     if rmi and rec.image_id:  # quietly kept when another container uses it, as podman
         from pypod.engine import images as ie
@@ -265,12 +295,17 @@ def start(
     detach_keys: Optional[str] = Opt(None, "--detach-keys", hidden=True),
 ):
     """Start one or more containers."""
-    from pypod.errors import ExitCode, InvalidArgument
+    from pypod.errors import ExitCode, InvalidArgument, PypodError
 
+    _check_runtime_flags()
     _eng().prepare_supervisor()  # (for the first container started)
     ctx = _ctx()
-    if filters:
-        targets = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+    if all_ and names:
+        raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
+    if filters:  # podman: the filter picks among the named containers, or among all of them
+        matching = [v.record.id for v in _eng().list_containers(ctx, all_=True, filters=filters)]
+        targets = matching if not names else [
+            n for n in names if (r := _eng().find_container(ctx, n)) is not None and r.id in matching]
     else:
         targets = _names_or_latest(names or [], latest, all_)
     if attach:
@@ -281,8 +316,13 @@ def start(
         raise ExitCode(code)
     def one(n: str) -> str | None:
         # podman 4.3: a container that is running already is not echoed
-        if _eng().start_container(ctx, _get(n), interactive=interactive) is None:
-            return None
+        try:
+            if _eng().start_container(ctx, _get(n), interactive=interactive) is None:
+                return None
+        except PypodError as e:
+            if e.exit_code in (126, 127):  # podman: run says 126/127, a detached start 125
+                e.exit_code = 125
+            raise
         return n
 
     _each(targets, one)
@@ -291,6 +331,7 @@ def start(
 def stop(
     names: List[str] = Arg(None, metavar="CONTAINER [CONTAINER...]"),
     timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
+    timeout_: Optional[int] = Opt(None, "--timeout", hidden=True),  # podman's old spelling
     all_: bool = Opt(False, "--all", "-a", help="Stop all running containers"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
     ignore: bool = Opt(False, "--ignore", "-i", help="Ignore errors when a specified container is missing"),
@@ -300,6 +341,7 @@ def stop(
     """Stop one or more containers."""
 
     ctx = _ctx()
+    timeout = timeout if timeout is not None else timeout_
     names = list(names or []) + _cid_files(cidfile, ignore)
     if all_:
         targets = [v.record.id for v in _eng().list_containers(ctx)]
@@ -373,7 +415,7 @@ def rm(
     volumes: bool = Opt(False, "--volumes", "-v", help="Remove anonymous volumes associated with the container"),
     timeout: Optional[int] = Opt(None, "--time", "-t", help="Seconds to wait for stop before killing the container"),
     latest: bool = Opt(False, "--latest", "-l", help="Act on the latest container pypod is aware of"),
-    depend: bool = Opt(False, "--depend", hidden=True),
+    depend: bool = Opt(False, "--depend", help="Remove container and all containers that depend on it"),
     cidfile: List[str] = Opt([], "--cidfile", help=_CIDFILE_HELP),
     rmi_image: Optional[str] = Opt(None, "--rmi-image", hidden=True),  # run -d --rmi's clean-up
 ):
@@ -389,7 +431,7 @@ def rm(
     if latest:
         names = [_eng().latest_container(_ctx())]
     rep = _eng().remove_containers(_ctx(), names or [], force=force, ignore=ignore, timeout=timeout, all_=all_,
-                                   volumes=volumes)
+                                   volumes=volumes, depend=depend)
     for r in rep.removed:
         out(r)
     if rmi_image and rep.removed:  # quietly kept when another container uses it
@@ -499,6 +541,8 @@ def wait(
             if ignore:
                 return "-1"
             rec = _get(n)
+        if not condition and _eng().state_of(ctx, rec).get("status") == "created":
+            return "0"  # podman 4.3: a container that never ran is not waited for
         return str(_eng().wait_container(ctx, rec, condition or None, iv))
 
     _each(_names_or_latest(names or [], latest), one)

@@ -20,6 +20,9 @@ def cp(
     dest: str = Arg(..., metavar="DEST_PATH"),
     archive: bool = Opt(True, "--archive", "-a", help="Chown copied files to the primary uid/gid of the destination container"),
     overwrite: bool = Opt(False, "--overwrite", help="Allow to overwrite directories with non-directories and vice versa"),
+    # podman pauses a running container while copying where cgroups allow it; pypod copies
+    # without pausing (accepted so that scripts passing it run)
+    pause: bool = Opt(True, "--pause", help="Pause the container while copying"),
 ):
     """Copy files/folders between a container and the local filesystem."""
     from pypod.engine import cp as eng

@@ -60,9 +60,13 @@ def commit(ctx: Context, opts: CommitOptions):
     c = cfg.setdefault("config", {})
     o = rec.config
     # podman commits the container's settings, not only the image's
+    image_entry = list(c.get("Entrypoint") or [])
     if rec.entrypoint:
         c["Entrypoint"] = list(rec.entrypoint)
-    c["Cmd"] = list(rec.cmd) or c.get("Cmd")
+    if rec.cmd or list(rec.entrypoint) == image_entry:
+        c["Cmd"] = list(rec.cmd) or c.get("Cmd")
+    else:  # an --entrypoint of its own dropped the image's CMD (run did not pass it): so does the image
+        c.pop("Cmd", None)
     if o.env:
         c["Env"] = list(o.env)
     if o.workdir:

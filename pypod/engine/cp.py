@@ -46,7 +46,7 @@ def plan(dest: str, dest_kind: str | None, src_is_dir: bool, contents_only: bool
         return os.path.join(dest, base)
     if dest_kind == "file":
         if src_is_dir and not overwrite:
-            raise CopyError(f"destination \"{dest}\" must be a directory when copying a directory")
+            raise CopyError("destination must be a directory when copying a directory")  # podman's words
         return dest
     if dest.endswith("/") and not src_is_dir:
         raise CopyError(f"\"{dest}\" could not be found on {where}: no such file or directory")
@@ -73,7 +73,9 @@ def _kind(host: str) -> str | None:
         st = os.stat(host)
     except OSError:
         return None
-    return "dir" if _st.S_ISDIR(st.st_mode) else "file"
+    if _st.S_ISDIR(st.st_mode):
+        return "dir"
+    return "file" if _st.S_ISREG(st.st_mode) else "other"  # a pipe, a tty: /dev/stdout
 
 
 def _base_and_contents(path: str) -> tuple[str, bool]:
@@ -144,6 +146,8 @@ def copy_from_container(ctx, rec, cpath: str, dest: str, *, archive: bool = Fals
     base, contents_only = _base_and_contents(cpath)
     if dest != "-":
         dkind = _kind(dest)
+        if dkind == "other":
+            raise CopyError(f'invalid destination: "{dest}" must be a directory or a regular file')
         if dkind is None:
             parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
             if not os.path.isdir(parent):
@@ -259,19 +263,68 @@ def copy(ctx, src: str, dest: str, *, archive: bool = False, overwrite: bool = F
     """`cp SRC DEST`; a `-` side is a tar stream read from `stdin` or written to `stdout` (binary)."""
     sname, spath = split_ref(src)
     dname, dpath = split_ref(dest)
-    if sname and dname:
-        raise InvalidArgument("copying between containers is not supported")
     if not sname and not dname:
         raise InvalidArgument(f"invalid arguments {src}, {dest} you must use just one container")
     from pypod.engine.containers import find_container
 
-    rec = find_container(ctx, sname or dname)
-    if rec is None:
-        raise ContainerNotFound(f'container "{sname or dname}" does not exist')
-    if sname:
-        copy_from_container(ctx, rec, spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
-    else:
-        copy_to_container(ctx, rec, spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
+    recs = {}
+    for n in (sname, dname):
+        if n and n not in recs:
+            recs[n] = find_container(ctx, n)
+            if recs[n] is None:
+                raise ContainerNotFound(f'container "{n}" does not exist')
+    given = [(p, _in_workdir(recs[n], p)) for n, p in ((sname, spath), (dname, dpath)) if n]
+    spath = _in_workdir(recs[sname], spath) if sname else spath
+    dpath = _in_workdir(recs[dname], dpath) if dname else dpath
+    try:
+        if sname and dname:
+            copy_between(ctx, recs[sname], spath, recs[dname], dpath, archive=archive, overwrite=overwrite)
+        elif sname:
+            copy_from_container(ctx, recs[sname], spath, dpath, archive=archive, out=stdout, overwrite=overwrite)
+        else:
+            copy_to_container(ctx, recs[dname], spath, dpath, archive=archive, stdin=stdin, overwrite=overwrite)
+    except CopyError as e:  # an error names a relative path as it was given (podman)
+        for as_given, used in given:
+            if as_given != used:
+                e.message = e.message.replace(f'"{used}"', f'"{as_given}"')
+        e.args = (e.message,)
+        raise
+
+
+def _in_workdir(rec, path: str) -> str:
+    """podman: a relative container path is taken from the container's working directory."""
+    if path.startswith("/") or path == "-":
+        return path
+    wd = rec.config.workdir or "/"
+    return wd.rstrip("/") + "/" + path
+
+
+def copy_between(ctx, srec, spath: str, drec, dpath: str, *, archive: bool = True,
+                 overwrite: bool = False) -> None:
+    """`cp A:SRC B:DEST`: A's worker writes the tar that B's worker unpacks, Docker's rules on
+    B's side as for a host source."""
+    import subprocess
+
+    base, contents_only = _base_and_contents(spath)
+    p = _worker(ctx, srec, {"op": "out", "path": spath, "base": base}, stdout=subprocess.PIPE)
+    try:
+        kind = os.read(p.stdout.fileno(), 1)  # unbuffered: the rest of the pipe is B's
+        if not kind:
+            p.wait()
+            _fail(p, p.stderr.read())
+        req = {"op": "in", "path": dpath, "base": base, "src_dir": kind == b"d",
+               "contents_only": contents_only, "archive": archive, "overwrite": overwrite}
+        q = _worker(ctx, drec, req, stdin=p.stdout)
+    finally:
+        p.stdout.close()
+    q_err = q.stderr.read()
+    q.wait()
+    p_err = p.stderr.read()
+    p.wait()
+    if q.returncode != 0:
+        _fail(q, q_err)
+    if p.returncode != 0:
+        _fail(p, p_err)
 
 
 # -- the container side (the worker, root in the user namespace) -----------------------------------
@@ -287,7 +340,9 @@ def _enter_container_userns(pid: int) -> None:
     os.setresuid(0, 0, 0)
 
 
-def _container_root(req: dict) -> str:
+def _container_root(req: dict, made: list[str]) -> str:
+    """The root to copy in or out of; `made` gets the mount points this made (a stopped
+    container's volume inside another volume needs one there), to be removed again after."""
     if req.get("pid"):
         _enter_container_userns(int(req["pid"]))
         return f"/proc/{req['pid']}/root"
@@ -309,14 +364,40 @@ def _container_root(req: dict) -> str:
     for m in sorted(spec.get("mounts") or [],
                     key=lambda m: len([c for c in (m.get("destination") or "").split("/") if c])):
         if m.get("type") in ("bind", "volume"):
+            from pypod.linux.rootpath import secure_join
+
+            target = secure_join(root, m.get("destination") or "/")
+            new = not os.path.lexists(target)
             init._spec_mount(sc, root, m)
+            if new:
+                made.append(target)
     return root
 
 
+def _unmake(made: list[str]) -> None:
+    """podman's cp resolves a stopped container's paths without mounting: leave no mount point
+    behind in the container's volumes (nor its root)."""
+    from pypod.linux import libc
+
+    for target in reversed(made):
+        try:
+            libc.umount2(target, libc.MNT_DETACH)
+            os.rmdir(target) if os.path.isdir(target) else os.unlink(target)
+        except OSError:
+            pass
+
+
 def worker(req: dict) -> None:
+    made: list[str] = []
+    try:
+        _worker_in(req, _container_root(req, made))
+    finally:
+        _unmake(made)
+
+
+def _worker_in(req: dict, root: str) -> None:
     from pypod.linux.rootpath import open_in_root
 
-    root = _container_root(req)
     rootfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # every path from here on
     where = f"container {req.get('name', '')}"
     path = req["path"]
@@ -337,10 +418,14 @@ def worker(req: dict) -> None:
     kind = kind_in(rootfd, path)
     if req.get("raw"):
         if kind != "dir":
-            raise CopyError(f"\"{path}\" could not be found on {where}: no such file or directory"
-                            if kind is None else f"destination \"{path}\" must be a directory")
-        extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req),
-                req.get("keep_ids", not req.get("archive")), bool(req.get("overwrite")))
+            raise CopyError("destination must be a directory when copying from stdin")  # podman's words
+        import tarfile
+
+        try:
+            extract(sys.stdin.buffer, rootfd, _mapper(None, path), _owner(req),
+                    req.get("keep_ids", not req.get("archive")), bool(req.get("overwrite")))
+        except tarfile.TarError:
+            raise CopyError("source must be a (compressed) tar archive when copying from stdin") from None
         return
     if kind is None:
         parent = os.path.dirname(path.rstrip("/")) or "/"

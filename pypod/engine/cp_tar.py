@@ -135,7 +135,7 @@ def extract(stream, root, mapper, owner: tuple[int, int] | None, keep_ids: bool,
                     continue
                 pfd, name = _locate(rootfd, cpath, follow=not ti.issym(), mkdirs=ti.isdir())
                 try:
-                    _make(tf, ti, pfd, name, rootfd, mapper, overwrite, shown(cpath), owner, keep_ids)
+                    _make(tf, ti, pfd, name, rootfd, mapper, overwrite, shown(cpath), owner, keep_ids, cpath)
                 finally:
                     os.close(pfd)
                 if ti.isdir():
@@ -179,22 +179,29 @@ def _lstat(pfd: int, name: str):
         return None
 
 
+def _in_the_way(there: str, shown: str, new: str, cpath: str) -> CopyError:
+    """podman's wording (`error creating "PATH": …: file exists`, PATH inside the copy's root),
+    with what is in the way and the way out."""
+    return CopyError(f'error creating "{cpath or shown}": cannot overwrite {there} "{shown}" with {new}: '
+                     f'file exists (--overwrite replaces it)')
+
+
 def _make(tf, ti: tarfile.TarInfo, pfd: int, name: str, rootfd: int, mapper, overwrite: bool,
-          shown: str, owner, keep_ids: bool) -> None:
+          shown: str, owner, keep_ids: bool, cpath: str = "") -> None:
     """One entry; a directory never silently replaces a file nor the other way round, unless
     --overwrite (podman's rule)."""
     import shutil
 
     if not name:  # the root itself, or a path naming a directory by `.`/`..`
         if not ti.isdir():
-            raise CopyError(f"cannot overwrite directory \"{shown}\" with non-directory")
+            raise _in_the_way("directory", shown, "non-directory", cpath)
         _meta(pfd, ".", ti, owner, keep_ids)
         return
     st = _lstat(pfd, name)
     if ti.isdir():
         if st is not None and not _st.S_ISDIR(st.st_mode):
             if not overwrite:
-                raise CopyError(f"cannot overwrite non-directory \"{shown}\" with directory")
+                raise _in_the_way("non-directory", shown, "directory", cpath)
             os.unlink(name, dir_fd=pfd)
             st = None
         if st is None:
@@ -206,7 +213,7 @@ def _make(tf, ti: tarfile.TarInfo, pfd: int, name: str, rootfd: int, mapper, ove
         return
     if st is not None and _st.S_ISDIR(st.st_mode):
         if not overwrite:
-            raise CopyError(f"cannot overwrite directory \"{shown}\" with non-directory")
+            raise _in_the_way("directory", shown, "non-directory", cpath)
         shutil.rmtree(name, dir_fd=pfd)  # fd-based: never follows a link out
     elif st is not None:
         os.unlink(name, dir_fd=pfd)

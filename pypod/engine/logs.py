@@ -7,9 +7,11 @@ end, the rest streams forwards in fixed blocks; memory holds a block and a line,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Iterator
-
 from pypod.units import parse_time
+
+TYPE_CHECKING = False  # (importing typing costs ~4 ms of every command that imports the engine)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 BLOCK = 1 << 16  # backwards: most tails are a few lines
 FORWARD_BLOCK = 1 << 20

@@ -23,7 +23,7 @@ DEFAULT_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CA
                 "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
 # what the engine puts in every container's environment: not the user's, so not written
 DEFAULT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM": "xterm",
-               "container": "pypod"}
+               "container": "podman"}
 MAX_ANNOTATION = 63  # podman's define.MaxKubeAnnotation
 RESTART = {"always": "Always", "unless-stopped": "Always", "on-failure": "OnFailure", "no": "Never"}
 

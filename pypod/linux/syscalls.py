@@ -13,6 +13,7 @@ import _socket
 import _struct
 import fcntl
 import os
+import stat
 import time
 
 from pypod.linux import libc
@@ -88,6 +89,27 @@ class Syscalls:
         raise OSError(110, "fuse-overlayfs did not mount in time", target)
 
     # --- file system preparation (real in both) ---
+    def copy_up(self, below_fd: int, target: str) -> None:
+        """podman's tmpcopyup: the entries of the directory a tmpfs now covers (held open as
+        `below_fd`) copied into it with their owners and modes, symlinks as symlinks."""
+        import shutil
+
+        def copy(src: str, dst: str) -> None:
+            st = os.lstat(src)
+            if stat.S_ISDIR(st.st_mode):
+                os.mkdir(dst, stat.S_IMODE(st.st_mode))
+                for name in os.listdir(src):
+                    copy(os.path.join(src, name), os.path.join(dst, name))
+            else:
+                shutil.copy2(src, dst, follow_symlinks=False)
+            os.lchown(dst, st.st_uid, st.st_gid)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(dst, stat.S_IMODE(st.st_mode))
+
+        below = f"/proc/self/fd/{below_fd}"
+        for name in os.listdir(below_fd):
+            copy(os.path.join(below, name), os.path.join(target, name))
+
     def makedirs(self, path: str, mode: int = 0o755) -> None:
         os.makedirs(path, mode, exist_ok=True)
 
@@ -164,6 +186,9 @@ class RecordingSyscalls(Syscalls):
     def fuse_overlayfs(self, binary, data, target) -> int:
         self.calls.append(("fuse_overlayfs", binary, data, target))
         return 0
+
+    def copy_up(self, below_fd, target) -> None:
+        self.calls.append(("copy_up", target))
 
     def mounts(self) -> list[tuple]:
         return [c for c in self.calls if c[0] == "mount"]

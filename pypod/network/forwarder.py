@@ -340,5 +340,7 @@ def start(ports: list[dict], pid: int, rootless: bool) -> Forwarder:
     fw = Forwarder(child, alive_w)
     if msg.strip() != b"ok":
         fw.stop()
-        raise NetError(msg.decode(errors="replace").strip() or "the port forwarder failed")
+        text = msg.decode(errors="replace").strip() or "the port forwarder failed"
+        # a busy port fails the start, not the create: podman's 126, the container is kept
+        raise NetError(text, 126 if text.startswith("rootlessport listen") else 125)
     return fw

@@ -162,16 +162,20 @@ class Slirp:
                                                             m.get("protocol") or "tcp") \
                     else resp.strip()
                 raise NetError(f"rootlessport listen {m.get('protocol') or 'tcp'} "
-                               f"{addr}:{m['host_port']}: bind: {why}")
+                               f"{addr}:{m['host_port']}: bind: {why}", 126)  # podman: a start error
 
     # -------------------------------------------------------------- tear-down
+    def begin_stop(self) -> None:
+        """slirp4netns exits as soon as its exit fd closes; stop() waits for it."""
+        if self.exit_w >= 0:
+            os.close(self.exit_w)
+            self.exit_w = -1
+
     def stop(self) -> None:
         if self.forwarder is not None:
             fw, self.forwarder = self.forwarder, None
             fw.stop()
-        if self.exit_w >= 0:
-            os.close(self.exit_w)
-            self.exit_w = -1
+        self.begin_stop()
         if self.ready_r >= 0:
             os.close(self.ready_r)
             self.ready_r = -1

@@ -250,12 +250,18 @@ def _spec_mount(sc: Syscalls, root: str, m: dict) -> None:
     elif mtype == "tmpfs":
         target = _mountpoint(sc, root, dest, True)
         flags = (libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | set_f) & ~clear_f
+        # podman's default tmpcopyup: what the image (or a `cp` into the stopped container) has
+        # there is copied into the new tmpfs
+        below = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             sc.mount("tmpfs", target, "tmpfs", flags, ",".join(data) or None)
             if prop:
                 sc.mount(None, target, None, prop)
+            sc.copy_up(below, target)
         except OSError as e:
             raise _err(f"mount tmpfs on {dest}", e)
+        finally:
+            os.close(below)
     else:
         raise SetupError(f"unsupported mount type {mtype!r} for {dest}")
 
@@ -295,6 +301,16 @@ def _privileged_devices(sc: Syscalls, dev: str) -> None:
 _ADDED_GROUP_LINES: list[str] = []  # by _etc_entries in this pid 1, ignored by prepare_process
 
 
+def _home_or_workdir(root: str, entry: str, cwd: str, user_dests: set[str]) -> str:
+    """podman (keep-id): a home directory the container has neither in its image nor as a
+    mount becomes the working directory in the user's /etc/passwd line (and so $HOME)."""
+    f = entry.split(":")
+    if len(f) < 7 or os.path.normpath(f[5] or "/") in user_dests or os.path.isdir(secure_join(root, f[5])):
+        return entry
+    f[5] = cwd
+    return ":".join(f)
+
+
 def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set[str]) -> None:
     """The lines podman adds to /etc/passwd and /etc/group: the user with keep-id, a numeric -u
     the image does not know (unless --passwd=false). Appended to the container's own files, as
@@ -302,7 +318,8 @@ def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set
     the lines added is bound over the file instead (the image or the user's tree stays
     untouched). Nothing is made where the image has no such file or a mount covers it."""
     proc = spec.get("process") or {}
-    if not (spec.get("passwd_entry") or spec.get("group_entry") or (spec.get("passwd") and proc.get("user"))):
+    if not (spec.get("passwd_entry") or spec.get("group_entry") or spec.get("extra_passwd")
+            or (spec.get("passwd") and proc.get("user"))):
         return  # nothing could be added: the files are not even read
     texts = {}
     for fname in ("passwd", "group"):
@@ -313,11 +330,15 @@ def _etc_entries(sc: Syscalls, spec: dict, cdir: str, root: str, user_dests: set
         except OSError:
             texts[fname] = (path, None)
     adds: dict[str, list[str]] = {"passwd": [], "group": []}
-    for fname, key in (("passwd", "passwd_entry"), ("group", "group_entry")):
-        entry, text = spec.get(key), texts[fname][1] or ""
-        if entry and not any(line.split(":")[2:3] == entry.split(":")[2:3]
-                             for line in text.splitlines()):
-            adds[fname].append(entry)
+    cwd = proc.get("cwd") or "/"
+    for fname, key in (("passwd", "passwd_entry"), ("group", "group_entry"), ("passwd", "extra_passwd")):
+        entries, text = spec.get(key) or [], texts[fname][1] or ""
+        for entry in [entries] if isinstance(entries, str) else entries:
+            if key == "passwd_entry":
+                entry = _home_or_workdir(root, entry, cwd, user_dests)
+            if not any(line.split(":")[2:3] == entry.split(":")[2:3]
+                       for line in text.splitlines() + adds[fname]):
+                adds[fname].append(entry)
     if spec.get("passwd") and proc.get("user"):
         pw_text = (texts["passwd"][1] or "") + "".join(f"\n{e}" for e in adds["passwd"])
         gr_text = (texts["group"][1] or "") + "".join(f"\n{e}" for e in adds["group"])
@@ -536,19 +557,20 @@ def finish_namespaces(sc: Syscalls, spec: dict) -> None:
 
 # ---------------------------------------------------------------- the process
 
-def build_env(env: list[str], *, hostname: str, home: str, terminal: bool) -> list[str]:
+def build_env(env: list[str], *, hostname: str, home: str, terminal: bool, defaults: bool = True) -> list[str]:
     out: dict[str, str] = {}
     for item in env or []:
         k, sep, v = item.partition("=")
         if k:
             out[k] = v if sep else os.environ.get(k, "")
     res: dict[str, str] = {}
-    if "PATH" not in out:
+    if "PATH" not in out and defaults:
         res["PATH"] = DEFAULT_PATH
     res.update(out)
     if terminal and "TERM" not in res:
         res["TERM"] = "xterm"
-    res.setdefault("container", "pypod")
+    if defaults:
+        res.setdefault("container", "podman")  # what systemd-detect-virt and scripts look for
     if hostname:
         res.setdefault("HOSTNAME", hostname)
     res.setdefault("HOME", home or "/")
@@ -611,7 +633,7 @@ def prepare_process(process: dict, *, hostname: str, container_id: str = "") -> 
         if gid not in user.groups:
             user.groups.append(gid)
     env = build_env(process.get("env") or [], hostname=hostname, home=user.home,
-                    terminal=bool(process.get("terminal")))
+                    terminal=bool(process.get("terminal")), defaults=process.get("env_defaults", True))
     cwd = process.get("cwd") or "/"
     if not os.path.isdir(cwd):
         if os.path.lexists(cwd):

@@ -204,6 +204,9 @@ def _write_spec(container_dir: str, spec: dict) -> None:
     os.rename(tmp, path)
 
 
+PRESERVE_BASE = 512  # where --preserve-fds' descriptors wait in the supervisor
+
+
 def supervisor_args(container_dir: str, *, foreground: bool, holder_dir: str | None) -> list[str]:
     args = [container_dir, "--status-fd", "3"]
     if foreground:
@@ -289,6 +292,13 @@ def _zygote_main(cmd_r: int, st_w: int, entry) -> None:
     for name in (*FORWARD_SIGNALS, "SIGWINCH"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     _retitle("pypod-conmon")
+    # the supervisor's imports now, while the CLI creates the container, not once it is created
+    preload = getattr(entry, "preload", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # noqa: BLE001 - main() imports them again and reports what fails
+            pass
 
     chunks = []
     while True:
@@ -378,7 +388,7 @@ _fallback_warned = False
 
 
 def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None, stderr=None,
-          holder_dir: str | None = None, warn=None) -> Started:
+          holder_dir: str | None = None, warn=None, preserve_fds: int = 0) -> Started:
     """Start the container described by `spec` (ContainerSpec or its dict). `warn(message)` is
     called with each warning as it comes, before the container can write anything (they are
     also in Started.warnings)."""
@@ -409,15 +419,19 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
             _warn_once(m.warning(), _notice_dir(holder_dir), warn)
     proxy = _SigProxy(bool((sd.get("process") or {}).get("terminal"))) if foreground else None
     try:
-        return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn)
+        return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn,
+                      preserve_fds)
     except BaseException:
         if proxy:
             proxy.restore()
         raise
 
 
-def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn) -> Started:
-    actions: list[tuple] = []
+def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn,
+           preserve_fds: int = 0) -> Started:
+    # run --preserve-fds N: our fds 3..3+N-1 travel to the supervisor out of the way of its own
+    # (at PRESERVE_BASE+i), and from it to the container's process as 3..3+N-1 again
+    actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, 3 + i, PRESERVE_BASE + i) for i in range(preserve_fds)]
     if foreground:
         if not (sd.get("process") or {}).get("stdin"):
             actions.append((os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0))
@@ -431,6 +445,8 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
         for fd in (0, 1, 2):
             actions.append((os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0))
     args = supervisor_args(container_dir, foreground=foreground, holder_dir=holder_dir)
+    if preserve_fds:
+        args += ["--preserve-fds", str(preserve_fds)]
     forked = _use_zygote(actions, args)
     if forked:
         pid, r = forked

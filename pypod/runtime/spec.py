@@ -57,6 +57,7 @@ class ProcessSpec(Record):
         ("create_cwd", True),
         ("umask", 0o022),  # --umask (containers.conf umask)
         ("oom_score_adj", None),  # --oom-score-adj
+        ("env_defaults", True),  # PATH and container= when env lacks them (not with --unsetenv-all)
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 
@@ -126,6 +127,9 @@ class ContainerSpec(Record):
         ("passwd_template", ""),
         ("shm_size", 0),  # --shm-size in bytes (0: podman's default, 65536k)
         ("sysctls", dict),  # --sysctl net.*, kernel.shm*, …: set in the new namespaces
+        ("conmon_pid_file", ""),  # --conmon-pidfile: the supervisor's pid, written at each start
+        ("timeout", 0),  # --timeout: seconds after which the supervisor kills pid 1 (exit code -1)
+        ("extra_passwd", list),  # --hostuser: /etc/passwd lines added when their uid is missing
         ("pid_file", ""),  # --pidfile: the container's pid 1, as the host sees it, written at each start
         ("log_size_max", -1),  # --log-opt max-size: the log is truncated when it would grow past it
         ("containerenv", ""),  # /run/.containerenv (filled with --privileged, as podman)

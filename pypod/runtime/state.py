@@ -36,6 +36,7 @@ from pypod.runtime.logs import timestamp
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 STOP_MARKER = "stop-requested"  # written by stop(): the supervisor must not restart
+REMOVING_MARKER = "removing"  # written by rm (engine.locking.REMOVING) while it waits for us
 
 RUNNING_STATES = ("running", "paused")
 
@@ -166,6 +167,10 @@ def read_state(container_dir: str) -> dict:
             except OSError:
                 pass
     return st
+
+
+def stop_requested(container_dir: str) -> bool:
+    return os.path.exists(os.path.join(container_dir, STOP_MARKER))
 
 
 def is_running(st: dict) -> bool:

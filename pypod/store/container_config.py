@@ -118,6 +118,10 @@ class ContainerConfig:
         ("log_opts", dict),            # path=, max-size= (bytes), tag=
         ("cidfile", ""),
         ("pidfile", ""),
+        ("conmon_pidfile", ""),        # --conmon-pidfile: the supervisor's pid goes there
+        ("timeout", 0),                # --timeout: seconds before the supervisor kills it (exit -1)
+        ("extra_passwd", list),        # --hostuser: the host's /etc/passwd lines added inside
+        ("unsetenv_all", False),       # --unsetenv-all: no PATH/container= added by the runtime
         # -- what pypod keeps beside podman's --------------------------------------------------------
         ("external", False),           # a build's RUN container: see engine/containers/lookup.is_external
         ("damaged", False),            # a placeholder for an unreadable container.json (store/containers.py)

@@ -306,9 +306,8 @@ def test_service_listens_where_asked_default_tcp_and_systemd(test_user):
 
 
 # The terminal's size once the client's resize has come (busybox's `stty size` fails while it is
-# 0x0): the client sends it after start, which under load may take more than a second. The
-# terminal's stdin stays open (<(sleep 60): on /dev/null script types its EOF into the terminal)
-# without making bash wait for it.
+# 0x0): the client sends it after start, which under load may take more than a second. (The
+# terminal's stdin is a pipe open for 4 s: on /dev/null script types its EOF into the terminal.)
 SIZE_WHEN_SET = ("i=0; until stty size >/dev/null 2>&1 || [ \\$i -ge 150 ]; do sleep 0.1; i=\\$((i+1)); done; "
                  "stty size")
 
@@ -320,8 +319,8 @@ def test_exec_exit_code_stdin_and_tty(api, busybox):
     assert ok(api.docker("exec", "-i", "ex", "cat", input="hello\n")).stdout == "hello\n"
     # -t through a real terminal (script; its stdin a pipe that stays open: on /dev/null script
     # types its EOF into the terminal), env and workdir, and the terminal's size (exec resize)
-    r = run_as_user(["bash", "-c", f"script -qec \"stty rows 33 cols 111; {DOCKER} exec -it -e X=1 "
-                     f"-w /tmp ex sh -c 'echo \\$X; pwd; {SIZE_WHEN_SET}'\" /dev/null < <(sleep 60)"],
+    r = run_as_user(["bash", "-c", f"sleep 4 | script -qec \"stty rows 33 cols 111; {DOCKER} exec -it -e X=1 "
+                     f"-w /tmp ex sh -c 'echo \\$X; pwd; {SIZE_WHEN_SET}'\" /dev/null"],
                     env={"DOCKER_HOST": f"unix://{api.sock}"})
     assert r.returncode == 0, r.stderr
     lines = [x for x in r.stdout.replace("\r", "").split("\n") if x]
@@ -562,8 +561,8 @@ def test_fifty_clients_at_once_all_answered(api, busybox):
 
 def test_run_it_resize_logs_follow_and_pull(api, busybox, registry):
     # -it through a real terminal: the size the client's terminal has reaches the container
-    r = run_as_user(["bash", "-c", f"script -qec \"stty rows 30 cols 100; {DOCKER} run -it --rm "
-                                   f"{busybox} sh -c '{SIZE_WHEN_SET}'\" /dev/null < <(sleep 60)"],
+    r = run_as_user(["bash", "-c", f"sleep 4 | script -qec \"stty rows 30 cols 100; {DOCKER} run -it --rm "
+                                   f"{busybox} sh -c '{SIZE_WHEN_SET}'\" /dev/null"],
                     env={"DOCKER_HOST": f"unix://{api.sock}"})
     assert r.returncode == 0 and "30 100" in r.stdout, (r.stdout, r.stderr)
     # logs -f --tail 2: the last two lines, then what comes, until the client leaves

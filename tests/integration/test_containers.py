@@ -256,7 +256,7 @@ def test_run_options_reach_the_process(busybox, shared_tmp):
     r = ok("run", "--rm", "-w", "/tmp", "-u", "1000:1000", "--env-file", str(envfile), "-e", "A=1",
            "--entrypoint", "sh", busybox, "-c", "echo $(pwd) $(id -u):$(id -g) $FROMFILE $A $container $HOSTNAME")
     pwd, ids, fromfile, a, engine, hostname = r.stdout.split()
-    assert (pwd, ids, fromfile, a, engine) == ("/tmp", "1000:1000", "yes", "1", "pypod") and len(hostname) == 12
+    assert (pwd, ids, fromfile, a, engine) == ("/tmp", "1000:1000", "yes", "1", "podman") and len(hostname) == 12
     assert ok("run", "--rm", busybox, "test", "-e", "/run/.containerenv").returncode == 0
     r = pypod("run", "--rm", "-u", "nosuchuser", busybox, "true")
     assert r.returncode == 125 and "nosuchuser" in r.stderr

@@ -261,7 +261,7 @@ def test_hostname_env_and_files(mode):
                      "test -e /run/.containerenv && echo envfile; readlink /etc/mtab"],
         name="myhost")
     assert rc == 0
-    assert out.decode().split("\n")[:5] == ["myhost", "myhost", "myhost pypod /root", "envfile",
+    assert out.decode().split("\n")[:5] == ["myhost", "myhost", "myhost podman /root", "envfile",
                                             "/proc/mounts"]
 
 

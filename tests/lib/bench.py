@@ -109,17 +109,14 @@ def bench_pull(info, reg, runs: int = 3) -> None:
            statistics.median(theirs) if theirs else None, "<= 0.6x podman")
 
 
-def bench_run(info, reg) -> None:
-    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
+def bench_run(info, reg, n: int = 11) -> None:
+    for tool in _tools():
+        as_user([tool, "pull", "-q", reg["busybox"]], info)
     for net in ("private", "none"):
         args = ["--network", "none"] if net == "none" else []
-        t = median(lambda: as_user([user.PYPOD, "run", "--rm", *args, reg["busybox"], "true"], info), 11)
-        p = None
-        if PODMAN:
-            as_user([PODMAN, "pull", "-q", reg["busybox"]], info)
-            p = median(lambda: as_user([PODMAN, "run", "--rm", *args, reg["busybox"], "true"], info), 11)
-        report(f"run --rm busybox true ({'default' if net == 'private' else 'none'} network)", t, p,
-               "<= 0.5x podman")
+        res = _interleaved({t: [t, "run", "--rm", *args, reg["busybox"], "true"] for t in _tools()}, info, n)
+        _report_pair(f"run --rm busybox true ({'default' if net == 'private' else 'none'} network)", res,
+                     "<= 0.5x podman")
 
 
 def _receive(port: int, expect: int, timeout: float = 30.0) -> float | None:
@@ -210,20 +207,15 @@ def bench_network(info, reg) -> None:
             as_user([tool, "network", "rm", "-f", "benchnet"], info, check=False)
 
 
-def bench_ps(info, reg) -> None:
-    as_user([user.PYPOD, "pull", "-q", reg["busybox"]], info)
-    for i in range(50):
-        as_user([user.PYPOD, "create", reg["busybox"], "true"], info)
-    t = median(lambda: as_user([user.PYPOD, "ps", "-a"], info), 11)
-    p = None
-    if PODMAN:
+def bench_ps(info, reg, n: int = 11) -> None:
+    for tool in _tools():
+        as_user([tool, "pull", "-q", reg["busybox"]], info)
         for i in range(50):
-            as_user([PODMAN, "create", reg["busybox"], "true"], info)
-        p = median(lambda: as_user([PODMAN, "ps", "-a"], info), 11)
-    report("ps -a (50 containers)", t, p, "<= 0.6x podman")
-    as_user([user.PYPOD, "rm", "-a", "-f"], info, check=False)
-    if PODMAN:
-        as_user([PODMAN, "rm", "-a", "-f"], info, check=False)
+            as_user([tool, "create", reg["busybox"], "true"], info)
+    res = _interleaved({t: [t, "ps", "-a"] for t in _tools()}, info, n)
+    _report_pair("ps -a (50 containers)", res, "<= 0.6x podman")
+    for tool in _tools():
+        as_user([tool, "rm", "-a", "-f"], info, check=False)
 
 
 def _tools() -> list[str]:

@@ -24,9 +24,9 @@ ALLOWED = {
     ("linux/usernsexec.py", "main"): ("pypod.linux.usernsexec",
                                       "the user-namespace helper process: its errors on the stderr "
                                       "the caller reads (before it execs the command)"),
-    ("runtime/supervisor.py", "main"): ("pypod.engine.supervise",
+    ("runtime/supervisor/__init__.py", "main"): ("pypod.engine.supervise",
                                         "the supervisor process (pypod-conmon): usage when started wrongly"),
-    ("runtime/supervisor.py", "Supervisor.health_start"): (
+    ("runtime/supervisor/health.py", "Health.health_start"): (
         "pypod.engine.supervise", "the healthcheck's forked child: its stderr is the pipe the "
                                   "supervisor keeps as the check's output"),
     ("runtime/exec.py", "_relay_pty"): ("pypod.runtime.exec",
@@ -36,7 +36,7 @@ ALLOWED = {
                                              "`pypod unshare`'s inner process, before it execs the "
                                              "user's command on the user's terminal"),
     ("engine/storage.py", "main"): ("pypod.engine.storage", "the same process: usage"),
-    ("engine/cp.py", "worker"): ("pypod.engine.cp", _WORKER + " (the tar stream on stdout)"),
+    ("engine/cp.py", "_worker_in"): ("pypod.engine.cp", _WORKER + " (the tar stream on stdout)"),
     ("engine/cp.py", "main"): ("pypod.engine.cp", _WORKER + " (one error line on stderr)"),
     ("engine/volumes.py", "main"): ("pypod.engine.volumes", _WORKER),
     ("store/shift.py", "main"): ("pypod.store.shift", _WORKER),
@@ -181,8 +181,9 @@ def test_an_engine_warning_goes_to_the_reporter_not_the_terminal(tmp_path, capfd
     ce.create(ctx, ce.CreateOptions(image=str(tmp_path / "rootfs"), rootfs=True, command=["true"],
                                     publish=["8080:80"], network="none"))
     assert capfd.readouterr() == ("", "")
-    assert reporter.warnings == ["Port mappings have been discarded as one of the Host, Container, "
-                                 "Pod, and None network modes are in use"]
+    # podman prints it bare (a notice), not as a `WARN[0000]` log line
+    assert reporter.notices == ["Port mappings have been discarded as one of the Host, Container, "
+                                "Pod, and None network modes are in use"]
 
 
 def test_the_runtime_dir_fallback_is_reported_once(tmp_path, monkeypatch, capfd):

@@ -16,7 +16,7 @@ ALL_DEFAULT = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP
 
 def facts(name="web", *, config=None, host=None, mounts=(), entrypoint=(), cmd=("sh",), image=None,
           run_as=None, kinds=None, caps=None):
-    cfg = {"Image": "localhost/bb:latest", "Env": ["PATH=/usr/sbin:/usr/bin", "container=pypod", "TERM=xterm"],
+    cfg = {"Image": "localhost/bb:latest", "Env": ["PATH=/usr/sbin:/usr/bin", "container=podman", "TERM=xterm"],
            "WorkingDir": "/", "Hostname": "0123456789ab", "Tty": False, "Annotations": {}}
     cfg.update(config or {})
     hc = {"PortBindings": {}, "RestartPolicy": {"Name": "", "MaximumRetryCount": 0}, "Binds": []}
@@ -59,7 +59,7 @@ def test_command_and_args(ep, cmd, img, expected):
 
 
 def test_env_ports_workdir_resources_restart():
-    f = facts(config={"Env": ["PATH=/usr/sbin:/usr/bin", "container=pypod", "FOO=bar", "EMPTY=", "Y=y"],
+    f = facts(config={"Env": ["PATH=/usr/sbin:/usr/bin", "container=podman", "FOO=bar", "EMPTY=", "Y=y"],
                       "WorkingDir": "/srv"},
               host={"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
                                      "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}],

@@ -237,7 +237,7 @@ def test_generate_then_play_round_trip():
     from tests.unit.test_kube_mapping import facts
     from pypod.kube.generate import generate
 
-    f = facts("web", config={"Env": ["PATH=/usr/sbin:/usr/bin", "container=pypod", "TERM=xterm", "MODE=x"],
+    f = facts("web", config={"Env": ["PATH=/usr/sbin:/usr/bin", "container=podman", "TERM=xterm", "MODE=x"],
                              "WorkingDir": "/srv"},
               host={"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}},
               entrypoint=["sh", "-c"], cmd=["echo hi"])

@@ -56,7 +56,7 @@ def test_secure_join(tmp_path):
 def test_build_env_defaults():
     env = init.build_env(["A=1", "A=2", "B="], hostname="h", home="/root", terminal=True)
     assert env == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=2",
-                   "B=", "TERM=xterm", "container=pypod", "HOSTNAME=h", "HOME=/root"]
+                   "B=", "TERM=xterm", "container=podman", "HOSTNAME=h", "HOME=/root"]
     env = init.build_env(["PATH=/x", "HOME=/h", "container=other"], hostname="h", home="/root",
                          terminal=False)
     assert env == ["PATH=/x", "HOME=/h", "container=other", "HOSTNAME=h"]

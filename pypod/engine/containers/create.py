@@ -28,6 +28,13 @@ def _resolve_image(ctx: Context, opts: CreateOptions):
 
     if opts.pull not in ("always", "missing", "never", "newer"):
         raise InvalidArgument(f"invalid pull policy {opts.pull!r}")
+    if opts.image.startswith(("docker-archive:", "oci-archive:")):  # podman loads it first
+        from pypod.engine import transport
+
+        path = opts.image.split(":", 1)[1]
+        names = transport.load(ctx, path, progress=ctx.reporter.progress(opts.quiet_pull))
+        opts.image = names[0]  # the container shows the name the archive gave the image
+        return ie.find_image(ctx, names[0])
     rec = ie.find_image(ctx, opts.image) if opts.pull != "always" else None
     if rec is None:
         if opts.pull == "never":
@@ -134,6 +141,11 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         if opts.user is None:  # podman: the process runs as the user
             user = f"{os.getuid()}:{os.getgid()}"
         confinement.update(_keep_id_entries())
+        from pypod.linux import idmap, userns as _userns  # its layers are shifted through these maps
+
+        m = idmap.compute_mapping()
+        if m.size > 1:  # (the single-id fallback has no ids to shift to)
+            confinement["uid_map"], confinement["gid_map"] = _userns.keep_id_maps(m)
     if opts.uidmap or opts.gidmap:
         if opts.userns and opts.userns not in ("private",):
             raise InvalidArgument(f"--userns={opts.userns} and --uidmap/--gidmap are mutually exclusive")
@@ -168,7 +180,8 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
                                                  **extras["expose"]}, opts.publish_all)
         if ports and not (netmod.uses_ports(network) or network == "bridge"):
             if network in ("none", "host") or network.startswith(("container:", "ns:")):
-                ctx.reporter.warn(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
+                # podman prints the spec generator's warnings bare, not as a WARN[…] log line
+                ctx.reporter.notice(f"Port mappings have been discarded as one of the Host, Container, Pod, and "
                       f"None network modes are in use")
             ports = []
         portmod.assign_random(ports)
@@ -223,7 +236,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
             mounts=opts.mounts, volumes_from=opts.volumes_from, resolved_mounts=resolved_mounts,
             no_hosts=bool(no_hosts), base_hosts_file=conf.base_hosts_file,
             passwd=bool(opts.passwd), passwd_template=opts.passwd_entry or "",
-            rmi=bool(opts.rmi), create_command=list(opts.create_command),
+            rmi=bool(opts.rmi), unsetenv_all=bool(opts.unsetenv_all), create_command=list(opts.create_command),
             **extras, **confinement,
             external=bool(opts.external), **pod_options,
         )
@@ -254,7 +267,15 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
     return rec, spec
 
 
-def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None) -> tuple[ContainerRecord, int]:
+def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None = None,
+        attach: set[str] | None = None, preserve_fds: int = 0) -> tuple[ContainerRecord, int]:
+    """attach: the streams shown (--attach; None: all); the others go to the log only.
+    preserve_fds: our fds 3..3+N-1 are the container process's too (this run only)."""
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidArgument(f"--preserve-fds={preserve_fds}: file descriptor {fd} is not open") from None
     _check_detach_keys(detach_keys)
     rec, spec = _create(ctx, opts, write_spec=False)
     from pypod.runtime import launch
@@ -274,7 +295,14 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
     # held until the supervisor reports the container started (a `start` of the new name waits)
     with locked(ctx, rec):
         try:
-            started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn)
+            stdio = {} if attach is None or detach else \
+                {k: os.open(os.devnull, os.O_RDWR) for k in ("stdin", "stdout", "stderr") if k not in attach}
+            try:
+                started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn,
+                                       preserve_fds=preserve_fds, **stdio)
+            finally:
+                for fd in stdio.values():
+                    os.close(fd)
         except launch.LaunchError as e:
             if opts.rm:
                 _destroy(ctx, rec.id)

@@ -114,9 +114,10 @@ def _remove_after_run(ctx: Context, rec: ContainerRecord) -> None:
             _destroy(ctx, rec.id)
     except ContainerNotFound:  # removed meanwhile
         return
-    from pypod.engine.volumes import remove_anonymous
+    if rec.config.resolved_mounts:  # (volumes' imports only for a container with mounts)
+        from pypod.engine.volumes import remove_anonymous
 
-    remove_anonymous(ctx, rec)
+        remove_anonymous(ctx, rec)
 
 
 # -- stop / kill / restart ---------------------------------------------------------------------
@@ -184,8 +185,10 @@ class RmReport(Record):
 
 
 def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ignore: bool = False,
-                      timeout: int | None = None, all_: bool = False, volumes: bool = False) -> RmReport:
+                      timeout: int | None = None, all_: bool = False, volumes: bool = False,
+                      depend: bool = False) -> RmReport:
     rep = RmReport()
+    from pypod.engine import depends
     from pypod.engine.cleanup import reap_orphans
 
     reap_orphans(ctx)  # what a killed `rm` (or pull) left
@@ -200,6 +203,10 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
                     rep.errors.append(RemoveMissing(f"no container with name or ID \"{n}\" found: no such container"))
                 continue
             targets.append((n, rec))
+    records = store(ctx).list()
+    if depend:
+        targets = depends.with_dependents(records, targets)
+    removing = {r.id for _, r in targets}
     for given, rec in targets:
         try:
             if rec.config.infra:  # only with its pod (rm -a: the pod goes too)
@@ -208,6 +215,9 @@ def remove_containers(ctx: Context, names: list[str], *, force: bool = False, ig
                 pods.remove_infra(ctx, rec, all_, force, timeout)
                 rep.removed.append(given)
                 continue
+            refused = depends.refusal(records, rec, removing)
+            if refused is not None:
+                raise refused
             _remove_one(ctx, rec, force, timeout)
             rep.removed.append(given)
             if volumes or rec.config.rm:

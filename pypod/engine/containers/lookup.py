@@ -79,9 +79,14 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
     from pypod.runtime.state import read_state
 
-    st = read_state(str(store(ctx).dir(rec.id))) or {}
+    cdir = str(store(ctx).dir(rec.id))
+    st = read_state(cdir) or {}
     if not st.get("status"):
         st["status"] = "created"
+    if st["status"] == "running":  # podman's "stopping" (ps, inspect): a stop waits for it to exit
+        from pypod.runtime.state import stop_requested
+
+        st["stopping"] = stop_requested(cdir)
     return st
 
 

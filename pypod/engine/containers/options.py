@@ -104,6 +104,9 @@ class CreateOptions(Record):
         ("arch", None),
         ("os", None),
         ("variant", None),
+        ("timeout", 0),  # --timeout: seconds before the supervisor kills it (exit code -1)
+        ("hostuser", list),  # --hostuser: host accounts added to the container's /etc/passwd
+        ("conmon_pidfile", None),  # --conmon-pidfile: the supervisor's pid
         ("rmi", False),  # run --rmi: remove the image after the container (implies --rm)
         ("create_command", list),  # the command line, as inspect's Config.CreateCommand shows it
         ("external", False),  # a build's RUN container (podman's "external", buildah's): see is_external
@@ -135,7 +138,8 @@ def _container_env(opts: CreateOptions, conf, image_env: list[str]) -> list[str]
     host's whole environment (--env-host) or its proxy variables (--http-proxy, default on),
     the image's Env, --env-file, --env; then --unsetenv / --unsetenv-all."""
     host_env = dict(os.environ)
-    env = merge_env(["PATH=" + DEFAULT_PATH, "container=pypod"], list(conf.env))
+    # container=podman: what systemd-detect-virt and scripts look for (podman 4.3 compatible)
+    env = merge_env(["PATH=" + DEFAULT_PATH, "container=podman"], list(conf.env))
     if opts.env_host:
         env = merge_env(env, [f"{k}={v}" for k, v in host_env.items()])
     elif opts.http_proxy if opts.http_proxy is not None else conf.http_proxy:

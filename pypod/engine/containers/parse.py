@@ -95,7 +95,9 @@ def _more_options(opts: CreateOptions, conf) -> dict:
 
     out: dict = {"expose": _exposed(opts.expose), "sysctls": _sysctls(opts.sysctl),
                  "devices": _devices(opts.device), "cidfile": opts.cidfile or "",
-                 "pidfile": os.path.abspath(opts.pidfile) if opts.pidfile else ""}
+                 "pidfile": os.path.abspath(opts.pidfile) if opts.pidfile else "",
+                 "timeout": int(opts.timeout or 0), "extra_passwd": _host_user_entries(opts.hostuser),
+                 "conmon_pidfile": os.path.abspath(opts.conmon_pidfile) if opts.conmon_pidfile else ""}
     shm = 0
     if opts.shm_size:
         try:
@@ -245,7 +247,7 @@ def parse_limits(res: dict) -> dict:
             out["memory"] = parse_size(str(v))
         except PypodError:
             raise bad("-m, --memory", v, f"invalid size: '{v}'") from None
-        if out["memory"] < 6 * 1024 * 1024:
+        if 0 < out["memory"] < 6 * 1024 * 1024:  # 0: no limit, as podman
             raise InvalidArgument("minimum memory limit allowed is 6MB")
     v = res.get("memory_swap")
     if v not in (None, ""):
@@ -283,6 +285,22 @@ def parse_limits(res: dict) -> dict:
         if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", str(v)):
             raise InvalidArgument(f"invalid value {v!r} for --cpuset-cpus: use a list such as 0-3 or 0,2")
         out["cpuset_cpus"] = str(v)
+    return out
+
+
+def _host_user_entries(users: list[str]) -> list[str]:
+    """--hostuser NAME|UID: the host's /etc/passwd line of each, as podman adds them."""
+    import pwd
+
+    out = []
+    for u in users or []:
+        try:
+            pw = pwd.getpwuid(int(u)) if u.isdigit() else pwd.getpwnam(u)
+        except KeyError:
+            from pypod.errors import CommandCannotInvoke  # podman: 126, the start fails
+
+            raise CommandCannotInvoke(f"unable to find user {u}: no matching entries in passwd file") from None
+        out.append(f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}")
     return out
 
 

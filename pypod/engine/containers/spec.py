@@ -300,6 +300,7 @@ def _more_spec(o: ContainerConfig, cdir: Path, proc, spec) -> None:
     spec.shm_size = int(o.shm_size)
     spec.sysctls = dict(o.sysctls)
     spec.pid_file = o.pidfile
+    spec.conmon_pid_file, spec.timeout, spec.extra_passwd = o.conmon_pidfile, o.timeout, list(o.extra_passwd)
     spec.log_size_max = int(o.log_opts.get("max-size") or -1)
     for d in o.devices:
         # the permissions are device-cgroup rules: not applied rootless (podman neither)
@@ -331,10 +332,12 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
             if img_rec is None:
                 raise PypodError(f"image {rec.image_id[:12]} of container {rec.name} is gone")
         lower = [str(ctx.images.layers.diff_dir(l)) for l in reversed(img_rec.layers)]
-        if o.userns == "maps":  # layers whose owners follow --uidmap/--gidmap
+        if o.userns in ("maps", "keep-id") and o.uid_map:  # owners follow the maps
             lower = [_shifted_layer(ctx, l, o.uid_map, o.gid_map)
                      for l in reversed(img_rec.layers)]
-        (cdir / "upper").mkdir(exist_ok=True, mode=0o755)
+        if not (cdir / "upper").exists():  # the container's / keeps the image's mode (555 stays 555)
+            (cdir / "upper").mkdir(mode=0o755)
+            os.chmod(cdir / "upper", os.stat(lower[0]).st_mode & 0o7777 if lower else 0o755)
         (cdir / "work").mkdir(exist_ok=True, mode=0o700)
         rootfs = RootfsSpec(lower=lower, upper=str(cdir / "upper"), work=str(cdir / "work"),
                             readonly=o.read_only)
@@ -344,7 +347,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
         env = merge_env(env, ["TERM=xterm"]) if not any(e.startswith("TERM=") for e in env) else env
     proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.workdir, user=o.user,
                        terminal=bool(o.tty), stdin=bool(o.interactive),
-                       create_cwd=not o.workdir_given)
+                       create_cwd=not o.workdir_given, env_defaults=not o.unsetenv_all)
     hc = o.healthcheck
     net = dict(o.net)
     network_dns: list[str] = []
@@ -390,7 +393,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     if o.privileged:  # podman fills /run/.containerenv for privileged containers only
         from pypod import __version__
 
-        spec.containerenv = (f'engine="pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
+        spec.containerenv = (f'engine="podman-4.3.1-pypod-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
                              f'image="{rec.image_name}"\nimageid="{rec.image_id}"\n'
                              f'rootless={1 if ctx.rootless else 0}\n')
     if o.rm:

@@ -31,8 +31,14 @@ class PsFilter:
     def __init__(self, filters: list[str]):
         from pypod.engine import filters as parsing
 
-        self.f = parsing.parse(filters, self.KEYS, ("created", "running", "paused", "stopped", "exited",
-                                                    "unknown", "configured", "removing", "stopping"))
+        f = parsing.parse(filters, self.KEYS, ("created", "running", "paused", "stopped", "exited",
+                                                "unknown", "configured", "removing", "stopping"))
+        for v in f.get("restart-policy", []):
+            if v not in ("always", "on-failure", "unless-stopped", "no", "none"):
+                raise InvalidArgument(f"{v} invalid restart policy")
+        # podman's synonyms: restart-policy none is "no", status stopped is exited
+        self.f = {k: [{("restart-policy", "none"): "no", ("status", "stopped"): "exited"}.get((k, v), v)
+                      for v in vs] for k, vs in f.items()}
 
     def match(self, ctx: Context, rec: ContainerRecord, st: dict) -> bool:
         f = self.f
@@ -81,6 +87,8 @@ class PsFilter:
 
 def _ps_status(st: dict) -> str:
     s = st.get("status", "created")
+    if s == "running" and st.get("stopping"):
+        return "stopping"
     return "exited" if s == "stopped" else s
 
 
@@ -108,7 +116,8 @@ def list_containers(ctx: Context, all_: bool = False, filters: list[str] | None 
         all_ = True
     out = []
     for v in views:
-        if not all_ and not filters and v.state.get("status") not in ("running", "paused", "stopping") \
+        # podman: only a status filter looks beyond the running ones without -a
+        if not all_ and "status" not in flt.f and v.state.get("status") not in ("running", "paused", "stopping") \
                 and not is_external(v.record):
             continue
         if not flt.match(ctx, v.record, v.state):
@@ -246,6 +255,12 @@ def since_text(ts: str) -> str:
 
 
 # -- inspect ------------------------------------------------------------------------------------
+def _image_digest(ctx: Context, rec: ContainerRecord) -> str:
+    """The manifest digest of the container's image ("" for --rootfs or a removed image)."""
+    img = ctx.images.get(rec.image_id) if rec.image_id else None
+    return img.digest if img is not None else ""
+
+
 def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) -> dict:
     st = state_of(ctx, rec)
     o = rec.config
@@ -344,11 +359,11 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     }
     return {
         "Id": rec.id, "Created": GoTime(rec.created), "Path": rec.command[0] if rec.command else "",
-        "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": "",
+        "Args": rec.command[1:], "State": state, "Image": rec.image_id, "ImageDigest": _image_digest(ctx, rec),
         "ImageName": rec.image_name, "Rootfs": rec.rootfs or "", "Pod": rec.config.pod,
         "ResolvConfPath": str(cdir / "resolv.conf"), "HostnamePath": str(cdir / "hostname"),
         "HostsPath": str(cdir / "hosts"), "StaticDir": str(cdir), "OCIConfigPath": str(cdir / "spec.json"),
-        "OCIRuntime": "pypod", "ConmonPidFile": "", "PidFile": o.pidfile, "Name": rec.name,
+        "OCIRuntime": "pypod", "ConmonPidFile": o.conmon_pidfile, "PidFile": o.pidfile, "Name": rec.name,
         "RestartCount": st.get("restart_count", 0), "Driver": "overlay", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "EffectiveCaps": caps["EffectiveCaps"], "BoundingCaps": caps["BoundingCaps"], "ExecIDs": st.get("exec_ids", []),
         "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": str(cdir / "upper"), "WorkDir": str(cdir / "work")}},
