@@ -25,17 +25,18 @@ def compose(
 ):
     """Define and run multi-container applications.
 
-    Commands: build, config, create, down, exec, images, kill, kube, logs, ls, port, ps, pull,
-    restart, rm, run, start, stop, top, up, wait (`pypod compose COMMAND --help` for each).
+    Commands: build, config, cp, create, down, events, exec, images, kill, kube, logs, ls, pause,
+    port, ps, pull, push, restart, rm, run, start, stop, top, unpause, up, version, wait
+    (`pypod compose COMMAND --help` for each).
     """
     from pypod.cli.params import Command, HelpRequested, UsageError, parse
     from pypod.compose.project import ProjectOptions
     from pypod.errors import PypodError
 
-    from pypod.cli import compose_verbs as cv
+    from pypod.cli import compose_more, compose_verbs as cv
     from pypod.cli.compose_kube import kube
 
-    verbs = {"config": config, "kube": kube, **cv.VERBS}
+    verbs = {"config": config, "kube": kube, **cv.VERBS, **compose_more.VERBS}
     verb, rest = args[0], args[1:]
     fn = verbs.get(verb)
     if fn is None:

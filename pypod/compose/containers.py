@@ -91,19 +91,33 @@ def stop(ctx, views, timeout, say, levels=None) -> None:
 
 
 def remove(ctx, views, timeout, say, volumes: bool = False, levels=None) -> None:
+    """Stop (level after level: dependents stopped before what they depend on) and remove. A
+    level's removals run while the next level stops: only the stop order is Compose's promise."""
     from pypod.engine import containers as ce
 
-    def one(v):
-        if running(v):
-            _stop_one(ctx, v, timeout, say)
+    def rm(v):
         say("Container", v.record.name, "Removing")
         rep = ce.remove_containers(ctx, [v.record.id], force=True, volumes=volumes)
         if rep.errors:
             raise rep.errors[0]
         say("Container", v.record.name, "Removed")
 
-    for level in levels or [views]:
-        _each(one, [v for v in level if v in views])
+    levels = [[v for v in level if v in views] for level in levels or [views]]
+    if sum(map(len, levels)) <= 1:
+        for v in [v for level in levels for v in level]:
+            if running(v):
+                _stop_one(ctx, v, timeout, say)
+            rm(v)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pending = []
+        for level in levels:
+            _each(lambda v: _stop_one(ctx, v, timeout, say), [v for v in level if running(v)])
+            pending += [pool.submit(rm, v) for v in level]
+        for f in pending:
+            f.result()
 
 
 def in_stop_order(project_model: dict, views) -> list:

@@ -4,31 +4,27 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from pypod.compose import discovery, dotenv
 from pypod.compose.errors import ComposeError
 
 
-@dataclass
+# plain classes, not dataclasses: importing dataclasses (inspect, ast) costs every compose
+# command ~30 ms of start-up
 class ProjectOptions:
-    files: list[str] = field(default_factory=list)
-    project_name: str | None = None
-    project_directory: str | None = None
-    env_files: list[str] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=list)
-    cwd: str | None = None
-    environ: dict | None = None
+    def __init__(self, files=None, project_name: str | None = None, project_directory: str | None = None,
+                 env_files=None, profiles=None, cwd: str | None = None, environ: dict | None = None):
+        self.files, self.project_name, self.project_directory = list(files or []), project_name, project_directory
+        self.env_files, self.profiles = list(env_files or []), list(profiles or [])
+        self.cwd, self.environ = cwd, environ
 
 
-@dataclass
 class Project:
-    name: str
-    workdir: str
-    files: list[str]
-    model: dict  # what `docker compose config` prints
-    warnings: list[str]
-    profiles: list[str] = field(default_factory=list)  # every profile a service names, enabled or not
+    def __init__(self, name: str, workdir: str, files: list, model: dict, warnings: list, profiles=None):
+        self.name, self.workdir, self.files = name, workdir, files
+        self.model = model  # what `docker compose config` prints
+        self.warnings = warnings
+        self.profiles = list(profiles or [])  # every profile a service names, enabled or not
 
 
 def load_project(opts: ProjectOptions) -> Project:

@@ -9,28 +9,28 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
 from pypod.compose import hashing, plan
 from pypod.compose.containers import number, project_containers, running, service_of
 from pypod.compose.errors import ComposeError
 
 
-@dataclass
 class UpOptions:
-    services: list[str] = field(default_factory=list)  # none: all
-    build: bool = False
-    no_build: bool = False
-    pull: str | None = None  # always | missing | never | build; None: the service's pull_policy
-    force_recreate: bool = False
-    no_recreate: bool = False
-    remove_orphans: bool = False
-    scale: dict = field(default_factory=dict)
-    no_deps: bool = False
-    timeout: int | None = None
-    no_start: bool = False
-    wait: bool = False
-    wait_timeout: float | None = None
+    """What `up` was asked (a plain class: no dataclasses import at start-up)."""
+
+    DEFAULTS = dict(services=None, build=False, no_build=False, pull=None, force_recreate=False, no_recreate=False,
+                    remove_orphans=False, scale=None, no_deps=False, timeout=None, no_start=False, wait=False,
+                    wait_timeout=None)
+    # services: none means all; pull: always | missing | never | build, None: the service's pull_policy
+
+    def __init__(self, **kw):
+        unknown = set(kw) - set(self.DEFAULTS)
+        if unknown:
+            raise TypeError(f"UpOptions: unknown {sorted(unknown)}")
+        for k, v in self.DEFAULTS.items():
+            setattr(self, k, kw.get(k, v))
+        self.services = list(self.services or [])
+        self.scale = dict(self.scale or {})
 
 
 def selected(project, wanted: list[str], with_deps: bool = True) -> list[str]:
@@ -141,8 +141,9 @@ def ensure_image(ctx, project, service: str, opts: UpOptions, say) -> str:
     name = plan.image_name(project.name, service, svc)
     policy = opts.pull or svc.get("pull_policy") or "missing"
     have = ie.find_image(ctx, name)
-    if svc.get("build") and (opts.build or policy == "build" or (have is None and not opts.no_build)):
+    if svc.get("build") and (opts.build or policy == "build" or have is None):
         if opts.no_build and have is None:
+            # nothing to pull under a name Compose made up: refused before anything is created
             raise ComposeError(f"service {service!r} has no image {name!r} and --no-build was given")
         if not opts.no_build:
             say("Image", name, "Building")
@@ -160,16 +161,51 @@ def ensure_image(ctx, project, service: str, opts: UpOptions, say) -> str:
 
 
 # -- containers --------------------------------------------------------------------------------
-def create_container(ctx, project, service: str, num: int, image_id: str, say, **kw):
+def create_container(ctx, project, service: str, num: int, image_id: str, say, inherit=None, **kw):
+    """inherit: {destination: volume} the anonymous volumes of the container this one replaces."""
     from pypod.engine import containers as ce
 
     args, dirs = plan.create_kwargs(project, service, num, image_id=image_id, **kw)
     for d in dirs:
         os.makedirs(d, exist_ok=True)  # Compose creates a missing bind source
+    if inherit:
+        args["volumes"] = _with_inherited(project.model["services"][service], args["volumes"], inherit)
     say("Container", args["name"], "Creating")
     rec = ce.create(ctx, ce.CreateOptions(**args))
+    if inherit:
+        _mark_anonymous(ctx, rec, set(inherit.values()))
     say("Container", args["name"], "Created")
     return rec
+
+
+def anonymous_volumes(rec) -> dict:
+    """{destination: volume name} of the anonymous volumes a container has (the service's and
+    its image's VOLUMEs)."""
+    return {m["destination"]: m["name"] for m in rec.config.resolved_mounts or []
+            if m.get("type") == "volume" and m.get("anonymous") and m.get("name")}
+
+
+def _with_inherited(svc: dict, vols: list, inherit: dict) -> list:
+    """The -v list with the old container's anonymous volumes at the same places (Compose keeps
+    their data across a recreate); a place the file now gives a named volume or bind is not."""
+    taken = {v.get("target") for v in svc.get("volumes") or [] if v.get("source")}
+    taken.update(str(t).split(":")[0] for t in svc.get("tmpfs") or [])
+    out = [f"{inherit[v]}:{v}" if v in inherit else v for v in vols]
+    out += [f"{name}:{dst}" for dst, name in sorted(inherit.items()) if dst not in taken and dst not in vols]
+    return out
+
+
+def _mark_anonymous(ctx, rec, names: set) -> None:
+    """The inherited volumes stay the container's own: `down -v` (rm -v) removes them."""
+    from pypod.engine.containers.lookup import store
+
+    st = store(ctx)
+    with st.lock():
+        fresh = st.get(rec.id)
+        for m in fresh.config.resolved_mounts or []:
+            if m.get("type") == "volume" and m.get("name") in names:
+                m["anonymous"] = True
+        st.save(fresh)
 
 
 def _outdated(rec, svc: dict, image_id: str) -> bool:
@@ -208,9 +244,10 @@ def converge(ctx, project, services: list[str], opts: UpOptions, say, image_ids:
                 # dependents with `restart: true` are stopped first; the start phase starts them
                 # again once this one is back (Compose's stopDependentContainers)
                 _stop_dependents(ctx, project, s, opts.timeout, say)
-                remove(ctx, [v], opts.timeout, lambda *a: None, volumes=True)
+                inherit = anonymous_volumes(v.record)
+                remove(ctx, [v], opts.timeout, lambda *a: None, volumes=False)
                 say("Container", v.record.name, "Recreate")
-                create_container(ctx, project, s, n, image_ids[s], lambda *a: None)
+                create_container(ctx, project, s, n, image_ids[s], lambda *a: None, inherit=inherit)
                 say("Container", v.record.name, "Recreated")
                 recreated.add(s)
             else:

@@ -329,7 +329,7 @@ services:
       - redis
   redis:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; exec httpd -f -p 6379 -h /r"]
+    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; echo redis-ready; exec httpd -f -p 6379 -h /r"]
 volumes:
   logvolume01: {{}}
 """, busybox)
@@ -339,6 +339,11 @@ volumes:
     r = ok(d, "exec", "-T", "web", "sh", "-c",
            "ls /code; for i in $(seq 30); do wget -q -O- http://redis:6379/ && exit 0; sleep 0.2; done; exit 1")
     assert "Dockerfile" in r.stdout and r.stdout.endswith("PONG\n")
+    ps = ok(d, "ps").stdout.splitlines()
+    rows = {line.split()[0]: line for line in ps[1:]}
+    assert set(rows) == {"seed-web-1", "seed-redis-1"}
+    assert f"0.0.0.0:{port}->5000/tcp" in rows["seed-web-1"] and "Up" in rows["seed-web-1"]
+    assert "redis-1  | redis-ready" in ok(d, "logs", "redis").stdout
     # the built image is kept and reused: a second up builds nothing and recreates nothing
     before = ids(d)
     r = ok(d, "up", "-d")
@@ -397,3 +402,45 @@ services:
     # cron (short syntax: no restart) was left alone
     assert after["dep-cron-1"] == before["dep-cron-1"] and started("dep-cron-1") == t_cron
     ok(d, "down", "-t", "1")
+
+
+def test_seed_web_db_publishes_both_ports_and_down_v_leaves_nothing(shared_tmp, busybox):
+    """The seed's second compose file: web (`build: .`) and db with `ports: "8001:5432"` (an image
+    built offline stands in for postgres; free host ports stand in for 8000/8001, which other
+    projects on this machine may hold)."""
+    d = project_dir(shared_tmp, "seeddb")
+    (d / "Dockerfile").write_text(f"FROM {busybox}\nRUN mkdir -p /www && echo web-page > /www/index.html\n"
+                                  "CMD [\"httpd\", \"-f\", \"-p\", \"8000\", \"-h\", \"/www\"]\n")
+    web_port, db_port = free_port(), free_port()
+    write(d, f"""
+services:
+  web:
+    build: .
+    ports:
+      - "{web_port}:8000"
+  db:
+    image: IMAGE
+    command: ["sh", "-c", "mkdir -p /pg; echo db-5432 > /pg/index.html; echo db-listening; exec httpd -f -p 5432 -h /pg"]
+    ports:
+      - "{db_port}:5432"
+""", busybox)
+    r = ok(d, "up", "-d", timeout=300)
+    assert "Image seeddb-web  Built" in r.stderr and "Container seeddb-db-1  Started" in r.stderr
+    # both published ports answer from the host
+    assert get(f"http://127.0.0.1:{web_port}/") == "web-page\n"
+    assert get(f"http://127.0.0.1:{db_port}/") == "db-5432\n"
+    # web reaches db by its service name, on the container port
+    r = ok(d, "exec", "-T", "web", "sh", "-c",
+           "for i in $(seq 30); do wget -q -O- http://db:5432/ && exit 0; sleep 0.2; done; exit 1")
+    assert r.stdout == "db-5432\n"
+    ps = {line.split()[0]: line for line in ok(d, "ps").stdout.splitlines()[1:]}
+    assert set(ps) == {"seeddb-web-1", "seeddb-db-1"}
+    assert f"0.0.0.0:{db_port}->5432/tcp" in ps["seeddb-db-1"]
+    assert ok(d, "port", "db", "5432").stdout.strip() == f"0.0.0.0:{db_port}"
+    assert "db-1   | db-listening" in ok(d, "logs").stdout  # padded to web-1
+    r = ok(d, "down", "-v", "--rmi", "local", "-t", "1")
+    assert "Network seeddb_default  Removed" in r.stderr
+    assert pypod("ps", "-aq").stdout == ""
+    assert "seeddb_default" not in pypod("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert pypod("volume", "ls", "-q").stdout == ""  # no anonymous volume left either
+    assert pypod("image", "exists", "seeddb-web").returncode == 1
