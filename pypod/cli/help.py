@@ -123,11 +123,25 @@ HELP_COMMAND = ("Help provides help for any command in the application.\n"
                 "Usage:\n  pypod help [command] [flags]\n\n")
 
 
+# podman's top-level commands are registered package by package (cmd/podman/containers, images,
+# ..., pods, system, volumes) and cobra suggests in registration order: `psx` → ps, push, pod.
+_PACKAGE_ORDER = (
+    ("attach commit container cp create diff exec export init inspect kill logs mount pause port ps "
+     "rename restart rm run start stats stop top unmount unpause update wait"),
+    "generate", "healthcheck",
+    "build buildx history image images import load pull push rmi save search tag untag",
+    "kube", "machine", "manifest", "network", "play", "pod", "secret",
+    "events info login logout system version", "volume",
+)
+_RANK = {name: i for i, names in enumerate(_PACKAGE_ORDER) for name in names.split()}
+
+
 def suggestions(typed: str, names) -> list[str]:
-    """cobra's SuggestionsFor: names within Levenshtein distance 2, or that start with `typed`."""
+    """cobra's SuggestionsFor: names within Levenshtein distance 2, or that start with `typed`,
+    in podman's registration order (by package, then by name)."""
     out = []
     t = typed.lower()
-    for n in names:
+    for n in sorted(names, key=lambda n: (_RANK.get(n, len(_PACKAGE_ORDER)), n)):
         if _distance(t, n.lower()) <= 2 or n.lower().startswith(t):
             out.append(n)
     return out

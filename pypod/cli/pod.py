@@ -60,7 +60,7 @@ def _each(pods: list, act) -> None:
 
 
 def create(
-    name: Optional[str] = Arg(None, metavar="[NAME]", hidden=True),
+    name: Optional[str] = Arg(None, metavar="[NAME]"),
     name_opt: Optional[str] = Opt(None, "--name", "-n", help="Assign a name to the pod"),
     publish: List[str] = Opt([], "--publish", "-p", help="Publish a container's port, or a range of ports, to the host"),
     network: Optional[str] = Opt(None, "--network", help="Connect a container to a network"),
@@ -247,6 +247,10 @@ def inspect(names: List[str] = Arg(None, metavar="POD [POD...]"),
     """Display a pod configuration."""
     from pypod.errors import PypodError
 
+    if not names and not latest:
+        from pypod.errors import InvalidArgument
+
+        raise InvalidArgument("no names or ids specified")
     ctx = state.context()
     if latest:
         pods = _targets(None, False, True)

@@ -305,11 +305,11 @@ def test_service_listens_where_asked_default_tcp_and_systemd(test_user):
         stop(p)
 
 
-# The terminal's size once the client's resize has come (busybox's `stty size` fails while it is
-# 0x0): the client sends it after start, which under load may take more than a second. (The
+# The terminal's size once the client's resize has come (busybox's `stty size` prints nothing on
+# stdout while it is 0x0, and exits 0 all the same): the client sends it after start, which under load may take more than a second. (The
 # terminal's stdin is a pipe open for 4 s: on /dev/null script types its EOF into the terminal.)
-SIZE_WHEN_SET = ("i=0; until stty size >/dev/null 2>&1 || [ \\$i -ge 150 ]; do sleep 0.1; i=\\$((i+1)); done; "
-                 "stty size")
+SIZE_WHEN_SET = ('i=0; until [ -n \\"\\$(stty size 2>/dev/null)\\" ] || [ \\$i -ge 150 ]; do sleep 0.1; '
+                 'i=\\$((i+1)); done; stty size')
 
 
 def test_exec_exit_code_stdin_and_tty(api, busybox):

@@ -201,7 +201,8 @@ def test_two_runs_of_one_name(busybox):
 
 def test_a_slow_stop_blocks_start_but_not_ps(busybox):
     """`stop -t 3` of a pid 1 that ignores SIGTERM: while it waits, ps and inspect answer at
-    once (they take no lock); a `start` meanwhile waits for the stop, then starts it again."""
+    once (they take no lock) and say `stopping`; a `start` meanwhile waits for the stop, then
+    starts it again."""
     cid = ok("run", "-d", "--name", NAME, busybox, "sleep", MARK).stdout.strip()
     script = (f"pypod stop -t 3 {NAME} >/dev/null 2>&1 & sleep 0.5; "
               "t0=$(date +%s%N); pypod ps -a --format '{{.State}}'; pypod inspect --format '{{.State.Status}}' "
@@ -209,7 +210,7 @@ def test_a_slow_stop_blocks_start_but_not_ps(busybox):
               f"pypod start {NAME}; echo start=$?; t2=$(date +%s%N); echo waited=$(( (t2 - t0) / 1000000 ))ms; wait")
     r = user.sh_as_user(script, timeout=60)
     lines = r.stdout.split()
-    assert lines[:2] == ["running", "running"], r.stdout + r.stderr
+    assert lines[:2] == ["stopping", "stopping"], r.stdout + r.stderr  # podman's state while it waits
     reads = int(lines[2].removeprefix("reads=").removesuffix("ms"))
     assert reads < 1500, r.stdout  # not the stop's 3 s
     assert lines[3:5] == [NAME, "start=0"], r.stdout + r.stderr  # it started it again...
