@@ -694,11 +694,18 @@ def _remove_dangling_parents(ctx: Context, gone: ImageRecord, lin: _Lineage, usa
 
 
 def _remove_containers(ctx: Context, ids: list[str]) -> None:
-    try:
-        from pypod.engine import containers
-    except ImportError:  # pragma: no cover
-        return
-    containers.remove_containers(ctx, ids, force=True)
+    """`rmi -f`: the image's containers go; an infra container takes its whole pod (podman)."""
+    from pypod.engine import containers, pods
+
+    rest = []
+    for cid in ids:
+        pod = pods.pod_of_infra(ctx, containers.store(ctx).get(cid))
+        if pod is not None:
+            pods.remove_pod(ctx, pod, force=True)
+        else:
+            rest.append(cid)
+    if rest:
+        containers.remove_containers(ctx, rest, force=True)
 
 
 def _remove_layer(ctx: Context, layer_id: str) -> None:

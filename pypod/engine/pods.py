@@ -190,10 +190,8 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
         o.network_aliases = [pod.name]  # on a user network the pod answers to its name, as podman's
     if opts.infra_image:  # --infra-command: its entrypoint, as podman takes it
         o.image, o.entrypoint = opts.infra_image, opts.infra_command
-    else:  # our own pause process on an empty root: nothing to pull
-        root = store(ctx).dir(pod.id) / "infra-root"
-        root.mkdir(mode=0o755, parents=True, exist_ok=True)
-        o.image, o.rootfs = str(root), True
+    else:  # our own pause process, on podman's local pause image: nothing to pull
+        o.image, o.pull = pause_image(ctx), "never"
         from pypod.engine.containers.options import _entrypoint
 
         o.command = _entrypoint(opts.infra_command) if opts.infra_command else list(PAUSE_COMMAND)
@@ -201,6 +199,47 @@ def _create_infra(ctx: Context, pod: PodRecord, opts: PodCreateOptions):
     o.pod = pod.id
     o.infra = True
     return ce.create(ctx, o)
+
+
+def pause_image_name() -> str:
+    """podman's name for its local pause image: localhost/podman-pause:VERSION-BUILT."""
+    from pypod import __version__
+    from pypod.engine.system import BUILT
+
+    return f"localhost/podman-pause:{__version__}-{BUILT}"
+
+
+def pause_image(ctx: Context) -> str:
+    """The local pause image, made by the first pod that needs it (podman builds its catatonit
+    image then): one empty layer, since an infra's pid 1 is pypod's own pause process and execs
+    nothing. As an image, `images`, `ps` and `rmi` see what the infra containers use (`rmi -f` of
+    it takes their pods), as podman's."""
+    import io
+    import tarfile
+
+    from pypod.engine import images as ie
+
+    name = pause_image_name()
+    if ie.find_image(ctx, name) is None:
+        empty = io.BytesIO()
+        with tarfile.open(fileobj=empty, mode="w"):
+            pass
+        empty.seek(0)
+        ie.new_image_from_layer_stream(ctx, empty, config_patch={"Entrypoint": list(PAUSE_COMMAND)},
+                                       name=name, created_by="pypod's pause process (no file: nothing to run)")
+    return name
+
+
+def runs_pause(rec) -> bool:
+    """An infra container whose pid 1 is pypod's pause process (not an --infra-image's command);
+    records of the earlier empty-root infra too."""
+    return bool(rec.config.infra and (rec.rootfs or rec.image_name == pause_image_name()))
+
+
+def pod_of_infra(ctx: Context, rec) -> PodRecord | None:
+    if rec is None or not rec.config.infra or not rec.config.pod:
+        return None
+    return store(ctx).get(rec.config.pod)
 
 
 def _event(ctx: Context, pod: PodRecord, status: str) -> None:

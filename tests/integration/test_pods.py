@@ -332,3 +332,21 @@ def test_pod_logs_top_kill_restart(busybox):
     assert ok("pod", "restart", "verbs").stdout == pod + "\n"
     assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Running\n"
     ok("pod", "rm", "-f", "-t", "0", "verbs")
+
+
+def test_infra_runs_on_podmans_local_pause_image(busybox):
+    """The first pod makes podman's local pause image (localhost/podman-pause:VERSION-BUILT, one
+    empty layer); its infra containers use it, so `rmi` refuses it while they exist and `rmi -f`
+    takes their pods, members and all (podman's 010-images cases)."""
+    version = ok("version", "--format", "{{.Server.Version}}-{{.Server.Built}}").stdout.strip()
+    pause = f"localhost/podman-pause:{version}"
+    ok("pod", "create", "--name", "pz")
+    ok("create", "--pod", "pz", "--name", "pzm", busybox, "true")
+    assert ok("image", "exists", pause).returncode == 0
+    assert f"{pause} " in ok("ps", "-a", "--format", "{{.Image}} {{.Names}}").stdout
+    r = pypod("rmi", pause)
+    assert r.returncode == 2 and "image is in use by a container" in r.stderr
+    pause_id = ok("inspect", "--format", "{{.ID}}", pause).stdout.strip()
+    assert ok("rmi", "-f", pause).stdout == f"Untagged: {pause}\nDeleted: {pause_id}\n"
+    assert ok("ps", "-aq").stdout == "" and ok("pod", "ps", "-q").stdout == ""
+    ok("image", "exists", busybox)

@@ -383,7 +383,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
         from pypod.engine import pods
 
         spec.mounts.extend(pods.spec_mounts(o))
-    if o.infra and rec.rootfs:
+    if o.pod and pods.runs_pause(rec):
         proc.init = "pause"  # pypod's own pause process as the pod's infra
     spec.limits = dict(o.limits)
     spec.userns = o.userns
