@@ -214,8 +214,13 @@ def rmi(
         out(f"Untagged: {u}")
     for d in rep.deleted:
         out(f"Deleted: {d}")
-    for e in rep.errors[:-1]:
-        sys.stderr.write(f"Error: {e.message}\n")
+    if len(rep.errors) > 1:  # podman joins them (go-multierror's list)
+        from pypod.errors import PypodError
+
+        points = "\n".join(f"\t* {e.message}" for e in rep.errors)
+        err = PypodError(f"{len(rep.errors)} errors occurred:", hint=points)
+        err.exit_code = rep.exit_code
+        raise err
     if rep.errors:
         err = rep.errors[-1]
         err.exit_code = rep.exit_code

@@ -103,8 +103,8 @@ def find_containerfile(context: str, file: str | None) -> str:
         p = os.path.join(context, name)
         if os.path.isfile(p):
             return p
-    raise PypodError(f"no Containerfile or Dockerfile specified or found in context directory, "
-                     f"{os.path.abspath(context)}: no such file or directory")
+    # podman 4.3 names the last one it looked for
+    raise PypodError(f"stat {os.path.join(os.path.abspath(context), 'Dockerfile')}: no such file or directory")
 
 
 def _env_dict(env: list[str]) -> dict:

@@ -287,6 +287,9 @@ def test_rmi_tag_untag(clean_storage, registry):
     ok("untag", image_id, "other.example/x/y:2")
     r = pypod("rmi", "nosuch:image")
     assert r.returncode == 1 and r.stderr.strip() == "Error: nosuch:image: image not known"
+    r = pypod("rmi", "nosuch1", "nosuch2")  # several: podman's joined list (go-multierror)
+    assert r.returncode == 1 and r.stderr == ("Error: 2 errors occurred:\n\t* nosuch1: image not known\n"
+                                              "\t* nosuch2: image not known\n")
     r = ok("rmi", image_id)
     assert f"Deleted: {image_id}" in r.stdout
     assert ok("images", "-q").stdout == ""

@@ -21,3 +21,17 @@ def test_a_run_step_refuses_runtime_flags(tmp_path):
     assert e.value.exit_code == 1
     assert e.value.message == ('building at STEP "RUN echo hi": pypod\'s built-in OCI runtime takes no '
                                "runtime flags: --invalidflag")
+
+
+def test_no_containerfile_in_the_context_is_podmans_stat_error(tmp_path):
+    import pytest
+
+    from pypod.engine.build import find_containerfile
+    from pypod.errors import PypodError
+
+    with pytest.raises(PypodError) as e:
+        find_containerfile(str(tmp_path), None)
+    assert str(e.value.message if hasattr(e.value, "message") else e.value) == \
+        f"stat {tmp_path}/Dockerfile: no such file or directory"
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert find_containerfile(str(tmp_path), None) == f"{tmp_path}/Dockerfile"
