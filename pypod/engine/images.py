@@ -540,8 +540,8 @@ def remove_images(ctx: Context, names: list[str], force: bool = False, all_: boo
     reap_orphans(ctx)
     usage = containers_using(ctx)
     damaged: list[str] = []  # ids of images whose record is unreadable, to remove as they are
-    if all_:
-        targets = [(r.id, r) for r in ctx.images.list()]
+    if all_:  # in the order they came into the store, as podman's (c/storage keeps that order)
+        targets = [(r.id, r) for r in sorted(ctx.images.list(), key=lambda r: (r.stored_at or "", r.id))]
         damaged = list(ctx.images.damaged)
     else:
         targets = []
