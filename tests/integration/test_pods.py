@@ -40,6 +40,17 @@ def alive(pid: int) -> bool:
         return False
 
 
+def settled_user_pids(before: set, timeout: float = 5.0) -> set:
+    """The user's live processes once short-lived helpers have ended (a stopped container's mount
+    namespace is released by a forked child after `stop` returns): a leak outlives the wait."""
+    end = time.monotonic() + timeout
+    while True:
+        now = live_user_pids()
+        if now <= before or time.monotonic() > end:
+            return now
+        time.sleep(0.1)
+
+
 def live_user_pids() -> set:
     return {p for p in user_pids() if alive(p)}
 
@@ -95,7 +106,7 @@ def test_pod_stop_start_rm_leave_nothing_behind(busybox):
     assert ok("pod", "stop", "-t", "0", "life").stdout.strip() == ok(
         "pod", "inspect", "--format", "{{.Id}}", "life").stdout.strip()
     assert not any(alive(p) for p in pids)
-    assert live_user_pids() <= before, "pod stop left processes"
+    assert settled_user_pids(before) <= before, "pod stop left processes"
     assert ok("pod", "ps", "--format", "{{.Status}}").stdout == "Exited\n"
 
     ok("pod", "start", "life")
@@ -103,7 +114,7 @@ def test_pod_stop_start_rm_leave_nothing_behind(busybox):
     assert get(f"http://127.0.0.1:{port}/") == "hello-from-pod\n"
 
     ok("pod", "rm", "-f", "-t", "0", "life")
-    assert live_user_pids() <= before, "pod rm -f left processes"
+    assert settled_user_pids(before) <= before, "pod rm -f left processes"
     assert pypod("pod", "exists", "life").returncode == 1
     assert ok("ps", "-a", "-q").stdout == ""
     assert ok("pod", "ps", "-q").stdout == ""
