@@ -12,35 +12,20 @@ class, and a name that was never recorded takes its default here.
 
 Not a dataclass, nor a Record that sets its ~70 attributes up front: `ps` loads one per container
 and start-up must stay cheap, so the record's dict is kept as read and each field is a descriptor
-that returns its value or, when it was never recorded, the default FIELDS states (~1 µs a record
-instead of ~50). The groups below follow podman's (process, security, namespaces, network, rootfs).
+(store/typed.py) that returns its value or, when it was never recorded, the default FIELDS states
+(~1 µs a record instead of ~50); the nested dicts (healthcheck, net, log_opts, resources, limits,
+each resolved mount) are read through typed views of themselves (store/container_parts.py). The groups below follow podman's (process, security, namespaces, network, rootfs).
 """
 
 from __future__ import annotations
 
-
-class _Field:
-    __slots__ = ("name", "default")
-
-    def __init__(self, name: str, default):
-        self.name, self.default = name, default
-
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return self
-        try:
-            return obj._values[self.name]
-        except KeyError:
-            # kept, so that a list or dict default is this record's own (appending to it sticks)
-            value = obj._values[self.name] = self.default() if callable(self.default) else self.default
-            return value
-
-    def __set__(self, obj, value) -> None:
-        obj._values[self.name] = value
+from pypod.store.container_parts import (HealthConfig, Limits, LogOptions, MountConfig, NetConfig,
+                                         Resources)
+from pypod.store.typed import ListOf, Nested, Optional, Typed
 
 
-class ContainerConfig:
-    """FIELDS: (name, default) pairs; a callable default is a factory (list, dict)."""
+class ContainerConfig(Typed):
+    """FIELDS: see store/typed.py; the nested parts are store/container_parts.py's."""
 
     FIELDS = (
         # -- the process (podman: spec.Process, ContainerMiscConfig) ---------------------------------
@@ -67,7 +52,7 @@ class ContainerConfig:
         ("restart_max", 0),            # on-failure:N
         ("rm", False),
         ("rmi", False),                # run --rmi: the image goes with the container
-        ("healthcheck", None),         # {"test": [...], "interval": ns, ...}; None: no healthcheck
+        ("healthcheck", Optional(HealthConfig)),  # None: no healthcheck
         # -- security (ContainerSecurityConfig) ------------------------------------------------------
         ("privileged", False),
         ("cap_add", list),
@@ -89,7 +74,7 @@ class ContainerConfig:
         ("sysctls", dict),
         # -- network (ContainerNetworkConfig) --------------------------------------------------------
         ("network", "private"),        # the mode: bridge, slirp4netns, pasta, host, none, container:ID, ns:PATH
-        ("net", dict),                 # the mode's options, ports, and for bridge the networks and endpoints
+        ("net", Nested(NetConfig)),    # the mode's options, ports, and for bridge the networks
         ("publish", list),             # -p as given
         ("publish_all", False),
         ("expose", dict),              # --expose: {"80/tcp": {}}
@@ -104,18 +89,18 @@ class ContainerConfig:
         ("tmpfs", list),
         ("mounts", list),              # --mount as given
         ("volumes_from", list),
-        ("resolved_mounts", None),     # every mount, resolved at create; None: a record from before that
+        ("resolved_mounts", ListOf(MountConfig, none=True)),  # resolved at create; None: a record from before that
         ("read_only", False),
         ("read_only_tmpfs", True),
         ("shm_size", 0),               # bytes; 0: the default (64m)
         ("devices", list),
         ("tz", ""),
         # -- resources -------------------------------------------------------------------------------
-        ("resources", dict),           # --memory, --cpus, ... as given (inspect shows them)
-        ("limits", dict),              # what of them is applied (cgroup v2)
+        ("resources", Nested(Resources)),  # --memory, --cpus, ... as given (inspect shows them)
+        ("limits", Nested(Limits)),    # what of them is applied (cgroup v2)
         # -- logging and files -----------------------------------------------------------------------
         ("log_driver", "k8s-file"),
-        ("log_opts", dict),            # path=, max-size= (bytes), tag=
+        ("log_opts", Nested(LogOptions)),  # path=, max-size= (bytes), tag=
         ("cidfile", ""),
         ("pidfile", ""),
         ("conmon_pidfile", ""),        # --conmon-pidfile: the supervisor's pid goes there
@@ -127,32 +112,8 @@ class ContainerConfig:
         ("damaged", False),            # a placeholder for an unreadable container.json (store/containers.py)
         ("lower", list),               # the placeholder's layers (the spec's overlay lower dirs, top first)
     )
-    __slots__ = ("_values",)
-
-    def __init__(self, **values):
-        unknown = values.keys() - _NAMES
-        if unknown:
-            raise TypeError(f"ContainerConfig: unknown fields {', '.join(sorted(unknown))}")
-        self._values = values
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ContainerConfig:
-        """As stored; a name this version does not know is kept out of sight (and of to_dict)."""
-        obj = cls.__new__(cls)
-        obj._values = dict(d)
-        return obj
+    __slots__ = ()
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name, _ in self.FIELDS}
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and self.to_dict() == other.to_dict()
-
-    def __repr__(self) -> str:
-        return f"ContainerConfig({', '.join(f'{k}={v!r}' for k, v in self._values.items() if k in _NAMES)})"
-
-
-_NAMES = frozenset(n for n, _ in ContainerConfig.FIELDS)
-for _name, _default in ContainerConfig.FIELDS:
-    setattr(ContainerConfig, _name, _Field(_name, _default))
-del _name, _default
+        """Every field (unset ones at their defaults); a name this version does not know is left out."""
+        return Typed.to_dict(self, full=True)

@@ -34,8 +34,9 @@ from pypod.engine.containers.lookup import (container_exists, container_ids, fin
 from pypod.engine.containers.options import (DEFAULT_PATH, CreateOptions, _parse_env_list,  # noqa: F401
                                              _read_env_file, merge_env)
 from pypod.engine.containers.parse import MODE_WORDS, _decimal_size, _exposed, _sysctls, parse_limits  # noqa: F401
-from pypod.engine.containers.spec import (_check_add_host, _hosts_entries, _load_spec,  # noqa: F401
-                                          _uplink_options, bridge_endpoints, build_spec, cleanup_argv)
+from pypod.engine.containers.spec import (_check_add_host, _hosts_entries, _uplink_options,  # noqa: F401
+                                          bridge_endpoints, build_spec, cleanup_argv, derive_spec,
+                                          stored_spec)
 from pypod.engine.containers.top import _go_duration, top  # noqa: F401
 from pypod.engine.containers.views import (GO_ZERO_TIME, ContainerView, PsFilter, _go_human_size,  # noqa: F401
                                            format_ports, inspect_container, list_containers, ps_json,
