@@ -1,6 +1,6 @@
 """What `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs ask for, resolved once
 at create time into plain mount dicts stored in the container record (`resolved_mounts`), read back
-through store/container_parts.MountConfig (type, source, destination, options, rw, name,
+through store/container_config.MountConfig (type, source, destination, options, rw, name,
 anonymous, ...).
 
 `runtime_mounts()` turns them into the runtime's Mount specs, `inspect_mounts()` into podman's
@@ -426,7 +426,7 @@ def reapply_chown(ctx, resolved: list) -> None:
 
 def from_container(rec, mode: str = "") -> list[dict]:
     """The bind and volume mounts of another container, for --volumes-from CTR[:ro|rw]."""
-    from pypod.store.container_parts import MountConfig
+    from pypod.store.container_config import MountConfig
 
     out = []
     for theirs in rec.config.resolved_mounts or []:

@@ -42,7 +42,7 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
     i = 0
     while f"eth{i}" in used:
         i += 1
-    from pypod.store.container_parts import EndpointConfig
+    from pypod.store.container_config import EndpointConfig
 
     ep = EndpointConfig(aliases=list(aliases or []), ip=ip or "", mac=mac or "", interface=f"eth{i}")
     st = _running_state(ctx, rec)
@@ -93,7 +93,7 @@ def _set_endpoint(ctx: Context, cid: str, network: str, ep) -> None:
             nets[network] = ep
         fresh.config.net.networks = nets
         ce.store(ctx).save(fresh)
-    ce.derive_spec(ctx, fresh)
+    ce.derive_spec(ctx, fresh, fsync=True)
 
 
 def _set_live(ctx: Context, cid: str, network: str, info: dict | None) -> None:

@@ -3,14 +3,15 @@ namespace between "pid 1 exists" and "go", tear it down after the exit; bridge()
 networks. The supervisor gets this module as its network driver from pypod.engine.supervise
 (runtime/ never imports network/).
 
-Imports: cheap standard-library modules only (the supervisor imports this).
+Imports: cheap standard-library modules only, and pypod.store.container_config (NetConfig: the
+spec's `net` read by attribute) (the supervisor imports this).
 """
 
 from __future__ import annotations
 
 
 from pypod.network.slirp import NetError  # noqa: F401 (the supervisor catches driver.NetError)
-from pypod.store.container_parts import NetConfig
+from pypod.store.container_config import NetConfig
 
 HELPERS = ("slirp4netns", "pasta")
 

@@ -31,7 +31,7 @@ import time
 
 from pypod.network import rootlessnet, slirp
 from pypod.network.slirp import NetError
-from pypod.store.container_parts import NetConfig
+from pypod.store.container_config import NetConfig
 
 GRACE = float(os.environ.get("PYPOD_NETNS_GRACE") or 10)
 TICK = 0.5

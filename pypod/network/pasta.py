@@ -14,7 +14,7 @@ import os
 import time
 
 from pypod.network.slirp import NetError, check_tun, find
-from pypod.store.container_parts import NetConfig
+from pypod.store.container_config import NetConfig
 
 PIDFILE = "pasta.pid"
 LOG = "pasta.log"

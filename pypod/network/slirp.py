@@ -18,7 +18,7 @@ import os
 import select
 import time
 
-from pypod.store.container_parts import NetConfig
+from pypod.store.container_config import NetConfig
 
 API_SOCKET = "slirp4netns.sock"
 LOG = "slirp4netns.log"

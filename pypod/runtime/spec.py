@@ -3,7 +3,7 @@
 The engine derives it from the container's record in one place (engine/containers/spec.py
 build_spec) and writes it to CONTAINER_DIR/spec.json when it does, which is all the supervisor
 reads (as plain dicts: the supervisor does not import this module; it views the healthcheck and
-`net` through store/container_parts' HealthConfig and NetConfig, whose dicts they are). What
+`net` through store/container_config' HealthConfig and NetConfig, whose dicts they are). What
 differs per start (detach keys, start -i, a foreground run --rm) is not in it: runtime/launch.start
 passes those to the supervisor as arguments. Records, not dataclasses: `create` and `run` build one, and dataclasses
 cost ~10 ms to import and ~3 ms per class to build.
@@ -90,7 +90,7 @@ class ContainerSpec(Record):
         ("network", "private"),
         # namespaces joined instead of made: {"uts"|"ipc"|"user": container id} (a pod's infra)
         ("join_ns", dict),
-        # The helper's settings: store/container_parts.NetConfig's dict (ports, slirp4netns's and
+        # The helper's settings: store/container_config.NetConfig's dict (ports, slirp4netns's and
         # pasta's options; user networks: endpoints, run_root, uplink)
         ("net", dict),
         # Contents written into files in the container dir and bind-mounted over /etc/hosts,
@@ -102,7 +102,7 @@ class ContainerSpec(Record):
         ("stop_timeout", 10),
         ("restart_policy", "no"),  # no | on-failure | always | unless-stopped
         ("restart_max", 0),  # on-failure:N (0: no limit)
-        # store/container_parts.HealthConfig's dict (test, interval, timeout, start_period, retries)
+        # store/container_config.HealthConfig's dict (test, interval, timeout, start_period, retries)
         ("healthcheck", None),
         ("auto_remove", False),
         # Run by the supervisor after the final exit when auto_remove, with the supervisor's env,

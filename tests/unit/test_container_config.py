@@ -60,10 +60,10 @@ def test_a_default_list_is_the_records_own():
     assert c.to_dict()["cap_add"] == ["NET_ADMIN"] and ContainerConfig().cap_add == []
 
 
-# -- the nested parts (store/container_parts.py) -----------------------------------------------------
-from pypod.store.container_parts import (EndpointConfig, HealthConfig, Limits, LogOptions,  # noqa: E402
+# -- the nested parts (store/container_config.py) -----------------------------------------------------
+from pypod.store.container_config import (EndpointConfig, HealthConfig, Limits, LogOptions,  # noqa: E402
                                          MountConfig, NetConfig, Resources)
-from pypod.store.typed import plain  # noqa: E402
+from pypod.store.container_config import plain  # noqa: E402
 
 # container.json as the code before the typed parts wrote it (`run -d --name api --network front
 # --network-alias web -p 8080:80 --health-cmd 'wget -q localhost' --health-retries 5

@@ -56,7 +56,7 @@ def test_runtime_and_inspect_views():
         {"type": "bind", "source": "/h", "destination": "/b", "rw": True, "options": ["rbind"]},
         {"type": "tmpfs", "source": "tmpfs", "destination": "/t", "rw": True, "options": ["rw"]},
     ]
-    from pypod.store.container_parts import MountConfig
+    from pypod.store.container_config import MountConfig
 
     resolved = [MountConfig.view(m) for m in resolved]  # (as the record gives them)
     rt = mounts.runtime_mounts(resolved)

@@ -11,7 +11,7 @@ from pypod.engine import events
 from pypod.engine.context import Context
 from pypod.errors import Conflict, ImageNotFound, InvalidArgument, PypodError
 from pypod.store.container_config import ContainerConfig
-from pypod.store.container_parts import Limits, Resources
+from pypod.store.container_config import Limits, Resources
 from pypod.store.containers import ContainerRecord
 from pypod.units import rfc3339_nano
 from pypod.engine.containers.lookup import find_container, store

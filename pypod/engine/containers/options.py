@@ -201,12 +201,12 @@ def _parse_restart(text: str) -> tuple[str, int]:
 
 
 def _healthcheck(opts: CreateOptions, image_cfg: dict) -> dict | None:
-    """The healthcheck's stored dict (store/container_parts.HealthConfig), None for none."""
+    """The healthcheck's stored dict (store/container_config.HealthConfig), None for none."""
     from pypod.units import parse_duration
 
     if opts.no_healthcheck:
         return None
-    from pypod.store.container_parts import HealthConfig
+    from pypod.store.container_config import HealthConfig
 
     hc = None
     img = image_cfg.get("Healthcheck")

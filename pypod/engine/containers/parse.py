@@ -10,7 +10,7 @@ import re
 
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, PypodError
-from pypod.store.container_parts import Limits, Resources
+from pypod.store.container_config import Limits, Resources
 from pypod.engine.containers.lookup import get_container
 from pypod.engine.containers.options import CreateOptions
 

@@ -312,8 +312,9 @@ def _more_spec(o: ContainerConfig, cdir: Path, proc, spec) -> None:
         import shutil
 
         copy = cdir / "localtime"
-        try:
-            shutil.copyfile(_zone_file(tz), copy)
+        try:  # (replaced, not rewritten: a running container has it bound when connect derives again)
+            shutil.copyfile(_zone_file(tz), cdir / "localtime.tmp")
+            os.replace(cdir / "localtime.tmp", copy)
         except OSError as e:
             raise PypodError(f"setting the time zone {tz}: {e.strerror or e}") from None
         spec.mounts.append(Mount(type="bind", source=str(copy), destination="/etc/localtime",
@@ -419,17 +420,18 @@ def cleanup_argv(ctx: Context, cid: str) -> list[str]:
             "rm", "-f", "-i", cid]
 
 
-def derive_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
+def derive_spec(ctx: Context, rec: ContainerRecord, img_rec=None, fsync: bool = False):
     """The spec derived from the record (build_spec) and written to CONTAINER_DIR/spec.json, which
     is all the supervisor, exec and cp read: at create, and again only when the record changes
     (network connect/disconnect) or the file is lost. A start reads it and never writes it.
-    Not fsynced: it is derived from container.json (stored_spec derives a missing or torn one)."""
+    fsync: create's is not (a crash loses it with the new container.json, or leaves it torn, and
+    stored_spec derives a missing or torn one); a change to a record that was synced is."""
     from pypod import jsonlite
     from pypod.store import db
 
     spec = build_spec(ctx, rec, img_rec)
     db.write_atomic(store(ctx).dir(rec.id) / "spec.json", jsonlite.dumps(spec.to_dict()).encode(),
-                    fsync=False)
+                    fsync=fsync)
     return spec
 
 

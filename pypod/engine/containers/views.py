@@ -315,7 +315,7 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     try:
         lim = parse_limits(o.resources)  # what was asked (v1 rootless: not applied)
     except PypodError:
-        from pypod.store.container_parts import Limits
+        from pypod.store.container_config import Limits
 
         lim = Limits()
     port_map: dict = {}

@@ -16,7 +16,8 @@ exits: it lives exactly as long as the container. The container's pid 1 has PDEA
 against it, so a killed supervisor never leaves an unrecorded container behind.
 
 Imports: the standard library's cheap modules only (no json, re, subprocess, dataclasses), plus
-pypod.linux and pypod.runtime modules that keep to that rule (and pypod.store.locks).
+pypod.linux and pypod.runtime modules that keep to that rule (and pypod.store.locks, and
+pypod.store.container_config for the typed view of the spec's healthcheck and network settings).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from pypod.runtime.supervisor.exit import Exit
 from pypod.runtime.supervisor.health import Health
 from pypod.runtime.supervisor.start import Start
 from pypod.runtime.supervisor.stdio import Stdio
-from pypod.store.container_parts import HealthConfig
+from pypod.store.container_config import HealthConfig
 from pypod.store.locks import ContainerLock
 
 RESTART_DELAY = 0.1

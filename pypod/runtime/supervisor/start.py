@@ -16,7 +16,7 @@ from pypod.linux.syscalls import Syscalls
 from pypod.runtime import init, protocol
 from pypod.runtime import state as statemod
 from pypod.runtime.supervisor.base import StartFailed, devnull, wait_code
-from pypod.store.container_parts import NetConfig
+from pypod.store.container_config import NetConfig
 
 
 class Start:
