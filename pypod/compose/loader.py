@@ -112,15 +112,18 @@ def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
         _forget(model, at)
     cfg = _interpolate(raw, path, ctx)
     _omit_empty_null(cfg)
-    if "include" in cfg:
-        _apply_include(cfg, path, ctx)
-    _apply_extends(cfg, path, ctx, [])
-    model = merging.merge(model, cfg)
-    merging.enforce_unicity(model)
     try:
-        schema.validate(model)
-    except ValidationError as e:
-        raise ValidationError(f"validating {path}: {e.message}") from None
+        if "include" in cfg:
+            _apply_include(cfg, path, ctx)
+        _apply_extends(cfg, path, ctx, [])
+        model = merging.merge(model, cfg)
+        merging.enforce_unicity(model)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+        # These steps come before the schema's check, as in compose-go, and take the types the
+        # schema allows for granted: a value of the wrong type is what the schema names.
+        _validate(cfg, path)
+        raise ValidationError(f"validating {path}: a value has a type compose does not allow") from None
+    _validate(model, path)
     if "version" in model:
         ctx.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid "
                  "potential confusion")
@@ -128,6 +131,13 @@ def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
     canon.canonical(model)
     merging.enforce_unicity(model)
     return model
+
+
+def _validate(model: dict, path: str) -> None:
+    try:
+        schema.validate(model)
+    except ValidationError as e:
+        raise ValidationError(f"validating {path}: {e.message}") from None
 
 
 def _omit_empty_null(cfg: dict) -> None:
