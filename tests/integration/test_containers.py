@@ -94,6 +94,28 @@ def test_rm_running_needs_force(busybox):
     assert ok("ps", "-a", "-q").stdout == ""
 
 
+def test_name_id_and_id_prefix_lookup_and_podmans_ambiguity_error(busybox):
+    """A full ID, a name, a unique ID prefix find the container; a prefix two IDs begin with is
+    podman 4.3's error (`podman inspect 7` with two 7… containers says the same)."""
+    firsts: dict[str, str] = {}
+    while True:
+        cid = ok("create", busybox, "true").stdout.strip()
+        if cid[0] in firsts:
+            break
+        firsts[cid[0]] = cid
+    other = next(c for d, c in firsts.items() if d != cid[0]) if len(firsts) > 1 else None
+    assert ok("container", "inspect", "--format", "{{.Id}}", cid).stdout.strip() == cid
+    name = ok("container", "inspect", "--format", "{{.Name}}", cid).stdout.strip()
+    assert ok("container", "inspect", "--format", "{{.Id}}", name).stdout.strip() == cid
+    if other:
+        assert ok("container", "inspect", "--format", "{{.Id}}", other[:1]).stdout.strip() == other
+    for verb in (("container", "inspect"), ("rm",), ("start",), ("container", "exists")):
+        r = pypod(*verb, cid[0])
+        assert (r.returncode, r.stderr) == (
+            125, f"Error: more than one result for container ID {cid[0]}: container already exists\n"), verb
+    ok("rm", "-a")
+
+
 def test_image_owners_are_kept(clean_storage, registry):
     ok("pull", "-q", registry["debian"])
     r = ok("run", "--rm", registry["debian"], "stat", "-c", "%U:%G %u:%g", "/etc/shadow", "/var/mail")
