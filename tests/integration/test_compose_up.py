@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from tests.integration.test_network import free_port, get
+from tests.lib.http import get, httpd
+from tests.lib.registry import free_port
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -272,7 +273,7 @@ def test_run_and_lifecycle_verbs(shared_tmp, busybox):
 services:
   app:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /www; echo app > /www/index.html; exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "{httpd('app')}"]
     ports: ["80"]
     healthcheck:
       test: ["CMD-SHELL", "wget -q -O- http://localhost/"]
@@ -329,7 +330,7 @@ services:
       - redis
   redis:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; echo redis-ready; exec httpd -f -p 6379 -h /r"]
+    command: ["sh", "-c", "{httpd('PONG', 6379, '/r', ready='redis-ready')}"]
 volumes:
   logvolume01: {{}}
 """, busybox)
@@ -420,7 +421,7 @@ services:
       - "{web_port}:8000"
   db:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /pg; echo db-5432 > /pg/index.html; echo db-listening; exec httpd -f -p 5432 -h /pg"]
+    command: ["sh", "-c", "{httpd('db-5432', 5432, '/pg', ready='db-listening')}"]
     ports:
       - "{db_port}:5432"
 """, busybox)

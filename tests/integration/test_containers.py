@@ -13,15 +13,10 @@ import time
 import pytest
 
 from tests.lib import user
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def wait_for(pred, timeout=15.0, step=0.1):

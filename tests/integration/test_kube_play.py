@@ -11,15 +11,10 @@ import time
 import pytest
 
 from tests.lib import http
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def write(shared_tmp, name: str, text: str) -> str:
@@ -248,7 +243,7 @@ services:
       - redis
   redis:
     image: {busybox}
-    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; exec httpd -f -p 6379 -h /r"]
+    command: ["sh", "-c", "{http.httpd('PONG', 6379, '/r')}"]
 volumes:
   logvolume01: {{}}
 """)
@@ -273,7 +268,7 @@ def test_pod_generate_validate_and_play_back(busybox, shared_tmp):
 
     ok("pod", "create", "--name", "shop", "-p", "18093:8093")
     ok("create", "--pod", "shop", "--name", "front", "-e", "ROLE=front", busybox,
-       "sh", "-c", "mkdir -p /www && echo front page > /www/index.html && httpd -f -p 8093 -h /www")
+       "sh", "-c", http.httpd("front page", 8093))
     ok("create", "--pod", "shop", "--name", "back", busybox, "sleep", "1000")
     text = ok("kube", "generate", "shop").stdout
     docs = [d for d in yaml.safe_load_all(text) if d]

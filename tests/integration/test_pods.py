@@ -12,19 +12,14 @@ import urllib.request
 
 import pytest
 
-from tests.lib.http import get
+from tests.lib.checks import ok
+from tests.lib.http import get, httpd
 from tests.lib.registry import free_port
 from tests.lib.user import podman, pypod, sh_as_user, user_pids
 
 pytestmark = pytest.mark.integration
 
-HTTPD = "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
+HTTPD = httpd("hello-from-pod", 8080)
 
 
 def pid_of(name: str) -> int:
@@ -346,7 +341,7 @@ def test_pod_userns_keep_id_reaches_its_members(busybox, test_user):
     (which owns the namespaces they join), and still share localhost and the hostname."""
     ok("pod", "create", "--name", "kid", "--userns", "keep-id")
     ok("run", "-d", "--pod", "kid", busybox, "sh", "-c",
-       "mkdir -p /tmp/www && echo as-user > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
+       httpd("as-user", 8080, "/tmp/www"))
     r = ok("run", "--rm", "--pod", "kid", busybox, "sh", "-c",
            "id -u; hostname; for i in $(seq 50); do wget -qO- http://localhost:8080/ && exit 0; sleep 0.1; done")
     assert r.stdout == f"{test_user.uid}\nkid\nas-user\n"
