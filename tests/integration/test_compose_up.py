@@ -11,6 +11,7 @@ import pytest
 
 from tests.lib.http import get, httpd
 from tests.lib.registry import free_port
+from tests.lib.seed import write_seed_project
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -314,26 +315,8 @@ def test_seed_project_builds_publishes_and_links(shared_tmp, busybox):
     """The seed's first compose file: `build: .`, a published port, `.:/code` and a named volume,
     `links: - redis` (an image built offline stands in for redis)."""
     d = project_dir(shared_tmp, "seed")
-    (d / "Dockerfile").write_text(f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
-                                  "CMD [\"httpd\", \"-f\", \"-p\", \"5000\", \"-h\", \"/www\"]\n")
     port = free_port()
-    write(d, f"""
-services:
-  web:
-    build: .
-    ports:
-      - "{port}:5000"
-    volumes:
-      - .:/code
-      - logvolume01:/var/log
-    links:
-      - redis
-  redis:
-    image: IMAGE
-    command: ["sh", "-c", "{httpd('PONG', 6379, '/r', ready='redis-ready')}"]
-volumes:
-  logvolume01: {{}}
-""", busybox)
+    write_seed_project(d, busybox, port)
     r = ok(d, "up", "-d", timeout=300)
     assert "Image seed-web  Built" in r.stderr
     assert get(f"http://127.0.0.1:{port}/") == "built-web\n"  # from the host

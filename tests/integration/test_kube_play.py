@@ -12,6 +12,7 @@ import pytest
 
 from tests.lib import http
 from tests.lib.checks import ok
+from tests.lib.seed import write_seed_project
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -228,25 +229,7 @@ def test_seed_compose_project_as_kube_yaml_plays_back(busybox, shared_tmp):
     d = shared_tmp / "seed"
     d.mkdir()
     os.chmod(d, 0o777)
-    write(d, "Dockerfile", f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
-                           'CMD ["httpd", "-f", "-p", "5000", "-h", "/www"]\n')
-    write(d, "compose.yaml", f"""
-services:
-  web:
-    build: .
-    ports:
-      - "18095:5000"
-    volumes:
-      - .:/code
-      - logvolume01:/var/log
-    links:
-      - redis
-  redis:
-    image: {busybox}
-    command: ["sh", "-c", "{http.httpd('PONG', 6379, '/r')}"]
-volumes:
-  logvolume01: {{}}
-""")
+    write_seed_project(d, busybox, 18095)
     ok("compose", "-f", f"{d}/compose.yaml", "build", timeout=300)
     r = ok("compose", "-f", f"{d}/compose.yaml", "kube")
     assert "links not carried" in r.stderr

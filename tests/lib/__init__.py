@@ -15,6 +15,8 @@ Modules
                  helper of most integration tests).
   http.py        get(url) (retried), httpd(body, port, root) (a busybox container's server
                  command), Background(handler) (an HTTP server of the test process in a thread).
+  seed.py        write_seed_project(dir, image, port): the seed's first compose project (compose and
+                 kube tests).
 
 Fixtures (tests/conftest.py). Integration fixtures need root (scripts/test runs pytest as root)
 and skip otherwise.
