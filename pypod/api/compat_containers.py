@@ -160,10 +160,34 @@ def inspect(req, ctx) -> None:
 
 
 # -- create ------------------------------------------------------------------------------------
+def _create_body_shape():
+    from pypod.api.shape import ANY, MapOf
+
+    strs = [str]
+    return {
+        "Image": str, "Cmd": (str, strs), "Entrypoint": (str, strs), "Env": strs, "WorkingDir": str,
+        "User": str, "Hostname": str, "Labels": MapOf(str), "StopSignal": str, "StopTimeout": int,
+        "OpenStdin": bool, "Tty": bool, "ExposedPorts": MapOf(ANY),
+        "Healthcheck": {"Test": strs, "Interval": int, "Timeout": int, "StartPeriod": int, "Retries": int},
+        "HostConfig": {
+            "PortBindings": MapOf([{"HostIp": str, "HostPort": str}]),
+            "RestartPolicy": {"Name": str, "MaximumRetryCount": int}, "NetworkMode": str,
+            "Mounts": [{"Type": str, "Source": str, "Target": str, "ReadOnly": bool}],
+            "AutoRemove": bool, "Binds": strs, "PublishAllPorts": bool, "CapAdd": strs, "CapDrop": strs,
+            "Privileged": bool, "SecurityOpt": strs, "Dns": strs, "DnsSearch": strs, "DnsOptions": strs,
+            "ExtraHosts": strs, "ReadonlyRootfs": bool, "Init": bool, "Tmpfs": MapOf(str),
+            "VolumesFrom": strs, "GroupAdd": strs},
+        "NetworkingConfig": {"EndpointsConfig": MapOf({"Aliases": strs})},
+    }
+
+
 def create_options(body: dict, name: str | None):
-    """Docker's create body as the engine's CreateOptions (unknown fields and nulls ignored)."""
+    """Docker's create body as the engine's CreateOptions (unknown fields and nulls ignored; a
+    field of the wrong type is a 400, as Docker's decoder answers)."""
+    from pypod.api.shape import check
     from pypod.engine.containers import CreateOptions
 
+    check(body, _create_body_shape())
     hc = body.get("HostConfig") or {}
     image = body.get("Image") or ""
     if not image:
@@ -199,12 +223,15 @@ def create_options(body: dict, name: str | None):
             parts.append("ro=true")
         mounts.append(",".join(parts))
     entry = body.get("Entrypoint")
-    if isinstance(entry, str):
+    if isinstance(entry, str):  # Docker's strslice: one string is a one-word list
         entry = [entry] if entry else []
+    cmd = body.get("Cmd") or []
+    if isinstance(cmd, str):
+        cmd = [cmd]
     health = body.get("Healthcheck") or {}
     test = health.get("Test") or []
     kw = dict(
-        image=image, command=list(body.get("Cmd") or []), name=name or None,
+        image=image, command=list(cmd), name=name or None,
         entrypoint=json.dumps(entry) if entry is not None else None, env=list(body.get("Env") or []),
         workdir=body.get("WorkingDir") or None, user=body.get("User") or None,
         hostname=body.get("Hostname") or None, labels=labels, stop_signal=body.get("StopSignal") or None,

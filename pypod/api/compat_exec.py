@@ -26,13 +26,17 @@ def _session(eid: str) -> dict:
     return s
 
 
+EXEC_CREATE = {"Cmd": (str, [str]), "Env": [str], "WorkingDir": str, "User": str, "Tty": bool,
+               "Privileged": bool, "AttachStdin": bool, "AttachStdout": bool, "AttachStderr": bool}
+
+
 @route("POST", "/containers/{name}/exec")
 def create(req, ctx) -> None:
     from pypod.api.compat_containers import lookup
     from pypod.engine import containers as ce
 
     rec = lookup(ctx, req.params["name"])
-    body = req.h.json_body()
+    body = req.h.json_body(EXEC_CREATE)
     cmd = body.get("Cmd")
     if isinstance(cmd, str):
         cmd = [cmd]
@@ -77,7 +81,7 @@ def start(req, ctx) -> None:
     from pypod.engine import containers as ce
 
     s = _session(req.params["id"])
-    body = req.h.json_body()
+    body = req.h.json_body({"Detach": bool, "Tty": bool})
     with _LOCK:
         if s["Running"] or s["ExitCode"] is not None:
             raise HTTPError(409, f"exec session {s['ID']} has already been started")

@@ -149,15 +149,17 @@ def build(req, ctx) -> None:
     from pypod.engine import build_worker
 
     def jq(name: str) -> dict:
+        """A query value holding a JSON object of strings (null: buildargs' "from the environment")."""
+        from pypod.api.shape import MapOf, check
+
         raw = req.q(name)
         if not raw:
             return {}
         try:
             v = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise HTTPError(400, f"invalid JSON in {name}") from None
-        if not isinstance(v, dict):
-            raise HTTPError(400, f"{name} must be a JSON object")
+        check(v, MapOf((str, type(None))), name)
         return v
 
     tags = [t for t in req.query.get("t", []) if t]

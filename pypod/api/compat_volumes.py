@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pypod.api.http import HTTPError
+from pypod.api.shape import MapOf
 from pypod.api.router import route
 
 
@@ -35,7 +36,7 @@ def list_volumes(req, ctx) -> None:
 
 @route("POST", "/volumes/create")
 def create_volume(req, ctx) -> None:
-    body = req.h.json_body()
+    body = req.h.json_body({"Name": str, "Driver": str, "Labels": MapOf(str), "DriverOpts": MapOf(str)})
     rec = _volumes().create_volume(ctx, body.get("Name") or None, labels=body.get("Labels") or {},
                                    options=body.get("DriverOpts") or {},
                                    driver=body.get("Driver") or "local", ignore=True)
@@ -113,7 +114,9 @@ def inspect_network(req, ctx) -> None:
 
 @route("POST", "/networks/create")
 def create_network(req, ctx) -> None:
-    body = req.h.json_body()
+    body = req.h.json_body({"Name": str, "Driver": str, "Internal": bool, "EnableIPv6": bool,
+                            "Labels": MapOf(str), "Options": MapOf(str),
+                            "IPAM": {"Config": [{"Subnet": str, "Gateway": str}]}})
     name = body.get("Name") or ""
     if not name:
         raise HTTPError(400, "a network name is required (Name)")
@@ -141,7 +144,8 @@ def connect(req, ctx) -> None:
     from pypod.engine import netconnect
 
     net = _network(ctx, req.params["name"])
-    body = req.h.json_body()
+    body = req.h.json_body({"Container": str, "EndpointConfig": {
+        "Aliases": [str], "IPAMConfig": {"IPv4Address": str}}})
     ep = body.get("EndpointConfig") or {}
     ip = ((ep.get("IPAMConfig") or {}).get("IPv4Address")) or None
     netconnect.connect(ctx, net["name"], body.get("Container") or "", aliases=list(ep.get("Aliases") or []),
@@ -154,7 +158,7 @@ def disconnect(req, ctx) -> None:
     from pypod.engine import netconnect
 
     net = _network(ctx, req.params["name"])
-    body = req.h.json_body()
+    body = req.h.json_body({"Container": str, "Force": bool})
     netconnect.disconnect(ctx, net["name"], body.get("Container") or "", force=bool(body.get("Force")))
     req.h.send_bytes(200, b"")
 

@@ -116,7 +116,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             yield from self._exactly(size)
             self.rfile.readline(8)
 
-    def json_body(self) -> dict:
+    def json_body(self, shape=None) -> dict:
+        """The body as a JSON object; checked against `shape` (pypod.api.shape) when given."""
         raw = self.body()
         if not raw.strip():
             return {}
@@ -124,8 +125,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             v = json.loads(raw)
         except ValueError as e:
             raise HTTPError(400, f"invalid JSON in the request body: {e}") from None
+        except RecursionError:  # the C decoder's answer to [[[[... nested past Python's limit
+            raise HTTPError(400, "invalid JSON in the request body: nested too deeply") from None
         if not isinstance(v, dict):
             raise HTTPError(400, "the request body must be a JSON object")
+        if shape is not None:
+            from pypod.api.shape import check
+
+            check(v, shape)
         return v
 
     def client_gone(self) -> bool:

@@ -45,8 +45,8 @@ def parse_filters(text: str | None) -> dict[str, list[str]]:
         return {}
     try:
         raw = json.loads(text)
-    except ValueError:
-        raise HTTPError(400, f"invalid filters: {text!r} is not JSON") from None
+    except (ValueError, RecursionError):
+        raise HTTPError(400, f"invalid filters: {text[:200]!r} is not JSON") from None
     if not isinstance(raw, dict):
         raise HTTPError(400, "invalid filters: a JSON object is needed")
     out: dict[str, list[str]] = {}

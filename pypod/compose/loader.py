@@ -112,15 +112,18 @@ def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
         _forget(model, at)
     cfg = _interpolate(raw, path, ctx)
     _omit_empty_null(cfg)
-    if "include" in cfg:
-        _apply_include(cfg, path, ctx)
-    _apply_extends(cfg, path, ctx, [])
-    model = merging.merge(model, cfg)
-    merging.enforce_unicity(model)
     try:
-        schema.validate(model)
-    except ValidationError as e:
-        raise ValidationError(f"validating {path}: {e.message}") from None
+        if "include" in cfg:
+            _apply_include(cfg, path, ctx)
+        _apply_extends(cfg, path, ctx, [])
+        model = merging.merge(model, cfg)
+        merging.enforce_unicity(model)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+        # These steps come before the schema's check, as in compose-go, and take the types the
+        # schema allows for granted: a value of the wrong type is what the schema names.
+        _validate(cfg, path)
+        raise ValidationError(f"validating {path}: a value has a type compose does not allow") from None
+    _validate(model, path)
     if "version" in model:
         ctx.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid "
                  "potential confusion")
@@ -130,6 +133,13 @@ def _load_document(raw: dict, path: str, model: dict, ctx: LoadContext) -> dict:
     return model
 
 
+def _validate(model: dict, path: str) -> None:
+    try:
+        schema.validate(model)
+    except ValidationError as e:
+        raise ValidationError(f"validating {path}: {e.message}") from None
+
+
 def _omit_empty_null(cfg: dict) -> None:
     """`services:` with nothing under it reads as an empty mapping (compose-go's fixEmptyNotNull)."""
     for k in ("services", "networks", "volumes", "secrets", "configs"):
@@ -137,9 +147,6 @@ def _omit_empty_null(cfg: dict) -> None:
             cfg[k] = {}
         elif k in cfg and not isinstance(cfg[k], dict):
             raise ValidationError(f"{k} must be a mapping")
-    for name, svc in list((cfg.get("services") or {}).items()):
-        if svc is None:
-            cfg["services"][name] = {}
 
 
 # -- extends -------------------------------------------------------------------------------------

@@ -117,7 +117,27 @@ def _check_object(obj, spec: dict, path: str):
             _check_value(v, spec[k], f"{path}.{k}" if path else k)
 
 
+# A service's fields that may be null (compose-go's schema: deploy and develop are "object or
+# null", command and entrypoint "null, string or array"); every other null is refused, as there.
+_NULLABLE = ("deploy", "develop")
+
+
+def _null_word(kind) -> str:
+    if isinstance(kind, dict) or kind in (HOSTS, LOD, OBJ):
+        return "mapping"
+    if isinstance(kind, tuple):
+        return {"so": "string", "ul": "mapping", "am": "array"}.get(kind[0], "mapping")
+    if kind in (ASTR, APORT, AMOUNT):
+        return "array"
+    return _CHECKS[kind][1]
+
+
 def _check_value(v, kind, path: str):
+    if v is None and kind not in (ANY, CMD):
+        if path.startswith("services.") and path.count(".") == 2 and path.rpartition(".")[2] in _NULLABLE:
+            return
+        if not (isinstance(kind, tuple) and kind[0] == "m"):  # (a mapping's own entries may be null)
+            _fail(path, f"must be a {_null_word(kind)}")
     if isinstance(kind, dict):
         if v is None:
             return
@@ -150,6 +170,8 @@ def _check_value(v, kind, path: str):
             for name, sub in v.items():
                 if name.startswith("x-") and how == "m":
                     continue
+                if sub is None and path == "services":
+                    _fail(f"{path}.{name}", "must be a mapping")
                 if sub is not None:
                     if how == "m" and path != "services" and not isinstance(sub, dict):
                         _fail(f"{path}.{name}", "must be a mapping or null")

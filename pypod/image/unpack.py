@@ -344,6 +344,15 @@ class _Unpacker:
         self.on_skip = on_skip
         self.stats = UnpackStats()
         self.root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # What a new entry gets without asking, so that the two syscalls a file would spend
+        # asking for it again (a fifth of an unpack's system time) can be left out: the owner is
+        # ours (no parent here is setgid until _finish_dirs, unless the root is), and a mode
+        # without setuid/setgid/sticky bits can be given at creation when the umask keeps it.
+        self.owner = None
+        if uid_map is None and gid_map is None and not os.fstat(self.root).st_mode & stat.S_ISGID:
+            self.owner = (os.geteuid(), os.getegid())
+        self.umask = os.umask(0)
+        os.umask(self.umask)
         # Directory fds by cleaned relative path, least recently used first.
         self.cache: dict[bytes, int] = {}
         # Directory metadata, applied at the end, deepest first, so children don't disturb it.
@@ -522,14 +531,17 @@ class _Unpacker:
                 return False
             if kind in _REGULAR:
                 pfd = self._dir(head, name)
+                # given at creation when nothing later could change it (see __init__)
+                final = not mode & (0o7000 | self.umask)
+                create_mode = mode if final else 0o600
                 try:
-                    fd = os.open(base, _OPEN_FILE, 0o600, dir_fd=pfd)
+                    fd = os.open(base, _OPEN_FILE, create_mode, dir_fd=pfd)
                 except FileExistsError:
                     self._make_room(pfd, base, path)
-                    fd = os.open(base, _OPEN_FILE, 0o600, dir_fd=pfd)
+                    fd = os.open(base, _OPEN_FILE, create_mode, dir_fd=pfd)
                 consumed = True  # from here on the content is read, or we fail for good
                 r.entry = path
-                self._regular(r, fd, base, size, mode, uid, gid, mtime_ns, xattrs)
+                self._regular(r, fd, base, size, None if final else mode, uid, gid, mtime_ns, xattrs)
                 return True
             if kind == b"2":
                 self._symlink(name, head, base, path, linkname, uid, gid, mtime_ns, xattrs)
@@ -674,7 +686,8 @@ class _Unpacker:
             self._chown(fd, uid, gid)
             if xattrs:
                 self._set_xattrs(fd, xattrs, base)
-            os.fchmod(fd, mode)  # after chown, which clears setuid/setgid
+            if mode is not None:  # None: the file was created with its mode
+                os.fchmod(fd, mode)  # after chown, which clears setuid/setgid
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         finally:
             os.close(fd)
@@ -790,7 +803,7 @@ class _Unpacker:
         return b"/proc/self/fd/%d/%s" % (pfd, base)
 
     def _chown(self, target, uid: int, gid: int, dir_fd: int | None = None) -> None:
-        if not self.chown:
+        if not self.chown or (uid, gid) == self.owner:
             return
         if self.uid_map is not None:
             uid = self.uid_map(uid)

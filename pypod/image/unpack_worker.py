@@ -15,7 +15,7 @@ import sys
 def main(argv: list[str]) -> int:
     dest, compression = argv[0], argv[1]
     opaque = argv[2] if len(argv) > 2 else "user.overlay.opaque"
-    from pypod.image.streams import DecompressingReader
+    from pypod.image.streams import DecompressingReader, Prefetching
     from pypod.image.unpack import unpack_layer
 
     stdin = open(0, "rb", buffering=0, closefd=False)
@@ -27,8 +27,9 @@ def main(argv: list[str]) -> int:
 
         # the original tar's headers beside the layer's diff dir: push/save give it back exactly
         split = os.path.join(os.path.dirname(os.path.abspath(dest)), FILE_NAME)
-        stats = unpack_layer(reader, dest, opaque_xattr=opaque, split_path=split)
-        reader.drain()
+        ahead = Prefetching(reader)
+        stats = unpack_layer(ahead, dest, opaque_xattr=opaque, split_path=split)
+        ahead.drain()
         reader.close()
     except Exception as e:  # one line for the parent, which names the layer
         from pypod.errors import describe

@@ -191,6 +191,14 @@ def test_hostile_requests_leave_the_service_answering(api, busybox):
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
     assert r.startswith(b"HTTP/1.1 400"), r[:200]
     assert b'"message"' in r
+    # JSON of the wrong shape (Docker's decoder answers 400), and JSON nested past any limit
+    for body in (b'{"Image":"x","HostConfig":"host"}', b'{"Image":"x","Env":[null]}',
+                 b'{"Image":"x","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":8080}]}}}',
+                 b'{"Image":' + b"[" * 100000 + b"]" * 100000 + b"}"):
+        r = raw(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        assert r.startswith(b"HTTP/1.1 400"), r[:300]
+        assert b'"message": "invalid' in r or b'"message":"invalid' in r, r[:300]
     r = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n{}")
     assert r.startswith(b"HTTP/1.1 413"), r[:200]
     # a body larger than declared: what follows the declared bytes is no request (400 or dropped)

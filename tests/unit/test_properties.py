@@ -413,3 +413,134 @@ def test_template_huge_width_is_a_clear_error():
     for text in ('{{printf "%0999999999999d" 1}}', '{{pad .ID 999999999999 1}}'):
         with pytest.raises(template.TemplateError, match=r"error calling (printf|pad): the result is too large$"):
             template.render(text, {"ID": "a"})
+
+
+# -- compose files ---------------------------------------------------------------------------------
+
+# JSON-like values, with the scalars compose's fields care about over-represented
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2 ** 64), 2 ** 64),
+                    st.floats(allow_nan=True, allow_infinity=True), tricky_text,
+                    st.sampled_from(["80", "8080:80", "127.0.0.1:8080:80/udp", "1-3:1-3", "a:b:c:d", "/data",
+                                     "vol:/data:ro", ".:/code", "${X}", "${X:?gone}", "$$", "1g", "0.5",
+                                     "10s", "1h2m", "-1", "CMD", "CMD-SHELL", "NONE", "service_healthy",
+                                     "host", "none", "bridge", "container:x", "always", "on-failure:3"]))
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.one_of(tricky_text, st.sampled_from(
+        ["image", "command", "ports", "volumes", "environment", "depends_on", "healthcheck", "test",
+         "build", "context", "networks", "aliases", "condition", "target", "source", "type",
+         "deploy", "resources", "limits", "memory", "cpus", "replicas", "ulimits", "nofile", "soft",
+         "hard", "extends", "service", "file", "profiles", "env_file", "secrets", "configs",
+         "x-a", "<<", "external", "name", "driver", "labels", "entrypoint", "restart"])),
+        inner, max_size=4)), max_leaves=24)
+SERVICE_KEYS = ["image", "build", "command", "entrypoint", "ports", "expose", "volumes", "environment",
+                "env_file", "depends_on", "healthcheck", "networks", "restart", "deploy", "ulimits",
+                "extends", "profiles", "labels", "tmpfs", "extra_hosts", "dns", "user", "working_dir",
+                "stop_grace_period", "mem_limit", "cpus", "sysctls", "cap_add", "secrets", "scale",
+                "network_mode", "container_name", "links", "volumes_from", "shm_size", "init"]
+services = st.dictionaries(st.sampled_from(["web", "db", "a-b", "x_1", "", "Web", "$X"]),
+                           st.dictionaries(st.sampled_from(SERVICE_KEYS), json_values, max_size=6),
+                           min_size=1, max_size=3)
+compose_models = st.fixed_dictionaries(
+    {"services": services},
+    optional={"volumes": json_values, "networks": json_values, "secrets": json_values,
+              "name": st.one_of(tricky_text, st.sampled_from(["proj", "Proj!", ""])),
+              "version": st.sampled_from(["3", "2.4", 3])})
+
+
+def _compose_text(value) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=False, allow_unicode=True)
+
+
+@SETTINGS
+@given(st.one_of(compose_models.map(_compose_text), tricky_text,
+                 st.lists(st.sampled_from(["services:", "\n  web:", "\n    image: x", "\n    ports: [",
+                                           "&a", "*a", "<<: *a", "!!python/object:os.system", "\n---\n",
+                                           "'", "\"", "{", "}", "\t", "~", "? ", "- "]),
+                          max_size=14).map("".join)))
+def test_compose_files_fail_only_with_pypod_errors(text):
+    """load → normalise → every container's create options (as `up` makes them)."""
+    from pypod.compose import plan
+    from pypod.compose.project import ProjectOptions, load_project
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "compose.yaml")
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        try:
+            project = load_project(ProjectOptions(files=[path], cwd=d, environ={"X": "1"}))
+            for service in project.model.get("services") or {}:
+                plan.create_kwargs(project, service, 1)
+        except PypodError as e:
+            assert str(e) and "Traceback" not in str(e)
+
+
+# -- API request bodies ----------------------------------------------------------------------------
+
+def _body_for(shape):
+    """Bodies shaped after `shape` (so the checks pass and the converter runs), mixed with values
+    of any type anywhere (so the checks are what must answer)."""
+    from pypod.api.shape import ANY, MapOf
+
+    if isinstance(shape, dict):
+        return st.fixed_dictionaries({}, optional={k: _body_for(v) for k, v in shape.items()})
+    if isinstance(shape, MapOf):
+        return st.dictionaries(tricky_text, _body_for(shape.value), max_size=3)
+    if isinstance(shape, list):
+        return st.lists(_body_for(shape[0]), max_size=3)
+    if isinstance(shape, tuple):
+        return st.one_of(*(_body_for(s) for s in shape))
+    base = {str: st.one_of(tricky_text, st.sampled_from(["80/tcp", "8080", "0.0.0.0", "/data", "vol:/d",
+                                                           "on-failure", "CMD", "CMD-SHELL", "NONE",
+                                                           "host", "busybox", "bind", "tmpfs"])),
+            bool: st.booleans(), int: st.integers(-(2 ** 70), 2 ** 70), ANY: json_values}.get(shape, json_values)
+    return st.one_of(base, base, base, json_values)
+
+
+def _api_shapes():
+    from pypod.api import compat_containers, compat_exec
+
+    return {"create": compat_containers._create_body_shape(), "exec": compat_exec.EXEC_CREATE}
+
+
+@SETTINGS
+@given(st.data())
+def test_api_create_bodies_fail_only_with_http_errors(data):
+    from pypod.api.compat_containers import create_options
+    from pypod.api.http import HTTPError
+
+    body = data.draw(st.one_of(_body_for(_api_shapes()["create"]), st.dictionaries(tricky_text, json_values)))
+    try:
+        opts = create_options(body, data.draw(st.one_of(st.none(), tricky_text)))
+    except HTTPError as e:
+        assert e.status == 400 and "\n" not in e.message
+        return
+    assert isinstance(opts.command, list) and all(isinstance(c, str) for c in opts.command)
+
+
+@SETTINGS
+@given(json_values, st.sampled_from(["create", "exec"]))
+def test_api_body_checks_answer_400_for_anything(value, which):
+    from pypod.api.http import HTTPError
+    from pypod.api.shape import check
+
+    try:
+        check(value, _api_shapes()[which])
+    except HTTPError as e:
+        assert e.status == 400 and e.message.startswith("invalid request body: ")
+
+
+@SETTINGS
+@given(st.one_of(tricky_text, json_values.map(__import__("json").dumps),
+                 st.integers(1, 5000).map(lambda n: "[" * n + "]" * n)))
+def test_api_filters_fail_only_with_http_errors(text):
+    from pypod.api.http import HTTPError
+    from pypod.api.router import parse_filters
+
+    try:
+        parsed = parse_filters(text)
+    except HTTPError as e:
+        assert e.status == 400
+        return
+    assert all(isinstance(v, str) for values in parsed.values() for v in values)

@@ -160,6 +160,20 @@ def test_modes_including_setuid_setgid_and_sticky(root):
     os.chmod(root / "ro", 0o755)  # let pytest clean up as an unprivileged user
 
 
+def test_modes_hold_whatever_the_umask_and_the_layer_roots_setgid(root):
+    # a mode is given at creation only when the umask keeps it; otherwise it is set afterwards
+    os.chmod(root, 0o2755)  # a setgid root: the owner is not taken for granted either
+    old = os.umask(0o077)
+    try:
+        unpack(layer(f("a", b"a", mode=0o666), f("b", b"b", mode=0o600), f("c", b"c", mode=0o4711),
+                     f("d/e", b"e", mode=0o755)), root)
+    finally:
+        os.umask(old)
+    assert {n: stat.S_IMODE(os.stat(root / n).st_mode) for n in ("a", "b", "c", "d/e")} == \
+        {"a": 0o666, "b": 0o600, "c": 0o4711, "d/e": 0o755}
+    assert os.stat(root / "a").st_gid == os.getegid()
+
+
 def test_ownership_is_mapped(root):
     # Root can chown anywhere; an unprivileged user only to itself, so map onto that.
     target_uid, target_gid = (1000, 1000) if os.geteuid() == 0 else (os.getuid(), os.getgid())
