@@ -6,7 +6,6 @@ import dataclasses
 import http.server
 import os
 import sys
-import threading
 
 import pytest
 
@@ -217,15 +216,14 @@ class _HostHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def host_server():
     """start(ip) → port of an HTTP server on the host saying which client address it saw."""
+    from tests.lib.http import Background
+
     servers = []
 
     def start(ip):
-        s = http.server.ThreadingHTTPServer((ip, 0), _HostHandler)
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-        servers.append(s)
-        return s.server_address[1]
+        servers.append(Background(_HostHandler, ip, name="host-server"))
+        return servers[-1].port
 
     yield start
     for s in servers:
-        s.shutdown()
-        s.server_close()
+        s.close()

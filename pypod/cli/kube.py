@@ -92,13 +92,21 @@ def _read_yaml_arg(source: str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _plan_of(text: str, configmaps=(), **kw):
+def _documents(source: str) -> list[dict]:
+    """The Kubernetes objects of KUBEFILE|-|URL, parsed once (play plans them and --replace and
+    --down take them down from the same list)."""
+    from pypod.kube import play as kp
+
+    return kp.load_documents(_read_yaml_arg(source))
+
+
+def _plan_of(docs: list[dict], configmaps=(), **kw):
     from pypod.kube import play as kp
 
     extra = []
     for path in configmaps:
-        extra += kp.load_documents(_read_yaml_arg(path))
-    return kp.plan(kp.load_documents(text), extra_configmaps=extra, **kw)
+        extra += _documents(path)
+    return kp.plan(docs, extra_configmaps=extra, **kw)
 
 
 def play(
@@ -131,16 +139,17 @@ def play(
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
     from pypod.kube import play as kp
 
-    text = _read_yaml_arg(source)
+    docs = _documents(source)
     ctx = state.context()
     if down:
-        return _print_down(apply.down(ctx, kp.teardown(kp.load_documents(text))))
-    p = _plan_of(text, configmap, log_driver=log_driver, log_opts=log_opt, publish=publish,
+        return _print_down(apply.down(ctx, kp.teardown(docs)))
+    gone = kp.teardown(docs) if replace else None  # (before planning: teardown only reads the objects)
+    p = _plan_of(docs, configmap, log_driver=log_driver, log_opts=log_opt, publish=publish,
                  no_hosts=no_hosts)
     for kind in dict.fromkeys(p.skipped):
         sys.stderr.write(f"WARN[0000] Kube kind {kind} not supported: skipped\n")
-    if replace:
-        apply.down(ctx, kp.teardown(kp.load_documents(text)))
+    if gone is not None:
+        apply.down(ctx, gone)
     opts = apply.PlayOptions(start=start, build=build, context_dir=context_dir, network=network, userns=userns,
                              quiet=quiet, tls_verify=tls_verify, authfile=authfile, creds=creds,
                              no_hosts=no_hosts)
@@ -179,8 +188,7 @@ def kube_down(
 
     from pypod.kube import play as kp
 
-    t = kp.teardown(kp.load_documents(_read_yaml_arg(source)))
-    return _print_down(apply.down(state.context(), t, volumes=force))
+    return _print_down(apply.down(state.context(), kp.teardown(_documents(source)), volumes=force))
 
 
 def _print_down(rep) -> int:

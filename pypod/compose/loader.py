@@ -147,9 +147,6 @@ def _omit_empty_null(cfg: dict) -> None:
             cfg[k] = {}
         elif k in cfg and not isinstance(cfg[k], dict):
             raise ValidationError(f"{k} must be a mapping")
-    for name, svc in list((cfg.get("services") or {}).items()):
-        if svc is None:
-            cfg["services"][name] = {}
 
 
 # -- extends -------------------------------------------------------------------------------------

@@ -324,6 +324,9 @@ def service_output(name: str, svc: dict, env_files: Callable[[list], dict]) -> d
     """One service in the types and shape `docker compose config` prints."""
     where = f"services.{name}"
     s = dict(svc)
+    for key in ("deploy", "develop"):  # null is allowed there, and printed as absent
+        if key in s and s[key] is None:
+            del s[key]
     s["command"] = command(s.get("command"))
     s["entrypoint"] = command(s.get("entrypoint"))
     env = mapping(s.get("environment"), where)

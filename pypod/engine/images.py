@@ -12,12 +12,12 @@ from pypod.errors import (ImageInUse, ImageNotFound, InvalidArgument, PypodError
                           RemoveMissing)
 from pypod.record import Record
 from pypod.store.images import ImageRecord
+from pypod.store.lookup import by_id_prefix, is_hex
 from pypod.units import parse_time
 
 def _is_id(name: str) -> bool:
     """`[sha256:]` and 3 to 64 lower-case hex digits: a (short) image id."""
-    bare = name.removeprefix("sha256:")
-    return 3 <= len(bare) <= 64 and not bare.strip("0123456789abcdef")
+    return is_hex(name.removeprefix("sha256:"), 3)
 
 
 # -- lookup ------------------------------------------------------------------------------------
@@ -94,12 +94,8 @@ def find_image(ctx: Context, name: str, records: list[ImageRecord] | None = None
                 repo, t = _split_name(n)
                 if t == want_tag and (repo.endswith("/" + path)):
                     return r
-    if _is_id(name):
-        hits = [r for r in recs if r.id.startswith(bare)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise InvalidArgument(f"{name}: image ID prefix is ambiguous")
+    if _is_id(name):  # an ambiguous prefix means no image, as podman's image store answers
+        return by_id_prefix(recs, bare, None)
     return None
 
 
@@ -870,9 +866,11 @@ def unpack_to_temp_layer(ctx: Context, stream) -> NewLayer:
 
 def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: list[str] | tuple = (),
                 manifest_media_type: str = "application/vnd.oci.image.manifest.v1+json",
-                lease=None) -> ImageRecord:
+                lease=None, keep_existing: bool = False) -> ImageRecord:
     """Commit new layers and write an image whose config is `config` (added to `lease`, an
     ImageLease, before the storage lock is released: a concurrent prune cannot take it).
+    keep_existing: an image that already has names[0] (another process made it meanwhile) is the
+    answer, and nothing is stored — checked under the lock, so two makers leave one image.
 
     config["rootfs"]["diff_ids"] lists every layer, bottom first; `new_layers` are its last ones, the
     rest must already be in the store (a base image's). The image id is the config's digest."""
@@ -888,6 +886,10 @@ def store_image(ctx: Context, config: dict, new_layers: list[NewLayer], names: l
     raw = json.dumps(config, separators=(",", ":")).encode()
     try:
         with ctx.images.lock():
+            if keep_existing and names:
+                made = next((r for r in ctx.images.list() if names[0] in r.names), None)
+                if made is not None:
+                    return made
             base = chains[: len(chains) - len(new_layers)]
             missing = [c for c in base if not ctx.images.layers.exists(c)]
             if missing:
@@ -942,8 +944,9 @@ def import_image(ctx: Context, source: str, stdin, *, changes: list[str], name: 
 
 
 def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, name: str | None,
-                                comment: str = "", created_by: str = "") -> ImageRecord:
-    """`import`: one layer from a tar stream, stored as a new image with `config_patch` as its config."""
+                                comment: str = "", created_by: str = "", keep_existing: bool = False) -> ImageRecord:
+    """`import`: one layer from a tar stream, stored as a new image with `config_patch` as its config
+    (keep_existing: as store_image's)."""
     from pypod.image.platform import host_arch
     from pypod.image.pull import now_iso
 
@@ -959,4 +962,4 @@ def new_image_from_layer_stream(ctx: Context, stream, *, config_patch: dict, nam
         "history": [{"created": created, "created_by": created_by or "/bin/sh -c #(nop) ADD file in /",
                      **({"comment": comment} if comment else {})}],
     }
-    return store_image(ctx, config, [layer], [name] if name else [])
+    return store_image(ctx, config, [layer], [name] if name else [], keep_existing=keep_existing)

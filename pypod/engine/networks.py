@@ -248,15 +248,10 @@ def list_networks(ctx) -> list[dict]:
 
 def _lookup(nets: list[dict], name_or_id: str) -> dict | None:
     """podman's getNetwork: an exact name, else a unique ID prefix."""
-    if not name_or_id:
-        return None
-    for n in nets:
-        if n["name"] == name_or_id:
-            return n
-    hits = [n for n in nets if n.get("id", "").startswith(name_or_id)]
-    if len(hits) > 1:
-        raise PypodError(f"more than one result for network ID {name_or_id}")
-    return hits[0] if hits else None
+    from pypod.store.lookup import by_name_or_id
+
+    return by_name_or_id(nets, name_or_id, lambda: PypodError(f"more than one result for network ID {name_or_id}"),
+                         id_of=lambda n: n.get("id", ""), name_of=lambda n: n["name"])
 
 
 def find_network(ctx, name_or_id: str) -> dict | None:

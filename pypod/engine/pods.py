@@ -15,6 +15,7 @@ import re
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, NotFound, PypodError, RemoveMissing
 from pypod.record import Record
+from pypod.store.lookup import by_name_or_id
 from pypod.store.pods import PodRecord, PodStore
 
 SHAREABLE = ("cgroup", "ipc", "net", "pid", "uts")
@@ -62,17 +63,8 @@ def gone(name: str) -> PodNotFound:
 
 def find_pod(ctx: Context, name: str) -> PodRecord | None:
     ps = store(ctx)
-    recs = ps.list()
-    for r in recs:
-        if r.id == name or r.name == name:
-            return r
-    if re.fullmatch(r"[0-9a-f]{1,64}", name):
-        hits = [r for r in recs if r.id.startswith(name)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise PypodError(f"more than one result for pod ID {name}")
-    return None
+    return by_name_or_id(ps.list(), name, lambda: PypodError(
+        f"more than one result for ID or name {name}: pod already exists"), get=ps.get)
 
 
 def get_pod(ctx: Context, name: str) -> PodRecord:
@@ -213,7 +205,8 @@ def pause_image(ctx: Context) -> str:
     """The local pause image, made by the first pod that needs it (podman builds its catatonit
     image then): one empty layer, since an infra's pid 1 is pypod's own pause process and execs
     nothing. As an image, `images`, `ps` and `rmi` see what the infra containers use (`rmi -f` of
-    it takes their pods), as podman's."""
+    it takes their pods), as podman's. Made under the storage lock (keep_existing): however many
+    first pods are created at once, by whichever path, one image is made and none is left unnamed."""
     import io
     import tarfile
 
@@ -226,7 +219,8 @@ def pause_image(ctx: Context) -> str:
             pass
         empty.seek(0)
         ie.new_image_from_layer_stream(ctx, empty, config_patch={"Entrypoint": list(PAUSE_COMMAND)},
-                                       name=name, created_by="pypod's pause process (no file: nothing to run)")
+                                       name=name, created_by="pypod's pause process (no file: nothing to run)",
+                                       keep_existing=True)
     return name
 
 

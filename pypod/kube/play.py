@@ -487,32 +487,34 @@ _LABEL_REF = re.compile(r"^metadata\.labels\['(.+)'\]$")
 _ANN_REF = re.compile(r"^metadata\.annotations\['(.+)'\]$")
 
 
+# valueFrom's references to a key: the source's reader, and podman's words when it or its key is missing
+_KEY_REFS = {
+    "configMapKeyRef": ("configmap", "configmap {name} not found", "key {key} not found in configmap {name}"),
+    "secretKeyRef": ("secret", 'no secret with name or id "{name}": no such secret', "secret {name} has not {key} key"),
+}
+
+
+def _keyed_value(ctx: _CtrContext, env_name: str, kind: str, ref: dict) -> str | None:
+    """A configMapKeyRef's or secretKeyRef's value; None when it is missing and optional."""
+    source, no_source, no_key = _KEY_REFS[kind]
+    name, key = ref.get("name", ""), ref.get("key")
+    data = getattr(ctx.env, source)(name)
+    if data is not None and key in data:
+        return data[key]
+    if ref.get("optional"):
+        return None
+    why = (no_source if data is None else no_key).format(name=name, key=key)
+    raise InvalidArgument(f"cannot set env {env_name}: {why}")
+
+
 def _env_value(ctx: _CtrContext, c: dict, e: dict) -> str | None:
     vf = e.get("valueFrom")
     if not vf:
         return str(e.get("value", ""))
     name = e["name"]
-    if "configMapKeyRef" in vf:
-        ref = vf["configMapKeyRef"]
-        data = ctx.env.configmap(ref.get("name", ""))
-        if data is not None and ref.get("key") in data:
-            return data[ref["key"]]
-        if ref.get("optional"):
-            return None
-        if data is None:
-            raise InvalidArgument(f"cannot set env {name}: configmap {ref.get('name', '')} not found")
-        raise InvalidArgument(f"cannot set env {name}: key {ref.get('key')} not found in configmap "
-                              f"{ref.get('name')}")
-    if "secretKeyRef" in vf:
-        ref = vf["secretKeyRef"]
-        data = ctx.env.secret(ref.get("name", ""))
-        if data is not None and ref.get("key") in data:
-            return data[ref["key"]]
-        if ref.get("optional"):
-            return None
-        why = (f"no secret with name or id {ref.get('name', '')!r}: no such secret" if data is None
-               else f"secret {ref.get('name')} has not {ref.get('key')} key")
-        raise InvalidArgument(f"cannot set env {name}: {why}")
+    for kind in _KEY_REFS:
+        if kind in vf:
+            return _keyed_value(ctx, name, kind, vf[kind] or {})
     if "fieldRef" in vf:
         path = (vf["fieldRef"] or {}).get("fieldPath", "")
         if path == "metadata.name":

@@ -142,26 +142,26 @@ def _no_such(e: RemoteError, name: str) -> PypodError:
     return e
 
 
-@verb("stop", "container stop")
-def stop(ep: Endpoint, names=(), timeout=None, **_) -> None:
+def _post_each(ep: Endpoint, names, action: str, query: dict) -> None:
+    """POST /containers/NAME/ACTION for each name, echoed as podman does; a missing one is
+    podman's no-such-container error."""
     def one(n):
         try:
-            ep.request("POST", f"/containers/{n}/stop", query={"t": timeout})
+            ep.request("POST", f"/containers/{n}/{action}", query=query)
         except RemoteError as e:
             raise _no_such(e, n) from None
 
     _each(list(names or []), one)
+
+
+@verb("stop", "container stop")
+def stop(ep: Endpoint, names=(), timeout=None, **_) -> None:
+    _post_each(ep, names, "stop", {"t": timeout})
 
 
 @verb("kill", "container kill")
 def kill(ep: Endpoint, names=(), signal="KILL", **_) -> None:
-    def one(n):
-        try:
-            ep.request("POST", f"/containers/{n}/kill", query={"signal": signal})
-        except RemoteError as e:
-            raise _no_such(e, n) from None
-
-    _each(list(names or []), one)
+    _post_each(ep, names, "kill", {"signal": signal})
 
 
 @verb("rm", "container rm")

@@ -20,7 +20,9 @@ recorded or the supervisor has taken over:
 Readers (ps, inspect, logs, wait) never take it: state.json is replaced atomically.
 
 Lock order (nothing takes them the other way round, so nothing deadlocks):
-    pod → container → containers.lock (the name index) → network / volume → state.lock
+    pods.lock (pod creation) → pod → container → containers.lock (the name index) → network / volume
+    → state.lock; storage.lock (images and layers, store/images.py) is taken under any of them
+    and nothing is taken under it (pod create makes the local pause image under it).
 A command holds at most one container lock at a time. Nobody waits for a supervisor while holding
 the container lock: the supervisor blocks on it to record an exit.
 

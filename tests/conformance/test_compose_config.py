@@ -169,6 +169,16 @@ ERRORS = {
     "network-mode-and-networks": ("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n",
                                   "service web declares mutually exclusive `network_mode` and `networks`"),
     "top-level-key": ("servics:\n  web:\n    image: x\n", "additional properties 'servics' not allowed"),
+    # a null where Compose refuses one (deploy, develop, command, entrypoint and named networks or
+    # volumes may be null; nothing else): it crashed the normaliser before
+    "null-ports": ("services:\n  web:\n    image: x\n    ports: null\n", "services.web.ports must be a array"),
+    "null-expose": ("services:\n  web:\n    image: x\n    expose: null\n", "services.web.expose must be a array"),
+    "null-volumes": ("services:\n  web:\n    image: x\n    volumes: null\n", "services.web.volumes must be a array"),
+    "null-healthcheck-test": ("services:\n  web:\n    image: x\n    healthcheck:\n      test: null\n",
+                              "services.web.healthcheck.test must be a string"),
+    "null-service": ("services:\n  web: null\n", "services.web must be a mapping"),
+    "null-resources": ("services:\n  web:\n    image: x\n    deploy:\n      resources: null\n",
+                       "services.web.deploy.resources must be a mapping"),
 }
 
 

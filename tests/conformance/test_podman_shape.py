@@ -6,15 +6,10 @@ import json
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import podman, pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args):
-    r = pypod(*args)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 @pytest.fixture

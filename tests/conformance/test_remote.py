@@ -69,6 +69,13 @@ def _client_round(url: str, image: str, extra_env: dict | None = None) -> None:
         time.sleep(0.1)
     assert r("logs", "remote1", check=True).stdout == "started\n"
     assert r("exec", "remote1", "sh", "-c", "echo in; exit 4").returncode == 4
+    assert r("stop", "-t", "0", "remote1", check=True).stdout == "remote1\n"
+    assert r("start", "remote1", check=True).stdout == "remote1\n"
+    assert r("kill", "remote1", check=True).stdout == "remote1\n"
+    for verb in ("stop", "kill"):
+        miss = r(verb, "nosuch")
+        assert (miss.returncode, miss.stderr) == (
+            125, 'Error: no container with name or ID "nosuch" found: no such container\n'), verb
     assert r("rm", "-f", "remote1", check=True).stdout.strip() == "remote1"
     assert "remote1" not in r("ps", "-a", check=True).stdout
 

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import PYPOD, as_user_argv, pypod
 
 pytestmark = pytest.mark.integration
@@ -30,12 +31,6 @@ pytestmark = pytest.mark.integration
 FLOOD = ("i=0; while :; do i=$((i+1)); echo tick-$i; "
          "yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -n 256; "
          "sleep 0.02; done")
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def _log_ticks(name: str) -> int:

@@ -8,15 +8,10 @@ import re
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(map(str, args))} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def write(d, files: dict):

@@ -7,16 +7,11 @@ import os
 
 import pytest
 
+from tests.lib.checks import out
 from tests.lib.user import pypod
 from tests.integration.test_build import write
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(map(str, args))} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r.stdout
 
 
 def test_copy_of_a_source_the_ignore_file_excludes_fails(busybox, shared_tmp):
@@ -31,10 +26,10 @@ def test_copy_of_a_source_the_ignore_file_excludes_fails(busybox, shared_tmp):
 def test_several_containerfiles_are_read_as_one(busybox, shared_tmp):
     write(shared_tmp, {"c1/Containerfile1": "FROM scratch AS first\nCOPY x /tmp/x\n", "c1/x": "from-first\n",
                        "Containerfile2": f"FROM {busybox}\nCOPY --from=first /tmp/x /x\n"})
-    out = ok("build", "-t", "h7multi", "-f", str(shared_tmp / "c1/Containerfile1"),
-             "-f", str(shared_tmp / "Containerfile2"), str(shared_tmp / "c1"))
-    assert f"FROM {busybox}" in out
-    assert ok("run", "--rm", "h7multi", "cat", "/x") == "from-first\n"
+    said = out("build", "-t", "h7multi", "-f", str(shared_tmp / "c1/Containerfile1"),
+               "-f", str(shared_tmp / "Containerfile2"), str(shared_tmp / "c1"))
+    assert f"FROM {busybox}" in said
+    assert out("run", "--rm", "h7multi", "cat", "/x") == "from-first\n"
 
 
 def test_authfile_is_checked_before_building(clean_storage):
@@ -51,7 +46,7 @@ def test_logfile_takes_all_the_output(busybox, shared_tmp):
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r
     log = (shared_tmp / "logfile").read_text()
     assert "COMMIT h7log" in log and "from-run" in log
-    iid = ok("inspect", "--format", "{{.Id}}", "h7log").strip()
+    iid = out("inspect", "--format", "{{.Id}}", "h7log").strip()
     assert log.rstrip().endswith(iid)
 
 
@@ -66,9 +61,9 @@ def test_pull_never_error_names_the_build_container(clean_storage, shared_tmp):
 def test_buildx_build_and_copy_keeps_hard_links(busybox, shared_tmp):
     write(shared_tmp, {"Dockerfile": f"FROM {busybox}\nCOPY . /test\n"})
     os.link(shared_tmp / "Dockerfile", shared_tmp / "hardlink1")
-    out = ok("buildx", "build", "--load", "-t", "h7bx", str(shared_tmp))
-    assert "COMMIT h7bx" in out
-    inodes = ok("run", "--rm", "h7bx", "stat", "-c", "%i", "/test/Dockerfile", "/test/hardlink1").split()
+    said = out("buildx", "build", "--load", "-t", "h7bx", str(shared_tmp))
+    assert "COMMIT h7bx" in said
+    inodes = out("run", "--rm", "h7bx", "stat", "-c", "%i", "/test/Dockerfile", "/test/hardlink1").split()
     assert len(inodes) == 2 and inodes[0] == inodes[1]
 
 

@@ -9,7 +9,9 @@ import re
 
 import pytest
 
-from tests.integration.test_network import free_port, get
+from tests.lib.http import get, httpd
+from tests.lib.registry import free_port
+from tests.lib.seed import write_seed_project
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
@@ -272,7 +274,7 @@ def test_run_and_lifecycle_verbs(shared_tmp, busybox):
 services:
   app:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /www; echo app > /www/index.html; exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "{httpd('app')}"]
     ports: ["80"]
     healthcheck:
       test: ["CMD-SHELL", "wget -q -O- http://localhost/"]
@@ -313,26 +315,8 @@ def test_seed_project_builds_publishes_and_links(shared_tmp, busybox):
     """The seed's first compose file: `build: .`, a published port, `.:/code` and a named volume,
     `links: - redis` (an image built offline stands in for redis)."""
     d = project_dir(shared_tmp, "seed")
-    (d / "Dockerfile").write_text(f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
-                                  "CMD [\"httpd\", \"-f\", \"-p\", \"5000\", \"-h\", \"/www\"]\n")
     port = free_port()
-    write(d, f"""
-services:
-  web:
-    build: .
-    ports:
-      - "{port}:5000"
-    volumes:
-      - .:/code
-      - logvolume01:/var/log
-    links:
-      - redis
-  redis:
-    image: IMAGE
-    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; echo redis-ready; exec httpd -f -p 6379 -h /r"]
-volumes:
-  logvolume01: {{}}
-""", busybox)
+    write_seed_project(d, busybox, port)
     r = ok(d, "up", "-d", timeout=300)
     assert "Image seed-web  Built" in r.stderr
     assert get(f"http://127.0.0.1:{port}/") == "built-web\n"  # from the host
@@ -420,7 +404,7 @@ services:
       - "{web_port}:8000"
   db:
     image: IMAGE
-    command: ["sh", "-c", "mkdir -p /pg; echo db-5432 > /pg/index.html; echo db-listening; exec httpd -f -p 5432 -h /pg"]
+    command: ["sh", "-c", "{httpd('db-5432', 5432, '/pg', ready='db-listening')}"]
     ports:
       - "{db_port}:5432"
 """, busybox)

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.lib import user
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
@@ -36,12 +37,6 @@ EPERM_CALLS = {"bpf": 321, "perf_event_open": 298, "sysfs": 139, "uselib": 134}
 ENOSYS_CALLS = {"add_key": 248, "request_key": 249, "io_uring_setup": 425}
 
 DEFAULT_MASK = "00000000800405fb"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 @pytest.fixture

@@ -13,15 +13,10 @@ import time
 import pytest
 
 from tests.lib import user
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def wait_for(pred, timeout=15.0, step=0.1):
@@ -92,6 +87,28 @@ def test_rm_running_needs_force(busybox):
     assert r.returncode == 2 and "container state improper" in r.stderr
     ok("rm", "-f", "sleeper")
     assert ok("ps", "-a", "-q").stdout == ""
+
+
+def test_name_id_and_id_prefix_lookup_and_podmans_ambiguity_error(busybox):
+    """A full ID, a name, a unique ID prefix find the container; a prefix two IDs begin with is
+    podman 4.3's error (`podman inspect 7` with two 7… containers says the same)."""
+    firsts: dict[str, str] = {}
+    while True:
+        cid = ok("create", busybox, "true").stdout.strip()
+        if cid[0] in firsts:
+            break
+        firsts[cid[0]] = cid
+    other = next(c for d, c in firsts.items() if d != cid[0]) if len(firsts) > 1 else None
+    assert ok("container", "inspect", "--format", "{{.Id}}", cid).stdout.strip() == cid
+    name = ok("container", "inspect", "--format", "{{.Name}}", cid).stdout.strip()
+    assert ok("container", "inspect", "--format", "{{.Id}}", name).stdout.strip() == cid
+    if other:
+        assert ok("container", "inspect", "--format", "{{.Id}}", other[:1]).stdout.strip() == other
+    for verb in (("container", "inspect"), ("rm",), ("start",), ("container", "exists")):
+        r = pypod(*verb, cid[0])
+        assert (r.returncode, r.stderr) == (
+            125, f"Error: more than one result for container ID {cid[0]}: container already exists\n"), verb
+    ok("rm", "-a")
 
 
 def test_image_owners_are_kept(clean_storage, registry):

@@ -12,16 +12,10 @@ import pytest
 
 from tests.lib import images as seedimg
 from tests.lib import user
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
-
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def inspect(name: str, fmt: str) -> str:

@@ -12,17 +12,12 @@ import subprocess
 import pytest
 import yaml
 
+from tests.lib.checks import ok
 from tests.lib.user import VENV, podman, pypod
 
 pytestmark = pytest.mark.integration
 
 K8S_VERSION = "1.37.0"
-
-
-def ok(*args):
-    r = pypod(*args)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 @pytest.fixture

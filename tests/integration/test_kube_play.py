@@ -11,15 +11,11 @@ import time
 import pytest
 
 from tests.lib import http
+from tests.lib.checks import ok
+from tests.lib.seed import write_seed_project
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def write(shared_tmp, name: str, text: str) -> str:
@@ -233,25 +229,7 @@ def test_seed_compose_project_as_kube_yaml_plays_back(busybox, shared_tmp):
     d = shared_tmp / "seed"
     d.mkdir()
     os.chmod(d, 0o777)
-    write(d, "Dockerfile", f"FROM {busybox}\nRUN mkdir -p /www && echo built-web > /www/index.html\n"
-                           'CMD ["httpd", "-f", "-p", "5000", "-h", "/www"]\n')
-    write(d, "compose.yaml", f"""
-services:
-  web:
-    build: .
-    ports:
-      - "18095:5000"
-    volumes:
-      - .:/code
-      - logvolume01:/var/log
-    links:
-      - redis
-  redis:
-    image: {busybox}
-    command: ["sh", "-c", "mkdir -p /r; echo PONG > /r/index.html; exec httpd -f -p 6379 -h /r"]
-volumes:
-  logvolume01: {{}}
-""")
+    write_seed_project(d, busybox, 18095)
     ok("compose", "-f", f"{d}/compose.yaml", "build", timeout=300)
     r = ok("compose", "-f", f"{d}/compose.yaml", "kube")
     assert "links not carried" in r.stderr
@@ -273,7 +251,7 @@ def test_pod_generate_validate_and_play_back(busybox, shared_tmp):
 
     ok("pod", "create", "--name", "shop", "-p", "18093:8093")
     ok("create", "--pod", "shop", "--name", "front", "-e", "ROLE=front", busybox,
-       "sh", "-c", "mkdir -p /www && echo front page > /www/index.html && httpd -f -p 8093 -h /www")
+       "sh", "-c", http.httpd("front page", 8093))
     ok("create", "--pod", "shop", "--name", "back", busybox, "sleep", "1000")
     text = ok("kube", "generate", "shop").stdout
     docs = [d for d in yaml.safe_load_all(text) if d]

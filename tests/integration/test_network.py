@@ -11,26 +11,14 @@ import threading
 
 import pytest
 
-from tests.lib.http import get
+from tests.lib.checks import ok
+from tests.lib.http import get, httpd
+from tests.lib.registry import free_port
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
 
-HTTPD = "mkdir -p /www && echo hello-from-ctr > /www/index.html && exec httpd -f -v -p 80 -h /www"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+HTTPD = httpd("hello-from-ctr", verbose=True)
 
 
 def port_free(port: int, ip: str = "0.0.0.0") -> bool:

@@ -11,15 +11,10 @@ import time
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import pypod, sh_as_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.root_storage]
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def fmt(name: str, template: str) -> str:

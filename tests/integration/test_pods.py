@@ -12,19 +12,14 @@ import urllib.request
 
 import pytest
 
-from tests.lib.http import get
+from tests.lib.checks import ok
+from tests.lib.http import get, httpd
 from tests.lib.registry import free_port
 from tests.lib.user import podman, pypod, sh_as_user, user_pids
 
 pytestmark = pytest.mark.integration
 
-HTTPD = "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
+HTTPD = httpd("hello-from-pod", 8080)
 
 
 def pid_of(name: str) -> int:
@@ -285,6 +280,47 @@ def test_concurrent_pod_creates_of_one_name_make_one_pod(clean_storage):
     assert ok("ps", "-a", "-q").stdout == ""
 
 
+def test_concurrent_first_pods_make_one_pause_image(clean_storage):
+    """Four first pods at once on an empty storage: one local pause image among them, no dangling
+    copy (a second one made beside it would take its name and leave the first unnamed)."""
+    r = sh_as_user("for i in 1 2 3 4; do (pypod pod create >/dev/null 2>&1; echo rc=$?) & done; wait")
+    assert r.stdout.split() == ["rc=0"] * 4, r.stdout + r.stderr
+    images = ok("images", "-a", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
+    assert len(images) == 1 and images[0].startswith("localhost/podman-pause:"), images
+    pause_id = images[0].split()[1]
+    infras = ok("ps", "-a", "--format", "{{.ImageID}}").stdout.split()
+    assert len(infras) == 4 and {i[:12] for i in infras} == {pause_id}, (infras, pause_id)
+    ok("pod", "rm", "-a")
+    ok("rmi", pause_id)
+    # pods.lock serialises the pod creates above; the image is made safely by any caller at once
+    make = "python -c 'from pypod.engine import context, pods; pods.pause_image(context.Context.create())'"
+    r = sh_as_user(f"for i in 1 2 3 4; do ({make}; echo rc=$?) & done; wait")
+    assert r.stdout.split() == ["rc=0"] * 4, r.stdout + r.stderr
+    images = ok("images", "-a", "--format", "{{.Repository}}:{{.Tag}}").stdout.splitlines()
+    assert len(images) == 1 and images[0].startswith("localhost/podman-pause:"), images
+
+
+def _two_sharing_a_first_digit(tool, create) -> str:
+    """Makes objects until two IDs begin with the same hex digit (17 at the most); that digit."""
+    seen = set()
+    while True:
+        r = tool(*create)
+        assert r.returncode == 0, r.stderr
+        if r.stdout.strip()[0] in seen:
+            return r.stdout.strip()[0]
+        seen.add(r.stdout.strip()[0])
+
+
+def test_an_ambiguous_pod_id_prefix_is_podmans_error(clean_storage):
+    for tool in (pypod, podman):
+        prefix = _two_sharing_a_first_digit(tool, ("pod", "create", "--infra=false"))
+        for verb in (("pod", "inspect"), ("pod", "rm"), ("pod", "exists"), ("pod", "start")):
+            r = tool(*verb, prefix)  # (podman may warn first: `/` is not a shared mount here)
+            assert (r.returncode, r.stderr.splitlines()[-1]) == (
+                125, f"Error: more than one result for ID or name {prefix}: pod already exists"), (tool, verb)
+        assert tool("pod", "rm", "-a").returncode == 0
+
+
 def test_pod_on_a_user_network_answers_to_its_name(busybox):
     """A pod on a user network: its members' servers answer other containers there at the pod's name
     (podman: the infra's alias), and the members still reach each other on localhost."""
@@ -305,7 +341,7 @@ def test_pod_userns_keep_id_reaches_its_members(busybox, test_user):
     (which owns the namespaces they join), and still share localhost and the hostname."""
     ok("pod", "create", "--name", "kid", "--userns", "keep-id")
     ok("run", "-d", "--pod", "kid", busybox, "sh", "-c",
-       "mkdir -p /tmp/www && echo as-user > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www")
+       httpd("as-user", 8080, "/tmp/www"))
     r = ok("run", "--rm", "--pod", "kid", busybox, "sh", "-c",
            "id -u; hostname; for i in $(seq 50); do wget -qO- http://localhost:8080/ && exit 0; sleep 0.1; done")
     assert r.stdout == f"{test_user.uid}\nkid\nas-user\n"

@@ -9,15 +9,10 @@ import time
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import PYPOD, as_user_argv, pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def test_build_run_containers_show_only_with_external(busybox, shared_tmp):

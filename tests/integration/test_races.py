@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.integration.test_containers import ok, wait_for
+from tests.integration.test_containers import wait_for
 from tests.lib import user
+from tests.lib.checks import ok
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,10 @@ import time
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import pypod
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def inspect(name: str) -> dict:

@@ -8,15 +8,10 @@ import time
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import PYPOD, pypod, sh_as_user
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def _under_prune(work: str, prune: str, rounds: int, prepare: str = "") -> list[str]:

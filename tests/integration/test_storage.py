@@ -9,15 +9,10 @@ import tarfile
 
 import pytest
 
+from tests.lib.checks import ok
 from tests.lib.user import pypod, pypod_bytes
 
 pytestmark = pytest.mark.integration
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(args)} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 @pytest.fixture

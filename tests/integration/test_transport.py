@@ -14,6 +14,7 @@ import pytest
 
 from tests.lib import images as seedimg
 from tests.lib import oci
+from tests.lib.checks import ok
 from tests.lib.user import podman, pypod, pypod_bytes
 
 pytestmark = pytest.mark.integration
@@ -23,12 +24,6 @@ CHECK_LAYERED = ("cat /data/keep /data/keep2 /opq/new; ls /data/gone /opq/old1 2
                  "stat -c '%u:%g %a' /data/owned /bin/suid; "
                  "[ $(stat -c %i /data/keep2) = $(stat -c %i /data/hard2) ] && echo hardlinked; readlink /data/link")
 LAYERED_OUT = "keep\nkeep2\nnew\n2\n1000:1000 644\n0:0 4755\nhardlinked\nkeep\n"
-
-
-def ok(*args, **kw):
-    r = pypod(*args, **kw)
-    assert r.returncode == 0, f"pypod {' '.join(map(str, args))} → {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def run_layered_check(image: str) -> str:

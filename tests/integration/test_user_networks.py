@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.test_network import (HTTPD, _host_ip, _netns_client, free_port, get,
-                                            get_in_netns, ok, port_free, udp_ask_in_netns,
-                                            udp_echo_args)
+from tests.integration.test_network import (_host_ip, _netns_client, get_in_netns, port_free,
+                                            udp_ask_in_netns, udp_echo_args)
+from tests.lib.checks import ok
+from tests.lib.http import get, httpd
+from tests.lib.registry import free_port
 from tests.lib.user import pypod, user_info
 
 pytestmark = pytest.mark.integration
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def serve(name: str) -> str:
     """httpd answering its own name."""
-    return HTTPD.replace("hello-from-ctr", name)
+    return httpd(name, verbose=True)
 
 
 def fetch(ctr: str, url: str, tries: int = 20) -> subprocess.CompletedProcess:
@@ -129,7 +131,7 @@ def test_published_port_on_user_network_keeps_client_address(busybox, shared_tmp
     ok("network", "create", "pub")
     port, uport = free_port(), free_port()
     ok("run", "-d", "--name", "srv", "--network", "pub", "-p", f"{port}:80", busybox,
-       "sh", "-c", HTTPD)
+       "sh", "-c", serve("hello-from-ctr"))
     ok("run", "-d", "--name", "usrv", "--network", "pub", "-p", f"{uport}:9999/udp",
        *udp_echo_args(shared_tmp), busybox, "/usr/bin/python3", "/udpecho.py")
     ns, hip, nip, cleanup = _netns_client("u")

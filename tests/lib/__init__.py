@@ -11,6 +11,12 @@ Modules
   images.py      the seeded images (busybox, layered, multiarch, mixed, debian, hostile),
                  HOSTILE_TARGETS, LAYERED_EXPECT, push_busybox().
   rootfs.py      build_busybox_rootfs_tar(path) (stdlib only; scripts/setup uses it too).
+  checks.py      ok(*args) / out(*args): pypod as the test user, asserted to exit 0 (the step
+                 helper of most integration tests).
+  http.py        get(url) (retried), httpd(body, port, root) (a busybox container's server
+                 command), Background(handler) (an HTTP server of the test process in a thread).
+  seed.py        write_seed_project(dir, image, port): the seed's first compose project (compose and
+                 kube tests).
 
 Fixtures (tests/conftest.py). Integration fixtures need root (scripts/test runs pytest as root)
 and skip otherwise.

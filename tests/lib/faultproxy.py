@@ -18,9 +18,10 @@ import http.client
 import re
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from .http import Background
 from .registry import RUNNING_HOSTS
 
 BLOB_GET = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
@@ -37,8 +38,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.log: list[tuple[str, str, int]] = []
         self.port: int | None = None
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: Background | None = None
         self.reset()
 
     @property
@@ -204,23 +204,15 @@ class FaultProxy:
         return Handler
 
     def start(self) -> "FaultProxy":
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fault-proxy",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self._server = Background(self._handler(), name="fault-proxy")
+        self.port = self._server.port
         RUNNING_HOSTS.append(self.host)
         return self
 
     def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
+        if self._server:
+            self._server.close()
+            self._server = None
         if self.port and self.host in RUNNING_HOSTS:
             RUNNING_HOSTS.remove(self.host)
 

@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import subprocess
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from .http import Background
 from .registry import PASSWORD, TOKEN_ISSUER, TOKEN_SERVICE, USERNAME
 
 
@@ -67,8 +67,7 @@ class TokenServer:
         self.key_path = os.path.join(workdir, "token.key")
         self.cert_path = os.path.join(workdir, "token.crt")
         self.requests: list[dict] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: Background | None = None
         self.port: int | None = None
 
     @property
@@ -216,22 +215,14 @@ class TokenServer:
 
     def start(self) -> "TokenServer":
         self._make_keys()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="token-server",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self._server = Background(self._handler(), name="token-server")
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
+        if self._server:
+            self._server.close()
+            self._server = None
 
     def __enter__(self):
         return self.start()

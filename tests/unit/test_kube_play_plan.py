@@ -151,6 +151,8 @@ def test_other_kinds_are_skipped_and_named():
     ("spec: {containers: [{name: c, image: bb}, {name: c, image: bb}]}", "duplicate container name 'c'"),
     ("spec: {containers: [{name: c, image: bb, env: [{name: X, valueFrom: {configMapKeyRef: {name: m, key: k}}}]}]}",
      "cannot set env X: configmap m not found"),
+    ("spec: {containers: [{name: c, image: bb, env: [{name: X, valueFrom: {secretKeyRef: {name: s, key: k}}}]}]}",
+     'cannot set env X: no secret with name or id "s": no such secret'),  # podman's %q, not Python's repr
     ("spec: {containers: [{name: c, image: bb, volumeMounts: [{name: v, mountPath: /v}]}]}",
      "volume mount v specified for container but not configured in volumes"),
     ("spec: {volumes: [{name: v, nfs: {server: x}}], containers: [{name: c, image: bb}]}",
@@ -265,3 +267,22 @@ metadata: {name: claim}
     assert t.pods == ["web", "api-pod-0", "api-pod-1"]
     assert [(v.name, v.scratch) for v in t.volumes] == [("web-scratch", True), ("shopconf", False),
                                                        ("nosuch", False), ("claim", False)]
+
+
+@pytest.mark.parametrize("kind,source,message", [
+    ("configMapKeyRef", "m", "cannot set env X: key nokey not found in configmap m"),
+    ("secretKeyRef", "s", "cannot set env X: secret s has not nokey key"),
+])
+def test_a_missing_key_of_a_configmap_or_secret_is_podmans_error(kind, source, message):
+    """podman 4.3's envVarValue words; with optional: true the variable is left out instead."""
+    def pod(*env):
+        return ("kind: ConfigMap\nmetadata: {name: m}\ndata: {k: v}\n---\n"
+                "kind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n---\n"
+                "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: bb\n"
+                "    env:\n" + "".join(f"    - {e}\n" for e in env))
+
+    ref = "{name: %s, valueFrom: {%s: {name: %s, key: %s%s}}}"
+    with pytest.raises(InvalidArgument, match=f"^{message}$"):
+        _plan(pod(ref % ("X", kind, source, "nokey", "")))
+    p = _plan(pod(ref % ("X", kind, source, "nokey", ", optional: true"), ref % ("Y", kind, source, "k", "")))
+    assert [e for e in p.pods[0].containers[0].create["env"] if e[:2] in ("X=", "Y=")] == ["Y=v"]

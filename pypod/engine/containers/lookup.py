@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pypod.engine.context import Context
 from pypod.errors import ContainerNotFound, InvalidArgument, RemoveMissing
 from pypod.store.containers import ContainerRecord, ContainerStore
+from pypod.store.lookup import by_name_or_id
 from pypod.units import parse_time
 
 
@@ -17,25 +17,8 @@ def store(ctx: Context) -> ContainerStore:
 
 def find_container(ctx: Context, name: str) -> ContainerRecord | None:
     cs = store(ctx)
-    if re.fullmatch(r"[0-9a-f]{64}", name):
-        rec = cs.get(name)
-        if rec:
-            return rec
-    recs = []
-    for cid in cs.ids():  # names are unique: stop reading records at the one that has it
-        r = cs.get(cid)
-        if r is None:
-            continue
-        if r.name == name:
-            return r
-        recs.append(r)
-    if re.fullmatch(r"[0-9a-f]{1,64}", name):
-        hits = [r for r in recs if r.id.startswith(name)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise InvalidArgument(f"more than one result for container ID prefix \"{name}\"")
-    return None
+    return by_name_or_id((r for r in map(cs.get, cs.ids()) if r is not None), name, lambda: InvalidArgument(
+        f"more than one result for container ID {name}: container already exists"), get=cs.get)
 
 
 def get_container(ctx: Context, name: str, missing_exit: int | None = None) -> ContainerRecord:
