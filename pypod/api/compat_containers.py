@@ -26,7 +26,7 @@ def lookup(ctx, name: str):
 
 def _docker_ports(rec) -> list[dict]:
     out = []
-    for m in rec.config.net.get("ports") or []:
+    for m in rec.config.net.ports:
         out.append({"IP": m.get("host_ip") or "0.0.0.0", "PrivatePort": m["container_port"],
                     "PublicPort": m["host_port"], "Type": m["protocol"]})
     for key in rec.config.expose:

@@ -465,7 +465,7 @@ def port(popts=None, protocol: str = Opt("tcp", "--protocol", help="tcp or udp")
 
     ctx = _ctx()
     rec = _service_container(ctx, _project(popts), service, index)
-    for m in rec.config.net.get("ports") or []:
+    for m in rec.config.net.ports:
         if m["container_port"] == private_port and m["protocol"] == protocol:
             sys.stdout.write(f"{m.get('host_ip') or '0.0.0.0'}:{m['host_port']}\n")
             return 0

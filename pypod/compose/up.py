@@ -181,8 +181,8 @@ def create_container(ctx, project, service: str, num: int, image_id: str, say, i
 def anonymous_volumes(rec) -> dict:
     """{destination: volume name} of the anonymous volumes a container has (the service's and
     its image's VOLUMEs)."""
-    return {m["destination"]: m["name"] for m in rec.config.resolved_mounts or []
-            if m.get("type") == "volume" and m.get("anonymous") and m.get("name")}
+    return {m.destination: m.name for m in rec.config.resolved_mounts or []
+            if m.type == "volume" and m.anonymous and m.name}
 
 
 def _with_inherited(svc: dict, vols: list, inherit: dict) -> list:
@@ -203,8 +203,8 @@ def _mark_anonymous(ctx, rec, names: set) -> None:
     with st.lock():
         fresh = st.get(rec.id)
         for m in fresh.config.resolved_mounts or []:
-            if m.get("type") == "volume" and m.get("name") in names:
-                m["anonymous"] = True
+            if m.type == "volume" and m.name in names:
+                m.anonymous = True
         st.save(fresh)
 
 

@@ -99,10 +99,9 @@ def _worker(ctx, rec, req: dict, **popen):
     if pid:
         req["pid"] = pid
     else:
-        if not (cdir / "spec.json").exists():
-            from pypod.engine.containers import _load_spec
+        from pypod.engine.containers import stored_spec
 
-            _load_spec(ctx, rec)
+        stored_spec(ctx, rec)  # (derived again if it was lost)
         req["spec"] = str(cdir / "spec.json")
     req["name"] = rec.name
     if req.get("op") == "in" and req.get("archive"):

@@ -1,8 +1,7 @@
 """What `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's VOLUMEs ask for, resolved once
-at create time into plain mount dicts stored in the container record (`resolved_mounts`):
-
-    {"type": "bind"|"volume"|"tmpfs", "source": host path, "destination": container path,
-     "options": [runtime mount options], "name": volume name, "anonymous": bool, "rw": bool}
+at create time into plain mount dicts stored in the container record (`resolved_mounts`), read back
+through store/container_config.MountConfig (type, source, destination, options, rw, name,
+anonymous, ...).
 
 `runtime_mounts()` turns them into the runtime's Mount specs, `inspect_mounts()` into podman's
 `.Mounts`. Named volumes are created on first use and filled with the image content they are
@@ -415,64 +414,65 @@ def _resolve_one(ctx, r: MountRequest, layers: list[str], layers_top_first: list
             **({"chown": list(ids)} if ids else {})}
 
 
-def reapply_chown(ctx, resolved: list[dict]) -> None:
-    """:U again at a restart, as podman: what the host changed in between gets the container's user."""
+def reapply_chown(ctx, resolved: list) -> None:
+    """:U again at a restart, as podman: what the host changed in between gets the container's user
+    (resolved: MountConfig)."""
     from pypod.engine import volumes as vol
 
     for m in resolved:
-        if m.get("chown") and os.path.exists(m["source"]):
-            vol.chown_tree(ctx, m["source"], *m["chown"], unless_top_owned=True)
+        if m.chown and os.path.exists(m.source):
+            vol.chown_tree(ctx, m.source, *m.chown, unless_top_owned=True)
 
 
 def from_container(rec, mode: str = "") -> list[dict]:
     """The bind and volume mounts of another container, for --volumes-from CTR[:ro|rw]."""
+    from pypod.store.container_config import MountConfig
+
     out = []
-    for m in rec.config.resolved_mounts or []:
-        if m.get("type") == "tmpfs":
+    for theirs in rec.config.resolved_mounts or []:
+        if theirs.type == "tmpfs":
             continue
-        m = dict(m)
-        opts = [o for o in m.get("options") or [] if o not in ("ro", "rw")]
-        if mode == "ro" or (mode != "rw" and not m.get("rw", True)):
-            opts.append("ro")
-            m["rw"] = False
-        else:
-            m["rw"] = True
-        m["options"] = opts
-        m["anonymous"] = False  # belongs to the other container
-        out.append(m)
+        m = MountConfig.view(theirs.to_dict())  # (a copy)
+        opts = [o for o in m.options if o not in ("ro", "rw")]
+        ro = mode == "ro" or (mode != "rw" and not m.rw)
+        m.options = opts + ["ro"] if ro else opts
+        m.rw = not ro
+        m.anonymous = False  # belongs to the other container
+        out.append(m.to_dict())
     return out
 
 
-def runtime_mounts(resolved: list[dict]) -> list:
+def runtime_mounts(resolved: list) -> list:
+    """The runtime's Mount specs of a container's resolved mounts (MountConfig)."""
     from pypod.runtime.spec import Mount
 
     out = []
     for m in resolved:
-        opts = list(m.get("options") or [])
-        if m["type"] == "overlay":
-            opts += [f"upperdir={m['upperdir']}", f"workdir={m['workdir']}"] if m.get("upperdir") \
-                else ["fresh"]
-        out.append(Mount(type="bind" if m["type"] == "volume" else m["type"], source=m["source"],
-                         destination=m["destination"], options=opts))
+        opts = list(m.options)
+        if m.type == "overlay":
+            opts += [f"upperdir={m.upperdir}", f"workdir={m.workdir}"] if m.upperdir else ["fresh"]
+        out.append(Mount(type="bind" if m.type == "volume" else m.type, source=m.source,
+                         destination=m.destination, options=opts))
     return out
 
 
-def inspect_mounts(resolved: list[dict]) -> list[dict]:
+def inspect_mounts(resolved: list) -> list[dict]:
+    """podman's .Mounts of a container's resolved mounts (MountConfig)."""
     out = []
     for m in resolved:
-        if m["type"] == "tmpfs":
+        if m.type == "tmpfs":
             continue
-        opts = [o for o in m.get("options") or [] if o not in ("ro", "rw")]
-        if m["type"] == "volume":
+        opts = [o for o in m.options if o not in ("ro", "rw")]
+        if m.type == "volume":
             opts = [o for o in opts if o not in ("rbind", "bind")] + [o for o in opts if o in ("rbind", "bind")]
-            out.append({"Type": "volume", "Name": m.get("name", ""), "Source": m["source"],
-                        "Destination": m["destination"], "Driver": "local", "Mode": "", "Options": opts,
-                        "RW": bool(m.get("rw", True)), "Propagation": "rprivate"})
+            out.append({"Type": "volume", "Name": m.name, "Source": m.source,
+                        "Destination": m.destination, "Driver": "local", "Mode": "", "Options": opts,
+                        "RW": bool(m.rw), "Propagation": "rprivate"})
         else:
-            if m["type"] == "overlay":
+            if m.type == "overlay":
                 opts = ["O", *opts]
-            out.append({"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
-                        "Mode": "", "Options": opts, "RW": bool(m.get("rw", True)), "Propagation": "rprivate"})
+            out.append({"Type": "bind", "Source": m.source, "Destination": m.destination, "Driver": "",
+                        "Mode": "", "Options": opts, "RW": bool(m.rw), "Propagation": "rprivate"})
     return out
 
 

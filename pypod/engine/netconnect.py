@@ -34,15 +34,17 @@ def connect(ctx: Context, network: str, container: str, *, aliases: list[str] | 
             ipaddress.IPv4Address(ip)
         except ValueError:
             raise InvalidArgument(f"{ip} is not an IPv4 address") from None
-    networks = dict(o.net.get("networks") or {})
+    networks = o.net.networks
     if net["name"] in networks:
         raise PypodError(f"container {rec.id} is already connected to network "
                          f"\"{net['name']}\": network is already connected")
-    used = {ep.get("interface") or f"eth{i}" for i, ep in enumerate(networks.values())}
+    used = {ep.interface or f"eth{i}" for i, ep in enumerate(networks.values())}
     i = 0
     while f"eth{i}" in used:
         i += 1
-    ep = {"aliases": list(aliases or []), "ip": ip or "", "mac": mac or "", "interface": f"eth{i}"}
+    from pypod.store.container_config import EndpointConfig
+
+    ep = EndpointConfig(aliases=list(aliases or []), ip=ip or "", mac=mac or "", interface=f"eth{i}")
     st = _running_state(ctx, rec)
     if st is not None:
         _attach_live(ctx, rec, st, net, ep)
@@ -58,8 +60,7 @@ def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
 
     owner = {"id": rec.id, "name": rec.name, "pid": st.get("supervisor_pid"),
              "start": st.get("supervisor_starttime") or proc.starttime(st.get("supervisor_pid") or 0)}
-    lease_ep = {"aliases": ep["aliases"], "want": ep["ip"], "mac": ep["mac"],
-                "ifname": ep["interface"]}
+    lease_ep = {"aliases": ep.aliases, "want": ep.ip, "mac": ep.mac, "ifname": ep.interface}
     run_root = str(ctx.run_root)
     from pypod.engine.containers import _uplink_options
 
@@ -77,22 +78,22 @@ def _attach_live(ctx: Context, rec, st: dict, net: dict, ep: dict) -> None:
                                          "ifname": req["ifname"]})
 
 
-def _set_endpoint(ctx: Context, cid: str, network: str, ep: dict | None) -> None:
-    """The record's endpoint on `network` (None: none), and the stored spec after it."""
+def _set_endpoint(ctx: Context, cid: str, network: str, ep) -> None:
+    """The record's endpoint on `network` (an EndpointConfig; None: none), and the stored spec
+    derived again from the record (build_spec, as create derives it): the next start (or
+    restart) attaches what the record says."""
     from pypod.engine import containers as ce
 
     with ce.store(ctx).lock():
         fresh = ce.get_container(ctx, cid)
-        n = dict(fresh.config.net)
-        nets = dict(n.get("networks") or {})
+        nets = dict(fresh.config.net.networks)
         if ep is None:
             nets.pop(network, None)
         else:
             nets[network] = ep
-        n["networks"] = nets
-        fresh.config.net = n
+        fresh.config.net.networks = nets
         ce.store(ctx).save(fresh)
-    _update_spec(ctx, fresh)
+    ce.derive_spec(ctx, fresh, fsync=True)
 
 
 def _set_live(ctx: Context, cid: str, network: str, info: dict | None) -> None:
@@ -108,21 +109,6 @@ def _set_live(ctx: Context, cid: str, network: str, info: dict | None) -> None:
     statemod.update_state(cdir, {"networks": nets})
 
 
-def _update_spec(ctx: Context, rec) -> None:
-    """The stored spec's endpoints follow the record: the next start (or restart) attaches them."""
-    from pypod.engine import containers as ce
-    from pypod.store import db
-
-    path = ctx.containers_dir / rec.id / "spec.json"
-    d = db.read_json(path)
-    if not d:
-        return
-    net = dict(d.get("net") or {})
-    net["endpoints"] = ce.bridge_endpoints(ctx, rec.config)
-    d["net"] = net
-    db.write_json(path, d)
-
-
 def _userns_dir(ctx: Context) -> str | None:
     return str(ctx.run_root / "userns") if ctx.rootless else None
 
@@ -134,13 +120,13 @@ def disconnect(ctx: Context, network: str, container: str, *, force: bool = Fals
 
     net = netmod.get_network(ctx, network)
     rec = ce.get_container(ctx, container)
-    networks = dict(rec.config.net.get("networks") or {})
+    networks = rec.config.net.networks
     if net["name"] not in networks:
         raise PypodError(f"container {rec.id} is not connected to network {net['name']}")
     st = _running_state(ctx, rec)
     if st is not None:
         live = (st.get("networks") or {}).get(net["name"]) or {}
-        ifname = live.get("ifname") or networks[net["name"]].get("interface")
+        ifname = live.get("ifname") or networks[net["name"]].interface
         try:
             if ifname:
                 rootlessnet.request(str(ctx.run_root), {"op": "detach", "pid": int(st["pid"]),

@@ -149,12 +149,12 @@ def display_mode(mode: str, rootless: bool) -> str:
     return mode
 
 
-def container_ip(mode: str, net: dict) -> tuple[str, str, int]:
-    """(ip, gateway, prefix) a container gets, as far as known before it runs."""
+def container_ip(mode: str, net) -> tuple[str, str, int]:
+    """(ip, gateway, prefix) a container gets, as far as known before it runs (net: NetConfig)."""
     if mode == "slirp4netns":
         from pypod.network.slirp import cidr_addresses
 
-        a = cidr_addresses(net.get("cidr") or "10.0.2.0/24")
+        a = cidr_addresses(net.cidr)
         return a["ip"], a["gateway"], a["prefix"]
     return "", "", 0
 
@@ -281,16 +281,13 @@ def network_exists(ctx, name_or_id: str) -> bool:
 
 def network_users(ctx) -> dict[str, list[str]]:
     """network name → ids of the containers whose record puts them on it
-    (`config.net["networks"]`, podman's `Networks()` of a container)."""
+    (`config.net.networks`, podman's `Networks()` of a container)."""
     from pypod.engine.containers import store
 
     out: dict[str, list[str]] = {}
     for rec in store(ctx).list():
-        nets = rec.config.net.get("networks") or {}
-        names = list(nets) if isinstance(nets, dict) else [
-            (x.get("name") if isinstance(x, dict) else x) for x in nets]
-        for n in names:
-            if n and rec.id not in out.setdefault(n, []):
+        for n in rec.config.net.networks:
+            if rec.id not in out.setdefault(n, []):
                 out[n].append(rec.id)
     return out
 

@@ -90,7 +90,7 @@ def inspect_pod(ctx: Context, pod: PodRecord) -> dict:
     infra_cfg = pod.infra_config or {}
     bindings: dict = {}
     infra = next((r for r, _ in states if r.id == pod.infra_id), None)
-    for p in (infra.config.net.get("ports") or []) if infra else []:
+    for p in (infra.config.net.ports) if infra else []:
         key = f"{p.get('container_port')}/{p.get('protocol', 'tcp')}"
         bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
                                              "HostPort": str(p.get("host_port"))})

@@ -55,7 +55,7 @@ def disk_usage(ctx: Context) -> dict:
     for c in containers:
         st = state_of(ctx, c)
         size = _dir_size(store(ctx).dir(c.id) / "upper")
-        nvol = sum(1 for m in c.config.resolved_mounts or [] if m.get("type") == "volume")
+        nvol = sum(1 for m in c.config.resolved_mounts or [] if m.type == "volume")
         ctr_rows.append({"rec": c, "size": size, "status": st.get("status", "created"), "volumes": nvol})
     users = vol.users(ctx)
     vol_rows = [{"rec": v, "size": vol.volume_size(ctx, v.name), "links": len(users.get(v.name, []))}
@@ -292,7 +292,7 @@ def mounted(ctx: Context) -> dict:
 
 
 def mount_container(ctx: Context, rec) -> str:
-    from pypod.engine.containers import _load_spec, store
+    from pypod.engine.containers import store, stored_spec
     from pypod.linux.idmap import find_helper
     from pypod.linux.syscalls import Syscalls
     from pypod.runtime import init
@@ -300,7 +300,7 @@ def mount_container(ctx: Context, rec) -> str:
     have = mounted(ctx)
     if rec.id in have:
         return have[rec.id]
-    spec = _load_spec(ctx, rec).to_dict()
+    spec = stored_spec(ctx, rec)
     target = store(ctx).dir(rec.id) / "merged"
     target.mkdir(exist_ok=True, mode=0o755)
     host = init.HostFacts(rootless=bool(os.environ.get(ENV_GRAPHROOT)) or ctx.rootless,

@@ -130,10 +130,10 @@ def users(ctx: Context) -> dict:
     out: dict = {}
     for rec in store(ctx).list():
         for m in rec.config.resolved_mounts or []:
-            if m.get("type") == "volume" and m.get("name"):
-                out.setdefault(m["name"], [])
-                if rec.id not in out[m["name"]]:
-                    out[m["name"]].append(rec.id)
+            if m.type == "volume" and m.name:
+                out.setdefault(m.name, [])
+                if rec.id not in out[m.name]:
+                    out[m.name].append(rec.id)
     return out
 
 
@@ -259,8 +259,8 @@ def remove_volumes(ctx: Context, names: list[str], *, force: bool = False, all_:
 
 def remove_anonymous(ctx: Context, container_rec) -> None:
     """`rm -v` / `--rm`: the anonymous volumes a container made and no other container uses."""
-    mine = [m["name"] for m in container_rec.config.resolved_mounts or []
-            if m.get("type") == "volume" and m.get("anonymous") and m.get("name")]
+    mine = [m.name for m in container_rec.config.resolved_mounts or []
+            if m.type == "volume" and m.anonymous and m.name]
     if not mine:
         return
     used = users(ctx)

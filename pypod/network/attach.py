@@ -3,13 +3,15 @@ namespace between "pid 1 exists" and "go", tear it down after the exit; bridge()
 networks. The supervisor gets this module as its network driver from pypod.engine.supervise
 (runtime/ never imports network/).
 
-Imports: cheap standard-library modules only (the supervisor imports this).
+Imports: cheap standard-library modules only, and pypod.store.container_config (NetConfig: the
+spec's `net` read by attribute) (the supervisor imports this).
 """
 
 from __future__ import annotations
 
 
 from pypod.network.slirp import NetError  # noqa: F401 (the supervisor catches driver.NetError)
+from pypod.store.container_config import NetConfig
 
 HELPERS = ("slirp4netns", "pasta")
 
@@ -17,7 +19,7 @@ HELPERS = ("slirp4netns", "pasta")
 def start(spec: dict, pid: int, cdir: str):
     """Spawn the helper for the spec's network mode (None when there is none to run)."""
     mode = spec.get("network") or ""
-    net = spec.get("net") or {}
+    net = NetConfig.view(spec.get("net") or {})
     if mode == "slirp4netns":
         from pypod.network import slirp
 
@@ -33,7 +35,7 @@ def finish(handle, spec: dict) -> None:
     """Wait until the helper has configured the namespace, then publish the ports."""
     if handle is None:
         return
-    ports = (spec.get("net") or {}).get("ports") or []
+    ports = NetConfig.view(spec.get("net") or {}).ports
     if ports:
         handle.add_ports(ports)  # starts the forwarder while the helper gets ready
     handle.wait_ready()

@@ -31,6 +31,7 @@ import time
 
 from pypod.network import rootlessnet, slirp
 from pypod.network.slirp import NetError
+from pypod.store.container_config import NetConfig
 
 GRACE = float(os.environ.get("PYPOD_NETNS_GRACE") or 10)
 TICK = 0.5
@@ -401,12 +402,14 @@ def main(argv: list[str]) -> None:
     helper = None
     try:
         d = rootlessnet.netns_dir(run_root)
+        # the uplink's settings: a NetConfig's (engine/containers/spec._uplink_options) and its kind
+        net = NetConfig.view({k: v for k, v in opts.items() if k != "kind"})
         if kind == "pasta":
             from pypod.network import pasta
 
-            helper = pasta.start(core, d, {"args": opts.get("args") or [], "path": opts.get("path")})
+            helper = pasta.start(core, d, NetConfig(args=net.args, path=net.path))
         else:
-            helper = slirp.start(core, d, {k: v for k, v in opts.items() if k != "kind"})
+            helper = slirp.start(core, d, net)
         helper.wait_ready()
         _report(from_outer_w, {"ok": True})
     except NetError as e:

@@ -14,6 +14,7 @@ import os
 import time
 
 from pypod.network.slirp import NetError, check_tun, find
+from pypod.store.container_config import NetConfig
 
 PIDFILE = "pasta.pid"
 LOG = "pasta.log"
@@ -64,11 +65,10 @@ class Pasta:
             pass
 
 
-def start(pid: int, cdir: str, opts: dict) -> Pasta:
-    exe = find("pasta", opts.get("path"))
+def start(pid: int, cdir: str, opts: NetConfig) -> Pasta:
+    exe = find("pasta", opts.path or None)
     if exe is None:
-        where = f"at {opts['path']} (containers.conf network_cmd_path)" if opts.get("path") \
-            else "in $PATH"
+        where = f"at {opts.path} (containers.conf network_cmd_path)" if opts.path else "in $PATH"
         raise NetError(f"pasta not found {where}: install passt (apt-get install passt), or use "
                        f"--network slirp4netns|none|host")
     check_tun()
@@ -77,8 +77,7 @@ def start(pid: int, cdir: str, opts: dict) -> Pasta:
         os.unlink(pidfile)
     except FileNotFoundError:
         pass
-    argv = [exe, "--config-net", "-q", "-P", pidfile, *port_args(opts.get("ports") or []),
-            *(opts.get("args") or [])]
+    argv = [exe, "--config-net", "-q", "-P", pidfile, *port_args(opts.ports), *opts.args]
     # no forwarding of anything but the published ports (pasta's default is "auto" for -t)
     if not any(a in ("-t", "--tcp-ports") for a in argv):
         argv += ["-t", "none"]

@@ -18,6 +18,8 @@ import os
 import select
 import time
 
+from pypod.store.container_config import NetConfig
+
 API_SOCKET = "slirp4netns.sock"
 LOG = "slirp4netns.log"
 READY_TIMEOUT = 10.0
@@ -31,7 +33,7 @@ class NetError(Exception):
 
 def cidr_addresses(cidr: str) -> dict:
     """10.0.2.0/24 → guest .100, gateway .2, dns .3."""
-    net, _, bits = (cidr or "10.0.2.0/24").partition("/")
+    net, _, bits = cidr.partition("/")
     parts = [int(x) for x in net.split(".")]
     base = (parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]
 
@@ -66,9 +68,9 @@ def check_tun() -> None:
 class Slirp:
     """A running slirp4netns (child of the supervisor)."""
 
-    def __init__(self, pid: int, exit_w: int, ready_r: int, cdir: str, opts: dict):
+    def __init__(self, pid: int, exit_w: int, ready_r: int, cdir: str, opts: NetConfig):
         self.pid, self.exit_w, self.ready_r, self.cdir, self.opts = pid, exit_w, ready_r, cdir, opts
-        self.addrs = cidr_addresses(opts.get("cidr") or "10.0.2.0/24")
+        self.addrs = cidr_addresses(opts.cidr)
         self.forwarder = None
         self.target = 0  # the container's pid 1
 
@@ -129,7 +131,7 @@ class Slirp:
         """Through our forwarder (fast, the real client address, IPv6 too); with
         port_handler=slirp4netns through slirp4netns's own forwarding (IPv4 only)."""
         ours, fwds = list(ports), []
-        if self.opts.get("port_handler") == "slirp4netns":
+        if self.opts.port_handler == "slirp4netns":
             fwds, ours = list(ports), []
         for m in fwds:
             if ":" in (m.get("host_ip") or ""):
@@ -213,28 +215,26 @@ def _in_use(ip: str, port: int, proto: str) -> bool:
         s.close()
 
 
-def start(pid: int, cdir: str, opts: dict) -> Slirp:
+def start(pid: int, cdir: str, opts: NetConfig) -> Slirp:
     """Spawn slirp4netns for the network namespace of `pid` (don't wait: wait_ready())."""
-    exe = find("slirp4netns", opts.get("path"))
+    exe = find("slirp4netns", opts.path or None)
     if exe is None:
-        if opts.get("path"):
-            raise NetError(f"slirp4netns not found at {opts['path']} (containers.conf "
+        if opts.path:
+            raise NetError(f"slirp4netns not found at {opts.path} (containers.conf "
                            f"network_cmd_path): fix the path, or use --network none|host")
         raise NetError("slirp4netns not found in $PATH: rootless networking needs it (apt-get "
                        "install slirp4netns), or use --network none|host")
     check_tun()
-    argv = [exe, "--configure", f"--mtu={int(opts.get('mtu') or 65520)}"]
-    if not opts.get("allow_host_loopback"):
+    argv = [exe, "--configure", f"--mtu={int(opts.mtu)}", f"--cidr={opts.cidr}"]
+    if not opts.allow_host_loopback:
         argv.append("--disable-host-loopback")
-    if opts.get("cidr"):
-        argv.append(f"--cidr={opts['cidr']}")
-    if opts.get("enable_ipv6"):
+    if opts.enable_ipv6:
         argv.append("--enable-ipv6")
-    if opts.get("outbound_addr"):
-        argv.append(f"--outbound-addr={opts['outbound_addr']}")
-    if opts.get("outbound_addr6"):
-        argv.append(f"--outbound-addr6={opts['outbound_addr6']}")
-    if opts.get("ports"):
+    if opts.outbound_addr:
+        argv.append(f"--outbound-addr={opts.outbound_addr}")
+    if opts.outbound_addr6:
+        argv.append(f"--outbound-addr6={opts.outbound_addr6}")
+    if opts.ports:
         argv.append(f"--api-socket={API_SOCKET}")
     argv += ["--ready-fd=3", "--exit-fd=4", str(pid), "tap0"]
     ready_r, ready_w = os.pipe()

@@ -6,9 +6,10 @@
     kill(container_dir, sig) -> None
     wait(container_dir, conditions=("stopped", "exited"), interval=0.25, timeout=None) -> int
 
-start() writes CONTAINER_DIR/spec.json and starts the supervisor (which daemonizes at once),
-then returns when the container's process has been exec'd — or raises LaunchError(message,
-exit_code) with 125 (set-up), 126 (cannot invoke) or 127 (not found).
+start() starts the supervisor on CONTAINER_DIR/spec.json (which the engine wrote when it derived
+the spec: engine/containers/spec.py; a start never rewrites it, what differs per start travels as
+the supervisor's arguments), then returns when the container's process has been exec'd — or raises
+LaunchError(message, exit_code) with 125 (set-up), 126 (cannot invoke) or 127 (not found).
 
 DESIGN: how the supervisor is started. `pypod run` and `pypod start` call prefork() first
 thing, while the CLI is still small (its parser only) and single-threaded: that fork imports the
@@ -196,14 +197,6 @@ def _spec_dict(spec) -> dict:
     return spec.to_dict()
 
 
-def _write_spec(container_dir: str, spec: dict) -> None:
-    path = os.path.join(container_dir, "spec.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(jsonlite.dumps(spec))
-    os.rename(tmp, path)
-
-
 PRESERVE_BASE = 512  # where --preserve-fds' descriptors wait in the supervisor
 
 
@@ -388,10 +381,16 @@ _fallback_warned = False
 
 
 def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None, stderr=None,
-          holder_dir: str | None = None, warn=None, preserve_fds: int = 0) -> Started:
-    """Start the container described by `spec` (ContainerSpec or its dict). `warn(message)` is
-    called with each warning as it comes, before the container can write anything (they are
-    also in Started.warnings)."""
+          holder_dir: str | None = None, warn=None, preserve_fds: int = 0,
+          detach_keys: str | None = None, cleanup_if_detached: bool = False,
+          open_stdin: bool = False) -> Started:
+    """Start the container whose spec is CONTAINER_DIR/spec.json; `spec` is that spec (a
+    ContainerSpec or its dict: launch reads its name and process settings, it does not write it).
+    This start only: detach_keys (of a foreground -it run / start -ai; None: ctrl-p,ctrl-q),
+    cleanup_if_detached (a foreground `run --rm`: the CLI removes it, unless the user detaches),
+    open_stdin (start -i: stdin kept open though the container was created without -i).
+    `warn(message)` is called with each warning as it comes, before the container can write
+    anything (they are also in Started.warnings)."""
     global _fallback_warned
     sd = _spec_dict(spec)
     os.makedirs(container_dir, exist_ok=True)
@@ -404,7 +403,6 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
         os.unlink(os.path.join(container_dir, statemod.STOP_MARKER))
     except FileNotFoundError:
         pass
-    _write_spec(container_dir, sd)
     rootless = os.geteuid() != 0
     if rootless:
         if holder_dir is None:
@@ -418,9 +416,16 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
             _fallback_warned = True
             _warn_once(m.warning(), _notice_dir(holder_dir), warn)
     proxy = _SigProxy(bool((sd.get("process") or {}).get("terminal"))) if foreground else None
+    extra = ["--preserve-fds", str(preserve_fds)] if preserve_fds else []
+    if detach_keys is not None:
+        extra += ["--detach-keys", detach_keys]
+    if cleanup_if_detached:
+        extra.append("--cleanup-if-detached")
+    if open_stdin:
+        extra.append("--open-stdin")
     try:
         return _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn,
-                      preserve_fds)
+                      preserve_fds, extra, open_stdin)
     except BaseException:
         if proxy:
             proxy.restore()
@@ -428,12 +433,12 @@ def start(spec, container_dir: str, *, foreground: bool, stdin=None, stdout=None
 
 
 def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, proxy, warn,
-           preserve_fds: int = 0) -> Started:
+           preserve_fds: int = 0, extra: list[str] = (), open_stdin: bool = False) -> Started:
     # run --preserve-fds N: our fds 3..3+N-1 travel to the supervisor out of the way of its own
     # (at PRESERVE_BASE+i), and from it to the container's process as 3..3+N-1 again
     actions: list[tuple] = [(os.POSIX_SPAWN_DUP2, 3 + i, PRESERVE_BASE + i) for i in range(preserve_fds)]
     if foreground:
-        if not (sd.get("process") or {}).get("stdin"):
+        if not ((sd.get("process") or {}).get("stdin") or open_stdin):
             actions.append((os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0))
         elif stdin is not None:
             actions.append((os.POSIX_SPAWN_DUP2, _fd_of(stdin), 0))
@@ -444,9 +449,7 @@ def _spawn(sd, container_dir, foreground, stdin, stdout, stderr, holder_dir, pro
     else:
         for fd in (0, 1, 2):
             actions.append((os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0))
-    args = supervisor_args(container_dir, foreground=foreground, holder_dir=holder_dir)
-    if preserve_fds:
-        args += ["--preserve-fds", str(preserve_fds)]
+    args = supervisor_args(container_dir, foreground=foreground, holder_dir=holder_dir) + list(extra)
     forked = _use_zygote(actions, args)
     if forked:
         pid, r = forked

@@ -1,8 +1,11 @@
 """What to run: a container spec, pure data, JSON-serialisable (to_dict / from_dict).
 
-The engine fills it from CLI options and the image config; launch.start() writes it to
-CONTAINER_DIR/spec.json, which is all the supervisor reads (as plain dicts: the supervisor does
-not import this module). Records, not dataclasses: `create` and `run` build one, and dataclasses
+The engine derives it from the container's record in one place (engine/containers/spec.py
+build_spec) and writes it to CONTAINER_DIR/spec.json when it does, which is all the supervisor
+reads (as plain dicts: the supervisor does not import this module; it views the healthcheck and
+`net` through store/container_config' HealthConfig and NetConfig, whose dicts they are). What
+differs per start (detach keys, start -i, a foreground run --rm) is not in it: runtime/launch.start
+passes those to the supervisor as arguments. Records, not dataclasses: `create` and `run` build one, and dataclasses
 cost ~10 ms to import and ~3 ms per class to build.
 """
 
@@ -87,9 +90,8 @@ class ContainerSpec(Record):
         ("network", "private"),
         # namespaces joined instead of made: {"uts"|"ipc"|"user": container id} (a pod's infra)
         ("join_ns", dict),
-        # The helper's settings: {"ports": [{"host_ip", "host_port", "container_port", "protocol"}],
-        # slirp4netns: "allow_host_loopback", "mtu", "cidr", "enable_ipv6", "outbound_addr", "path";
-        # pasta: "args", "path"}
+        # The helper's settings: store/container_config.NetConfig's dict (ports, slirp4netns's and
+        # pasta's options; user networks: endpoints, run_root, uplink)
         ("net", dict),
         # Contents written into files in the container dir and bind-mounted over /etc/hosts,
         # /etc/resolv.conf, /etc/hostname ("" for hosts/resolv_conf: keep the image's file).
@@ -100,8 +102,7 @@ class ContainerSpec(Record):
         ("stop_timeout", 10),
         ("restart_policy", "no"),  # no | on-failure | always | unless-stopped
         ("restart_max", 0),  # on-failure:N (0: no limit)
-        # {"test": ["CMD-SHELL", "cmd"] | ["CMD", ...], "interval": s, "timeout": s, "retries": n,
-        #  "start_period": s}
+        # store/container_config.HealthConfig's dict (test, interval, timeout, start_period, retries)
         ("healthcheck", None),
         ("auto_remove", False),
         # Run by the supervisor after the final exit when auto_remove, with the supervisor's env,
@@ -134,8 +135,6 @@ class ContainerSpec(Record):
         ("log_size_max", -1),  # --log-opt max-size: the log is truncated when it would grow past it
         ("containerenv", ""),  # /run/.containerenv (filled with --privileged, as podman)
         ("limits", dict),  # cgroup limits to apply (pypod.linux.cgroups)
-        ("detach_keys", None),  # of a foreground -it run / start -ai (None: ctrl-p,ctrl-q)
-        ("cleanup_if_detached", False),  # a foreground `run --rm`: the CLI removes it unless detached
     )
     __slots__ = tuple(n for n, _ in FIELDS)
 

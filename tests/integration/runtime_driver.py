@@ -10,6 +10,7 @@ stop, kill, wait, state, exec. Needs pypod importable (PYTHONPATH or an installe
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -32,6 +33,10 @@ def main() -> None:
     try:
         if op in ("run", "start"):
             spec = specmod.ContainerSpec.from_dict(req["spec"])
+            # (the engine writes spec.json where it derives a spec; launch.start only reads it)
+            os.makedirs(cdir, exist_ok=True)
+            with open(os.path.join(cdir, "spec.json"), "w") as f:
+                json.dump(spec.to_dict(), f)
             t0 = time.monotonic()
             started = launch.start(spec, cdir, foreground=(op == "run"))
             t1 = time.monotonic()

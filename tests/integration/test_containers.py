@@ -196,6 +196,44 @@ def test_restart_policy_on_failure(busybox):
     assert ok("inspect", "--format", "{{.RestartCount}}", "flaky").stdout.strip() == "2"
 
 
+def _spec_file(cid: str) -> str:
+    return os.path.join(user.TEST_HOME, ".local/share/pypod/storage/containers", cid, "spec.json")
+
+
+def _stamp(cid: str) -> tuple[int, int]:
+    st = os.stat(_spec_file(cid))
+    return st.st_ino, st.st_mtime_ns
+
+
+def test_the_spec_is_written_where_it_is_derived_and_only_read_by_starts(busybox):
+    """Issue 12: create derives the supervisor's spec and writes spec.json once; start, restart,
+    stop, start -ai, exec, cp and a restart policy read it and never write it again."""
+    cid = ok("create", "--name", "once", busybox, "sh", "-c", "echo hi; sleep 100").stdout.strip()
+    made = _stamp(cid)
+    text = open(_spec_file(cid)).read()
+    ok("start", "once")
+    assert _stamp(cid) == made
+    assert ok("exec", "once", "echo", "in").stdout == "in\n"
+    assert pypod("cp", "once:/etc/hostname", "-").returncode == 0
+    ok("restart", "-t", "0", "once")
+    ok("stop", "-t", "0", "once")
+    ok("start", "once")
+    assert _stamp(cid) == made and open(_spec_file(cid)).read() == text
+    ok("rm", "-f", "-t", "0", "once")
+    # start -ai of a container created without -i: stdin for this start only, the spec as it was
+    cid = ok("create", "--name", "cat", busybox, "cat").stdout.strip()
+    made = _stamp(cid)
+    r = ok("start", "-a", "-i", "cat", input="piped\n")
+    assert r.stdout == "piped\n" and _stamp(cid) == made
+    assert json.load(open(_spec_file(cid)))["process"]["stdin"] is False
+    # run: derived once at its create; the supervisor's restarts read nothing back
+    cid = ok("run", "-d", "--name", "again", "--restart", "on-failure:2", busybox, "sh", "-c", "exit 1").stdout.strip()
+    made = _stamp(cid)
+    assert wait_for(lambda: ok("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", "again")
+                    .stdout.strip() == "exited 2", timeout=20)
+    assert _stamp(cid) == made
+
+
 def test_root_mode_works_too(registry, tmp_path):
     root = str(tmp_path / "root-storage")
     env = {"CONTAINERS_REGISTRIES_CONF": f"{user.TEST_HOME}/.config/containers/registries.conf"}

@@ -201,6 +201,37 @@ def test_connect_disconnect_rm_and_teardown(busybox):
     assert r.stdout == "", r.stdout
 
 
+def _spec(cid: str) -> dict:
+    return json.load(open(os.path.join(user_info().home, ".local/share/pypod/storage/containers", cid,
+                                       "spec.json")))
+
+
+def test_connect_and_disconnect_derive_the_spec_as_a_create_does(busybox):
+    """Issue 12: the spec of a container whose networks changed is derived again from its record
+    (build_spec), not patched: the same endpoints and name servers as a fresh create's."""
+    ok("network", "create", "sa")
+    ok("network", "create", "sb")
+    cid = ok("create", "--name", "cs", "--network", "sa", "--network", "sb", busybox, "true").stdout.strip()
+    ok("network", "disconnect", "sa", "cs")
+    fresh = ok("create", "--network", "sb", busybox, "true").stdout.strip()
+    mine, theirs = _spec(cid), _spec(fresh)
+    assert mine["net"] == theirs["net"] and [n["name"] for n, _ in mine["net"]["endpoints"]] == ["sb"]
+    # the name server is sb's now (sa's gateway was the first one at create)
+    assert mine["resolv_conf"] == theirs["resolv_conf"]
+    gw = json.loads(ok("network", "inspect", "sb").stdout)[0]["subnets"][0]["gateway"]
+    assert f"nameserver {gw}" in mine["resolv_conf"]
+    ok("network", "connect", "sa", "cs")
+    fresh = ok("create", "--network", "sb", "--network", "sa", busybox, "true").stdout.strip()
+    mine, theirs = _spec(cid)["net"], _spec(fresh)["net"]
+    # (the record's own entries differ: connect names the interface it picked, eth1)
+    assert mine.pop("networks")["sa"]["interface"] == "eth1" and theirs.pop("networks")
+    assert mine == theirs and [(n["name"], ep["ifname"]) for n, ep in mine["endpoints"]] == [
+        ("sb", "eth0"), ("sa", "eth1")]
+    ok("start", "-a", "cs")  # (it runs on both)
+    ok("rm", "-a", "-f")
+    ok("network", "rm", "sa", "sb")
+
+
 def test_pasta_as_the_uplink_of_user_networks(busybox, host_server, shared_tmp):
     conf = shared_tmp / "containers.conf"
     conf.write_text('[network]\ndefault_rootless_network_cmd = "pasta"\n')

@@ -56,6 +56,9 @@ def test_runtime_and_inspect_views():
         {"type": "bind", "source": "/h", "destination": "/b", "rw": True, "options": ["rbind"]},
         {"type": "tmpfs", "source": "tmpfs", "destination": "/t", "rw": True, "options": ["rw"]},
     ]
+    from pypod.store.container_config import MountConfig
+
+    resolved = [MountConfig.view(m) for m in resolved]  # (as the record gives them)
     rt = mounts.runtime_mounts(resolved)
     assert [m.type for m in rt] == ["bind", "bind", "tmpfs"]
     assert rt[0].options == ["rbind", "nosuid", "nodev", "ro"]

@@ -38,8 +38,8 @@ _MODULES = {
                " state_of store"),
     "options": "DEFAULT_PATH CreateOptions _parse_env_list _read_env_file merge_env",
     "parse": "MODE_WORDS _decimal_size _exposed _sysctls parse_limits",
-    "spec": ("_check_add_host _hosts_entries _load_spec _uplink_options bridge_endpoints"
-             " build_spec cleanup_argv"),
+    "spec": ("_check_add_host _hosts_entries _uplink_options bridge_endpoints build_spec"
+             " cleanup_argv derive_spec stored_spec"),
     "top": "_go_duration top",
     "views": ("GO_ZERO_TIME ContainerView PsFilter _go_human_size format_ports"
               " inspect_container list_containers ps_json ps_row since_text status_text"),

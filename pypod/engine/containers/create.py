@@ -11,6 +11,7 @@ from pypod.engine import events
 from pypod.engine.context import Context
 from pypod.errors import Conflict, ImageNotFound, InvalidArgument, PypodError
 from pypod.store.container_config import ContainerConfig
+from pypod.store.container_config import Limits, Resources
 from pypod.store.containers import ContainerRecord
 from pypod.units import rfc3339_nano
 from pypod.engine.containers.lookup import find_container, store
@@ -18,7 +19,7 @@ from pypod.engine.containers.options import (CreateOptions, _container_env, _ent
                                              _parse_restart, _read_env_file)
 from pypod.engine.containers.parse import (_confinement_options, _id_map_text, _keep_id_entries, _more_options,
                                            _network_mode, _parse_ulimit, _sysctls, parse_limits)
-from pypod.engine.containers.spec import build_spec
+from pypod.engine.containers.spec import derive_spec
 from pypod.engine.containers.lifecycle import (_check_detach_keys, _destroy, _launch_error, _remove_after_run,
                                                remove_containers)
 
@@ -67,9 +68,9 @@ def create(ctx: Context, opts: CreateOptions) -> ContainerRecord:
     return _create(ctx, opts)[0]
 
 
-def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
-    """create(), also returning the spec built for it (run starts it without reading it back;
-    launch.start writes spec.json then, so run passes write_spec=False)."""
+def _create(ctx: Context, opts: CreateOptions):
+    """create(), also returning the spec derived for it (and written: run starts it without
+    reading it back)."""
     cs = store(ctx)
     pod_options = {}
     if opts.pod:  # joins (or, new:NAME, makes) the pod: network, hostname, volumes come from it
@@ -88,10 +89,10 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         image_cfg = full_cfg.get("config") or {}
         image_name = _image_display_name(ctx, img_rec, opts.image)
         rootfs_path = None
-    limits = parse_limits(opts.resources)
-    if limits and ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    limits = parse_limits(Resources.view(opts.resources))
+    if limits.to_dict() and ctx.rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
         ctx.reporter.notice("Resource limits are not supported and ignored on cgroups V1 rootless systems")
-        limits = {}
+        limits = Limits()
     entry = _entrypoint(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
     if opts.command:
         cmd = list(opts.command)
@@ -243,12 +244,7 @@ def _create(ctx: Context, opts: CreateOptions, write_spec: bool = True):
         from pypod import faults; faults.point("create")
         cs.save(rec, fsync=False)  # (~10 ms of every create on this disk; see ContainerStore.save)
     try:
-        spec = build_spec(ctx, rec, img_rec)
-        if write_spec:
-            from pypod.store import db
-
-            # derived from container.json (_load_spec rebuilds a missing or torn one): no fsync
-            db.write_json(cdir / "spec.json", spec.to_dict(), fsync=False)
+        spec = derive_spec(ctx, rec, img_rec)
     except BaseException:
         _destroy(ctx, rec.id)
         from pypod.engine.volumes import remove_anonymous
@@ -277,15 +273,10 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
         except OSError:
             raise InvalidArgument(f"--preserve-fds={preserve_fds}: file descriptor {fd} is not open") from None
     _check_detach_keys(detach_keys)
-    rec, spec = _create(ctx, opts, write_spec=False)
+    rec, spec = _create(ctx, opts)
     from pypod.runtime import launch
 
     cdir = str(store(ctx).dir(rec.id))
-    spec.detach_keys = _check_detach_keys(detach_keys)
-    if not detach and opts.rm:
-        # The CLI removes the container itself after a foreground run (the supervisor does only
-        # if the user detaches).
-        spec.cleanup_if_detached = True
     from pypod.engine.locking import locked
 
     if opts.pod:
@@ -298,8 +289,11 @@ def run(ctx: Context, opts: CreateOptions, detach: bool, detach_keys: str | None
             stdio = {} if attach is None or detach else \
                 {k: os.open(os.devnull, os.O_RDWR) for k in ("stdin", "stdout", "stderr") if k not in attach}
             try:
+                # a foreground --rm: the CLI removes the container itself after the run (the
+                # supervisor does only if the user detaches)
                 started = launch.start(spec, cdir, foreground=not detach, warn=ctx.reporter.warn,
-                                       preserve_fds=preserve_fds, **stdio)
+                                       preserve_fds=preserve_fds, detach_keys=detach_keys,
+                                       cleanup_if_detached=not detach and bool(opts.rm), **stdio)
             finally:
                 for fd in stdio.values():
                     os.close(fd)

@@ -27,10 +27,8 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
         st = state_of(ctx, rec)
         if st.get("status") != "running":
             raise PypodError(f"container {rec.id} is not running")
-        test = list(hc["test"])
-        argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
         o = rec.config
-        proc = ProcessSpec(args=argv, env=o.env, cwd=o.workdir, user=o.user)
+        proc = ProcessSpec(args=hc.argv(), env=o.env, cwd=o.workdir, user=o.user)
         cdir = str(store(ctx).dir(rec.id))
         start = dt.datetime.now(dt.timezone.utc).isoformat()
         r, w = os.pipe()
@@ -50,7 +48,7 @@ def healthcheck_run(ctx: Context, rec: ContainerRecord) -> bool:
         lk.release()
 
 
-def _record_health(ctx: Context, rec: ContainerRecord, hc: dict, code: int, start: str, output: str) -> bool:
+def _record_health(ctx: Context, rec: ContainerRecord, hc, code: int, start: str, output: str) -> bool:
     import datetime as dt
 
     from pypod.runtime.state import update_state
@@ -62,7 +60,7 @@ def _record_health(ctx: Context, rec: ContainerRecord, hc: dict, code: int, star
         health.update(status="healthy", failing_streak=0)
     else:
         health["failing_streak"] = health.get("failing_streak", 0) + 1
-        if health["failing_streak"] >= hc.get("retries", 3):
+        if health["failing_streak"] >= hc.retries:
             health["status"] = "unhealthy"
     log = list(health.get("log") or [])[-4:]
     log.append({"start": start, "end": dt.datetime.now(dt.timezone.utc).isoformat(), "exit_code": code,

@@ -21,7 +21,7 @@ from pypod.errors import (Conflict, ContainerNotFound, ContainerStateImproper, I
 from pypod.record import Record
 from pypod.store.containers import ContainerRecord
 from pypod.engine.containers.lookup import find_container, own_containers, state_of, store
-from pypod.engine.containers.spec import _load_spec
+from pypod.engine.containers.spec import stored_spec
 from pypod.engine.containers.views import PsFilter
 
 
@@ -85,17 +85,14 @@ def start_container(ctx: Context, rec: ContainerRecord, *, attach: bool = False,
                 if attach:
                     raise ContainerStateImproper(f"container {rec.id} is already running: container state improper")
                 return None
-            spec = _load_spec(ctx, rec)
+            spec = stored_spec(ctx, rec)  # (as create wrote it: a start never rewrites it)
             if st.get("status", "created") != "created":  # a restart: :U again (create did the first)
                 from pypod.engine.mounts import reapply_chown
 
                 reapply_chown(ctx, rec.config.resolved_mounts or [])
-            spec.detach_keys = keys
-            spec.cleanup_if_detached = False
-            if interactive:
-                spec.process.stdin = True
             try:
-                started = launch.start(spec, cdir, foreground=attach, warn=ctx.reporter.warn)
+                started = launch.start(spec, cdir, foreground=attach, warn=ctx.reporter.warn,
+                                       detach_keys=keys, open_stdin=interactive)
             except launch.LaunchError as e:
                 raise _launch_error(e) from None
         break
@@ -135,14 +132,14 @@ def stop_container(ctx: Context, rec: ContainerRecord, timeout: int | None = Non
         if st.get("status") not in ("running", "paused", "stopping") and not launch.settling(st):
             _mark_stopped_by_user(ctx, rec)
             return
-        spec = _load_spec(ctx, rec)
-        t = spec.stop_timeout if timeout is None else timeout
-        killed, stopped = launch.signal_stop(cdir, t, spec.stop_signal)
+        o = rec.config
+        t = o.stop_timeout if timeout is None else timeout
+        killed, stopped = launch.signal_stop(cdir, t, o.stop_signal)
         lk.release()  # the supervisor records the exit under it
         launch.settle_stop(cdir, stopped)  # (a wedged supervisor is ended; never a false success)
     events.container(ctx, rec, "stop")
     if killed and t > 0:
-        ctx.reporter.warn(f"StopSignal {signal_name(spec.stop_signal)} failed to stop container "
+        ctx.reporter.warn(f"StopSignal {signal_name(o.stop_signal)} failed to stop container "
                           f"{rec.name} in {t} seconds, resorting to SIGKILL", elapsed=t)
 
 
@@ -281,7 +278,7 @@ def _remove_one(ctx: Context, rec: ContainerRecord, force: bool, timeout: int | 
                     stp = None
                     if force:  # (settling: only the stop marker, against a restart policy)
                         sig = _signal.SIGKILL if (timeout is None or timeout == 0) else \
-                            _load_spec(ctx, lk.rec).stop_signal
+                            lk.rec.config.stop_signal
                         _, stp = launch.signal_stop(cdir, timeout or 0, sig)
                     elif not settling:
                         raise ContainerStateImproper(

@@ -56,7 +56,7 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
     PORT[/PROTO] the host addresses of that one."""
     from pypod.network.ports import format_port_lines
 
-    return format_port_lines(rec.config.net.get("ports") or [], want)
+    return format_port_lines(rec.config.net.ports, want)
 
 
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
@@ -89,7 +89,7 @@ def network_names(rec: ContainerRecord) -> list[str]:
     """The user networks the container is on (podman's ps `Networks`)."""
     if rec.config.network != "bridge":
         return []
-    return list((rec.config.net.get("networks") or {}).keys())
+    return list(rec.config.net.networks)
 
 
 def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
@@ -97,4 +97,4 @@ def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
     o = rec.config
     if o.log_driver in ("none", "passthrough"):
         return None
-    return Path(o.log_opts.get("path") or store(ctx).dir(rec.id) / "ctr.log")
+    return Path(o.log_opts.path or store(ctx).dir(rec.id) / "ctr.log")

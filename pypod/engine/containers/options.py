@@ -201,17 +201,21 @@ def _parse_restart(text: str) -> tuple[str, int]:
 
 
 def _healthcheck(opts: CreateOptions, image_cfg: dict) -> dict | None:
+    """The healthcheck's stored dict (store/container_config.HealthConfig), None for none."""
     from pypod.units import parse_duration
 
     if opts.no_healthcheck:
         return None
+    from pypod.store.container_config import HealthConfig
+
     hc = None
     img = image_cfg.get("Healthcheck")
     if img and img.get("Test") and img["Test"][0] != "NONE":
-        ns = 1e9
-        hc = {"test": img["Test"], "interval": (img.get("Interval") or 30 * ns) / ns,
-              "timeout": (img.get("Timeout") or 30 * ns) / ns, "retries": img.get("Retries") or 3,
-              "start_period": (img.get("StartPeriod") or 0) / ns}
+        # the image's durations are nanoseconds; 0 or missing: the default
+        hc = HealthConfig(test=img["Test"], **{k: img[key] / 1e9 for k, key in (
+            ("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod")) if img.get(key)})
+        if img.get("Retries"):
+            hc.retries = img["Retries"]
     if opts.health_cmd:
         cmd = opts.health_cmd
         if cmd.strip().lower() == "none":
@@ -225,25 +229,25 @@ def _healthcheck(opts: CreateOptions, image_cfg: dict) -> dict | None:
                 test = ["CMD"] + test
         else:
             test = ["CMD-SHELL", cmd]
-        hc = {"test": test, "interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0}
+        hc = HealthConfig(test=test)
     if hc is None:
         if any(x is not None for x in (opts.health_interval, opts.health_retries, opts.health_start_period,
                                         opts.health_timeout)):
             raise InvalidArgument("healthcheck options need --health-cmd or an image healthcheck")
         return None
     if opts.health_interval is not None:
-        hc["interval"] = 0.0 if opts.health_interval == "disable" else parse_duration(opts.health_interval)
+        hc.interval = 0.0 if opts.health_interval == "disable" else parse_duration(opts.health_interval)
     if opts.health_timeout is not None:
-        hc["timeout"] = parse_duration(opts.health_timeout)
-        if hc["timeout"] < 1:
+        hc.timeout = parse_duration(opts.health_timeout)
+        if hc.timeout < 1:
             raise InvalidArgument("healthcheck-timeout must be at least 1 second")
     if opts.health_start_period is not None:
-        hc["start_period"] = parse_duration(opts.health_start_period)
+        hc.start_period = parse_duration(opts.health_start_period)
     if opts.health_retries is not None:
         if opts.health_retries < 1:
             raise InvalidArgument("healthcheck-retries must be greater than 0")
-        hc["retries"] = opts.health_retries
-    return hc
+        hc.retries = opts.health_retries
+    return hc.to_dict(full=True)  # (recorded whole, as before: container.json's format)
 
 
 def _entrypoint(text: str) -> list[str]:

@@ -10,6 +10,7 @@ import re
 
 from pypod.engine.context import Context
 from pypod.errors import InvalidArgument, PypodError
+from pypod.store.container_config import Limits, Resources
 from pypod.engine.containers.lookup import get_container
 from pypod.engine.containers.options import CreateOptions
 
@@ -232,16 +233,16 @@ def _parse_ulimit(u: str) -> list:
     return [_ULIMITS[name], soft, hard]
 
 
-def parse_limits(res: dict) -> dict:
+def parse_limits(res: Resources) -> Limits:
     """--memory/--memory-swap/--cpus/--cpu-shares/--pids-limit/--cpuset-cpus → numbers, checked
-    as podman does (125 for a bad value); only the ones given."""
+    as podman does (125 for a bad value); only the ones given are recorded."""
     from pypod.units import parse_size
 
     def bad(flag: str, v, why: str):
         return InvalidArgument(f'invalid argument "{v}" for "{flag}" flag: {why}')
 
     out: dict = {}
-    v = res.get("memory")
+    v = res.memory
     if v not in (None, ""):
         try:
             out["memory"] = parse_size(str(v))
@@ -249,7 +250,7 @@ def parse_limits(res: dict) -> dict:
             raise bad("-m, --memory", v, f"invalid size: '{v}'") from None
         if 0 < out["memory"] < 6 * 1024 * 1024:  # 0: no limit, as podman
             raise InvalidArgument("minimum memory limit allowed is 6MB")
-    v = res.get("memory_swap")
+    v = res.memory_swap
     if v not in (None, ""):
         if str(v) == "-1":
             out["memory_swap"] = -1
@@ -263,7 +264,7 @@ def parse_limits(res: dict) -> dict:
             if out["memory_swap"] < out["memory"]:
                 raise InvalidArgument("minimum memoryswap limit should be larger than memory limit, "
                                       "see usage")
-    v = res.get("cpus")
+    v = res.cpus
     if v not in (None, ""):
         try:
             f = float(v)
@@ -274,18 +275,18 @@ def parse_limits(res: dict) -> dict:
         if f:
             out["cpus"] = f
     for key, flag in (("pids_limit", "--pids-limit"), ("cpu_shares", "-c, --cpu-shares")):
-        v = res.get(key)
+        v = getattr(res, key)
         if v not in (None, "", 0):
             try:
                 out[key] = int(v)
             except ValueError:
                 raise bad(flag, v, f'strconv.ParseInt: parsing "{v}": invalid syntax') from None
-    v = res.get("cpuset_cpus")
+    v = res.cpuset_cpus
     if v not in (None, ""):
         if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", str(v)):
             raise InvalidArgument(f"invalid value {v!r} for --cpuset-cpus: use a list such as 0-3 or 0,2")
         out["cpuset_cpus"] = str(v)
-    return out
+    return Limits(**out)
 
 
 def _host_user_entries(users: list[str]) -> list[str]:

@@ -1,5 +1,6 @@
 """The supervisor's ContainerSpec, built from a container's record in one place (build_spec): mounts,
-/etc/hosts, /etc/resolv.conf, capabilities and seccomp, the user namespace's shifted layer.
+/etc/hosts, /etc/resolv.conf, capabilities and seccomp, the user namespace's shifted layer; and
+written once where it is derived (derive_spec), read back by every start (stored_spec).
 """
 
 from __future__ import annotations
@@ -120,13 +121,13 @@ def bridge_endpoints(ctx: Context, o: ContainerConfig) -> list:
     from pypod.engine import networks as netmod
 
     out = []
-    for i, (name, ep) in enumerate((o.net.get("networks") or {}).items()):
+    for i, (name, ep) in enumerate(o.net.networks.items()):
         rec = netmod.get_network(ctx, name)
         if not rec.get("subnets"):
             raise PypodError(f"network {name} has no subnet (ipam driver \"none\"): pypod cannot "
                              f"attach containers to it; create one with a subnet")
-        out.append((rec, {"aliases": list(ep.get("aliases") or []), "want": ep.get("ip") or "",
-                          "mac": ep.get("mac") or "", "ifname": ep.get("interface") or f"eth{i}"}))
+        out.append((rec, {"aliases": list(ep.aliases), "want": ep.ip, "mac": ep.mac,
+                          "ifname": ep.interface or f"eth{i}"}))
     return out
 
 
@@ -190,7 +191,7 @@ def _hosts_file(rec: ContainerRecord, hostname: str, network: str, add_hosts: li
     own = "127.0.0.1"
     if network == "slirp4netns":
         ip, gw, _ = netmod.container_ip(network, net)
-        host = gw if net.get("allow_host_loopback") else host
+        host = gw if net.allow_host_loopback else host
         own = ip or own
     elif network == "pasta":
         own = host or own
@@ -234,7 +235,7 @@ def _resolv_conf(opts: ContainerConfig, network_dns: list[str] | None = None) ->
     if opts.network == "slirp4netns":  # slirp4netns's DNS forwarder first, as podman
         from pypod.network.slirp import cidr_addresses
 
-        dns = cidr_addresses(opts.net.get("cidr") or "10.0.2.0/24")["dns"]
+        dns = cidr_addresses(opts.net.cidr)["dns"]
         servers = [dns] + [s for s in servers if s != dns]
     if opts.network == "bridge":
         # a network's name server when one has it (names of the network's containers), else
@@ -301,7 +302,7 @@ def _more_spec(o: ContainerConfig, cdir: Path, proc, spec) -> None:
     spec.sysctls = dict(o.sysctls)
     spec.pid_file = o.pidfile
     spec.conmon_pid_file, spec.timeout, spec.extra_passwd = o.conmon_pidfile, o.timeout, list(o.extra_passwd)
-    spec.log_size_max = int(o.log_opts.get("max-size") or -1)
+    spec.log_size_max = o.log_opts.max_bytes or -1  # (the spec's -1: no limit)
     for d in o.devices:
         # the permissions are device-cgroup rules: not applied rootless (podman neither)
         spec.mounts.append(Mount(type="bind", source=d["PathOnHost"], destination=d["PathInContainer"],
@@ -311,8 +312,9 @@ def _more_spec(o: ContainerConfig, cdir: Path, proc, spec) -> None:
         import shutil
 
         copy = cdir / "localtime"
-        try:
-            shutil.copyfile(_zone_file(tz), copy)
+        try:  # (replaced, not rewritten: a running container has it bound when connect derives again)
+            shutil.copyfile(_zone_file(tz), cdir / "localtime.tmp")
+            os.replace(cdir / "localtime.tmp", copy)
         except OSError as e:
             raise PypodError(f"setting the time zone {tz}: {e.strerror or e}") from None
         spec.mounts.append(Mount(type="bind", source=str(copy), destination="/etc/localtime",
@@ -348,8 +350,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
     proc = ProcessSpec(args=list(rec.command), env=env, cwd=o.workdir, user=o.user,
                        terminal=bool(o.tty), stdin=bool(o.interactive),
                        create_cwd=not o.workdir_given, env_defaults=not o.unsetenv_all)
-    hc = o.healthcheck
-    net = dict(o.net)
+    net = o.net.to_dict()  # (a copy: the spec's additions stay out of the record)
     network_dns: list[str] = []
     if o.network == "bridge":
         eps = bridge_endpoints(ctx, o)
@@ -373,7 +374,9 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
                                          rootfs.lower or [rootfs.path or "/nonexistent"])),
                          resolv_conf=_resolv_conf(o, network_dns), stop_signal=o.stop_signal,
                          stop_timeout=o.stop_timeout, restart_policy=o.restart,
-                         restart_max=o.restart_max, healthcheck=hc, auto_remove=bool(o.rm),
+                         restart_max=o.restart_max,
+                         healthcheck=o.healthcheck.to_dict() if o.healthcheck is not None else None,
+                         auto_remove=bool(o.rm),
                          log_path=str(log_path(ctx, rec) or ""), annotations=dict(rec.annotations),
                          events_dir=ctx.run_dir, event={"image": rec.image_name, "labels": dict(rec.labels or {})})
     _more_spec(o, cdir, proc, spec)
@@ -385,7 +388,7 @@ def build_spec(ctx: Context, rec: ContainerRecord, img_rec=None):
         spec.mounts.extend(pods.spec_mounts(o))
     if o.pod and pods.runs_pause(rec):
         proc.init = "pause"  # pypod's own pause process as the pod's infra
-    spec.limits = dict(o.limits)
+    spec.limits = o.limits.to_dict()
     spec.userns = o.userns
     spec.uid_map, spec.gid_map = o.uid_map, o.gid_map
     spec.passwd_entry, spec.group_entry = o.passwd_entry, o.group_entry
@@ -417,13 +420,25 @@ def cleanup_argv(ctx: Context, cid: str) -> list[str]:
             "rm", "-f", "-i", cid]
 
 
-def _load_spec(ctx: Context, rec: ContainerRecord):
-    from pypod.runtime.spec import ContainerSpec
+def derive_spec(ctx: Context, rec: ContainerRecord, img_rec=None, fsync: bool = False):
+    """The spec derived from the record (build_spec) and written to CONTAINER_DIR/spec.json, which
+    is all the supervisor, exec and cp read: at create, and again only when the record changes
+    (network connect/disconnect) or the file is lost. A start reads it and never writes it.
+    fsync: create's is not (a crash loses it with the new container.json, or leaves it torn, and
+    stored_spec derives a missing or torn one); a change to a record that was synced is."""
+    from pypod import jsonlite
+    from pypod.store import db
+
+    spec = build_spec(ctx, rec, img_rec)
+    db.write_atomic(store(ctx).dir(rec.id) / "spec.json", jsonlite.dumps(spec.to_dict()).encode(),
+                    fsync=fsync)
+    return spec
+
+
+def stored_spec(ctx: Context, rec: ContainerRecord) -> dict:
+    """The container's spec as written when it was derived (a plain dict, as the supervisor
+    reads it); derived and written again when the file is missing or torn."""
     from pypod.store import db
 
     d = db.read_json(store(ctx).dir(rec.id) / "spec.json")
-    if not d:
-        spec = build_spec(ctx, rec)
-        db.write_json(store(ctx).dir(rec.id) / "spec.json", spec.to_dict())
-        return spec
-    return ContainerSpec.from_dict(d)
+    return d if d else derive_spec(ctx, rec).to_dict()

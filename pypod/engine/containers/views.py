@@ -154,13 +154,13 @@ def _inspect_networks(rec: ContainerRecord, st: dict, running: bool) -> dict:
     """NetworkSettings.Networks: an entry per user network; the address while it runs."""
     live = (st.get("networks") or {}) if running else {}
     out = {}
-    for name, ep in (rec.config.net.get("networks") or {}).items():
+    for name, ep in rec.config.net.networks.items():
         a = live.get(name) or {}
         out[name] = {"EndpointID": "", "Gateway": a.get("gateway", ""), "IPAddress": a.get("ip", ""),
                      "IPPrefixLen": a.get("prefix", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
                      "GlobalIPv6PrefixLen": 0, "MacAddress": a.get("mac", ""), "NetworkID": name,
                      "DriverOpts": None, "IPAMConfig": None, "Links": None,
-                     "Aliases": [rec.id[:12], *(ep.get("aliases") or [])]}
+                     "Aliases": [rec.id[:12], *ep.aliases]}
     return out
 
 
@@ -204,7 +204,7 @@ def _pod_fields(ctx: Context, rec: ContainerRecord, no_trunc: bool) -> dict:
 
 
 def format_ports(rec: ContainerRecord) -> str:
-    ports = rec.config.net.get("ports")
+    ports = rec.config.net.ports
     if not ports:
         return ""
     from pypod.network.ports import format_ps
@@ -213,7 +213,7 @@ def format_ports(rec: ContainerRecord) -> str:
 
 
 def _json_ports(rec: ContainerRecord) -> list | None:
-    ports = rec.config.net.get("ports")
+    ports = rec.config.net.ports
     if not ports:
         return None
     from pypod.network.ports import json_ports
@@ -308,21 +308,21 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Passwd": o.passwd, "sdNotifyMode": "container",
     }
     if hc:
-        config["Healthcheck"] = {"Test": hc["test"], "Interval": int(hc["interval"] * 1e9),
-                                 "Timeout": int(hc["timeout"] * 1e9), "StartPeriod": int(hc["start_period"] * 1e9),
-                                 "Retries": hc["retries"]}
+        config["Healthcheck"] = hc.inspect()
     net = o.network
     from pypod.engine import networks as netmod
 
     try:
         lim = parse_limits(o.resources)  # what was asked (v1 rootless: not applied)
     except PypodError:
-        lim = {}
+        from pypod.store.container_config import Limits
+
+        lim = Limits()
     port_map: dict = {}
-    if o.net.get("ports"):
+    if o.net.ports:
         from pypod.network.ports import inspect_ports
 
-        port_map = inspect_ports(o.net["ports"])
+        port_map = inspect_ports(o.net.ports)
     for key in o.expose:  # --expose without -p: listed with no binding, as podman
         port_map.setdefault(key, None)
     caps = _inspect_caps(o)
@@ -330,8 +330,8 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "Binds": [v for v in o.volumes if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
         "ContainerIDFile": o.cidfile,
         "LogConfig": {"Type": o.log_driver, "Config": None,
-                      "Path": str(log_path(ctx, rec) or ""), "Tag": o.log_opts.get("tag", ""),
-                      "Size": _go_human_size(int(o.log_opts.get("max-size") or 0))},
+                      "Path": str(log_path(ctx, rec) or ""), "Tag": o.log_opts.tag,
+                      "Size": _go_human_size(o.log_opts.max_bytes)},
         "Devices": [dict(d) for d in o.devices], "Sysctls": dict(o.sysctls),
         "NetworkMode": netmod.display_mode(net, ctx.rootless),
         "PortBindings": port_map, "RestartPolicy": {"Name": o.restart if o.restart != "no" else "",
@@ -346,9 +346,10 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         "SecurityOpt": list(o.security_opt),
         "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in o.tmpfs}, "UTSMode": "private",
         "UsernsMode": o.userns, "ShmSize": int(o.shm_size or 65536000), "Runtime": "oci", "ConsoleSize": [0, 0],
-        "CpuShares": lim.get("cpu_shares", 0), "Memory": lim.get("memory", 0),
-        "MemorySwap": lim.get("memory_swap", 0), "CpusetCpus": lim.get("cpuset_cpus", ""),
-        "NanoCpus": int(lim.get("cpus", 0) * 1e9), "PidsLimit": lim.get("pids_limit", 2048),
+        "CpuShares": lim.cpu_shares, "Memory": lim.memory,
+        "MemorySwap": lim.memory_swap, "CpusetCpus": lim.cpuset_cpus,
+        # PidsLimit: podman shows containers.conf's pids_limit (2048) when none was given
+        "NanoCpus": int(lim.cpus * 1e9), "PidsLimit": lim.pids_limit or 2048,
         "Ulimits": [{"Name": n, "Soft": sft, "Hard": hrd} for n, sft, hrd in o.ulimits],
         # resource fields pypod has no option for: podman's zero values, so templates find them
         "BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,

@@ -1,6 +1,10 @@
 """The supervisor: podman's conmon, one per running container.
 
     pypod.engine.supervise CONTAINER_DIR --status-fd 3 [--foreground] [--holder-dir RUN_ROOT/userns]
+        [--preserve-fds N] [--detach-keys KEYS] [--cleanup-if-detached] [--open-stdin]
+
+It reads CONTAINER_DIR/spec.json (written by the engine when it derived it); the options are what
+differs from one start to the next (see runtime/launch.start).
 
 Forked early by the CLI (runtime.launch.prefork) or started as a fresh lean python. It daemonizes
 (the launcher reaps the short-lived first process), becomes a child subreaper and stays outside
@@ -12,7 +16,8 @@ exits: it lives exactly as long as the container. The container's pid 1 has PDEA
 against it, so a killed supervisor never leaves an unrecorded container behind.
 
 Imports: the standard library's cheap modules only (no json, re, subprocess, dataclasses), plus
-pypod.linux and pypod.runtime modules that keep to that rule (and pypod.store.locks).
+pypod.linux and pypod.runtime modules that keep to that rule (and pypod.store.locks, and
+pypod.store.container_config for the typed view of the spec's healthcheck and network settings).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main(argv: list[str], net_driver=None) -> None:
         os._exit(125)
     cdir = argv[0]
     status_fd, foreground, holder_dir, preserve = -1, False, None, 0
+    this_start: dict = {}  # Supervisor's keywords
     i = 1
     while i < len(argv):
         a = argv[i]
@@ -49,6 +55,13 @@ def main(argv: list[str], net_driver=None) -> None:
         elif a == "--preserve-fds":
             preserve = int(argv[i + 1])
             i += 1
+        elif a == "--detach-keys":
+            this_start["detach_keys"] = argv[i + 1]
+            i += 1
+        elif a == "--cleanup-if-detached":
+            this_start["cleanup_if_detached"] = True
+        elif a == "--open-stdin":
+            this_start["open_stdin"] = True
         i += 1
     # No stray descriptor of whoever started us may reach the container (--preserve-fds' wait
     # at PRESERVE_BASE).
@@ -79,7 +92,7 @@ def main(argv: list[str], net_driver=None) -> None:
     except OSError:
         pass
     try:
-        sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver)
+        sup = Supervisor(cdir, status_fd, foreground, holder_dir, net_driver, **this_start)
         sup.preserve_fds = preserve
     except Exception as e:  # noqa: BLE001
         if status_fd >= 0:

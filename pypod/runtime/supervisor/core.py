@@ -28,6 +28,7 @@ from pypod.runtime.supervisor.exit import Exit
 from pypod.runtime.supervisor.health import Health
 from pypod.runtime.supervisor.start import Start
 from pypod.runtime.supervisor.stdio import Stdio
+from pypod.store.container_config import HealthConfig
 from pypod.store.locks import ContainerLock
 
 RESTART_DELAY = 0.1
@@ -35,7 +36,8 @@ RESTART_DELAY = 0.1
 
 class Supervisor(Start, Stdio, Attach, Health, Exit):
     def __init__(self, cdir: str, status_fd: int, foreground: bool, holder_dir: str | None,
-                 net_driver=None):
+                 net_driver=None, *, detach_keys: str | None = None, cleanup_if_detached: bool = False,
+                 open_stdin: bool = False):
         self.cdir = cdir
         self.net_driver = net_driver  # network/'s side (pypod.network.attach), plugged in by main()
         self.status_fd = status_fd
@@ -44,6 +46,9 @@ class Supervisor(Start, Stdio, Attach, Health, Exit):
         with open(os.path.join(cdir, "spec.json"), "rb") as f:
             self.spec = jsonlite.loads(f.read())
         self.process = self.spec.get("process") or {}
+        if open_stdin:  # start -i (this start only: spec.json stays as derived)
+            self.process = dict(self.process, stdin=True)
+        self.cleanup_if_detached = cleanup_if_detached
         self.rootless = os.geteuid() != 0
         self.mapping = idmap.compute_mapping() if self.rootless else None
         self.facts = init.HostFacts(
@@ -60,11 +65,9 @@ class Supervisor(Start, Stdio, Attach, Health, Exit):
         self.me = os.getpid()
         self.me_start = proc.starttime(self.me)
         # health
-        hc = self.spec.get("healthcheck") or None
-        test = (hc or {}).get("test") or []
-        self.health_on = bool(hc) and bool(test) and test[0] != "NONE" and \
-            float(hc.get("interval") or 0) > 0
-        self.hc = hc or {}
+        # the same typed view of the healthcheck as the engine's (its defaults stated once)
+        self.hc = HealthConfig.view(self.spec.get("healthcheck") or {})
+        self.health_on = self.hc.enabled
         self.hc_pid = 0
         self.hc_fd = -1
         self.hc_out = b""
@@ -101,7 +104,7 @@ class Supervisor(Start, Stdio, Attach, Health, Exit):
         self.stdin_eof = False  # a client ended the input: close stdin_w once the backlog is in
         self.detached = False
         try:
-            keys = rattach.parse_detach_keys(self.spec.get("detach_keys"))
+            keys = rattach.parse_detach_keys(detach_keys)
         except rattach.DetachKeysError:
             keys = rattach.parse_detach_keys(None)
         self.detach = rattach.DetachMatcher(keys)

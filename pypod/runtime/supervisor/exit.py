@@ -116,7 +116,7 @@ class Exit:
         argv = self.spec.get("cleanup_argv")
         if not (self.spec.get("auto_remove") and argv):
             return
-        if self.spec.get("cleanup_if_detached") and not self.detached:
+        if self.cleanup_if_detached and not self.detached:
             return  # the foreground `run --rm` removes it itself
         try:
             null = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]

@@ -24,17 +24,10 @@ class Health:
             self.health = None
             return
         self.health = {"status": "starting", "failing_streak": 0, "log": []}
-        self.hc_next = time.monotonic() + float(self.hc.get("interval") or 30)
+        self.hc_next = time.monotonic() + float(self.hc.interval)
 
     def health_start(self) -> None:
-        test = list(self.hc.get("test") or [])
-        if test[0] == "CMD-SHELL":
-            args = ["/bin/sh", "-c", " ".join(test[1:])]
-        elif test[0] == "CMD":
-            args = test[1:]
-        else:
-            args = test
-        process = dict(self.process, args=args, terminal=False, stdin=False)
+        process = dict(self.process, args=self.hc.argv(), terminal=False, stdin=False)
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -61,7 +54,7 @@ class Health:
         self.hc_pid, self.hc_fd, self.hc_out = pid, r, b""
         self.hc_started = logs.timestamp()
         self.hc_timed_out = False
-        self.hc_deadline = time.monotonic() + float(self.hc.get("timeout") or 30)
+        self.hc_deadline = time.monotonic() + float(self.hc.timeout)
 
     def health_read(self) -> None:
         try:
@@ -85,21 +78,20 @@ class Health:
         output = self.hc_out.decode(errors="replace")
         if self.hc_timed_out:
             code = 1
-            output = f"healthcheck command timed out after {self.hc.get('timeout')}s"
+            output = f"healthcheck command timed out after {self.hc.timeout}s"
         h = self.health or {"status": "starting", "failing_streak": 0, "log": []}
         entry = {"start": self.hc_started, "end": logs.timestamp(), "exit_code": code,
                  "output": output}
         h["log"] = (h.get("log") or [])[-(HEALTH_LOG_KEEP - 1):] + [entry]
-        in_start_period = time.monotonic() - self.started_mono < float(
-            self.hc.get("start_period") or 0)
+        in_start_period = time.monotonic() - self.started_mono < float(self.hc.start_period)
         if code == 0:
             h["status"] = "healthy"
             h["failing_streak"] = 0
         elif not in_start_period:
             h["failing_streak"] = int(h.get("failing_streak") or 0) + 1
-            if h["failing_streak"] >= int(self.hc.get("retries") or 3):
+            if h["failing_streak"] >= int(self.hc.retries):
                 h["status"] = "unhealthy"
         self.health = h
-        self.hc_next = time.monotonic() + float(self.hc.get("interval") or 30)
+        self.hc_next = time.monotonic() + float(self.hc.interval)
         if self.pid1_status is None:
             self.write_state(fsync=False, health=h)

@@ -16,6 +16,7 @@ from pypod.linux.syscalls import Syscalls
 from pypod.runtime import init, protocol
 from pypod.runtime import state as statemod
 from pypod.runtime.supervisor.base import StartFailed, devnull, wait_code
+from pypod.store.container_config import NetConfig
 
 
 class Start:
@@ -340,13 +341,13 @@ class Start:
         """User networks: make sure the shared namespace's holder runs and lease an address on
         each network (before pid 1 exists: /etc/hosts names our address)."""
         rootlessnet = self._net_driver().bridge()
-        net = self.spec.get("net") or {}
-        pairs = [(n, dict(ep)) for n, ep in net.get("endpoints") or []]
+        net = NetConfig.view(self.spec.get("net") or {})
+        pairs = [(n, dict(ep)) for n, ep in net.endpoints]
         owner = {"id": self.spec.get("id"), "name": self.spec.get("name"), "pid": self.me,
                  "start": self.me_start}
         try:
-            st = rootlessnet.lease(net["run_root"], self.holder_dir if self.rootless else None,
-                                   net.get("uplink") or {}, owner, pairs)
+            st = rootlessnet.lease(net.run_root, self.holder_dir if self.rootless else None,
+                                   net.uplink, owner, pairs)
         except rootlessnet.NetError as e:
             raise StartFailed(e.code, e.message)
         self.join_userns_pid = int(st["pid"]) if self.rootless else 0
@@ -358,7 +359,7 @@ class Start:
 
     def attach_endpoints(self, pid1: int):
         rootlessnet = self._net_driver().bridge()
-        bn = rootlessnet.BridgeNet(self.spec["net"]["run_root"], self.spec.get("id"),
+        bn = rootlessnet.BridgeNet(NetConfig.view(self.spec["net"]).run_root, self.spec.get("id"),
                                    self.endpoints, pid1)
         try:
             bn.attach()
