@@ -151,13 +151,20 @@ def kill_container(ctx: Context, rec: ContainerRecord, sig: int) -> None:
     from pypod.engine.locking import locked
     from pypod.runtime import launch
 
-    with locked(ctx, rec) as lk:
-        rec = lk.rec
-        st = state_of(ctx, rec)
-        if st.get("status") not in ("running", "paused"):
-            raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
-                             f"{st.get('status')}: container state improper")
+    st = state_of(ctx, rec)
+    if st.get("status") == "running" and st.get("stopping"):
+        # A stop holds the lock while it waits for pid 1 to die; podman waits unlocked and lets
+        # a kill through meanwhile ("a user may have decided to kill the container after all").
+        # The signal goes to the pid the state names, checked by its start time: no lock needed.
         launch.kill(str(store(ctx).dir(rec.id)), sig)
+    else:
+        with locked(ctx, rec) as lk:
+            rec = lk.rec
+            st = state_of(ctx, rec)
+            if st.get("status") not in ("running", "paused"):
+                raise PypodError(f"can only kill running containers. {rec.id} is in state "  # podman: 125
+                                 f"{st.get('status')}: container state improper")
+            launch.kill(str(store(ctx).dir(rec.id)), sig)
     from pypod.signals import signal_name
 
     events.container(ctx, rec, "kill", signal=signal_name(sig).removeprefix("SIG"))
