@@ -72,7 +72,7 @@ class ContainerStore:
             return []
 
     def get(self, cid: str) -> ContainerRecord | None:
-        path = self.root / cid / "container.json"
+        path = os.path.join(self.root, cid, "container.json")  # (a str: ps reads one per container)
         try:
             d = db.read_record(path)
         except db.Damaged:

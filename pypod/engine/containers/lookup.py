@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pypod.engine.context import Context
@@ -62,7 +63,7 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
     from pypod.runtime.state import read_state
 
-    cdir = str(store(ctx).dir(rec.id))
+    cdir = os.path.join(store(ctx).root, rec.id)  # (store.dir's Path, without its cost per container)
     st = read_state(cdir) or {}
     if not st.get("status"):
         st["status"] = "created"

@@ -11,8 +11,7 @@ from pypod.store.container_config import ContainerConfig
 from pypod.store.containers import ContainerRecord
 from pypod.units import parse_time
 from pypod.engine.containers.lookup import is_external, log_path, network_names, state_of, store
-from pypod.engine.containers.parse import parse_limits
-from pypod.engine.containers.spec import _bind_mounts, _inspect_caps
+# (inspect's helpers from parse and spec are imported where inspect uses them: ps needs neither)
 
 
 def _go_human_size(n: int) -> str:
@@ -313,6 +312,8 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
     from pypod.engine import networks as netmod
 
     try:
+        from pypod.engine.containers.parse import parse_limits
+
         lim = parse_limits(o.resources)  # what was asked (v1 rootless: not applied)
     except PypodError:
         from pypod.store.container_config import Limits
@@ -325,6 +326,8 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
         port_map = inspect_ports(o.net.ports)
     for key in o.expose:  # --expose without -p: listed with no binding, as podman
         port_map.setdefault(key, None)
+    from pypod.engine.containers.spec import _inspect_caps
+
     caps = _inspect_caps(o)
     host_config = {
         "Binds": [v for v in o.volumes if ":" in v], "CgroupManager": "cgroupfs", "CgroupMode": "host",
@@ -381,6 +384,8 @@ def inspect_container(ctx: Context, rec: ContainerRecord, size: bool = False) ->
 
 
 def _bind_mounts_safe(o: ContainerConfig) -> list:
+    from pypod.engine.containers.spec import _bind_mounts
+
     try:
         return _bind_mounts(o)
     except PypodError:
