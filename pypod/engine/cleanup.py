@@ -67,7 +67,7 @@ def reap_orphans(ctx: Context, thorough: bool = False) -> int:
     from pypod.store.containers import ContainerStore
     from pypod.store.volumes import VolumeStore
 
-    cs = ContainerStore(ctx.graph_root)
+    cs = ContainerStore(ctx.graph_dir)
     dead = ctx.images.layers.orphans() + cs.orphans() + VolumeStore(ctx.volumes_dir).orphans()
     if thorough:
         with cs.lock():

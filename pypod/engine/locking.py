@@ -45,7 +45,7 @@ class locked:
     """Hold the container's lock for a `with` block (a class: contextlib costs start-up)."""
 
     def __init__(self, ctx, rec: ContainerRecord):
-        self.store = ContainerStore(ctx.graph_root)
+        self.store = ContainerStore(ctx.graph_dir)
         self.rec = rec
         self.name = rec.name  # what the caller knew it as (for the error)
         self.dir = str(self.store.dir(rec.id))

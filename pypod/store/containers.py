@@ -9,7 +9,6 @@ Creation and removal hold `containers.lock`, so names stay unique under concurre
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pypod.record import Record
 from pypod.store import db, owned
@@ -54,25 +53,41 @@ class ContainerRecord(Record):
 
 
 class ContainerStore:
-    def __init__(self, graph_root: Path):
-        self.root = Path(graph_root) / "containers"
-        self.lock_path = Path(graph_root) / "containers.lock"
+    def __init__(self, graph_root: str | os.PathLike):
+        # plain strings: `ps` lists through this store and needs no pathlib (~4 ms to import);
+        # a Path (in annotations here) is made, and pathlib imported, only where one is asked for
+        self.path = os.path.join(os.fspath(graph_root), "containers")
+        self.lock_file = os.path.join(os.fspath(graph_root), "containers.lock")
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.path)
+
+    @property
+    def lock_path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.lock_file)
 
     def lock(self):
         db.ensure_dir(self.root)
         return db.locked(self.lock_path)
 
     def dir(self, cid: str) -> Path:
-        return self.root / cid
+        from pathlib import Path
+
+        return Path(self.path, cid)
 
     def ids(self) -> list[str]:
         try:
-            return [n for n in os.listdir(self.root) if not n.startswith(".")]
+            return [n for n in os.listdir(self.path) if not n.startswith(".")]
         except FileNotFoundError:
             return []
 
     def get(self, cid: str) -> ContainerRecord | None:
-        path = os.path.join(self.root, cid, "container.json")  # (a str: ps reads one per container)
+        path = os.path.join(self.path, cid, "container.json")
         try:
             d = db.read_record(path)
         except db.Damaged:

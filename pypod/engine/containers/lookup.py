@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pypod.engine.context import Context
 from pypod.errors import ContainerNotFound, InvalidArgument, RemoveMissing
@@ -13,7 +12,7 @@ from pypod.units import parse_time
 
 
 def store(ctx: Context) -> ContainerStore:
-    return ContainerStore(ctx.graph_root)
+    return ContainerStore(ctx.graph_dir)
 
 
 def find_container(ctx: Context, name: str) -> ContainerRecord | None:
@@ -63,7 +62,7 @@ def port_lines(rec: ContainerRecord, want: str | None = None) -> list[str]:
 def state_of(ctx: Context, rec: ContainerRecord) -> dict:
     from pypod.runtime.state import read_state
 
-    cdir = os.path.join(store(ctx).root, rec.id)  # (store.dir's Path, without its cost per container)
+    cdir = os.path.join(store(ctx).path, rec.id)  # (a str: ps reads one per container)
     st = read_state(cdir) or {}
     if not st.get("status"):
         st["status"] = "created"
@@ -98,4 +97,6 @@ def log_path(ctx: Context, rec: ContainerRecord) -> Path | None:
     o = rec.config
     if o.log_driver in ("none", "passthrough"):
         return None
+    from pathlib import Path
+
     return Path(o.log_opts.path or store(ctx).dir(rec.id) / "ctr.log")
