@@ -252,10 +252,6 @@ def enforce_unicity(value: Any, path: tuple[str, ...] = ()) -> Any:
                 seen: dict = {}
                 for i, entry in enumerate(value):
                     k = key(entry, ".".join(path) + f"[{i}]")
-                    try:
-                        hash(k)
-                    except TypeError:  # a list or mapping where a string belongs: the schema says so later
-                        k = ("unhashable", repr(k))
                     if k in seen:
                         seq[seen[k]] = entry
                     else:

@@ -331,6 +331,21 @@ def _clean(name: bytes) -> bytes | None:
     return b"/".join(parts)
 
 
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask can only swap it, which for a
+    moment would change what files another thread creates)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)  # (no /proc: swap with a strict mask for that moment)
+    os.umask(old)
+    return old
+
+
 def _show(name: bytes) -> str:
     return name.decode("utf-8", "backslashreplace")
 
@@ -351,8 +366,7 @@ class _Unpacker:
         self.owner = None
         if uid_map is None and gid_map is None and not os.fstat(self.root).st_mode & stat.S_ISGID:
             self.owner = (os.geteuid(), os.getegid())
-        self.umask = os.umask(0)
-        os.umask(self.umask)
+        self.umask = _umask()
         # Directory fds by cleaned relative path, least recently used first.
         self.cache: dict[bytes, int] = {}
         # Directory metadata, applied at the end, deepest first, so children don't disturb it.
