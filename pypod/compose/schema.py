@@ -14,6 +14,8 @@ STR, BOOL, NUM, INT, ARR, LOD, SOL, CMD, ANY, OBJ = "s", "b", "n", "i", "a", "l"
 # arrays whose items are strings; ports (number, string or mapping); mounts (string or mapping);
 # extra_hosts (a list, or a mapping of strings or lists)
 ASTR, APORT, AMOUNT, HOSTS = "as", "ap", "am2", "eh"
+# env_file, label_file: a path, or a list of paths or {path, required, format}
+ENVF = "ef"
 
 HEALTHCHECK = {"disable": BOOL, "interval": STR, "retries": NUM, "test": "sa", "timeout": STR,
                "start_period": STR, "start_interval": STR}
@@ -43,7 +45,7 @@ SERVICE = {
     "cpu_shares": NUM, "cpu_quota": NUM, "cpu_period": NUM, "cpu_rt_period": NUM, "cpu_rt_runtime": NUM,
     "cpus": NUM, "cpuset": STR, "credential_spec": OBJ, "depends_on": ("am", DEPENDS),
     "device_cgroup_rules": ARR, "devices": ARR, "dns": SOL, "dns_opt": ASTR, "dns_search": SOL,
-    "domainname": STR, "entrypoint": CMD, "env_file": SOL, "label_file": SOL, "environment": LOD,
+    "domainname": STR, "entrypoint": CMD, "env_file": ENVF, "label_file": ENVF, "environment": LOD,
     "expose": ARR, "extends": ("so", {"service": STR, "file": STR}), "provider": OBJ,
     "external_links": ASTR, "extra_hosts": HOSTS, "gpus": ANY, "group_add": ARR, "healthcheck": HEALTHCHECK,
     "hostname": STR, "image": STR, "init": BOOL, "ipc": STR, "isolation": STR, "labels": LOD,
@@ -86,6 +88,7 @@ _CHECKS = {
     ARR: (lambda v: isinstance(v, list), "array"),
     LOD: (lambda v: isinstance(v, (list, dict)), "mapping"),
     SOL: (lambda v: isinstance(v, (list, str)), "string"),
+    ENVF: (lambda v: isinstance(v, (list, str)), "string"),
     CMD: (lambda v: v is None or isinstance(v, (list, str)), "null"),
     "sa": (lambda v: isinstance(v, (list, str)), "string"),
     OBJ: (lambda v: isinstance(v, dict), "mapping"),
@@ -133,14 +136,13 @@ def _null_word(kind) -> str:
 
 
 def _check_value(v, kind, path: str):
+    # a null is settled here: below, v is a value (or a CMD's null, or a named mapping's)
     if v is None and kind not in (ANY, CMD):
         if path.startswith("services.") and path.count(".") == 2 and path.rpartition(".")[2] in _NULLABLE:
             return
         if not (isinstance(kind, tuple) and kind[0] == "m"):  # (a mapping's own entries may be null)
             _fail(path, f"must be a {_null_word(kind)}")
     if isinstance(kind, dict):
-        if v is None:
-            return
         _check_object(v, kind, path)
         return
     if isinstance(kind, tuple):
@@ -167,9 +169,7 @@ def _check_value(v, kind, path: str):
                 return
             if not isinstance(v, dict):
                 _fail(path, "must be a array" if how == "am" else "must be a mapping")
-            for name, sub in v.items():
-                if name.startswith("x-") and how == "m":
-                    continue
+            for name, sub in v.items():  # (an x- name here is an entry too, as compose-go's schema has it)
                 if sub is None and path == "services":
                     _fail(f"{path}.{name}", "must be a mapping")
                 if sub is not None:
@@ -180,8 +180,6 @@ def _check_value(v, kind, path: str):
     if kind == ANY:
         return
     if kind in (ASTR, APORT, AMOUNT):
-        if v is None:
-            return
         if not isinstance(v, list):
             _fail(path, "must be a array")
         if kind == ASTR:
@@ -204,12 +202,13 @@ def _check_value(v, kind, path: str):
             if not _scalar(x):
                 _fail(f"{path}.{k}", "must be a boolean, null, number or string")
         return
+    if kind == ENVF and isinstance(v, list):
+        _items(v, path, lambda x: isinstance(x, (str, dict)), "string")
+        return
     if kind == CMD and isinstance(v, list):
         _items(v, path, lambda x: isinstance(x, str), "string")
         return
     ok, word = _CHECKS[kind]
-    if v is None and kind != CMD:
-        return
     if not ok(v):
         _fail(path, f"must be a {word}")
 

@@ -176,6 +176,12 @@ ERRORS = {
     "null-volumes": ("services:\n  web:\n    image: x\n    volumes: null\n", "services.web.volumes must be a array"),
     "null-healthcheck-test": ("services:\n  web:\n    image: x\n    healthcheck:\n      test: null\n",
                               "services.web.healthcheck.test must be a string"),
+    "env-file-item-type": ("services:\n  web:\n    image: x\n    env_file: [[]]\n",
+                           "services.web.env_file.0 must be a string"),
+    # an x- name inside services/volumes/networks is an entry there, not an extension
+    "x-name-service": ("services:\n  web:\n    image: x\n  x-a: 1\n", "services.x-a must be a mapping"),
+    "x-name-volume": ("services:\n  web:\n    image: x\nvolumes:\n  x-v: {foo: 1}\n",
+                      "volumes.x-v additional properties 'foo' not allowed"),
     "null-service": ("services:\n  web: null\n", "services.web must be a mapping"),
     "null-resources": ("services:\n  web:\n    image: x\n    deploy:\n      resources: null\n",
                        "services.web.deploy.resources must be a mapping"),
