@@ -8,6 +8,7 @@ import time
 
 from pypod.api.http import BodyReader, HTTPError, StreamWriter
 from pypod.api.router import route
+from pypod.api.shape import ANY, MapOf, check
 
 
 def _engine():
@@ -160,34 +161,30 @@ def inspect(req, ctx) -> None:
 
 
 # -- create ------------------------------------------------------------------------------------
-def _create_body_shape():
-    from pypod.api.shape import ANY, MapOf
-
-    strs = [str]
-    return {
-        "Image": str, "Cmd": (str, strs), "Entrypoint": (str, strs), "Env": strs, "WorkingDir": str,
-        "User": str, "Hostname": str, "Labels": MapOf(str), "StopSignal": str, "StopTimeout": int,
-        "OpenStdin": bool, "Tty": bool, "ExposedPorts": MapOf(ANY),
-        "Healthcheck": {"Test": strs, "Interval": int, "Timeout": int, "StartPeriod": int, "Retries": int},
-        "HostConfig": {
-            "PortBindings": MapOf([{"HostIp": str, "HostPort": str}]),
-            "RestartPolicy": {"Name": str, "MaximumRetryCount": int}, "NetworkMode": str,
-            "Mounts": [{"Type": str, "Source": str, "Target": str, "ReadOnly": bool}],
-            "AutoRemove": bool, "Binds": strs, "PublishAllPorts": bool, "CapAdd": strs, "CapDrop": strs,
-            "Privileged": bool, "SecurityOpt": strs, "Dns": strs, "DnsSearch": strs, "DnsOptions": strs,
-            "ExtraHosts": strs, "ReadonlyRootfs": bool, "Init": bool, "Tmpfs": MapOf(str),
-            "VolumesFrom": strs, "GroupAdd": strs},
-        "NetworkingConfig": {"EndpointsConfig": MapOf({"Aliases": strs})},
-    }
+_STRS = [str]
+CREATE_BODY = {  # the fields create_options reads (api/shape.py)
+    "Image": str, "Cmd": (str, _STRS), "Entrypoint": (str, _STRS), "Env": _STRS, "WorkingDir": str,
+    "User": str, "Hostname": str, "Labels": MapOf(str), "StopSignal": str, "StopTimeout": int,
+    "OpenStdin": bool, "Tty": bool, "ExposedPorts": MapOf(ANY),
+    "Healthcheck": {"Test": _STRS, "Interval": int, "Timeout": int, "StartPeriod": int, "Retries": int},
+    "HostConfig": {
+        "PortBindings": MapOf([{"HostIp": str, "HostPort": str}]),
+        "RestartPolicy": {"Name": str, "MaximumRetryCount": int}, "NetworkMode": str,
+        "Mounts": [{"Type": str, "Source": str, "Target": str, "ReadOnly": bool}],
+        "AutoRemove": bool, "Binds": _STRS, "PublishAllPorts": bool, "CapAdd": _STRS, "CapDrop": _STRS,
+        "Privileged": bool, "SecurityOpt": _STRS, "Dns": _STRS, "DnsSearch": _STRS, "DnsOptions": _STRS,
+        "ExtraHosts": _STRS, "ReadonlyRootfs": bool, "Init": bool, "Tmpfs": MapOf(str),
+        "VolumesFrom": _STRS, "GroupAdd": _STRS},
+    "NetworkingConfig": {"EndpointsConfig": MapOf({"Aliases": _STRS})},
+}
 
 
 def create_options(body: dict, name: str | None):
     """Docker's create body as the engine's CreateOptions (unknown fields and nulls ignored; a
     field of the wrong type is a 400, as Docker's decoder answers)."""
-    from pypod.api.shape import check
     from pypod.engine.containers import CreateOptions
 
-    check(body, _create_body_shape())
+    check(body, CREATE_BODY)
     hc = body.get("HostConfig") or {}
     image = body.get("Image") or ""
     if not image:

@@ -501,7 +501,7 @@ def _body_for(shape):
 def _api_shapes():
     from pypod.api import compat_containers, compat_exec
 
-    return {"create": compat_containers._create_body_shape(), "exec": compat_exec.EXEC_CREATE}
+    return {"create": compat_containers.CREATE_BODY, "exec": compat_exec.EXEC_CREATE}
 
 
 @SETTINGS
