@@ -31,6 +31,8 @@ def read_yaml(path: str) -> list:
                 text = f.read()
     except OSError as e:
         raise ComposeError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+    except UnicodeDecodeError as e:
+        raise ComposeError(f"yaml: {_utf8_error(e)}") from None
     docs = load_documents(text, path)
     for d in docs:
         if d is None:
@@ -39,6 +41,18 @@ def read_yaml(path: str) -> list:
         if not isinstance(d, dict):
             raise ComposeError("top-level object must be a mapping")
     return [d for d in docs if d is not None]
+
+
+def _utf8_error(e: UnicodeDecodeError) -> str:
+    """go-yaml's words (what Docker Compose prints) for the bytes Python could not decode."""
+    if e.reason == "invalid start byte":
+        return "invalid leading UTF-8 octet"
+    if e.reason == "unexpected end of data":
+        return "incomplete UTF-8 octet sequence"
+    first, second = e.object[e.start], e.object[e.start + 1] if e.start + 1 < len(e.object) else 0
+    if (first == 0xED and second >= 0xA0) or (first == 0xF4 and second >= 0x90):
+        return "invalid Unicode character"  # a surrogate, or past U+10FFFF
+    return "invalid trailing UTF-8 octet"
 
 
 _STDIN: list[str] = []

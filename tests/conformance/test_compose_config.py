@@ -182,6 +182,9 @@ ERRORS = {
     "x-name-service": ("services:\n  web:\n    image: x\n  x-a: 1\n", "services.x-a must be a mapping"),
     "x-name-volume": ("services:\n  web:\n    image: x\nvolumes:\n  x-v: {foo: 1}\n",
                       "volumes.x-v additional properties 'foo' not allowed"),
+    "not-utf-8": ("services:\n  web:\n    image: \udcff\n", "yaml: invalid leading UTF-8 octet"),
+    "utf-8-surrogate": ("services:\n  web:\n    image: \udced\udca0\udc80\n", "yaml: invalid Unicode character"),
+    "utf-8-cut": ("services:\n  web:\n    image: a\udcc3\n", "yaml: invalid trailing UTF-8 octet"),
     "null-service": ("services:\n  web: null\n", "services.web must be a mapping"),
     "null-resources": ("services:\n  web:\n    image: x\n    deploy:\n      resources: null\n",
                        "services.web.deploy.resources must be a mapping"),
@@ -193,7 +196,7 @@ def test_errors_as_compose_gives_them(tmp_path, name):
     text, message = ERRORS[name]
     d = tmp_path / "proj"
     d.mkdir()
-    (d / "compose.yaml").write_text(text)
+    (d / "compose.yaml").write_text(text, errors="surrogateescape")  # (\udcXX: a raw byte)
     env = _env({})
     ref = _run([_docker_compose(), "config"], str(d), env)
     ours = _run([*_pypod(), "compose", "config"], str(d), env)

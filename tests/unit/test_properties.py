@@ -466,7 +466,7 @@ def test_compose_files_fail_only_with_pypod_errors(text):
 
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "compose.yaml")
-        with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:  # lone surrogates: invalid UTF-8 on disk
             f.write(text)
         try:
             project = load_project(ProjectOptions(files=[path], cwd=d, environ={"X": "1"}))
